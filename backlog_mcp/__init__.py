@@ -1,0 +1,3 @@
+"""MCP server for Nulab Backlog."""
+
+__version__ = "0.1.0"

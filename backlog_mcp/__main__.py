@@ -1,0 +1,3 @@
+from backlog_mcp.cli import main
+
+raise SystemExit(main())

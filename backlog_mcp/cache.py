@@ -1,0 +1,229 @@
+"""Short-TTL cache of successful GET responses in SQLite (aiosqlite, WAL).
+
+Expiry is decided in SQL (`expires_at`), rows stay a grace period longer (`stale_until`) so a
+failing Backlog can be answered from the last good copy, and purging is one indexed DELETE.
+Keys hash the base URL, an identity hash of the API key, the path and the sorted params: the
+key itself never reaches a cache key or a row. A cache that cannot be used (read-only or full
+disk) turns itself off with one warning; a corrupt file is moved aside and recreated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+import aiosqlite
+
+from backlog_mcp.migrate import apply_migrations
+
+log = logging.getLogger(__name__)
+
+PURGE_INTERVAL = 300.0
+BUSY_TIMEOUT_MS = 5000
+
+Params = Iterable[tuple[str, str]]
+
+
+def key_identity(api_key: str) -> str:
+    """A stable, non-reversible id of an API key, for scoping rows to that key."""
+    return hashlib.sha256(f"backlog-mcp/key/{api_key}".encode()).hexdigest()[:24]
+
+
+def cache_scope(base_url: str, api_key: str) -> str:
+    return f"{base_url}#{key_identity(api_key)}"
+
+
+def cache_key(scope: str, path: str, params: Params) -> str:
+    query = urlencode(sorted(params))
+    return hashlib.sha256(f"{scope}\n{path}\n{query}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Entry:
+    body: str
+    created_at: float
+    expires_at: float
+
+    def age(self, now: float) -> float:
+        return max(0.0, now - self.created_at)
+
+
+def _private_file(path: Path) -> None:
+    """Create the cache folder (0700) and file (0600) before SQLite touches them."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):  # a folder we do not own keeps its mode
+        path.parent.chmod(0o700)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    path.chmod(0o600)
+
+
+class ResponseCache:
+    """Use `await ResponseCache.open(path)`; every method is safe to call after a failure."""
+
+    def __init__(self, db: aiosqlite.Connection | None, path: Path | None, clock: Callable[[], float]) -> None:
+        self._db = db
+        self.path = path
+        self._clock = clock
+        self._last_purge = clock()
+        self._warned = False
+
+    @property
+    def enabled(self) -> bool:
+        return self._db is not None
+
+    @classmethod
+    async def open(cls, path: Path | str, *, clock: Callable[[], float] = time.time) -> ResponseCache:
+        """Open (creating, migrating, or recovering) the cache; never raises for disk trouble."""
+        path = Path(path)
+        in_memory = str(path) == ":memory:"
+        try:
+            db = await cls._connect(path, in_memory)
+        except sqlite3.DatabaseError as exc:
+            if in_memory or not _is_corruption(exc):
+                log.warning("response cache disabled: cannot open %s (%s)", path, exc)
+                return cls(None, path, clock)
+            aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
+            log.warning("response cache %s is unreadable (%s); moved it to %s", path, exc, aside.name)
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    Path(f"{path}{suffix}").rename(f"{aside}{suffix}")
+            try:
+                db = await cls._connect(path, in_memory)
+            except (sqlite3.Error, OSError) as exc2:
+                log.warning("response cache disabled: cannot recreate %s (%s)", path, exc2)
+                return cls(None, path, clock)
+        except OSError as exc:
+            log.warning("response cache disabled: cannot create %s (%s)", path, exc)
+            return cls(None, path, clock)
+        cache = cls(db, None if in_memory else path, clock)
+        await cache.purge_expired()
+        return cache
+
+    @staticmethod
+    async def _connect(path: Path, in_memory: bool) -> aiosqlite.Connection:
+        if not in_memory:
+            _private_file(path)
+        db = await aiosqlite.connect(":memory:" if in_memory else path, isolation_level=None)
+        try:
+            await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if not in_memory:
+                # WAL lets several server processes read while one writes.
+                await db.execute("PRAGMA journal_mode = WAL")
+                await db.execute("PRAGMA synchronous = NORMAL")
+            await apply_migrations(db)
+        except BaseException:
+            await db.close()
+            raise
+        if not in_memory:
+            for suffix in ("-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    Path(f"{path}{suffix}").chmod(0o600)
+        return db
+
+    def _disable(self, exc: Exception) -> None:
+        if not self._warned:
+            log.warning("response cache disabled after a storage error (%s); serving without a cache", exc)
+            self._warned = True
+        db, self._db = self._db, None
+        if db is not None:
+            # Closing waits on the worker thread; do not block the caller on a sick disk.
+            with contextlib.suppress(Exception):
+                db.stop()
+
+    async def get(self, key: str) -> Entry | None:
+        """The fresh entry for `key`, if any."""
+        return await self._select(key, "expires_at > ?")
+
+    async def get_stale(self, key: str) -> Entry | None:
+        """The newest copy still inside its stale grace period, fresh or not."""
+        return await self._select(key, "coalesce(stale_until, expires_at) > ?")
+
+    async def _select(self, key: str, condition: str) -> Entry | None:
+        if self._db is None:
+            return None
+        sql = f"SELECT body, created_at, expires_at FROM responses WHERE key = ? AND {condition}"
+        try:
+            async with self._db.execute(sql, (key, self._clock())) as cursor:
+                row = await cursor.fetchone()
+        except sqlite3.Error as exc:
+            self._disable(exc)
+            return None
+        return Entry(row[0], row[1], row[2]) if row else None
+
+    async def put(self, key: str, *, scope: str, path: str, body: str, ttl: float, grace: float) -> None:
+        if self._db is None or ttl <= 0:
+            return
+        now = self._clock()
+        try:
+            await self._db.execute(
+                "INSERT OR REPLACE INTO responses (key, scope, path, body, created_at, expires_at, stale_until)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (key, scope, path, body, now, now + ttl, now + ttl + grace),
+            )
+        except sqlite3.Error as exc:
+            self._disable(exc)
+            return
+        if now - self._last_purge > PURGE_INTERVAL:
+            await self.purge_expired()
+
+    async def invalidate(self, scope: str, path_prefix: str) -> int:
+        """Drop every row of `scope` whose path is `path_prefix` or below it."""
+        if self._db is None:
+            return 0
+        like = path_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
+        try:
+            cursor = await self._db.execute(
+                "DELETE FROM responses WHERE scope = ? AND (path = ? OR path LIKE ? ESCAPE '\\')",
+                (scope, path_prefix, like),
+            )
+        except sqlite3.Error as exc:
+            self._disable(exc)
+            return 0
+        return cursor.rowcount
+
+    async def purge_expired(self) -> int:
+        """Delete rows whose stale grace period is over."""
+        if self._db is None:
+            return 0
+        self._last_purge = now = self._clock()
+        try:
+            cursor = await self._db.execute(
+                "DELETE FROM responses WHERE coalesce(stale_until, expires_at) <= ?", (now,)
+            )
+        except sqlite3.Error as exc:
+            self._disable(exc)
+            return 0
+        return cursor.rowcount
+
+    async def clear(self) -> int:
+        """Delete every row; return how many there were."""
+        if self._db is None:
+            return 0
+        cursor = await self._db.execute("DELETE FROM responses")
+        return cursor.rowcount
+
+    async def count(self) -> int:
+        if self._db is None:
+            return 0
+        async with self._db.execute("SELECT count(*) FROM responses") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def close(self) -> None:
+        db, self._db = self._db, None
+        if db is not None:
+            await db.close()
+
+
+def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
+    text = str(exc).lower()
+    return "not a database" in text or "malformed" in text or "corrupt" in text

@@ -1,0 +1,62 @@
+"""`backlog-mcp`: serve MCP over stdio, or manage the response cache."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from backlog_mcp import __version__, logs
+from backlog_mcp.config import ConfigError, default_cache_path, load_settings, read_environment
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="backlog-mcp",
+        description="MCP server for Nulab Backlog over stdio. Configure with BACKLOG_API_KEY and BACKLOG_DOMAIN.",
+    )
+    parser.add_argument("--env-file", metavar="PATH", help="read settings from this .env file too")
+    parser.add_argument("--cache-path", metavar="PATH", type=Path, help="SQLite cache file to use")
+    parser.add_argument("--no-cache", action="store_true", help="do not cache Backlog responses")
+    parser.add_argument("--clear-cache", action="store_true", help="empty the response cache and exit")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="log more to stderr (-vv: debug)")
+    parser.add_argument("--version", action="version", version=f"backlog-mcp {__version__}")
+    return parser.parse_args(argv)
+
+
+async def clear_cache(path: Path) -> int:
+    from backlog_mcp.cache import ResponseCache
+
+    cache = await ResponseCache.open(path)
+    try:
+        if not cache.enabled:
+            raise ConfigError(f"cannot open the cache at {path}; check the path and its permissions")
+        return await cache.clear()
+    finally:
+        await cache.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    handler = logs.configure(args.verbose)
+    try:
+        if args.clear_cache:
+            env = read_environment(os.environ, args.env_file)
+            raw = env.get("BACKLOG_CACHE_PATH", "").strip()
+            path = args.cache_path or (Path(raw).expanduser() if raw else default_cache_path(env))
+            removed = asyncio.run(clear_cache(path))
+            sys.stdout.write(f"Removed {removed} cached entries from {path}\n")
+            return 0
+        settings = load_settings(args.env_file, cache_path=args.cache_path, no_cache=args.no_cache)
+    except ConfigError as exc:
+        sys.stderr.write(f"backlog-mcp: {exc}\n")
+        return 2
+    logs.redact(handler, settings.api_key)
+
+    from backlog_mcp.server import build_server  # the MCP SDK is slow to import: only when serving
+
+    build_server(settings).run()
+    return 0

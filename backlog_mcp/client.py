@@ -1,0 +1,424 @@
+"""The one async Backlog client: every HTTP call goes through `BacklogClient._request`.
+
+`_request` owns authentication, the response cache, single-flight for identical GETs, the cap
+on concurrent requests, retries with backoff for idempotent calls, rate-limit pacing, the
+mapping of failures to `backlog_mcp.errors`, and stale-if-error. Nothing above it sees httpx.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from backlog_mcp import __version__
+from backlog_mcp.cache import ResponseCache, cache_key, cache_scope
+from backlog_mcp.config import Settings
+from backlog_mcp.errors import (
+    APIError,
+    BacklogError,
+    BadResponseError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+    api_error_class,
+)
+
+log = logging.getLogger(__name__)
+
+ParamValue = str | int | float | bool | None | Sequence[str | int]
+Params = Mapping[str, ParamValue]
+JSONObject = dict[str, Any]
+
+MAX_BODY_BYTES = 32 * 1024 * 1024
+_SEARCH_PATHS = frozenset({"/issues", "/issues/count", "/wikis", "/wikis/count"})
+
+# Ages (seconds) of stale cache copies served during the current tool call; see `collect_stale`.
+_stale_ages: ContextVar[list[float] | None] = ContextVar("backlog_stale_ages", default=None)
+
+
+@contextlib.contextmanager
+def collect_stale() -> Iterator[list[float]]:
+    """Collect the ages of stale copies served by the client inside this block."""
+    ages: list[float] = []
+    token = _stale_ages.set(ages)
+    try:
+        yield ages
+    finally:
+        _stale_ages.reset(token)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try before giving up; tests shrink the delays."""
+
+    attempts: int = 3
+    base_delay: float = 0.4
+    max_delay: float = 4.0
+    max_rate_wait: float = 10.0  # wait for a 429 reset only when it is this near
+
+
+@dataclass
+class _Bucket:
+    limit: int
+    remaining: int
+    reset: float
+
+
+def segment(value: str | int) -> str:
+    """Quote one path segment so that no value can add segments, a query or a fragment."""
+    return quote(str(value), safe="")
+
+
+def encode_params(params: Params | None) -> list[tuple[str, str]]:
+    """Flatten params the way Backlog wants them: lists as `key[]=v`, booleans as true/false."""
+    pairs: list[tuple[str, str]] = []
+    for name, value in (params or {}).items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            pairs.append((name, "true" if value else "false"))
+        elif isinstance(value, str | int | float):
+            pairs.append((name, str(value)))
+        else:
+            pairs.extend((f"{name}[]", str(item)) for item in value)
+    return pairs
+
+
+def rate_bucket(method: str, path: str) -> str:
+    if method != "GET":
+        return "update"
+    if path in _SEARCH_PATHS:
+        return "search"
+    if path.endswith(("/icon", "/image")):
+        return "icon"
+    return "read"
+
+
+class BacklogClient:
+    """Async access to one Backlog space with one API key."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        cache: ResponseCache | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.settings = settings
+        self.cache = cache
+        self.scope = cache_scope(settings.base_url, settings.api_key)
+        self.retry = retry or RetryPolicy()
+        self.requests_sent = 0
+        self._sleep = sleep
+        self._limiter = asyncio.Semaphore(settings.max_concurrency)
+        self._inflight: dict[str, asyncio.Future[Any]] = {}
+        self._buckets: dict[str, _Bucket] = {}
+        self._http = httpx.AsyncClient(
+            base_url=settings.api_root,
+            transport=transport,
+            timeout=httpx.Timeout(settings.timeout, connect=min(settings.timeout, 10.0)),
+            limits=httpx.Limits(max_connections=settings.max_concurrency * 2, max_keepalive_connections=8),
+            headers={"User-Agent": f"backlog-mcp/{__version__}", "Accept": "application/json"},
+            follow_redirects=False,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- the choke point ---------------------------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        data: Params | None = None,
+        ttl: float = 0.0,
+    ) -> Any:
+        pairs = encode_params(params)
+        if method != "GET":
+            result = await self._send(method, path, pairs, encode_params(data), idempotent=False)
+            if self.cache is not None:
+                # A write changes what lists and the resource itself return: drop that area.
+                await self.cache.invalidate(self.scope, "/" + path.strip("/").split("/")[0])
+            return result
+
+        key = cache_key(self.scope, path, pairs)
+        if self.cache is not None and ttl > 0:
+            entry = await self.cache.get(key)
+            if entry is not None:
+                return json.loads(entry.body)
+        flight = self._inflight.get(key)
+        if flight is not None:
+            return await asyncio.shield(flight)
+        flight = asyncio.get_running_loop().create_future()
+        self._inflight[key] = flight
+        try:
+            result = await self._get_or_stale(key, path, pairs, ttl)
+        except BaseException as exc:
+            shared = exc if isinstance(exc, Exception) else TransportError("request was cancelled")
+            flight.set_exception(shared)
+            flight.exception()  # mark retrieved: with no followers nobody else will
+            raise
+        else:
+            flight.set_result(result)
+            return result
+        finally:
+            del self._inflight[key]
+
+    async def _get_or_stale(self, key: str, path: str, pairs: list[tuple[str, str]], ttl: float) -> Any:
+        try:
+            raw, result = await self._send_raw("GET", path, pairs, [], idempotent=True)
+        except (TransportError, ServerError, RateLimitedError, BadResponseError) as exc:
+            stale = await self.cache.get_stale(key) if self.cache is not None else None
+            if stale is None:
+                raise
+            age = stale.age(time.time())
+            log.warning("GET %s failed (%s); serving a cached copy %.0f s old", path, type(exc).__name__, age)
+            ages = _stale_ages.get()
+            if ages is not None:
+                ages.append(age)
+            return json.loads(stale.body)
+        if self.cache is not None and ttl > 0:
+            await self.cache.put(
+                key, scope=self.scope, path=path, body=raw, ttl=ttl, grace=self.settings.stale_grace
+            )
+        return result
+
+    async def _send(
+        self, method: str, path: str, pairs: list[tuple[str, str]], form: list[tuple[str, str]], *, idempotent: bool
+    ) -> Any:
+        return (await self._send_raw(method, path, pairs, form, idempotent=idempotent))[1]
+
+    async def _send_raw(
+        self, method: str, path: str, pairs: list[tuple[str, str]], form: list[tuple[str, str]], *, idempotent: bool
+    ) -> tuple[str, Any]:
+        bucket = rate_bucket(method, path)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._attempt(method, path, pairs, form, bucket)
+            except RateLimitedError as exc:
+                wait = exc.retry_after()
+                if attempt >= self.retry.attempts or wait is None or wait > self.retry.max_rate_wait:
+                    raise
+                log.info("%s %s rate limited; waiting %.1f s for the reset", method, path, wait)
+                await self._sleep(wait + 0.05)
+            except (TransportError, ServerError) as exc:
+                if not idempotent or attempt >= self.retry.attempts:
+                    raise
+                delay = min(self.retry.max_delay, self.retry.base_delay * 2 ** (attempt - 1))
+                delay *= 0.5 + random.random() / 2  # jitter: callers in a loop must not retry in lockstep
+                log.info("%s %s failed (%s); retry %d in %.2f s", method, path, exc.message, attempt, delay)
+                await self._sleep(delay)
+
+    async def _attempt(
+        self, method: str, path: str, pairs: list[tuple[str, str]], form: list[tuple[str, str]], bucket: str
+    ) -> tuple[str, Any]:
+        async with self._limiter:
+            await self._pace(bucket)
+            query = [*pairs, ("apiKey", self.settings.api_key)]
+            self.requests_sent += 1
+            try:
+                request = self._http.build_request(
+                    method, path.lstrip("/"), params=query, data=dict(_group(form)) if form else None
+                )
+                response = await self._http.send(request, stream=True)
+                try:
+                    body = await _read_limited(response)
+                finally:
+                    await response.aclose()
+            except httpx.TimeoutException:
+                raise TransportError(
+                    f"{method} {path}: Backlog did not answer within {self.settings.timeout:g} s",
+                    method=method,
+                    path=path,
+                ) from None
+            except httpx.HTTPError as exc:
+                raise TransportError(
+                    f"{method} {path}: cannot reach Backlog ({type(exc).__name__})", method=method, path=path
+                ) from None
+        self._note_rate(bucket, response.headers)
+        if response.status_code >= 400:
+            raise _api_error(method, path, response.status_code, body, response.headers)
+        if response.status_code == 204 or not body:
+            return "null", None
+        text = body.decode("utf-8", errors="replace")
+        try:
+            return text, json.loads(text)
+        except ValueError:
+            raise BadResponseError(
+                f"{method} {path}: Backlog sent a body that is not JSON (HTTP {response.status_code})",
+                method=method,
+                path=path,
+            ) from None
+
+    async def _pace(self, bucket: str) -> None:
+        """Slow down as a bucket empties, instead of running into 429s."""
+        info = self._buckets.get(bucket)
+        if info is None or info.limit <= 0:
+            return
+        until_reset = info.reset - time.time()
+        if until_reset <= 0:
+            self._buckets.pop(bucket, None)
+            return
+        if info.remaining <= 0:
+            if until_reset <= self.retry.max_rate_wait:
+                await self._sleep(until_reset)
+            return
+        if info.remaining < max(2, info.limit // 10):
+            await self._sleep(min(1.0, until_reset / info.remaining))
+
+    def _note_rate(self, bucket: str, headers: httpx.Headers) -> None:
+        try:
+            self._buckets[bucket] = _Bucket(
+                int(headers["X-RateLimit-Limit"]),
+                int(headers["X-RateLimit-Remaining"]),
+                float(headers["X-RateLimit-Reset"]),
+            )
+        except (KeyError, ValueError):
+            pass
+
+    # -- typed endpoints ---------------------------------------------------------------------
+
+    async def get_object(self, path: str, params: Params | None = None, *, ttl: float) -> JSONObject:
+        data = await self._request("GET", path, params=params, ttl=ttl)
+        if not isinstance(data, dict):
+            raise BadResponseError(f"GET {path}: expected a JSON object", method="GET", path=path)
+        return data
+
+    async def get_list(self, path: str, params: Params | None = None, *, ttl: float) -> list[JSONObject]:
+        data = await self._request("GET", path, params=params, ttl=ttl)
+        if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+            raise BadResponseError(f"GET {path}: expected a JSON array of objects", method="GET", path=path)
+        return data
+
+    async def get_count(self, path: str, params: Params | None = None, *, ttl: float) -> int:
+        data = await self.get_object(path, params, ttl=ttl)
+        count = data.get("count")
+        if not isinstance(count, int):
+            raise BadResponseError(f"GET {path}: expected {{'count': n}}", method="GET", path=path)
+        return count
+
+    @property
+    def _meta_ttl(self) -> float:
+        return self.settings.metadata_ttl
+
+    @property
+    def _issue_ttl(self) -> float:
+        return self.settings.issue_ttl
+
+    async def myself(self) -> JSONObject:
+        return await self.get_object("/users/myself", ttl=self._meta_ttl)
+
+    async def space(self) -> JSONObject:
+        return await self.get_object("/space", ttl=self._meta_ttl)
+
+    async def users(self) -> list[JSONObject]:
+        return await self.get_list("/users", ttl=self._meta_ttl)
+
+    async def projects(self) -> list[JSONObject]:
+        return await self.get_list("/projects", {"archived": False}, ttl=self._meta_ttl)
+
+    async def project(self, key: str | int) -> JSONObject:
+        return await self.get_object(f"/projects/{segment(key)}", ttl=self._meta_ttl)
+
+    async def project_list(self, key: str | int, what: str) -> list[JSONObject]:
+        """Per-project metadata: statuses, issueTypes, categories, versions, customFields, users."""
+        return await self.get_list(f"/projects/{segment(key)}/{what}", ttl=self._meta_ttl)
+
+    async def priorities(self) -> list[JSONObject]:
+        return await self.get_list("/priorities", ttl=self._meta_ttl)
+
+    async def resolutions(self) -> list[JSONObject]:
+        return await self.get_list("/resolutions", ttl=self._meta_ttl)
+
+    async def issue(self, key: str | int) -> JSONObject:
+        return await self.get_object(f"/issues/{segment(key)}", ttl=self._issue_ttl)
+
+    async def issues(self, params: Params) -> list[JSONObject]:
+        return await self.get_list("/issues", params, ttl=self._issue_ttl)
+
+    async def count_issues(self, params: Params) -> int:
+        return await self.get_count("/issues/count", params, ttl=self._issue_ttl)
+
+    async def comments(self, key: str | int, params: Params) -> list[JSONObject]:
+        return await self.get_list(f"/issues/{segment(key)}/comments", params, ttl=self._issue_ttl)
+
+    async def count_comments(self, key: str | int) -> int:
+        return await self.get_count(f"/issues/{segment(key)}/comments/count", ttl=self._issue_ttl)
+
+    async def child_issues(self, parent_id: int) -> list[JSONObject]:
+        return await self.issues({"parentIssueId": [parent_id], "count": 100, "sort": "created", "order": "asc"})
+
+    async def update_issue(self, key: str | int, form: Params) -> JSONObject:
+        data = await self._request("PATCH", f"/issues/{segment(key)}", data=form)
+        if not isinstance(data, dict):
+            raise BadResponseError("PATCH /issues: expected the updated issue", method="PATCH")
+        return data
+
+    async def add_comment(self, key: str | int, content: str) -> JSONObject:
+        data = await self._request("POST", f"/issues/{segment(key)}/comments", data={"content": content})
+        if not isinstance(data, dict):
+            raise BadResponseError("POST comments: expected the new comment", method="POST")
+        return data
+
+
+def _group(form: list[tuple[str, str]]) -> dict[str, str | list[str]]:
+    grouped: dict[str, str | list[str]] = {}
+    for name, value in form:
+        if name.endswith("[]"):
+            existing = grouped.setdefault(name, [])
+            assert isinstance(existing, list)
+            existing.append(value)
+        else:
+            grouped[name] = value
+    return grouped
+
+
+async def _read_limited(response: httpx.Response) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise BadResponseError(f"Backlog sent more than {MAX_BODY_BYTES // 2**20} MB; narrow the request")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _api_error(method: str, path: str, status: int, body: bytes, headers: httpx.Headers) -> BacklogError:
+    message, code, more_info = "", None, ""
+    try:
+        errors = json.loads(body)["errors"]
+        first = errors[0]
+        message = str(first.get("message", ""))
+        code = first.get("code") if isinstance(first.get("code"), int) else None
+        more_info = str(first.get("moreInfo") or "")
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        pass
+    detail = f"{message} (Backlog error code {code})" if message else f"HTTP {status}"
+    text = f"{method} {path}: {detail}"
+    if status == 429:
+        try:
+            reset_at: float | None = float(headers["X-RateLimit-Reset"])
+        except (KeyError, ValueError):
+            reset_at = None
+        return RateLimitedError(text, reset_at=reset_at, code=code, more_info=more_info, method=method, path=path)
+    cls: type[APIError] = api_error_class(status)
+    return cls(text, status=status, code=code, more_info=more_info, method=method, path=path)

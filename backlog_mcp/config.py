@@ -1,0 +1,185 @@
+"""Settings: read once from the environment and `.env` files into a frozen object.
+
+Precedence, highest first: real environment variables, the file named by `--env-file`
+or `BACKLOG_ENV_FILE`, then `.env` in the working directory. An explicit file beats the
+working directory's `.env` because MCP clients start servers in arbitrary directories.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+DEFAULT_ISSUE_TTL = 60.0
+DEFAULT_METADATA_TTL = 3600.0
+DEFAULT_STALE_GRACE = 86400.0
+DEFAULT_TIMEOUT = 15.0
+DEFAULT_TOOL_DEADLINE = 60.0
+DEFAULT_MAX_CONCURRENCY = 4
+
+_HOST_RE = re.compile(r"^[A-Za-z0-9.-]+(:\d{1,5})?$")
+
+
+class ConfigError(Exception):
+    """A missing or malformed setting; the message names the variable and the fix."""
+
+
+def _mask(secret: str) -> str:
+    return f"***{secret[-2:]}" if len(secret) > 8 else "***"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server needs to run, validated."""
+
+    api_key: str = field(repr=False)
+    base_url: str
+    user_id: str | None = None
+    cache_path: Path | None = None  # None: caching disabled
+    issue_ttl: float = DEFAULT_ISSUE_TTL
+    metadata_ttl: float = DEFAULT_METADATA_TTL
+    stale_grace: float = DEFAULT_STALE_GRACE
+    timeout: float = DEFAULT_TIMEOUT
+    tool_deadline: float = DEFAULT_TOOL_DEADLINE
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+
+    def __repr__(self) -> str:
+        return (
+            f"Settings(api_key={_mask(self.api_key)!r}, base_url={self.base_url!r}, "
+            f"user_id={self.user_id!r}, cache_path={self.cache_path!r})"
+        )
+
+    __str__ = __repr__
+
+    @property
+    def api_root(self) -> str:
+        return f"{self.base_url}/api/v2"
+
+
+def default_cache_path(env: Mapping[str, str]) -> Path:
+    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "backlog-mcp" / "cache.sqlite3"
+
+
+def normalise_domain(raw: str) -> str:
+    """Turn `space.backlog.com`, `https://space.backlog.jp/` or a full URL into one base URL.
+
+    Raises:
+        ConfigError: the value has no usable host or an unsupported scheme.
+    """
+    value = raw.strip()
+    hint = "use e.g. BACKLOG_DOMAIN=yourspace.backlog.com or a full URL such as http://127.0.0.1:8123"
+    if not value:
+        raise ConfigError(f"BACKLOG_DOMAIN is empty; {hint}")
+    if "://" not in value:
+        value = f"https://{value}"
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or not _HOST_RE.match(parts.netloc):
+        raise ConfigError(f"BACKLOG_DOMAIN={raw!r} is not a host name or http(s) URL; {hint}")
+    if parts.query or parts.fragment or "@" in parts.netloc:
+        raise ConfigError(f"BACKLOG_DOMAIN={raw!r} must not carry credentials, a query or a fragment; {hint}")
+    path = parts.path.rstrip("/")
+    path = path.removesuffix("/api/v2")
+    return f"{parts.scheme}://{parts.netloc.lower()}{path}"
+
+
+def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float = 0.0) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number of seconds; e.g. {name}={default:g}") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={raw!r} must be at least {minimum:g}; e.g. {name}={default:g}")
+    return value
+
+
+def read_environment(
+    environ: Mapping[str, str], env_file: str | None = None, cwd: Path | None = None
+) -> dict[str, str]:
+    """Merge `.env` files under the real environment (see module docstring for precedence).
+
+    Raises:
+        ConfigError: an explicitly named env file does not exist.
+    """
+    merged: dict[str, str] = {}
+    local = (cwd or Path.cwd()) / ".env"
+    if local.is_file():
+        merged.update({k: v for k, v in dotenv_values(local).items() if v is not None})
+    explicit = env_file or environ.get("BACKLOG_ENV_FILE")
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            source = "--env-file" if env_file else "BACKLOG_ENV_FILE"
+            raise ConfigError(f"{source} {explicit!r} does not exist; pass the path of a readable .env file")
+        merged.update({k: v for k, v in dotenv_values(path).items() if v is not None})
+    merged.update(environ)
+    return merged
+
+
+def settings_from_env(
+    env: Mapping[str, str],
+    *,
+    cache_path: Path | None = None,
+    no_cache: bool = False,
+) -> Settings:
+    """Validate the merged environment into `Settings`.
+
+    Raises:
+        ConfigError: the first missing or malformed variable.
+    """
+    api_key = env.get("BACKLOG_API_KEY", "").strip()
+    if not api_key:
+        raise ConfigError(
+            "BACKLOG_API_KEY is not set; create a key in Backlog under Personal Settings > API "
+            "and set it in the environment, in .env, or in a file passed with --env-file"
+        )
+    if any(c.isspace() for c in api_key) or not api_key.isascii():
+        raise ConfigError("BACKLOG_API_KEY contains spaces or non-ASCII characters; paste the key exactly")
+    if "BACKLOG_DOMAIN" not in env:
+        raise ConfigError(
+            "BACKLOG_DOMAIN is not set; set it to your space's host, e.g. BACKLOG_DOMAIN=yourspace.backlog.com"
+        )
+    base_url = normalise_domain(env["BACKLOG_DOMAIN"])
+    user_id = env.get("USER_ID", "").strip() or None
+    if user_id is not None and not re.fullmatch(r"[A-Za-z0-9_.@+-]+", user_id):
+        raise ConfigError(f"USER_ID={user_id!r} is neither a numeric user id nor a login id; e.g. USER_ID=12345")
+    path: Path | None = None
+    if not no_cache:
+        raw_path = env.get("BACKLOG_CACHE_PATH", "").strip()
+        path = cache_path or (Path(raw_path).expanduser() if raw_path else default_cache_path(env))
+    concurrency_raw = env.get("BACKLOG_MAX_CONCURRENCY", "").strip() or str(DEFAULT_MAX_CONCURRENCY)
+    if not concurrency_raw.isdigit() or not 1 <= int(concurrency_raw) <= 32:
+        raise ConfigError(f"BACKLOG_MAX_CONCURRENCY={concurrency_raw!r} must be an integer from 1 to 32")
+    return Settings(
+        api_key=api_key,
+        base_url=base_url,
+        user_id=user_id,
+        cache_path=path,
+        issue_ttl=_number(env, "BACKLOG_CACHE_TTL", DEFAULT_ISSUE_TTL),
+        metadata_ttl=_number(env, "BACKLOG_METADATA_TTL", DEFAULT_METADATA_TTL),
+        stale_grace=_number(env, "BACKLOG_STALE_GRACE", DEFAULT_STALE_GRACE),
+        timeout=_number(env, "BACKLOG_TIMEOUT", DEFAULT_TIMEOUT, minimum=0.1),
+        tool_deadline=_number(env, "BACKLOG_TOOL_DEADLINE", DEFAULT_TOOL_DEADLINE, minimum=1.0),
+        max_concurrency=int(concurrency_raw),
+    )
+
+
+def load_settings(
+    env_file: str | None = None,
+    *,
+    cache_path: Path | None = None,
+    no_cache: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Read the process environment and `.env` files once (the only reader of `os.environ`)."""
+    merged = read_environment(os.environ if environ is None else environ, env_file)
+    return settings_from_env(merged, cache_path=cache_path, no_cache=no_cache)

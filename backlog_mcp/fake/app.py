@@ -1,0 +1,553 @@
+"""The fake Backlog API v2 as a plain ASGI app, faithful to the parts the server uses.
+
+Auth by `apiKey` (or a Bearer token), the errors envelope, per-user rate-limit buckets with
+`X-RateLimit-*` headers and 429s, `count`/`offset` paging, the issue filters, form-encoded
+writes that append a comment with a changeLog. `Faults` injects latency and failures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl
+
+from backlog_mcp.fake.dataset import JSON, PRIORITIES, RESOLUTIONS, Space, build_space, change, ts
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+SORT_KEYS = {
+    "issueType", "category", "version", "milestone", "summary", "status", "priority", "attachment",
+    "sharedFile", "created", "createdUser", "updated", "updatedUser", "assignee", "startDate", "dueDate",
+    "estimatedHours", "actualHours", "childIssue",
+}
+DEFAULT_LIMITS = {"read": 600, "update": 150, "search": 150, "icon": 60}
+
+
+class HTTPFailure(Exception):
+    def __init__(self, status: int, message: str, code: int) -> None:
+        super().__init__(message)
+        self.status, self.message, self.code = status, message, code
+
+
+def bad(message: str) -> HTTPFailure:
+    return HTTPFailure(400, message, 7)
+
+
+def missing(what: str) -> HTTPFailure:
+    return HTTPFailure(404, f"No {what}.", 6)
+
+
+@dataclass
+class Faults:
+    """Knobs for reliability tests and benchmarks; all off by default."""
+
+    latency: float = 0.0  # seconds added before every answer
+    jitter: float = 0.0  # plus up to this many seconds, at random
+    error_rate: float = 0.0  # fraction answered 500 or 503
+    drop_rate: float = 0.0  # fraction whose connection is cut mid-body (real sockets only)
+    malformed_rate: float = 0.0  # fraction of 200s answered with broken JSON
+    huge_rate: float = 0.0  # fraction of 200s padded to several MB
+    fail_next: list[int] = field(default_factory=list)  # statuses for the next requests, in order
+    seed: int = 1
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: list[tuple[str, str]]  # without apiKey
+    form: list[tuple[str, str]]
+    user_id: int
+
+
+class FakeBacklog:
+    """An ASGI app; `requests` records every authenticated request (never the key)."""
+
+    def __init__(
+        self,
+        space: Space | None = None,
+        *,
+        faults: Faults | None = None,
+        limits: dict[str, int] | None = None,
+        base_url: str = "https://acme.backlog.com",
+    ) -> None:
+        self.space = space or build_space()
+        self.faults = faults or Faults()
+        self.limits = {**DEFAULT_LIMITS, **(limits or {})}
+        self.base_url = base_url
+        self.requests: list[Request] = []
+        self._rng = random.Random(self.faults.seed)
+        self._windows: dict[tuple[int, str], tuple[float, int]] = {}
+        self._routes: list[tuple[str, re.Pattern[str], Callable[..., Any]]] = []
+        self._add_routes()
+
+    # -- ASGI ----------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                pass
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        status, payload, headers, mode = await self._handle(scope, body)
+        raw = b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode()
+        if mode == "malformed":
+            raw = raw[: max(1, len(raw) // 2)] + b"<html>oops"
+        headers = [(b"content-type", b"application/json;charset=utf-8"), *headers]
+        if mode == "drop":
+            headers.append((b"content-length", str(len(raw) + 1000).encode()))
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": raw[: len(raw) // 2], "more_body": True})
+            raise ConnectionAbortedError("fake Backlog dropped the connection")
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": raw})
+
+    async def _handle(self, scope: Scope, body: bytes) -> tuple[int, Any, list[tuple[bytes, bytes]], str]:
+        method: str = scope["method"]
+        path: str = scope["path"]
+        query = parse_qsl(scope.get("query_string", b"").decode(), keep_blank_values=True)
+        form = parse_qsl(body.decode(), keep_blank_values=True) if body else []
+        f = self.faults
+        if f.latency or f.jitter:
+            await asyncio.sleep(f.latency + self._rng.random() * f.jitter)
+        api_key = next((v for k, v in query if k == "apiKey"), None)
+        header_auth = dict(scope.get("headers", [])).get(b"authorization", b"").decode()
+        if api_key is None and header_auth.startswith("Bearer "):
+            api_key = header_auth[7:]
+        user_id = self.space.api_keys.get(api_key or "")
+        if not path.startswith("/api/v2/"):
+            return 404, _envelope("No such API.", 6), [], ""
+        path = path[len("/api/v2") :]
+        if user_id is None:
+            return 401, _envelope("Authentication failure.", 11), [], ""
+        query = [(k, v) for k, v in query if k != "apiKey"]
+        request = Request(method, path, query, form, user_id)
+        self.requests.append(request)
+
+        bucket = _bucket(method, path)
+        limit_headers, limited = self._count(user_id, bucket)
+        if limited:
+            return 429, _envelope("Too Many Requests.", 13), limit_headers, ""
+        if f.fail_next:
+            status = f.fail_next.pop(0)
+            code = 13 if status == 429 else 1
+            return status, _envelope(f"Injected failure {status}.", code), limit_headers, ""
+        if f.error_rate and self._rng.random() < f.error_rate:
+            return self._rng.choice([500, 503]), _envelope("Internal error.", 1), limit_headers, ""
+        try:
+            status, payload, extra = self._route(request)
+        except HTTPFailure as exc:
+            return exc.status, _envelope(exc.message, exc.code), limit_headers, ""
+        mode = ""
+        if f.drop_rate and self._rng.random() < f.drop_rate:
+            mode = "drop"
+        elif status < 300 and f.malformed_rate and self._rng.random() < f.malformed_rate:
+            mode = "malformed"
+        elif status < 300 and f.huge_rate and self._rng.random() < f.huge_rate:
+            payload = _pad(payload)
+        return status, payload, limit_headers + extra, mode
+
+    def _count(self, user_id: int, bucket: str) -> tuple[list[tuple[bytes, bytes]], bool]:
+        now = time.time()
+        start, used = self._windows.get((user_id, bucket), (now, 0))
+        if now - start >= 60:
+            start, used = now, 0
+        limit = self.limits[bucket]
+        used += 1
+        self._windows[(user_id, bucket)] = (start, used)
+        headers = [
+            (b"x-ratelimit-limit", str(limit).encode()),
+            (b"x-ratelimit-remaining", str(max(0, limit - used)).encode()),
+            (b"x-ratelimit-reset", str(int(start + 60)).encode()),
+        ]
+        return headers, used > limit
+
+    def reset_rate_limits(self) -> None:
+        self._windows.clear()
+
+    # -- routing -------------------------------------------------------------------------------
+
+    def _add_routes(self) -> None:
+        r = self._routes
+        seg = r"([^/]+)"
+        r.append(("GET", re.compile(r"/space"), self.get_space))
+        r.append(("GET", re.compile(r"/rateLimit"), self.get_rate_limit))
+        r.append(("GET", re.compile(r"/users/myself"), self.get_myself))
+        r.append(("GET", re.compile(r"/users"), self.get_users))
+        r.append(("GET", re.compile(rf"/users/{seg}"), self.get_user))
+        r.append(("GET", re.compile(r"/projects"), self.get_projects))
+        r.append(("GET", re.compile(rf"/projects/{seg}"), self.get_project))
+        r.append(("GET", re.compile(rf"/projects/{seg}/(statuses|issueTypes|categories|versions|customFields|users)"), self.get_project_list))
+        r.append(("GET", re.compile(r"/priorities"), lambda req: (200, PRIORITIES, [])))
+        r.append(("GET", re.compile(r"/resolutions"), lambda req: (200, RESOLUTIONS, [])))
+        r.append(("GET", re.compile(r"/issues"), self.get_issues))
+        r.append(("GET", re.compile(r"/issues/count"), self.count_issues))
+        r.append(("POST", re.compile(r"/issues"), self.add_issue))
+        r.append(("GET", re.compile(rf"/issues/{seg}"), self.get_issue))
+        r.append(("PATCH", re.compile(rf"/issues/{seg}"), self.update_issue))
+        r.append(("GET", re.compile(rf"/issues/{seg}/comments"), self.get_comments))
+        r.append(("GET", re.compile(rf"/issues/{seg}/comments/count"), self.count_comments))
+        r.append(("POST", re.compile(rf"/issues/{seg}/comments"), self.add_comment))
+        r.append(("GET", re.compile(rf"/issues/{seg}/attachments"), self.get_attachments))
+
+    def _route(self, req: Request) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
+        allowed = False
+        for method, pattern, handler in self._routes:
+            match = pattern.fullmatch(req.path)
+            if match:
+                allowed = True
+                if method == req.method:
+                    result: tuple[int, Any, list[tuple[bytes, bytes]]] = handler(req, *match.groups())
+                    return result
+        if allowed:
+            raise HTTPFailure(405, "Method not allowed.", 7)
+        raise HTTPFailure(404, "No such API.", 6)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _member_projects(self, user_id: int) -> list[int]:
+        return [pid for pid, p in self.space.projects.items() if user_id in p.member_ids]
+
+    def _project(self, req: Request, key: str) -> Any:
+        project = self.space.project_by_key(key)
+        if project is None or req.user_id not in project.member_ids:
+            raise missing("project")
+        return project
+
+    def _issue(self, req: Request, key: str) -> JSON:
+        issue = self.space.issue_by_key(key)
+        if issue is None or req.user_id not in self.space.projects[issue["projectId"]].member_ids:
+            raise missing("issue")
+        return issue
+
+    # -- handlers ------------------------------------------------------------------------------
+
+    def get_space(self, req: Request) -> tuple[int, Any, list[Any]]:
+        return 200, self.space.space, []
+
+    def get_rate_limit(self, req: Request) -> tuple[int, Any, list[Any]]:
+        out = {}
+        for bucket, limit in self.limits.items():
+            start, used = self._windows.get((req.user_id, bucket), (time.time(), 0))
+            out[bucket] = {"limit": limit, "remaining": max(0, limit - used), "reset": int(start + 60)}
+        return 200, {"rateLimit": out}, []
+
+    def get_myself(self, req: Request) -> tuple[int, Any, list[Any]]:
+        return 200, self.space.users[req.user_id], []
+
+    def get_users(self, req: Request) -> tuple[int, Any, list[Any]]:
+        return 200, list(self.space.users.values()), []
+
+    def get_user(self, req: Request, uid: str) -> tuple[int, Any, list[Any]]:
+        user = self.space.users.get(int(uid)) if uid.isdigit() else None
+        if user is None:
+            raise missing("user")
+        return 200, user, []
+
+    def get_projects(self, req: Request) -> tuple[int, Any, list[Any]]:
+        archived = _single(req.query, "archived")
+        projects = [self.space.projects[pid].data for pid in self._member_projects(req.user_id)]
+        if archived in ("true", "false"):
+            projects = [p for p in projects if p["archived"] == (archived == "true")]
+        return 200, projects, []
+
+    def get_project(self, req: Request, key: str) -> tuple[int, Any, list[Any]]:
+        return 200, self._project(req, key).data, []
+
+    def get_project_list(self, req: Request, key: str, what: str) -> tuple[int, Any, list[Any]]:
+        project = self._project(req, key)
+        if what == "users":
+            return 200, [self.space.users[uid] for uid in project.member_ids], []
+        attribute = {"issueTypes": "issue_types", "customFields": "custom_fields"}.get(what, what)
+        return 200, getattr(project, attribute), []
+
+    def _filtered(self, req: Request) -> list[JSON]:
+        q = req.query
+        visible = set(self._member_projects(req.user_id))
+        issues = [i for i in self.space.issues.values() if i["projectId"] in visible]
+
+        def ids(name: str) -> set[int] | None:
+            values = _multi(q, name)
+            if not values:
+                return None
+            try:
+                return {int(v) for v in values}
+            except ValueError:
+                raise bad(f"{name} must be numeric.") from None
+
+        def keep(name: str, get: Callable[[JSON], set[int]]) -> None:
+            nonlocal issues
+            wanted = ids(name)
+            if wanted is not None:
+                issues = [i for i in issues if get(i) & wanted]
+
+        keep("projectId", lambda i: {i["projectId"]})
+        keep("issueTypeId", lambda i: {i["issueType"]["id"]})
+        keep("categoryId", lambda i: {c["id"] for c in i["category"]})
+        keep("versionId", lambda i: {v["id"] for v in i["versions"]})
+        keep("milestoneId", lambda i: {v["id"] for v in i["milestone"]})
+        keep("statusId", lambda i: {i["status"]["id"]})
+        keep("priorityId", lambda i: {i["priority"]["id"]})
+        keep("assigneeId", lambda i: {i["assignee"]["id"]} if i["assignee"] else set())
+        keep("createdUserId", lambda i: {i["createdUser"]["id"]})
+        keep("resolutionId", lambda i: {i["resolution"]["id"]} if i["resolution"] else set())
+        keep("id", lambda i: {i["id"]})
+        keep("parentIssueId", lambda i: {i["parentIssueId"]} if i["parentIssueId"] else set())
+        parent_child = _single(q, "parentChild")
+        if parent_child:
+            parents = {i["parentIssueId"] for i in self.space.issues.values() if i["parentIssueId"]}
+            rule = {
+                "0": lambda i: True,
+                "1": lambda i: not i["parentIssueId"],
+                "2": lambda i: bool(i["parentIssueId"]),
+                "3": lambda i: not i["parentIssueId"] and i["id"] not in parents,
+                "4": lambda i: i["id"] in parents,
+            }.get(parent_child)
+            if rule is None:
+                raise bad("parentChild must be 0 to 4.")
+            issues = [i for i in issues if rule(i)]
+        for name, key in (("attachment", "attachments"), ("sharedFile", "sharedFiles")):
+            flag = _single(q, name)
+            if flag in ("true", "false"):
+                issues = [i for i in issues if bool(i[key]) == (flag == "true")]
+        for prefix, key in (("created", "created"), ("updated", "updated"), ("startDate", "startDate"), ("dueDate", "dueDate")):
+            for suffix, cmp in (("Since", lambda a, b: a >= b), ("Until", lambda a, b: a <= b)):
+                bound = _single(q, prefix + suffix)
+                if bound is None:
+                    continue
+                if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", bound):
+                    raise bad(f"{prefix}{suffix} must be yyyy-MM-dd.")
+                issues = [i for i in issues if i[key] and cmp(_local_day(i[key], key), bound)]
+        has_due = _single(q, "hasDueDate")
+        if has_due == "true":
+            raise bad("hasDueDate=true is not supported.")
+        if has_due == "false":
+            issues = [i for i in issues if not i["dueDate"]]
+        keyword = _single(q, "keyword")
+        if keyword:
+            words = keyword.lower().split()
+            issues = [
+                i for i in issues
+                if all(w in f"{i['issueKey']} {i['summary']} {i['description']}".lower() for w in words)
+            ]
+        return issues
+
+    def get_issues(self, req: Request) -> tuple[int, Any, list[Any]]:
+        issues = self._filtered(req)
+        sort = _single(req.query, "sort") or "updated"
+        if sort not in SORT_KEYS:
+            raise bad(f"sort: unsupported value {sort!r}.")
+        order = _single(req.query, "order") or "desc"
+        if order not in ("asc", "desc"):
+            raise bad("order must be asc or desc.")
+        issues.sort(key=lambda i: (_sort_value(i, sort), i["id"]), reverse=order == "desc")
+        offset, count = _paging(req.query)
+        return 200, issues[offset : offset + count], []
+
+    def count_issues(self, req: Request) -> tuple[int, Any, list[Any]]:
+        return 200, {"count": len(self._filtered(req))}, []
+
+    def get_issue(self, req: Request, key: str) -> tuple[int, Any, list[Any]]:
+        return 200, self._issue(req, key), []
+
+    def get_attachments(self, req: Request, key: str) -> tuple[int, Any, list[Any]]:
+        return 200, self._issue(req, key)["attachments"], []
+
+    def get_comments(self, req: Request, key: str) -> tuple[int, Any, list[Any]]:
+        issue = self._issue(req, key)
+        comments = self.space.comments[issue["id"]]
+        min_id, max_id = _single(req.query, "minId"), _single(req.query, "maxId")
+        if min_id:
+            comments = [c for c in comments if c["id"] >= int(min_id)]
+        if max_id:
+            comments = [c for c in comments if c["id"] <= int(max_id)]
+        order = _single(req.query, "order") or "desc"
+        if order not in ("asc", "desc"):
+            raise bad("order must be asc or desc.")
+        ordered = sorted(comments, key=lambda c: c["id"], reverse=order == "desc")
+        _, count = _paging(req.query, with_offset=False)
+        return 200, ordered[:count], []
+
+    def count_comments(self, req: Request, key: str) -> tuple[int, Any, list[Any]]:
+        return 200, {"count": len(self.space.comments[self._issue(req, key)["id"]])}, []
+
+    def add_comment(self, req: Request, key: str) -> tuple[int, Any, list[Any]]:
+        issue = self._issue(req, key)
+        content = _single(req.form, "content")
+        if not content:
+            raise bad("content is required.")
+        comment = self._append_comment(issue, req.user_id, content, [])
+        location = f"{self.base_url}/view/{issue['issueKey']}#comment-{comment['id']}"
+        return 201, comment, [(b"location", location.encode())]
+
+    def _append_comment(self, issue: JSON, user_id: int, content: str, changes: list[JSON]) -> JSON:
+        self.space.next_comment_id += 1
+        now = ts(datetime.now(UTC))
+        comment = {
+            "id": self.space.next_comment_id, "projectId": issue["projectId"], "issueId": issue["id"],
+            "content": content, "changeLog": changes, "createdUser": self.space.users[user_id],
+            "created": now, "updated": now, "stars": [], "notifications": [],
+        }
+        self.space.comments[issue["id"]].append(comment)
+        issue["updated"] = now
+        issue["updatedUser"] = self.space.users[user_id]
+        return comment
+
+    def add_issue(self, req: Request) -> tuple[int, Any, list[Any]]:
+        form = req.form
+        for name in ("projectId", "summary", "issueTypeId", "priorityId"):
+            if not _single(form, name):
+                raise bad(f"{name} is required.")
+        project = self._project(req, _single(form, "projectId") or "")
+        issue_type = next((t for t in project.issue_types if str(t["id"]) == _single(form, "issueTypeId")), None)
+        priority = next((p for p in PRIORITIES if str(p["id"]) == _single(form, "priorityId")), None)
+        if issue_type is None or priority is None:
+            raise bad("No such issue type or priority.")
+        self.space.next_issue_id += 1
+        key_id = project.next_key_id
+        project.next_key_id += 1
+        now = ts(datetime.now(UTC))
+        user = self.space.users[req.user_id]
+        issue = {
+            "id": self.space.next_issue_id, "projectId": project.data["id"],
+            "issueKey": f"{project.data['projectKey']}-{key_id}", "keyId": key_id,
+            "issueType": {k: v for k, v in issue_type.items() if not k.startswith("template")},
+            "summary": _single(form, "summary"), "description": _single(form, "description") or "",
+            "resolution": None, "priority": dict(priority), "status": dict(project.statuses[0]),
+            "assignee": None, "category": [], "versions": [], "milestone": [], "startDate": None,
+            "dueDate": None, "estimatedHours": None, "actualHours": None, "parentIssueId": None,
+            "createdUser": user, "created": now, "updatedUser": user, "updated": now,
+            "customFields": [], "attachments": [], "sharedFiles": [], "stars": [],
+        }
+        self.space.issues[issue["id"]] = issue
+        self.space.comments[issue["id"]] = []
+        return 201, issue, [(b"location", f"{self.base_url}/view/{issue['issueKey']}".encode())]
+
+    def update_issue(self, req: Request, key: str) -> tuple[int, Any, list[Any]]:
+        issue = self._issue(req, key)
+        project = self.space.projects[issue["projectId"]]
+        form = dict((k, v) for k, v in req.form)
+        changes: list[JSON] = []
+
+        def swap(field_name: str, legacy: str, new_obj: Any, label: Callable[[Any], str | None]) -> None:
+            old = issue[field_name]
+            if old != new_obj:
+                changes.append(change(legacy, label(old), label(new_obj)))
+                issue[field_name] = new_obj
+
+        if "summary" in form:
+            swap("summary", "summary", form["summary"], lambda v: v)
+        if "description" in form:
+            swap("description", "description", form["description"], lambda v: v)
+        if "statusId" in form:
+            status = next((s for s in project.statuses if str(s["id"]) == form["statusId"]), None)
+            if status is None:
+                raise bad("No such status.")
+            swap("status", "status", dict(status), lambda v: v["name"] if v else None)
+        if "priorityId" in form:
+            priority = next((p for p in PRIORITIES if str(p["id"]) == form["priorityId"]), None)
+            if priority is None:
+                raise bad("No such priority.")
+            swap("priority", "priority", dict(priority), lambda v: v["name"] if v else None)
+        if "resolutionId" in form:
+            resolution = next((r for r in RESOLUTIONS if str(r["id"]) == form["resolutionId"]), None)
+            swap("resolution", "resolution", resolution, lambda v: v["name"] if v else None)
+        if "assigneeId" in form:
+            raw = form["assigneeId"]
+            user = self.space.users.get(int(raw)) if raw.isdigit() else None
+            if raw and (user is None or user["id"] not in project.member_ids):
+                raise bad("No such project member.")
+            swap("assignee", "assigner", user, lambda v: v["name"] if v else None)
+        for name, legacy in (("dueDate", "limitDate"), ("startDate", "startDate")):
+            if name in form:
+                raw = form[name]
+                if raw and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+                    raise bad(f"{name} must be yyyy-MM-dd.")
+                swap(name, legacy, f"{raw}T00:00:00Z" if raw else None, lambda v: v[:10] if v else None)
+        comment = form.get("comment", "")
+        self._append_comment(issue, req.user_id, comment, changes)
+        return 200, issue, []
+
+
+def _envelope(message: str, code: int) -> JSON:
+    return {"errors": [{"message": message, "code": code, "moreInfo": ""}]}
+
+
+def _bucket(method: str, path: str) -> str:
+    if method != "GET":
+        return "update"
+    if path in ("/issues", "/issues/count", "/wikis", "/wikis/count"):
+        return "search"
+    return "read"
+
+
+def _multi(pairs: list[tuple[str, str]], name: str) -> list[str]:
+    """Values of `name[]`, `name[N]` or a repeated bare `name`."""
+    pattern = re.compile(rf"{re.escape(name)}(\[\d*\])?")
+    return [v for k, v in pairs if pattern.fullmatch(k)]
+
+
+def _single(pairs: list[tuple[str, str]], name: str) -> str | None:
+    return next((v for k, v in pairs if k == name), None)
+
+
+def _paging(query: list[tuple[str, str]], with_offset: bool = True) -> tuple[int, int]:
+    raw_count = _single(query, "count") or "20"
+    raw_offset = (_single(query, "offset") or "0") if with_offset else "0"
+    if not raw_count.isdigit() or not 1 <= int(raw_count) <= 100:
+        raise bad("count must be between 1 and 100.")
+    if not raw_offset.isdigit():
+        raise bad("offset must be a non-negative integer.")
+    return int(raw_offset), int(raw_count)
+
+
+def _local_day(value: str, key: str) -> str:
+    if key in ("startDate", "dueDate"):
+        return value[:10]
+    # created/updated filters are days in the space's timezone (Asia/Tokyo in the dataset).
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00")) + timedelta(hours=9)
+    return moment.strftime("%Y-%m-%d")
+
+
+def _sort_value(issue: JSON, sort: str) -> Any:
+    value = {
+        "issueType": lambda i: i["issueType"]["displayOrder"],
+        "status": lambda i: i["status"]["displayOrder"],
+        "priority": lambda i: i["priority"]["id"],
+        "assignee": lambda i: i["assignee"]["name"] if i["assignee"] else "",
+        "createdUser": lambda i: i["createdUser"]["name"],
+        "updatedUser": lambda i: i["updatedUser"]["name"],
+        "category": lambda i: i["category"][0]["name"] if i["category"] else "",
+        "milestone": lambda i: i["milestone"][0]["name"] if i["milestone"] else "",
+        "version": lambda i: i["versions"][0]["name"] if i["versions"] else "",
+        "attachment": lambda i: len(i["attachments"]),
+        "sharedFile": lambda i: len(i["sharedFiles"]),
+        "childIssue": lambda i: 0,
+    }.get(sort, lambda i: i[sort])(issue)
+    # Empty values sort last in ascending order; the flag keeps None away from numbers.
+    return (value is None or value == "", value if value is not None else 0)
+
+
+def _pad(payload: Any) -> Any:
+    filler = "x" * (6 * 1024 * 1024)
+    if isinstance(payload, dict):
+        return {**payload, "padding": filler}
+    if isinstance(payload, list):
+        return [*payload, {"padding": filler}] if payload else payload
+    return payload
+

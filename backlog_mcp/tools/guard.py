@@ -1,0 +1,94 @@
+"""The boundary between Backlog failures and MCP: every tool body runs inside `guarded`.
+
+Expected failures become a `ToolError` the model can act on; the call has an overall deadline;
+answers built from stale cache copies say so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+
+from backlog_mcp.client import collect_stale
+from backlog_mcp.errors import (
+    AuthenticationError,
+    BacklogError,
+    BadRequestError,
+    BadResponseError,
+    ForbiddenError,
+    NotFoundError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+)
+
+if TYPE_CHECKING:
+    from backlog_mcp.server import AppState
+
+
+def app_state(ctx: Context[Any]) -> AppState:
+    state: AppState = ctx.request_context.lifespan_context
+    return state
+
+
+def describe(exc: BacklogError, base_url: str) -> str:
+    """One actionable sentence or two for the model; never a URL with the key."""
+    backlog_says = f" Backlog says: {exc.message.split(': ', 1)[-1]}"
+    match exc:
+        case AuthenticationError():
+            return (
+                "Backlog rejected the API key (HTTP 401). The server's BACKLOG_API_KEY is wrong, revoked, "
+                f"or belongs to another space than {base_url}; the user must fix the server configuration."
+            )
+        case ForbiddenError():
+            return f"This Backlog user may not access that (HTTP 403).{backlog_says} Ask a project administrator."
+        case NotFoundError():
+            return f"Not found in Backlog (HTTP 404: {exc.method} {exc.path}).{backlog_says}"
+        case BadRequestError():
+            return f"Backlog rejected the request (HTTP 400).{backlog_says} Check the arguments and retry."
+        case RateLimitedError():
+            return (
+                f"Backlog's rate limit for this API key is used up; it resets {exc.reset_text()}. "
+                "Retry after that, and fetch less per call (smaller `count`)."
+            )
+        case ServerError():
+            return "Backlog had an internal error and retries did not help; try again in a minute."
+        case TransportError():
+            return f"Cannot reach Backlog at {base_url} ({exc.message.split(': ', 1)[-1]}). Try again later."
+        case BadResponseError():
+            return f"Backlog sent an unexpected response ({exc.message.split(': ', 1)[-1]}). Try again later."
+    return f"Backlog request failed: {exc.message}"
+
+
+def _age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} seconds"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} minutes"
+    return f"{seconds / 3600:.1f} hours"
+
+
+async def guarded(ctx: Context[Any], work: Callable[[AppState], Awaitable[str]]) -> str:
+    """Run a tool body with the deadline, error translation and stale marking applied."""
+    app = app_state(ctx)
+    deadline = app.settings.tool_deadline
+    with collect_stale() as ages:
+        try:
+            with anyio.fail_after(deadline):
+                text = await work(app)
+        except TimeoutError:
+            raise ToolError(
+                f"Backlog did not finish answering within {deadline:g} s; try again, or ask for less "
+                "(smaller `count`, fewer comments)."
+            ) from None
+        except BacklogError as exc:
+            raise ToolError(describe(exc, app.settings.base_url)) from None
+    if ages:
+        text = (
+            f"**Note: Backlog is not answering; this is a cached copy about {_age(max(ages))} old.**\n\n{text}"
+        )
+    return text

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from mcp import Client
+
+from backlog_mcp.client import RetryPolicy
+from backlog_mcp.config import Settings
+from backlog_mcp.fake import DEFAULT_API_KEY, FakeBacklog, build_space
+from backlog_mcp.fake.dataset import Space
+from backlog_mcp.server import build_server
+
+BASE_URL = "https://acme.backlog.com"
+FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.005, max_rate_wait=0.5)
+
+_SPACE_CACHE: dict[str, Space] = {}
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def fake() -> FakeBacklog:
+    return FakeBacklog(build_space(), base_url=BASE_URL)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(api_key=DEFAULT_API_KEY, base_url=BASE_URL, cache_path=tmp_path / "cache" / "cache.sqlite3")
+
+
+@pytest.fixture
+async def mcp(fake: FakeBacklog, settings: Settings) -> AsyncIterator[Client]:
+    server = build_server(settings, transport=httpx.ASGITransport(app=fake), retry=FAST_RETRY)
+    async with Client(server, raise_exceptions=True) as client:
+        yield client
+
+
+def text_of(result: object) -> str:
+    content = result.content  # type: ignore[attr-defined]
+    assert len(content) == 1
+    return str(content[0].text)
