@@ -66,6 +66,20 @@ def _private_file(path: Path) -> None:
     path.chmod(0o600)
 
 
+def _private_sidecars(path: Path) -> None:
+    for suffix in ("-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            Path(f"{path}{suffix}").chmod(0o600)
+
+
+def _move_aside(path: Path) -> Path:
+    aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            Path(f"{path}{suffix}").rename(f"{aside}{suffix}")
+    return aside
+
+
 class ResponseCache:
     """Use `await ResponseCache.open(path)`; every method is safe to call after a failure."""
 
@@ -91,11 +105,8 @@ class ResponseCache:
             if in_memory or not _is_corruption(exc):
                 log.warning("response cache disabled: cannot open %s (%s)", path, exc)
                 return cls(None, path, clock)
-            aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
+            aside = _move_aside(path)
             log.warning("response cache %s is unreadable (%s); moved it to %s", path, exc, aside.name)
-            for suffix in ("", "-wal", "-shm"):
-                with contextlib.suppress(FileNotFoundError):
-                    Path(f"{path}{suffix}").rename(f"{aside}{suffix}")
             try:
                 db = await cls._connect(path, in_memory)
             except (sqlite3.Error, OSError) as exc2:
@@ -124,9 +135,7 @@ class ResponseCache:
             await db.close()
             raise
         if not in_memory:
-            for suffix in ("-wal", "-shm"):
-                with contextlib.suppress(FileNotFoundError):
-                    Path(f"{path}{suffix}").chmod(0o600)
+            _private_sidecars(path)
         return db
 
     def _disable(self, exc: Exception) -> None:

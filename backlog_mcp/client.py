@@ -194,18 +194,28 @@ class BacklogClient:
                 ages.append(age)
             return json.loads(stale.body)
         if self.cache is not None and ttl > 0:
-            await self.cache.put(
-                key, scope=self.scope, path=path, body=raw, ttl=ttl, grace=self.settings.stale_grace
-            )
+            await self.cache.put(key, scope=self.scope, path=path, body=raw, ttl=ttl, grace=self.settings.stale_grace)
         return result
 
     async def _send(
-        self, method: str, path: str, pairs: list[tuple[str, str]], form: list[tuple[str, str]], *, idempotent: bool
+        self,
+        method: str,
+        path: str,
+        pairs: list[tuple[str, str]],
+        form: list[tuple[str, str]],
+        *,
+        idempotent: bool,
     ) -> Any:
         return (await self._send_raw(method, path, pairs, form, idempotent=idempotent))[1]
 
     async def _send_raw(
-        self, method: str, path: str, pairs: list[tuple[str, str]], form: list[tuple[str, str]], *, idempotent: bool
+        self,
+        method: str,
+        path: str,
+        pairs: list[tuple[str, str]],
+        form: list[tuple[str, str]],
+        *,
+        idempotent: bool,
     ) -> tuple[str, Any]:
         bucket = rate_bucket(method, path)
         attempt = 0
@@ -232,7 +242,10 @@ class BacklogClient:
     ) -> tuple[str, Any]:
         async with self._limiter:
             await self._pace(bucket)
-            query = [*pairs, ("apiKey", self.settings.api_key)]
+            query: list[tuple[str, str | int | float | bool | None]] = [
+                *pairs,
+                ("apiKey", self.settings.api_key),
+            ]
             self.requests_sent += 1
             try:
                 request = self._http.build_request(
@@ -285,14 +298,12 @@ class BacklogClient:
             await self._sleep(min(1.0, until_reset / info.remaining))
 
     def _note_rate(self, bucket: str, headers: httpx.Headers) -> None:
-        try:
+        with contextlib.suppress(KeyError, ValueError):
             self._buckets[bucket] = _Bucket(
                 int(headers["X-RateLimit-Limit"]),
                 int(headers["X-RateLimit-Remaining"]),
                 float(headers["X-RateLimit-Reset"]),
             )
-        except (KeyError, ValueError):
-            pass
 
     # -- typed endpoints ---------------------------------------------------------------------
 

@@ -80,10 +80,10 @@ def normalise_domain(raw: str) -> str:
     if "://" not in value:
         value = f"https://{value}"
     parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname or not _HOST_RE.match(parts.netloc):
-        raise ConfigError(f"BACKLOG_DOMAIN={raw!r} is not a host name or http(s) URL; {hint}")
     if parts.query or parts.fragment or "@" in parts.netloc:
         raise ConfigError(f"BACKLOG_DOMAIN={raw!r} must not carry credentials, a query or a fragment; {hint}")
+    if parts.scheme not in ("http", "https") or not parts.hostname or not _HOST_RE.match(parts.netloc):
+        raise ConfigError(f"BACKLOG_DOMAIN={raw!r} is not a host name or http(s) URL; {hint}")
     path = parts.path.rstrip("/")
     path = path.removesuffix("/api/v2")
     return f"{parts.scheme}://{parts.netloc.lower()}{path}"

@@ -7,6 +7,8 @@ import sys
 
 # Loggers that print request URLs (which carry `apiKey`) at INFO: never let them below WARNING.
 NOISY = ("httpx", "httpcore", "httpx2", "httpcore2")
+# Loggers that echo every SQL statement with its parameters (cached bodies) at DEBUG.
+CHATTY = ("aiosqlite",)
 
 
 class RedactFilter(logging.Filter):
@@ -35,9 +37,9 @@ def configure(verbosity: int) -> logging.Handler:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.addHandler(handler)
     root.setLevel(level)
-    for name in NOISY:
+    for name in (*NOISY, *CHATTY):
         logging.getLogger(name).setLevel(logging.WARNING)
     return handler
 

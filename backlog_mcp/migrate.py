@@ -56,9 +56,7 @@ def split_statements(sql: str) -> list[str]:
             if buffer.strip():
                 statements.append(buffer.strip())
             buffer = ""
-    if buffer.strip() and not all(
-        ln.strip().startswith("--") or not ln.strip() for ln in buffer.splitlines()
-    ):
+    if buffer.strip() and not all(ln.strip().startswith("--") or not ln.strip() for ln in buffer.splitlines()):
         raise ValueError(f"incomplete SQL statement at the end of a migration: {buffer.strip()[:60]!r}")
     return statements
 
@@ -69,9 +67,7 @@ async def schema_version(db: aiosqlite.Connection) -> int:
     return int(row[0]) if row else 0
 
 
-async def apply_migrations(
-    db: aiosqlite.Connection, migrations: list[Migration] | None = None
-) -> list[str]:
+async def apply_migrations(db: aiosqlite.Connection, migrations: list[Migration] | None = None) -> list[str]:
     """Apply pending migrations; return the names applied. `db` must be in autocommit mode."""
     applied: list[str] = []
     for migration in migrations if migrations is not None else load_migrations():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import operator
 import random
 import re
 import time
@@ -25,9 +26,25 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 SORT_KEYS = {
-    "issueType", "category", "version", "milestone", "summary", "status", "priority", "attachment",
-    "sharedFile", "created", "createdUser", "updated", "updatedUser", "assignee", "startDate", "dueDate",
-    "estimatedHours", "actualHours", "childIssue",
+    "issueType",
+    "category",
+    "version",
+    "milestone",
+    "summary",
+    "status",
+    "priority",
+    "attachment",
+    "sharedFile",
+    "created",
+    "createdUser",
+    "updated",
+    "updatedUser",
+    "assignee",
+    "startDate",
+    "dueDate",
+    "estimatedHours",
+    "actualHours",
+    "childIssue",
 }
 DEFAULT_LIMITS = {"read": 600, "update": 150, "search": 150, "icon": 60}
 
@@ -192,7 +209,13 @@ class FakeBacklog:
         r.append(("GET", re.compile(rf"/users/{seg}"), self.get_user))
         r.append(("GET", re.compile(r"/projects"), self.get_projects))
         r.append(("GET", re.compile(rf"/projects/{seg}"), self.get_project))
-        r.append(("GET", re.compile(rf"/projects/{seg}/(statuses|issueTypes|categories|versions|customFields|users)"), self.get_project_list))
+        r.append(
+            (
+                "GET",
+                re.compile(rf"/projects/{seg}/(statuses|issueTypes|categories|versions|customFields|users)"),
+                self.get_project_list,
+            )
+        )
         r.append(("GET", re.compile(r"/priorities"), lambda req: (200, PRIORITIES, [])))
         r.append(("GET", re.compile(r"/resolutions"), lambda req: (200, RESOLUTIONS, [])))
         r.append(("GET", re.compile(r"/issues"), self.get_issues))
@@ -311,13 +334,14 @@ class FakeBacklog:
         parent_child = _single(q, "parentChild")
         if parent_child:
             parents = {i["parentIssueId"] for i in self.space.issues.values() if i["parentIssueId"]}
-            rule = {
+            rules: dict[str, Callable[[JSON], bool]] = {
                 "0": lambda i: True,
                 "1": lambda i: not i["parentIssueId"],
                 "2": lambda i: bool(i["parentIssueId"]),
                 "3": lambda i: not i["parentIssueId"] and i["id"] not in parents,
                 "4": lambda i: i["id"] in parents,
-            }.get(parent_child)
+            }
+            rule = rules.get(parent_child)
             if rule is None:
                 raise bad("parentChild must be 0 to 4.")
             issues = [i for i in issues if rule(i)]
@@ -325,8 +349,13 @@ class FakeBacklog:
             flag = _single(q, name)
             if flag in ("true", "false"):
                 issues = [i for i in issues if bool(i[key]) == (flag == "true")]
-        for prefix, key in (("created", "created"), ("updated", "updated"), ("startDate", "startDate"), ("dueDate", "dueDate")):
-            for suffix, cmp in (("Since", lambda a, b: a >= b), ("Until", lambda a, b: a <= b)):
+        for prefix, key in (
+            ("created", "created"),
+            ("updated", "updated"),
+            ("startDate", "startDate"),
+            ("dueDate", "dueDate"),
+        ):
+            for suffix, cmp in (("Since", operator.ge), ("Until", operator.le)):
                 bound = _single(q, prefix + suffix)
                 if bound is None:
                     continue
@@ -342,7 +371,8 @@ class FakeBacklog:
         if keyword:
             words = keyword.lower().split()
             issues = [
-                i for i in issues
+                i
+                for i in issues
                 if all(w in f"{i['issueKey']} {i['summary']} {i['description']}".lower() for w in words)
             ]
         return issues
@@ -399,9 +429,16 @@ class FakeBacklog:
         self.space.next_comment_id += 1
         now = ts(datetime.now(UTC))
         comment = {
-            "id": self.space.next_comment_id, "projectId": issue["projectId"], "issueId": issue["id"],
-            "content": content, "changeLog": changes, "createdUser": self.space.users[user_id],
-            "created": now, "updated": now, "stars": [], "notifications": [],
+            "id": self.space.next_comment_id,
+            "projectId": issue["projectId"],
+            "issueId": issue["id"],
+            "content": content,
+            "changeLog": changes,
+            "createdUser": self.space.users[user_id],
+            "created": now,
+            "updated": now,
+            "stars": [],
+            "notifications": [],
         }
         self.space.comments[issue["id"]].append(comment)
         issue["updated"] = now
@@ -424,15 +461,33 @@ class FakeBacklog:
         now = ts(datetime.now(UTC))
         user = self.space.users[req.user_id]
         issue = {
-            "id": self.space.next_issue_id, "projectId": project.data["id"],
-            "issueKey": f"{project.data['projectKey']}-{key_id}", "keyId": key_id,
+            "id": self.space.next_issue_id,
+            "projectId": project.data["id"],
+            "issueKey": f"{project.data['projectKey']}-{key_id}",
+            "keyId": key_id,
             "issueType": {k: v for k, v in issue_type.items() if not k.startswith("template")},
-            "summary": _single(form, "summary"), "description": _single(form, "description") or "",
-            "resolution": None, "priority": dict(priority), "status": dict(project.statuses[0]),
-            "assignee": None, "category": [], "versions": [], "milestone": [], "startDate": None,
-            "dueDate": None, "estimatedHours": None, "actualHours": None, "parentIssueId": None,
-            "createdUser": user, "created": now, "updatedUser": user, "updated": now,
-            "customFields": [], "attachments": [], "sharedFiles": [], "stars": [],
+            "summary": _single(form, "summary"),
+            "description": _single(form, "description") or "",
+            "resolution": None,
+            "priority": dict(priority),
+            "status": dict(project.statuses[0]),
+            "assignee": None,
+            "category": [],
+            "versions": [],
+            "milestone": [],
+            "startDate": None,
+            "dueDate": None,
+            "estimatedHours": None,
+            "actualHours": None,
+            "parentIssueId": None,
+            "createdUser": user,
+            "created": now,
+            "updatedUser": user,
+            "updated": now,
+            "customFields": [],
+            "attachments": [],
+            "sharedFiles": [],
+            "stars": [],
         }
         self.space.issues[issue["id"]] = issue
         self.space.comments[issue["id"]] = []
@@ -441,7 +496,7 @@ class FakeBacklog:
     def update_issue(self, req: Request, key: str) -> tuple[int, Any, list[Any]]:
         issue = self._issue(req, key)
         project = self.space.projects[issue["projectId"]]
-        form = dict((k, v) for k, v in req.form)
+        form = dict(req.form)
         changes: list[JSON] = []
 
         def swap(field_name: str, legacy: str, new_obj: Any, label: Callable[[Any], str | None]) -> None:
@@ -525,7 +580,7 @@ def _local_day(value: str, key: str) -> str:
 
 
 def _sort_value(issue: JSON, sort: str) -> Any:
-    value = {
+    getters: dict[str, Callable[[JSON], Any]] = {
         "issueType": lambda i: i["issueType"]["displayOrder"],
         "status": lambda i: i["status"]["displayOrder"],
         "priority": lambda i: i["priority"]["id"],
@@ -538,7 +593,8 @@ def _sort_value(issue: JSON, sort: str) -> Any:
         "attachment": lambda i: len(i["attachments"]),
         "sharedFile": lambda i: len(i["sharedFiles"]),
         "childIssue": lambda i: 0,
-    }.get(sort, lambda i: i[sort])(issue)
+    }
+    value = getters[sort](issue) if sort in getters else issue[sort]
     # Empty values sort last in ascending order; the flag keeps None away from numbers.
     return (value is None or value == "", value if value is not None else 0)
 
@@ -550,4 +606,3 @@ def _pad(payload: Any) -> Any:
     if isinstance(payload, list):
         return [*payload, {"padding": filler}] if payload else payload
     return payload
-

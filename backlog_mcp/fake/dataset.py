@@ -133,55 +133,169 @@ def _project(pid: int, key: str, name: str, rule: str, members: list[int]) -> Pr
         {"id": 3, "projectId": pid, "name": "Resolved", "color": STATUS_COLORS[3], "displayOrder": 3000},
     ]
     if key == "ORBIT":
-        statuses.append({"id": 214, "projectId": pid, "name": "Waiting for QA", "color": "#868cb7", "displayOrder": 3500})
+        statuses.append(
+            {"id": 214, "projectId": pid, "name": "Waiting for QA", "color": "#868cb7", "displayOrder": 3500}
+        )
     statuses.append({"id": 4, "projectId": pid, "name": "Closed", "color": STATUS_COLORS[4], "displayOrder": 4000})
     base = pid * 100
     issue_types = [
-        {"id": base + 1, "projectId": pid, "name": "Bug", "color": "#990000", "displayOrder": 0,
-         "templateSummary": None, "templateDescription": None},
-        {"id": base + 2, "projectId": pid, "name": "Task", "color": "#7ea800", "displayOrder": 1,
-         "templateSummary": None, "templateDescription": None},
-        {"id": base + 3, "projectId": pid, "name": "Request", "color": "#ff9200", "displayOrder": 2,
-         "templateSummary": None, "templateDescription": None},
-        {"id": base + 4, "projectId": pid, "name": "その他", "color": "#2779ca", "displayOrder": 3,
-         "templateSummary": None, "templateDescription": None},
+        {
+            "id": base + 1,
+            "projectId": pid,
+            "name": "Bug",
+            "color": "#990000",
+            "displayOrder": 0,
+            "templateSummary": None,
+            "templateDescription": None,
+        },
+        {
+            "id": base + 2,
+            "projectId": pid,
+            "name": "Task",
+            "color": "#7ea800",
+            "displayOrder": 1,
+            "templateSummary": None,
+            "templateDescription": None,
+        },
+        {
+            "id": base + 3,
+            "projectId": pid,
+            "name": "Request",
+            "color": "#ff9200",
+            "displayOrder": 2,
+            "templateSummary": None,
+            "templateDescription": None,
+        },
+        {
+            "id": base + 4,
+            "projectId": pid,
+            "name": "その他",
+            "color": "#2779ca",
+            "displayOrder": 3,
+            "templateSummary": None,
+            "templateDescription": None,
+        },
     ]
-    cat_names = ["Android", "iOS", "Backend", "デザイン"] if key == "ORBIT" else ["Frontend", "API", "Infra", "ドキュメント"]
+    cat_names = (
+        ["Android", "iOS", "Backend", "デザイン"] if key == "ORBIT" else ["Frontend", "API", "Infra", "ドキュメント"]
+    )
     categories = [
         {"id": base + 30 + i, "projectId": pid, "name": n, "displayOrder": i} for i, n in enumerate(cat_names)
     ]
     versions = []
     for i, vname in enumerate(["2.3.0", "2.4.0", "Sprint 14", "Sprint 15", "スプリント 16"]):
         start = REFERENCE_NOW + timedelta(days=14 * (i - 2))
-        versions.append({
-            "id": base + 50 + i, "projectId": pid, "name": vname, "description": "",
-            "startDate": day(start), "releaseDueDate": day(start + timedelta(days=13)),
-            "archived": i == 0, "displayOrder": i,
-        })
+        versions.append(
+            {
+                "id": base + 50 + i,
+                "projectId": pid,
+                "name": vname,
+                "description": "",
+                "startDate": day(start),
+                "releaseDueDate": day(start + timedelta(days=13)),
+                "archived": i == 0,
+                "displayOrder": i,
+            }
+        )
     custom_fields = [
-        {"id": base + 70, "projectId": pid, "typeId": 1, "name": "Device model", "description": "",
-         "required": False, "applicableIssueTypes": [], "displayOrder": 0},
-        {"id": base + 71, "projectId": pid, "typeId": 3, "name": "Crash count", "description": "",
-         "required": False, "applicableIssueTypes": [], "displayOrder": 1, "min": 0, "max": None,
-         "initialValue": None, "unit": "件"},
-        {"id": base + 72, "projectId": pid, "typeId": 4, "name": "First seen", "description": "",
-         "required": False, "applicableIssueTypes": [], "displayOrder": 2},
-        {"id": base + 73, "projectId": pid, "typeId": 5, "name": "Severity", "description": "",
-         "required": False, "applicableIssueTypes": [], "displayOrder": 3, "allowAddItem": False,
-         "items": [{"id": 1, "name": "Critical", "displayOrder": 0}, {"id": 2, "name": "Major", "displayOrder": 1},
-                   {"id": 3, "name": "Minor", "displayOrder": 2}]},
-        {"id": base + 74, "projectId": pid, "typeId": 6, "name": "OS versions", "description": "",
-         "required": False, "applicableIssueTypes": [], "displayOrder": 4, "allowAddItem": False,
-         "items": [{"id": 1, "name": "Android 14", "displayOrder": 0}, {"id": 2, "name": "Android 15", "displayOrder": 1},
-                   {"id": 3, "name": "iOS 18", "displayOrder": 2}]},
-        {"id": base + 75, "projectId": pid, "typeId": 7, "name": "影響範囲", "description": "",
-         "required": False, "applicableIssueTypes": [], "displayOrder": 5, "allowAddItem": False,
-         "allowInput": True,
-         "items": [{"id": 1, "name": "地図", "displayOrder": 0}, {"id": 2, "name": "Login", "displayOrder": 1}]},
-        {"id": base + 76, "projectId": pid, "typeId": 8, "name": "Reproducible", "description": "",
-         "required": False, "applicableIssueTypes": [], "displayOrder": 6, "allowAddItem": False,
-         "allowInput": True,
-         "items": [{"id": 1, "name": "Always", "displayOrder": 0}, {"id": 2, "name": "Sometimes", "displayOrder": 1}]},
+        {
+            "id": base + 70,
+            "projectId": pid,
+            "typeId": 1,
+            "name": "Device model",
+            "description": "",
+            "required": False,
+            "applicableIssueTypes": [],
+            "displayOrder": 0,
+        },
+        {
+            "id": base + 71,
+            "projectId": pid,
+            "typeId": 3,
+            "name": "Crash count",
+            "description": "",
+            "required": False,
+            "applicableIssueTypes": [],
+            "displayOrder": 1,
+            "min": 0,
+            "max": None,
+            "initialValue": None,
+            "unit": "件",
+        },
+        {
+            "id": base + 72,
+            "projectId": pid,
+            "typeId": 4,
+            "name": "First seen",
+            "description": "",
+            "required": False,
+            "applicableIssueTypes": [],
+            "displayOrder": 2,
+        },
+        {
+            "id": base + 73,
+            "projectId": pid,
+            "typeId": 5,
+            "name": "Severity",
+            "description": "",
+            "required": False,
+            "applicableIssueTypes": [],
+            "displayOrder": 3,
+            "allowAddItem": False,
+            "items": [
+                {"id": 1, "name": "Critical", "displayOrder": 0},
+                {"id": 2, "name": "Major", "displayOrder": 1},
+                {"id": 3, "name": "Minor", "displayOrder": 2},
+            ],
+        },
+        {
+            "id": base + 74,
+            "projectId": pid,
+            "typeId": 6,
+            "name": "OS versions",
+            "description": "",
+            "required": False,
+            "applicableIssueTypes": [],
+            "displayOrder": 4,
+            "allowAddItem": False,
+            "items": [
+                {"id": 1, "name": "Android 14", "displayOrder": 0},
+                {"id": 2, "name": "Android 15", "displayOrder": 1},
+                {"id": 3, "name": "iOS 18", "displayOrder": 2},
+            ],
+        },
+        {
+            "id": base + 75,
+            "projectId": pid,
+            "typeId": 7,
+            "name": "影響範囲",
+            "description": "",
+            "required": False,
+            "applicableIssueTypes": [],
+            "displayOrder": 5,
+            "allowAddItem": False,
+            "allowInput": True,
+            "items": [
+                {"id": 1, "name": "地図", "displayOrder": 0},
+                {"id": 2, "name": "Login", "displayOrder": 1},
+            ],
+        },
+        {
+            "id": base + 76,
+            "projectId": pid,
+            "typeId": 8,
+            "name": "Reproducible",
+            "description": "",
+            "required": False,
+            "applicableIssueTypes": [],
+            "displayOrder": 6,
+            "allowAddItem": False,
+            "allowInput": True,
+            "items": [
+                {"id": 1, "name": "Always", "displayOrder": 0},
+                {"id": 2, "name": "Sometimes", "displayOrder": 1},
+            ],
+        },
     ]
     return Project(data, statuses, issue_types, categories, versions, custom_fields, members)
 
@@ -273,16 +387,28 @@ NOVA_TEXTS = [
 ]
 
 SUMMARIES_EN = [
-    "Crash when rotating the map screen", "Login button unresponsive on slow networks",
-    "Push notifications arrive twice", "Settings page layout broken in dark mode",
-    "Export to CSV drops Japanese characters", "Search returns stale results",
-    "Add pagination to the activity feed", "Upgrade the payment SDK", "Improve onboarding copy",
+    "Crash when rotating the map screen",
+    "Login button unresponsive on slow networks",
+    "Push notifications arrive twice",
+    "Settings page layout broken in dark mode",
+    "Export to CSV drops Japanese characters",
+    "Search returns stale results",
+    "Add pagination to the activity feed",
+    "Upgrade the payment SDK",
+    "Improve onboarding copy",
     "Memory leak in the image cache",
 ]
 SUMMARIES_JA = [
-    "地図画面でクラッシュする", "ログイン後に白い画面が表示される", "通知設定が保存されない",
-    "検索結果の並び順が不正", "請求書PDFの文字化け", "オンボーディング画面の文言修正",
-    "画像アップロードが遅い", "ダークモードの配色調整", "CSV出力に列を追加", "利用規約ページの更新",
+    "地図画面でクラッシュする",
+    "ログイン後に白い画面が表示される",
+    "通知設定が保存されない",
+    "検索結果の並び順が不正",
+    "請求書PDFの文字化け",
+    "オンボーディング画面の文言修正",
+    "画像アップロードが遅い",
+    "ダークモードの配色調整",
+    "CSV出力に列を追加",
+    "利用規約ページの更新",
 ]
 
 
@@ -354,23 +480,43 @@ class _Builder:
             "attachments": [],
             "sharedFiles": [],
             "stars": [
-                {"id": 9000 + i, "comment": None, "url": "", "title": summary,
-                 "presenter": self.user(USERS_SPEC[i % len(USERS_SPEC)][0]), "created": ts(updated)}
+                {
+                    "id": 9000 + i,
+                    "comment": None,
+                    "url": "",
+                    "title": summary,
+                    "presenter": self.user(USERS_SPEC[i % len(USERS_SPEC)][0]),
+                    "created": ts(updated),
+                }
                 for i in range(stars)
             ],
         }
         for name, size in attachments:
             sp.next_attachment_id += 1
-            issue["attachments"].append({
-                "id": sp.next_attachment_id, "name": name, "size": size,
-                "createdUser": self.user(creator), "created": ts(created),
-            })
+            issue["attachments"].append(
+                {
+                    "id": sp.next_attachment_id,
+                    "name": name,
+                    "size": size,
+                    "createdUser": self.user(creator),
+                    "created": ts(created),
+                }
+            )
         for i, (folder, name, size) in enumerate(shared_files):
-            issue["sharedFiles"].append({
-                "id": 90000 + sp.next_issue_id * 10 + i, "projectId": project.data["id"], "type": "file",
-                "dir": folder, "name": name, "size": size, "createdUser": self.user(creator),
-                "created": ts(created - timedelta(days=3)), "updatedUser": None, "updated": None,
-            })
+            issue["sharedFiles"].append(
+                {
+                    "id": 90000 + sp.next_issue_id * 10 + i,
+                    "projectId": project.data["id"],
+                    "type": "file",
+                    "dir": folder,
+                    "name": name,
+                    "size": size,
+                    "createdUser": self.user(creator),
+                    "created": ts(created - timedelta(days=3)),
+                    "updatedUser": None,
+                    "updated": None,
+                }
+            )
         sp.issues[issue["id"]] = issue
         sp.comments[issue["id"]] = []
         return issue
@@ -412,7 +558,11 @@ def custom_values(project: Project, values: dict[int, Any]) -> list[JSON]:
     out: list[JSON] = []
     for index, definition in enumerate(project.custom_fields):
         raw = values.get(index)
-        entry: JSON = {"id": definition["id"], "fieldTypeId": definition["typeId"], "name": definition["name"]}
+        entry: JSON = {
+            "id": definition["id"],
+            "fieldTypeId": definition["typeId"],
+            "name": definition["name"],
+        }
         items = {item["name"]: item for item in definition.get("items", [])}
         type_id = definition["typeId"]
         if type_id in (1, 2, 3):
@@ -422,7 +572,7 @@ def custom_values(project: Project, values: dict[int, Any]) -> list[JSON]:
         elif type_id == 5:
             entry["value"] = dict(items[raw]) if raw else None
         elif type_id in (6, 7):
-            names, other = (raw if isinstance(raw, tuple) else (raw or [], None))
+            names, other = raw if isinstance(raw, tuple) else (raw or [], None)
             entry["value"] = [dict(items[n]) for n in names]
             if type_id == 7:
                 entry["otherValue"] = other
@@ -446,9 +596,15 @@ def build_space(
     all_ids = list(users)
     space = Space(
         space={
-            "spaceKey": "acme", "name": "Acme 株式会社", "ownerId": all_ids[1], "lang": "ja",
-            "timezone": "Asia/Tokyo", "reportSendTime": "08:00:00", "textFormattingRule": "markdown",
-            "created": "2024-04-01T00:00:00Z", "updated": "2026-10-01T00:00:00Z",
+            "spaceKey": "acme",
+            "name": "Acme 株式会社",
+            "ownerId": all_ids[1],
+            "lang": "ja",
+            "timezone": "Asia/Tokyo",
+            "reportSendTime": "08:00:00",
+            "textFormattingRule": "markdown",
+            "created": "2024-04-01T00:00:00Z",
+            "updated": "2026-10-01T00:00:00Z",
         },
         users=users,
         api_keys={DEFAULT_API_KEY: all_ids[0], OTHER_API_KEY: all_ids[7]},
@@ -496,8 +652,15 @@ def _rich_issue(b: _Builder, project: Project, description: str, texts: list[str
         categories=[c[0]["id"], c[2]["id"]],
         milestones=[v[2]["id"]],
         versions=[v[1]["id"]],
-        custom={0: "Pixel 8", 1: 17, 2: "2026-10-28", 3: "Major", 4: ["Android 14", "Android 15"],
-                5: (["地図"], "Compass overlay"), 6: ("Always", None)},
+        custom={
+            0: "Pixel 8",
+            1: 17,
+            2: "2026-10-28",
+            3: "Major",
+            4: ["Android 14", "Android 15"],
+            5: (["地図"], "Compass overlay"),
+            6: ("Always", None),
+        },
         attachments=[("stacktrace.txt", 4821), ("screenshot.png", 182_044)],
         shared_files=[("/qa/", "rotation-test-plan.xlsx", 20480)],
         estimated=6,
@@ -506,16 +669,29 @@ def _rich_issue(b: _Builder, project: Project, description: str, texts: list[str
     )
     for n, summary in enumerate(["回転時の状態保存を修正", "Add a rotation regression test"]):
         b.add_issue(
-            project, summary=summary, description="", type_index=1, status_id=1 + n * 3, priority_id=3,
-            assignee=ids[2 + n], creator=ids[1], created=created + timedelta(hours=2 + n),
-            updated=created + timedelta(days=3 + n), parent_id=issue["id"],
+            project,
+            summary=summary,
+            description="",
+            type_index=1,
+            status_id=1 + n * 3,
+            priority_id=3,
+            assignee=ids[2 + n],
+            creator=ids[1],
+            created=created + timedelta(hours=2 + n),
+            updated=created + timedelta(days=3 + n),
+            parent_id=issue["id"],
         )
     _thread(b, project, issue, texts, 30, start=created + timedelta(hours=1), rich=True)
 
 
 def _thread(
-    b: _Builder, project: Project, issue: JSON, texts: list[str], count: int,
-    start: datetime | None = None, rich: bool = False,
+    b: _Builder,
+    project: Project,
+    issue: JSON,
+    texts: list[str],
+    count: int,
+    start: datetime | None = None,
+    rich: bool = False,
 ) -> None:
     ids = project.member_ids
     names = {uid: b.space.users[uid]["name"] for uid in ids}
@@ -543,11 +719,26 @@ def _thread(
             new_due = f"2026-11-{16 + n % 10:02d}"
             changes.append(change("limitDate", due, new_due))
             due = new_due
-            changes.append(change("Crash count", str(n), str(n + 2), attribute={"id": project.custom_fields[1]["id"], "typeId": 3}))
+            changes.append(
+                change(
+                    "Crash count",
+                    str(n),
+                    str(n + 2),
+                    attribute={"id": project.custom_fields[1]["id"], "typeId": 3},
+                )
+            )
             content = ""
         elif kind == 4 and rich:
-            changes.append(change("component", project.categories[0]["name"], f"{project.categories[0]['name']}, {project.categories[2]['name']}"))
-            changes.append(change("attachment", None, f"log-{n}.txt", attachment={"id": 67000 + n, "name": f"log-{n}.txt"}))
+            changes.append(
+                change(
+                    "component",
+                    project.categories[0]["name"],
+                    f"{project.categories[0]['name']}, {project.categories[2]['name']}",
+                )
+            )
+            changes.append(
+                change("attachment", None, f"log-{n}.txt", attachment={"id": 67000 + n, "name": f"log-{n}.txt"})
+            )
         elif kind == 5 and rich:
             changes.append(change("milestone", None, project.versions[2]["name"]))
             changes.append(change("priority", "Normal", "High"))

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-ROLES = {1: "Administrator", 2: "Normal User", 3: "Reporter", 4: "Viewer", 5: "Guest Reporter", 6: "Guest Viewer"}
+ROLES = {
+    1: "Administrator",
+    2: "Normal User",
+    3: "Reporter",
+    4: "Viewer",
+    5: "Guest Reporter",
+    6: "Guest Viewer",
+}
 
 
 def render_myself(user: dict[str, Any], space: dict[str, Any], base_url: str) -> str:

@@ -88,7 +88,5 @@ async def guarded(ctx: Context[Any], work: Callable[[AppState], Awaitable[str]])
         except BacklogError as exc:
             raise ToolError(describe(exc, app.settings.base_url)) from None
     if ages:
-        text = (
-            f"**Note: Backlog is not answering; this is a cached copy about {_age(max(ages))} old.**\n\n{text}"
-        )
+        text = f"**Note: Backlog is not answering; this is a cached copy about {_age(max(ages))} old.**\n\n{text}"
     return text

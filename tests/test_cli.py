@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from backlog_mcp import __version__
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    base = {"PATH": os.environ.get("PATH", ""), "HOME": str(cwd or ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "backlog_mcp", *args],
+        env={**base, **(env or {})},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_missing_key_exits_2_with_one_clear_line(tmp_path: Path) -> None:
+    result = run_cli(env={"BACKLOG_DOMAIN": "acme.backlog.com"}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("backlog-mcp: BACKLOG_API_KEY is not set; create a key in Backlog")
+
+
+def test_malformed_domain_exits_2(tmp_path: Path) -> None:
+    result = run_cli(env={"BACKLOG_API_KEY": "k" * 20, "BACKLOG_DOMAIN": "ftp://x"}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "backlog-mcp: BACKLOG_DOMAIN='ftp://x' is not a host name or http(s) URL; use e.g. "
+        "BACKLOG_DOMAIN=yourspace.backlog.com or a full URL such as http://127.0.0.1:8123"
+    ]
+
+
+def test_version() -> None:
+    result = run_cli("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"backlog-mcp {__version__}"
+
+
+def test_clear_cache_reports_count_without_api_key(tmp_path: Path) -> None:
+    import asyncio
+
+    from backlog_mcp.cache import ResponseCache
+
+    path = tmp_path / "c.sqlite3"
+
+    async def fill() -> None:
+        cache = await ResponseCache.open(path)
+        for n in range(3):
+            await cache.put(f"k{n}", scope="s", path="/p", body="{}", ttl=60, grace=0)
+        await cache.close()
+
+    asyncio.run(fill())
+    result = run_cli("--clear-cache", "--cache-path", str(path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"Removed 3 cached entries from {path}\n"
+    again = run_cli("--clear-cache", env={"BACKLOG_CACHE_PATH": str(path)}, cwd=tmp_path)
+    assert again.stdout == f"Removed 0 cached entries from {path}\n"
+
+
+@pytest.mark.slow
+def test_wheel_contains_migrations(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (wheel,) = tmp_path.glob("backlog_mcp-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    sql = sorted(n for n in names if n.startswith("backlog_mcp/migrations/"))
+    assert sql == sorted(f"backlog_mcp/migrations/{p.name}" for p in (ROOT / "migrations").glob("*.sql"))
+    assert "backlog_mcp/fake/app.py" in names

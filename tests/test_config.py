@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from backlog_mcp.config import (
+    ConfigError,
+    load_settings,
+    normalise_domain,
+    read_environment,
+    settings_from_env,
+)
+
+KEY = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def env(**values: str) -> dict[str, str]:
+    return {"BACKLOG_API_KEY": KEY, "BACKLOG_DOMAIN": "acme.backlog.com", "HOME": "/home/u", **values}
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("space.backlog.com", "https://space.backlog.com"),
+        ("https://space.backlog.jp", "https://space.backlog.jp"),
+        ("https://space.backlog.jp/", "https://space.backlog.jp"),
+        ("SPACE.backlogtool.com", "https://space.backlogtool.com"),
+        ("http://127.0.0.1:8123", "http://127.0.0.1:8123"),
+        ("https://space.backlog.com/api/v2/", "https://space.backlog.com"),
+        ("  https://backlog.example.org/tracker/ ", "https://backlog.example.org/tracker"),
+    ],
+)
+def test_domain_is_normalised_to_one_base_url(raw: str, expected: str) -> None:
+    assert normalise_domain(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            {"BACKLOG_API_KEY": ""},
+            "BACKLOG_API_KEY is not set; create a key in Backlog under Personal Settings",
+        ),
+        ({"BACKLOG_API_KEY": "abc def"}, "BACKLOG_API_KEY contains spaces or non-ASCII characters"),
+        ({"BACKLOG_DOMAIN": ""}, "BACKLOG_DOMAIN is empty; use e.g. BACKLOG_DOMAIN=yourspace.backlog.com"),
+        (
+            {"BACKLOG_DOMAIN": "ftp://x.backlog.com"},
+            "BACKLOG_DOMAIN='ftp://x.backlog.com' is not a host name",
+        ),
+        ({"BACKLOG_DOMAIN": "my space"}, "BACKLOG_DOMAIN='my space' is not a host name"),
+        ({"BACKLOG_DOMAIN": "https://u:p@x.backlog.com"}, "must not carry credentials"),
+        ({"USER_ID": "hana sato"}, "USER_ID='hana sato' is neither a numeric user id nor a login id"),
+        (
+            {"BACKLOG_CACHE_TTL": "soon"},
+            "BACKLOG_CACHE_TTL='soon' is not a number of seconds; e.g. BACKLOG_CACHE_TTL=60",
+        ),
+        ({"BACKLOG_METADATA_TTL": "-1"}, "BACKLOG_METADATA_TTL='-1' must be at least 0"),
+        ({"BACKLOG_TIMEOUT": "0"}, "BACKLOG_TIMEOUT='0' must be at least 0.1"),
+        ({"BACKLOG_MAX_CONCURRENCY": "0"}, "BACKLOG_MAX_CONCURRENCY='0' must be an integer from 1 to 32"),
+    ],
+)
+def test_each_bad_value_names_the_variable_and_the_fix(values: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        settings_from_env(env(**values))
+    assert message in str(info.value)
+    assert KEY not in str(info.value)
+
+
+def test_missing_domain() -> None:
+    with pytest.raises(ConfigError, match="BACKLOG_DOMAIN is not set; set it to your space's host"):
+        settings_from_env({"BACKLOG_API_KEY": KEY})
+
+
+def test_defaults_and_key_masked_in_repr() -> None:
+    s = settings_from_env(env(XDG_CACHE_HOME="/xdg"))
+    assert s.base_url == "https://acme.backlog.com"
+    assert s.api_root == "https://acme.backlog.com/api/v2"
+    assert s.cache_path == Path("/xdg/backlog-mcp/cache.sqlite3")
+    assert (s.issue_ttl, s.metadata_ttl) == (60.0, 3600.0)
+    assert s.user_id is None
+    assert KEY not in repr(s) and KEY not in str(s)
+    assert "***89" in repr(s)
+    with pytest.raises(AttributeError):
+        s.api_key = "other"  # type: ignore[misc]
+
+
+def test_no_cache_and_explicit_cache_path() -> None:
+    assert settings_from_env(env(), no_cache=True).cache_path is None
+    assert settings_from_env(env(), cache_path=Path("/x.db")).cache_path == Path("/x.db")
+    assert settings_from_env(env(BACKLOG_CACHE_PATH="/y.db")).cache_path == Path("/y.db")
+
+
+def test_precedence_env_over_explicit_file_over_cwd_dotenv(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("BACKLOG_DOMAIN=cwd.backlog.com\nUSER_ID=cwd\nBACKLOG_CACHE_TTL=5\n")
+    explicit = tmp_path / "explicit.env"
+    explicit.write_text("BACKLOG_DOMAIN=file.backlog.jp\nUSER_ID=file\n")
+    merged = read_environment({"USER_ID": "real", "BACKLOG_API_KEY": KEY}, str(explicit), cwd=tmp_path)
+    assert merged["USER_ID"] == "real"
+    assert merged["BACKLOG_DOMAIN"] == "file.backlog.jp"
+    assert merged["BACKLOG_CACHE_TTL"] == "5"
+
+
+def test_env_file_from_variable_and_missing_file(tmp_path: Path) -> None:
+    f = tmp_path / "b.env"
+    f.write_text(f"BACKLOG_API_KEY={KEY}\nBACKLOG_DOMAIN=https://x.backlog.jp\n")
+    s = load_settings(environ={"BACKLOG_ENV_FILE": str(f), "HOME": str(tmp_path)})
+    assert s.base_url == "https://x.backlog.jp"
+    with pytest.raises(ConfigError, match=r"--env-file '/nope\.env' does not exist"):
+        load_settings("/nope.env", environ={})
+    with pytest.raises(ConfigError, match=r"BACKLOG_ENV_FILE '/nope\.env' does not exist"):
+        load_settings(environ={"BACKLOG_ENV_FILE": "/nope.env"})

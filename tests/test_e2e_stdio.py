@@ -1,0 +1,63 @@
+"""End to end: `backlog-mcp` spawned over stdio against the fake Backlog on a real loopback socket."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mcp import ClientSession, StdioServerParameters, stdio_client
+
+from backlog_mcp.fake import DEFAULT_API_KEY, FakeBacklog, build_space, serve_on_loopback
+from tests.conftest import text_of
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+
+@pytest.fixture
+def loopback() -> Iterator[tuple[FakeBacklog, str]]:
+    fake = FakeBacklog(build_space())
+    with serve_on_loopback(fake) as url:
+        yield fake, url
+
+
+def params(url: str, cache: Path, *extra: str) -> StdioServerParameters:
+    return StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "backlog_mcp", "-vv", *extra],
+        env={"BACKLOG_API_KEY": DEFAULT_API_KEY, "BACKLOG_DOMAIN": url, "BACKLOG_CACHE_PATH": str(cache)},
+    )
+
+
+async def test_stdio_lists_tools_calls_caches_and_clears(loopback: tuple[FakeBacklog, str], tmp_path: Path) -> None:
+    fake, url = loopback
+    cache = tmp_path / "cache.sqlite3"
+    errlog = tmp_path / "stderr.log"
+    with errlog.open("w") as err:
+        async with (
+            stdio_client(params(url, cache), errlog=err) as (read, write),
+            ClientSession(read, write) as client,
+        ):
+            await client.initialize()
+            tools = await client.list_tools()
+            assert "get_myself" in [t.name for t in tools.tools]
+            first = await client.call_tool("get_myself", {})
+            assert not first.is_error
+            assert "as **Hana Sato** (login `hana.sato`" in text_of(first)
+            sent = len(fake.requests)
+            assert sent == 2
+            second = await client.call_tool("get_myself", {})
+            assert text_of(second) == text_of(first)
+            assert len(fake.requests) == sent  # served from the cache: zero requests
+
+            cleared = subprocess.run(
+                [sys.executable, "-m", "backlog_mcp", "--clear-cache", "--cache-path", str(cache)],
+                capture_output=True, text=True, timeout=60, check=True,
+            )  # fmt: skip
+            assert cleared.stdout.startswith("Removed 2 cached entries")
+            third = await client.call_tool("get_myself", {})
+            assert text_of(third) == text_of(first)
+            assert len(fake.requests) == sent + 2  # the cache was emptied under the running server
+    assert DEFAULT_API_KEY not in errlog.read_text()
