@@ -344,7 +344,7 @@ class BacklogClient:
         return await self.get_list("/users", ttl=self._meta_ttl)
 
     async def projects(self) -> list[JSONObject]:
-        return await self.get_list("/projects", {"archived": False}, ttl=self._meta_ttl)
+        return await self.get_list("/projects", ttl=self._meta_ttl)
 
     async def project(self, key: str | int) -> JSONObject:
         return await self.get_object(f"/projects/{segment(key)}", ttl=self._meta_ttl)
@@ -359,8 +359,9 @@ class BacklogClient:
     async def resolutions(self) -> list[JSONObject]:
         return await self.get_list("/resolutions", ttl=self._meta_ttl)
 
-    async def issue(self, key: str | int) -> JSONObject:
-        return await self.get_object(f"/issues/{segment(key)}", ttl=self._issue_ttl)
+    async def issue(self, key: str | int, *, child_summary: bool = False) -> JSONObject:
+        params = {"expand": ["childIssueSummary"]} if child_summary else None
+        return await self.get_object(f"/issues/{segment(key)}", params, ttl=self._issue_ttl)
 
     async def issues(self, params: Params) -> list[JSONObject]:
         return await self.get_list("/issues", params, ttl=self._issue_ttl)

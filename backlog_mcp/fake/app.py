@@ -393,7 +393,12 @@ class FakeBacklog:
         return 200, {"count": len(self._filtered(req))}, []
 
     def get_issue(self, req: Request, key: str) -> tuple[int, Any, list[Any]]:
-        return 200, self._issue(req, key), []
+        issue = self._issue(req, key)
+        if "childIssueSummary" in _multi(req.query, "expand"):
+            children = [i for i in self.space.issues.values() if i["parentIssueId"] == issue["id"]]
+            closed = sum(1 for i in children if i["status"]["id"] == 4)
+            issue = {**issue, "childIssueSummary": {"total": len(children), "closed": closed}}
+        return 200, issue, []
 
     def get_attachments(self, req: Request, key: str) -> tuple[int, Any, list[Any]]:
         return 200, self._issue(req, key)["attachments"], []

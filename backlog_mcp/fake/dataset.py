@@ -88,7 +88,7 @@ class Space:
     comments: dict[int, list[JSON]] = field(default_factory=dict)  # issue id -> comments by id
     next_issue_id: int = 2_041_000
     next_comment_id: int = 5_500_000
-    next_attachment_id: int = 66_000
+    next_attachment_id: int = 66_119  # so ORBIT-1 gets 66120 and 66121, as its description says
 
     def project_by_key(self, key_or_id: str) -> Project | None:
         for project in self.projects.values():

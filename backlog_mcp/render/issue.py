@@ -1,0 +1,310 @@
+"""One issue, its relatives and its comments as compact Markdown, within a token budget."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from backlog_mcp.render.notation import LinkContext, to_markdown
+from backlog_mcp.render.text import (
+    View,
+    approx_tokens,
+    fmt_date,
+    fmt_due,
+    fmt_number,
+    fmt_size,
+    fmt_time,
+    quote,
+    user_name,
+)
+
+JSON = dict[str, Any]
+CLOSED_STATUS_ID = 4
+
+# Backlog's changeLog uses legacy names for some fields.
+FIELD_LABELS = {
+    "status": "Status",
+    "assigner": "Assignee",
+    "limitDate": "Due date",
+    "startDate": "Start date",
+    "component": "Category",
+    "version": "Version",
+    "milestone": "Milestone",
+    "issueType": "Type",
+    "priority": "Priority",
+    "resolution": "Resolution",
+    "summary": "Summary",
+    "description": "Description",
+    "estimatedHours": "Estimated hours",
+    "actualHours": "Actual hours",
+    "parentIssue": "Parent issue",
+    "notification": "Notified",
+    "commit": "Commit",
+    "hierarchyLevel": "Hierarchy level",
+}
+_DATE_FIELDS = {"limitDate", "startDate"}
+_LONG_TEXT_FIELDS = {"description"}
+
+
+@dataclass(frozen=True)
+class Thread:
+    """Comments to show (oldest first) and how many exist in all."""
+
+    comments: Sequence[JSON]
+    total: int
+
+
+def _value(entry: JSON, key: str, view: View) -> str:
+    value = entry.get(key)
+    if value in (None, ""):
+        return "(none)"
+    text = str(value)
+    if entry.get("field") in _DATE_FIELDS:
+        return fmt_date(text, view)
+    return text.replace("\n", " ")
+
+
+def change_line(entry: JSON, view: View) -> str:
+    """One changeLog entry as `Field: old → new`."""
+    name = str(entry.get("field") or "?")
+    if name == "attachment":
+        if entry.get("newValue"):
+            return f"Attached {entry['newValue']}"
+        return f"Removed attachment {entry.get('originalValue') or ''}".rstrip()
+    label = FIELD_LABELS.get(name, name)
+    if name in _LONG_TEXT_FIELDS:
+        return f"{label} edited"
+    return f"{label}: {_value(entry, 'originalValue', view)} → {_value(entry, 'newValue', view)}"
+
+
+def render_comment(comment: JSON, rule: str, view: View, links: LinkContext) -> str:
+    head = f"**{user_name(comment.get('createdUser'))}** {fmt_time(comment.get('created'), view)}"
+    changes = [change_line(e, view) for e in comment.get("changeLog") or []]
+    if changes:
+        head += " · " + " · ".join(changes)
+    body = to_markdown(comment.get("content"), rule, links)
+    return f"{head}\n{quote(body)}" if body else head
+
+
+def render_comments(
+    comments: Sequence[JSON],
+    *,
+    issue_key: str,
+    rule: str,
+    view: View,
+    links: LinkContext,
+    budget: int,
+    older: int,
+    newer_call: str | None = None,
+) -> tuple[str, int]:
+    """The newest of `comments` (oldest first) that fit `budget` tokens; returns (markdown, shown).
+
+    `older` counts comments before the first one given; -1 means "some, number unknown".
+    """
+    rendered: list[str] = []
+    used = 0
+    for comment in reversed(comments):
+        text = render_comment(comment, rule, view, links)
+        cost = approx_tokens(text) + 1
+        if rendered and used + cost > budget:
+            break
+        rendered.append(text)
+        used += cost
+    rendered.reverse()
+    shown = len(rendered)
+    dropped = len(comments) - shown
+    parts = []
+    if older or dropped:
+        first_id = comments[dropped]["id"] if shown else None
+        call = f'get_issue_comments(issue_key="{issue_key}"' + (f", before_id={first_id})" if first_id else ")")
+        if older < 0:
+            parts.append(f"_Earlier comments exist; fetch them with {call}._")
+        else:
+            earlier = older + dropped
+            plural = "s" if earlier != 1 else ""
+            parts.append(f"_{earlier} earlier comment{plural} not shown; fetch them with {call}._")
+    parts.extend(rendered)
+    if newer_call:
+        parts.append(f"_Newer comments: {newer_call}._")
+    return "\n\n".join(parts), shown
+
+
+def _custom_value(field: JSON, view: View) -> str | None:
+    value = field.get("value")
+    type_id = field.get("fieldTypeId")
+    text: str | None
+    if value in (None, "", []):
+        text = None
+    elif type_id == 4:
+        text = fmt_date(str(value), view)
+    elif isinstance(value, list):
+        text = ", ".join(str(item.get("name")) for item in value if isinstance(item, dict))
+    elif isinstance(value, dict):
+        text = str(value.get("name"))
+    else:
+        text = fmt_number(value) if isinstance(value, int | float) else str(value)
+    other = field.get("otherValue")
+    if other:
+        text = f"{text}, other: {other}" if text else f"other: {other}"
+    return text
+
+
+def _names(items: Sequence[JSON] | None) -> str:
+    return ", ".join(str(item.get("name")) for item in items or [])
+
+
+def _relative(issue: JSON) -> str:
+    status = (issue.get("status") or {}).get("name", "?")
+    assignee = issue.get("assignee")
+    who = f", {user_name(assignee)}" if assignee else ""
+    return f"{issue.get('issueKey')} {issue.get('summary', '')} ({status}{who})"
+
+
+def _facts(issue: JSON, view: View, parent: JSON | None, children: Sequence[JSON], child_total: int) -> list[str]:
+    closed = (issue.get("status") or {}).get("id") == CLOSED_STATUS_ID
+    facts = [
+        f"Created {fmt_time(issue.get('created'), view)} by {user_name(issue.get('createdUser'))}; "
+        f"updated {fmt_time(issue.get('updated'), view)} by {user_name(issue.get('updatedUser'))} "
+        f"(times {view.tz_name})"
+    ]
+    dates = []
+    if issue.get("startDate"):
+        dates.append(f"Start {fmt_date(issue['startDate'], view)}")
+    if issue.get("dueDate"):
+        dates.append(f"Due {fmt_due(issue['dueDate'], closed, view)}")
+    if issue.get("estimatedHours") is not None:
+        dates.append(f"Estimated {fmt_number(issue['estimatedHours'])} h")
+    if issue.get("actualHours") is not None:
+        dates.append(f"Actual {fmt_number(issue['actualHours'])} h")
+    if dates:
+        facts.append(" · ".join(dates))
+    grouping = []
+    for label, key in (("Category", "category"), ("Milestone", "milestone"), ("Version", "versions")):
+        if issue.get(key):
+            grouping.append(f"{label}: {_names(issue[key])}")
+    if issue.get("resolution"):
+        grouping.append(f"Resolution: {issue['resolution'].get('name')}")
+    if grouping:
+        facts.append(" · ".join(grouping))
+    if parent is not None:
+        facts.append(f"Parent: {_relative(parent)}")
+    elif issue.get("parentIssueId"):
+        facts.append(f"Parent: issue id {issue['parentIssueId']}")
+    if children:
+        more = f" (showing {len(children)} of {child_total})" if child_total > len(children) else ""
+        facts.append(f"Children{more}: " + "; ".join(_relative(child) for child in children))
+    custom = []
+    for field in issue.get("customFields") or []:
+        text = _custom_value(field, view)
+        if text is not None:
+            custom.append(f"{field.get('name')}: {text}")
+    if custom:
+        facts.append("Custom fields: " + " · ".join(custom))
+    if issue.get("attachments"):
+        files = ", ".join(f"{a.get('name')} ({fmt_size(a.get('size'))})" for a in issue["attachments"])
+        facts.append(f"Attachments: {files}")
+    if issue.get("sharedFiles"):
+        shared = ", ".join(
+            f"{f.get('dir', '')}{f.get('name')} ({fmt_size(f.get('size'))})" for f in issue["sharedFiles"]
+        )
+        facts.append(f"Shared files: {shared}")
+    if issue.get("stars"):
+        facts.append(f"Stars: {len(issue['stars'])}")
+    return [f"- {fact}" for fact in facts]
+
+
+def _fit_blocks(markdown: str, budget: int) -> tuple[str, int]:
+    """Keep whole blocks (never splitting a fence, list or table) within `budget`; return dropped count."""
+    blocks: list[str] = []
+    current: list[str] = []
+    fenced = False
+    for line in markdown.split("\n"):
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+        if not line.strip() and not fenced and current:
+            blocks.append("\n".join(current))
+            current = []
+        elif line.strip() or fenced:
+            current.append(line)
+    if current:
+        blocks.append("\n".join(current))
+    kept: list[str] = []
+    used = 0
+    for block in blocks:
+        cost = approx_tokens(block) + 1
+        if kept and used + cost > budget:
+            break
+        kept.append(block)
+        used += cost
+    return "\n\n".join(kept), len(blocks) - len(kept)
+
+
+def issue_links(issue: JSON, base_url: str, project_key: str) -> LinkContext:
+    attachments: dict[str, str] = {}
+    for attachment in issue.get("attachments") or []:
+        attachments[str(attachment.get("id"))] = str(attachment.get("name"))
+    return LinkContext(base_url=base_url, project_key=project_key, attachments=attachments)
+
+
+def render_issue(
+    issue: JSON,
+    *,
+    rule: str,
+    view: View,
+    thread: Thread | None,
+    parent: JSON | None = None,
+    children: Sequence[JSON] = (),
+    child_total: int = 0,
+    budget: int = 10_000,
+) -> str:
+    """The whole issue as Markdown; comments (newest kept) fill what the budget leaves."""
+    key = str(issue.get("issueKey"))
+    project_key = key.rsplit("-", 1)[0]
+    links = issue_links(issue, view.base_url, project_key)
+    closed = (issue.get("status") or {}).get("id") == CLOSED_STATUS_ID
+    assignee = issue.get("assignee")
+    header = [
+        f"# {key}: {issue.get('summary', '')}",
+        " · ".join(
+            [
+                str((issue.get("issueType") or {}).get("name", "?")),
+                str((issue.get("status") or {}).get("name", "?")),
+                f"Priority {(issue.get('priority') or {}).get('name', '?')}",
+                f"Assignee {user_name(assignee)}" if assignee else "Unassigned",
+            ]
+        )
+        + (" · closed" if closed else ""),
+        f"{view.base_url}/view/{key}",
+        *_facts(issue, view, parent, children, child_total),
+    ]
+    out = "\n".join(header)
+    description = to_markdown(issue.get("description"), rule, links)
+    # The description gets up to two thirds of what is left; comments get the rest.
+    room = budget - approx_tokens(out)
+    if description:
+        fitted, dropped = _fit_blocks(description, max(200, room * 2 // 3 if thread else room))
+        out += "\n\n## Description\n" + quote(fitted)
+        if dropped:
+            out += (
+                f"\n\n_Description shortened: {dropped} more block{'s' if dropped != 1 else ''} not shown; "
+                f'call get_issue_details(issue_key="{key}", include_comments=false, max_tokens=20000)._'
+            )
+    else:
+        out += "\n\n_No description._"
+    if thread is not None:
+        if thread.total == 0:
+            out += "\n\n_No comments._"
+        else:
+            remaining = max(200, budget - approx_tokens(out) - 30)
+            body, shown = render_comments(
+                thread.comments,
+                issue_key=key,
+                rule=rule,
+                view=view,
+                links=links,
+                budget=remaining,
+                older=thread.total - len(thread.comments),
+            )
+            out += f"\n\n## Comments ({shown} of {thread.total}, oldest first)\n{body}"
+    return out

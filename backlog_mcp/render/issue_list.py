@@ -1,0 +1,62 @@
+"""Issue lists as one compact table row per issue."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from backlog_mcp.render.text import View, approx_tokens, cell, fmt_due, fmt_time, user_name
+
+JSON = dict[str, Any]
+CLOSED_STATUS_ID = 4
+
+
+def issue_row(issue: JSON, view: View, with_assignee: bool) -> str:
+    closed = (issue.get("status") or {}).get("id") == CLOSED_STATUS_ID
+    due = fmt_due(issue.get("dueDate"), closed, view) if issue.get("dueDate") else ""
+    cells = [
+        str(issue.get("issueKey")),
+        cell(issue.get("summary")),
+        cell((issue.get("status") or {}).get("name")),
+        cell((issue.get("priority") or {}).get("name")),
+    ]
+    if with_assignee:
+        cells.append(cell(user_name(issue.get("assignee")) if issue.get("assignee") else ""))
+    cells += [due, fmt_time(issue.get("updated"), view)[:10]]
+    return "| " + " | ".join(cells) + " |"
+
+
+def render_issue_list(
+    issues: Sequence[JSON],
+    *,
+    total: int,
+    offset: int,
+    scope: str,
+    view: View,
+    next_call: Callable[[int], str],
+    with_assignee: bool = True,
+    budget: int = 10_000,
+) -> str:
+    """`scope` says what was asked for; `next_call` is the exact call for the next page."""
+    if not issues:
+        if total and offset >= total:
+            return f"No issues at offset {offset}: {scope} has {total} in all (offsets 0 to {total - 1})."
+        return f"No issues: {scope}."
+    columns = ["Key", "Summary", "Status", "Priority", *(["Assignee"] if with_assignee else []), "Due", "Updated"]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    used = approx_tokens("\n".join(lines)) + 80
+    shown = 0
+    for issue in issues:
+        row = issue_row(issue, view, with_assignee)
+        cost = approx_tokens(row) + 1
+        if shown and used + cost > budget:
+            break
+        lines.append(row)
+        used += cost
+        shown += 1
+    first, last = offset + 1, offset + shown
+    head = f"{scope}: issues {first}-{last} of {total} (dates {view.tz_name})."
+    tail = []
+    if last < total:
+        tail.append(f"{total - last} more. Next page: {next_call(last)}")
+    return "\n".join([head, "", *lines, *(["", *tail] if tail else [])])

@@ -1,0 +1,367 @@
+"""Backlog notation -> Markdown, and Markdown passthrough with embedded HTML normalised.
+
+Backlog notation is rendered to HTML the way Backlog renders it, then `markdownify` writes the
+Markdown, so escaping, nesting and tables come from one well-kept library. Code blocks are
+pulled out before any other rule and put back verbatim.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from markdownify import MarkdownConverter
+
+ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]*-\d+$")
+_CODE_BLOCK = re.compile(r"\{code(?::([\w+#.-]+))?\}(.*?)\{/code\}", re.S)
+_HEADING = re.compile(r"^(\*{1,6})\s*(.*)$")
+_LIST = re.compile(r"^([-+]+)\s+(.*)$")
+_CHECK = re.compile(r"^\[([ xX])\]\s*(.*)$")
+_TABLE = re.compile(r"^\|(.*)\|(h?)\s*$")
+_MACRO = re.compile(r"^#(image|thumbnail|attach|rev|cacoo)\((.*)\)\s*$")
+_PLACEHOLDER = "\x00CODE{}\x00"
+_PLACEHOLDER_RE = re.compile("\x00(?:CODE|PRE)(\\d+)\x00")
+_BLOCK_PLACEHOLDER = re.compile("\x00PRE\\d+\x00")
+_HTML_TAG = re.compile(
+    r"</?(?:br|p|div|span|b|strong|i|em|u|s|del|strike|code|pre|a|img|ul|ol|li|table|thead|tbody|tr|td|th|"
+    r"details|summary|blockquote|h[1-6]|sub|sup|font|hr)\b[^>]*>",
+    re.I,
+)
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_AUTOLINK = re.compile(r"<(?:https?|mailto):[^>\s]+>")
+
+
+@dataclass(frozen=True)
+class LinkContext:
+    """What links and attachment references resolve against."""
+
+    base_url: str = ""
+    project_key: str = ""
+    attachments: Mapping[str, str] = field(default_factory=dict)  # id or name -> file name
+
+
+class _Converter(MarkdownConverter):
+    def convert_pre(self, el: Any, text: str, parent_tags: Any) -> str:
+        # Fences must survive verbatim; markdownify's own `pre` handling trims and escapes.
+        lang = el.get("data-lang") or ""
+        body = el.get_text()
+        fence = "````" if "```" in body else "```"
+        return f"\n\n{fence}{lang}\n{body.rstrip(chr(10))}\n{fence}\n\n"
+
+    def convert_summary(self, el: Any, text: str, parent_tags: Any) -> str:
+        return f"\n\n**{text.strip()}**\n\n"
+
+
+def html_to_markdown(fragment: str) -> str:
+    converter = _Converter(
+        heading_style="ATX",
+        bullets="-",
+        escape_asterisks=False,
+        escape_underscores=False,
+        escape_misc=False,
+        table_infer_header=True,
+        newline_style="backslash",
+    )
+    text: str = converter.convert(fragment)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+# -- Backlog notation ---------------------------------------------------------------------------
+
+
+def backlog_to_markdown(text: str, links: LinkContext | None = None) -> str:
+    """Convert Backlog notation to Markdown."""
+    if not text.strip():
+        return ""
+    links = links or LinkContext()
+    codes: list[str] = []
+
+    def stash(match: re.Match[str]) -> str:
+        lang, body = match[1] or "", match[2]
+        if "\n" not in body and not lang:
+            codes.append(f"<code>{html.escape(body)}</code>")
+        else:
+            body = body.removeprefix("\n")
+            codes.append(f'<pre data-lang="{html.escape(lang)}">{html.escape(body)}</pre>')
+            return f"\n\x00PRE{len(codes) - 1}\x00\n"
+        return _PLACEHOLDER.format(len(codes) - 1)
+
+    source = _CODE_BLOCK.sub(stash, text.replace("\r\n", "\n").replace("\r", "\n"))
+    body = _blocks(source.split("\n"), links)
+    body = _PLACEHOLDER_RE.sub(lambda m: codes[int(m[1])], body)
+    return html_to_markdown(body)
+
+
+def _blocks(lines: list[str], links: LinkContext) -> str:
+    out: list[str] = []
+    paragraph: list[str] = []
+    i = 0
+
+    def flush() -> None:
+        if paragraph:
+            out.append("<p>" + "<br>".join(_inline(line, links) for line in paragraph) + "</p>")
+            paragraph.clear()
+
+    while i < len(lines):
+        line = lines[i]
+        stripped = line.strip()
+        if not stripped:
+            flush()
+            i += 1
+            continue
+        if _BLOCK_PLACEHOLDER.fullmatch(stripped):
+            flush()
+            out.append(stripped)
+            i += 1
+            continue
+        if stripped == "{quote}":
+            flush()
+            end = next((j for j in range(i + 1, len(lines)) if lines[j].strip() == "{/quote}"), len(lines))
+            out.append("<blockquote>" + _blocks(lines[i + 1 : end], links) + "</blockquote>")
+            i = end + 1
+            continue
+        if stripped.startswith(">"):
+            flush()
+            j = i
+            quoted = []
+            while j < len(lines) and lines[j].strip().startswith(">"):
+                quoted.append(lines[j].strip()[1:].lstrip())
+                j += 1
+            out.append("<blockquote>" + _blocks(quoted, links) + "</blockquote>")
+            i = j
+            continue
+        heading = _HEADING.match(stripped)
+        if heading and heading[2].strip():  # a line starting with stars is a heading, never a bullet
+            flush()
+            level = len(heading[1])
+            out.append(f"<h{level}>{_inline(heading[2], links)}</h{level}>")
+            i += 1
+            continue
+        if _LIST.match(stripped):
+            flush()
+            j = i
+            while j < len(lines) and _LIST.match(lines[j].strip()):
+                j += 1
+            out.append(_list([lines[k].strip() for k in range(i, j)], links))
+            i = j
+            continue
+        if _TABLE.match(stripped):
+            flush()
+            j = i
+            while j < len(lines) and _TABLE.match(lines[j].strip()):
+                j += 1
+            out.append(_table([lines[k].strip() for k in range(i, j)], links))
+            i = j
+            continue
+        macro = _MACRO.match(stripped)
+        if macro:
+            flush()
+            out.append(_macro(macro[1], macro[2], links))
+            i += 1
+            continue
+        if stripped == "#contents":
+            flush()
+            i += 1
+            continue
+        paragraph.append(stripped)
+        i += 1
+    flush()
+    return "".join(out)
+
+
+def _list(items: list[str], links: LinkContext) -> str:
+    """Nested lists from `-`/`+` depth markers (one marker character per level)."""
+    html_parts: list[str] = []
+    stack: list[str] = []  # open list tags
+    for item in items:
+        match = _LIST.match(item)
+        assert match is not None
+        markers, text = match[1], match[2]
+        depth = len(markers)
+        tag = "ol" if markers[-1] == "+" else "ul"
+        while len(stack) > depth:
+            html_parts.append(f"</li></{stack.pop()}>")
+        if len(stack) == depth and stack and stack[-1] != tag:
+            html_parts.append(f"</li></{stack.pop()}>")
+        if len(stack) == depth:
+            html_parts.append("</li>")
+        while len(stack) < depth:
+            stack.append(tag)
+            html_parts.append(f"<{tag}>")
+        check = _CHECK.match(text)
+        if check:
+            text = f"[{'x' if check[1].lower() == 'x' else ' '}] {check[2]}"
+            html_parts.append("<li>" + html.escape(text[:4]) + _inline(text[4:], links))
+        else:
+            html_parts.append("<li>" + _inline(text, links))
+    while stack:
+        html_parts.append(f"</li></{stack.pop()}>")
+    return "".join(html_parts)
+
+
+def _split_cells(row: str) -> list[str]:
+    cells, current, escaped = [], "", False
+    for ch in row:
+        if escaped:
+            current += "|" if ch == "|" else "\\" + ch
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == "|":
+            cells.append(current)
+            current = ""
+        else:
+            current += ch
+    cells.append(current + ("\\" if escaped else ""))
+    return cells
+
+
+def _table(rows: list[str], links: LinkContext) -> str:
+    parsed = []
+    for row in rows:
+        match = _TABLE.match(row)
+        assert match is not None
+        parsed.append((_split_cells(match[1]), bool(match[2])))
+    width = max(len(cells) for cells, _ in parsed)
+    out = ["<table>"]
+    if not parsed[0][1]:
+        out.append("<tr>" + "<th></th>" * width + "</tr>")  # GFM needs a header row
+    for cells, header in parsed:
+        cells = cells + [""] * (width - len(cells))
+        tag = "th" if header else "td"
+        rendered = []
+        for cell in cells:
+            content = cell.strip()
+            if content.startswith("~"):
+                rendered.append(f"<{tag}><b>{_cell(content[1:], links)}</b></{tag}>")
+            else:
+                rendered.append(f"<{tag}>{_cell(content, links)}</{tag}>")
+        out.append("<tr>" + "".join(rendered) + "</tr>")
+    out.append("</table>")
+    return "".join(out)
+
+
+def _cell(text: str, links: LinkContext) -> str:
+    # A literal bar must stay escaped in the GFM cell.
+    return _inline(text, links).replace("|", "\\|")
+
+
+def _attachment(ref: str, links: LinkContext, label: str = "") -> str:
+    """Attachments are referenced by name; the issue lists them with their sizes."""
+    name = links.attachments.get(ref, ref)
+    prefix = f"{html.escape(label)} " if label and label != name else ""
+    return f"<p>{prefix}[attachment: {html.escape(name)}]</p>"
+
+
+def _macro(kind: str, arg: str, links: LinkContext) -> str:
+    arg = arg.strip()
+    if kind in ("image", "thumbnail"):
+        if arg.startswith(("http://", "https://")):
+            return f'<p><img src="{html.escape(arg)}" alt="image"></p>'
+        return _attachment(arg, links)
+    if kind == "attach":
+        label, _, ref = arg.rpartition(":")
+        return _attachment(ref or arg, links, label)
+    if kind == "rev":
+        return f"<p>revision {html.escape(arg)}</p>"
+    return f"<p>Cacoo diagram {html.escape(arg.split(',')[0])}</p>"
+
+
+_INLINE_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str] | str]] = [
+    (re.compile(r"'''(.+?)'''"), r"<em>\1</em>"),
+    (re.compile(r"''(.+?)''"), r"<strong>\1</strong>"),
+    (re.compile(r"%%(.+?)%%"), r"<del>\1</del>"),
+    (re.compile(r"&amp;color\([^)]*\)\s*\{\s*(.*?)\s*\}"), r"\1"),
+    (re.compile(r"&amp;br;"), "<br>"),
+]
+
+
+def _inline(text: str, links: LinkContext) -> str:
+    """Inline notation on one line of text; returns HTML."""
+    # Escapes first: `\%\%` and friends are literal characters.
+    escapes: list[str] = []
+
+    def keep_escaped(match: re.Match[str]) -> str:
+        escapes.append(match[1])
+        return f"\x01{len(escapes) - 1}\x01"
+
+    text = re.sub(r"\\([%'|\[\]{}&*\-+#~\\])", keep_escaped, text)
+    parts = re.split(r"(\x00CODE\d+\x00|\[\[.+?\]\])", text)
+    out = []
+    for part in parts:
+        if part.startswith("\x00CODE"):
+            out.append(part)
+        elif part.startswith("[[") and part.endswith("]]"):
+            out.append(_link(part[2:-2], links))
+        else:
+            escaped = html.escape(part, quote=False)
+            for pattern, replacement in _INLINE_RULES:
+                escaped = pattern.sub(replacement, escaped)
+            out.append(escaped)
+    result = "".join(out)
+    return re.sub("\x01(\\d+)\x01", lambda m: html.escape(escapes[int(m[1])]), result)
+
+
+def _link(inner: str, links: LinkContext) -> str:
+    label, url = "", inner
+    if ">" in inner:
+        label, _, url = inner.partition(">")
+    else:
+        match = re.match(r"^(.*?):(https?://.*)$", inner)
+        if match:
+            label, url = match[1], match[2]
+    url = url.strip()
+    if url.startswith(("http://", "https://")):
+        text = html.escape(label or url)
+        return f'<a href="{html.escape(url)}">{text}</a>' if label else html.escape(url)
+    if ISSUE_KEY.match(inner):
+        return html.escape(inner)
+    page = inner.strip()
+    target = f"{links.base_url}/wiki/{links.project_key}/{quote(page)}" if links.base_url else ""
+    return f'<a href="{html.escape(target)}">{html.escape(page)}</a>' if target else html.escape(page)
+
+
+# -- Markdown projects --------------------------------------------------------------------------
+
+
+def normalise_markdown(text: str) -> str:
+    """Markdown passes through; embedded HTML (outside code) is normalised by markdownify."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    out: list[str] = []
+    in_fence = False
+    for line in lines:
+        if _FENCE.match(line):
+            in_fence = not in_fence
+            out.append(line)
+            continue
+        if in_fence or not _HTML_TAG.search(_strip_inline_code(line)):
+            out.append(line)
+            continue
+        indent = line[: len(line) - len(line.lstrip())]
+        converted = _html_line_to_markdown(line.strip())
+        out.extend(indent + part for part in converted.split("\n"))
+    return "\n".join(out).strip()
+
+
+def _html_line_to_markdown(line: str) -> str:
+    # Autolinks look like tags to an HTML parser: keep them out of its way.
+    autolinks = _AUTOLINK.findall(line)
+    hidden = _AUTOLINK.sub(lambda m: f"AUTOLINK{autolinks.index(m[0])}X", line)
+    return re.sub(r"AUTOLINK(\d+)X", lambda m: str(autolinks[int(m[1])]), html_to_markdown(hidden))
+
+
+def _strip_inline_code(line: str) -> str:
+    return re.sub(r"`[^`]*`", "", line)
+
+
+def to_markdown(text: str | None, rule: str, links: LinkContext | None = None) -> str:
+    """Render a description or comment by its project's text formatting rule."""
+    if not text:
+        return ""
+    if rule == "backlog":
+        return backlog_to_markdown(text, links)
+    return normalise_markdown(text)

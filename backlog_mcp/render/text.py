@@ -1,0 +1,106 @@
+"""Markdown primitives shared by the renderers: dates, sizes, quoting, table cells, token estimates."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+UTC_ZONE = ZoneInfo("UTC")
+
+
+@dataclass(frozen=True)
+class View:
+    """How to show times: the caller's timezone, the space's (for date-only fields) and today."""
+
+    tz: ZoneInfo
+    today: date
+    base_url: str
+    space_tz: ZoneInfo = UTC_ZONE
+
+    @property
+    def tz_name(self) -> str:
+        return str(self.tz)
+
+
+def parse_ts(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def fmt_time(value: str | None, view: View) -> str:
+    """An instant (`created`, `updated`) in the caller's timezone, to the minute."""
+    if not value:
+        return "-"
+    return parse_ts(value).astimezone(view.tz).strftime("%Y-%m-%d %H:%M")
+
+
+def to_date(value: str | None, view: View) -> date | None:
+    """A calendar date (`startDate`, `dueDate`) serialised as a timestamp, or `yyyy-MM-dd`."""
+    if not value:
+        return None
+    if len(value) == 10:
+        return date.fromisoformat(value)
+    if value.endswith("T00:00:00Z"):
+        return date.fromisoformat(value[:10])
+    # Some spaces send local midnight expressed in UTC (…T15:00:00Z for a date in Tokyo).
+    return parse_ts(value).astimezone(view.space_tz).date()
+
+
+def fmt_date(value: str | None, view: View) -> str:
+    day = to_date(value, view)
+    return day.isoformat() if day else "-"
+
+
+def overdue_days(due: str | None, closed: bool, view: View) -> int:
+    day = to_date(due, view)
+    if day is None or closed:
+        return 0
+    return max(0, (view.today - day).days)
+
+
+def fmt_due(due: str | None, closed: bool, view: View) -> str:
+    late = overdue_days(due, closed, view)
+    text = fmt_date(due, view)
+    if late:
+        text += f" (overdue {late} d)"
+    return text
+
+
+def fmt_size(size: int | None) -> str:
+    if size is None:
+        return "?"
+    if size < 1024:
+        return f"{size} B"
+    for unit in ("KB", "MB", "GB"):
+        size_f = size / 1024
+        if size_f < 1024 or unit == "GB":
+            return f"{size_f:.1f} {unit}" if size_f < 10 else f"{size_f:.0f} {unit}"
+        size = int(size_f)
+    return f"{size} B"  # pragma: no cover
+
+
+def fmt_number(value: float | int | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def quote(markdown: str) -> str:
+    """Fence text written by Backlog users as a blockquote, so it cannot pose as tool output."""
+    return "\n".join(f"> {line}" if line else ">" for line in markdown.split("\n"))
+
+
+def cell(text: str | None) -> str:
+    return (text or "").replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").strip()
+
+
+def approx_tokens(text: str) -> int:
+    """A conservative token estimate: about 1 token per 3 UTF-8 bytes (CJK ~1 per char)."""
+    return math.ceil(len(text.encode("utf-8")) / 3)
+
+
+def user_name(user: dict[str, object] | None) -> str:
+    if not user:
+        return "-"
+    return str(user.get("name") or user.get("userId") or user.get("id"))

@@ -1,0 +1,422 @@
+"""The issue tools end to end in memory: real MCP client, real server, fake Backlog over ASGI."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from inline_snapshot import snapshot
+from mcp import Client
+
+from backlog_mcp.client import RetryPolicy
+from backlog_mcp.config import Settings
+from backlog_mcp.fake import DEFAULT_API_KEY, OTHER_API_KEY, REFERENCE_NOW, FakeBacklog, build_space
+from backlog_mcp.server import build_server
+from tests.conftest import BASE_URL, FAST_RETRY, text_of
+
+pytestmark = pytest.mark.anyio
+
+
+class CountingTransport(httpx.AsyncBaseTransport):
+    """ASGI transport that records the peak number of requests in flight."""
+
+    def __init__(self, app: FakeBacklog) -> None:
+        self.inner = httpx.ASGITransport(app=app)
+        self.active = 0
+        self.peak = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.active += 1
+        self.peak = max(self.peak, self.active)
+        try:
+            await asyncio.sleep(0.01)  # let concurrent requests overlap
+            return await self.inner.handle_async_request(request)
+        finally:
+            self.active -= 1
+
+
+@asynccontextmanager
+async def client_for(
+    fake: FakeBacklog, tmp_path: Path, key: str = DEFAULT_API_KEY, **settings: object
+) -> AsyncIterator[Client]:
+    s = Settings(api_key=key, base_url=BASE_URL, cache_path=tmp_path / "c.sqlite3", **settings)  # type: ignore[arg-type]
+    server = build_server(s, transport=httpx.ASGITransport(app=fake), retry=FAST_RETRY, now=lambda: REFERENCE_NOW)
+    async with Client(server) as client:
+        yield client
+
+
+@pytest.fixture
+async def tools(fake: FakeBacklog, tmp_path: Path) -> AsyncIterator[Client]:
+    async with client_for(fake, tmp_path) as client:
+        yield client
+
+
+async def call(client: Client, name: str, **args: object) -> str:
+    result = await client.call_tool(name, args)
+    assert not result.is_error, text_of(result)
+    return text_of(result)
+
+
+async def error(client: Client, name: str, **args: object) -> str:
+    result = await client.call_tool(name, args)
+    assert result.is_error
+    return text_of(result)
+
+
+async def test_tools_list_names_annotations_and_schemas(tools: Client) -> None:
+    listed = (await tools.list_tools()).tools
+    assert [t.name for t in listed] == ["get_myself", "get_issue_details", "get_issue_comments", "get_user_issue_list"]
+    for tool in listed:
+        assert tool.annotations is not None and tool.annotations.read_only_hint is True
+        assert tool.output_schema is None
+    details = next(t for t in listed if t.name == "get_issue_details")
+    assert details.input_schema["required"] == ["issue_key"]
+    assert set(details.input_schema["properties"]) >= {"issue_key", "include_comments", "timezone", "issue_title"}
+
+
+async def test_issue_details_backlog_notation(tools: Client) -> None:
+    text = await call(tools, "get_issue_details", issue_key="ORBIT-1", comment_count=4, timezone="Asia/Tokyo")
+    assert text == snapshot("""\
+# ORBIT-1: 地図画面を回転するとクラッシュする
+Bug · In Progress · Priority High · Assignee Hana Sato
+https://acme.backlog.com/view/ORBIT-1
+- Created 2026-10-31 15:00 by 伊藤 健二; updated 2026-11-20 13:00 by 伊藤 健二 (times Asia/Tokyo)
+- Start 2026-11-02 · Due 2026-11-18 (overdue 2 d) · Estimated 6 h · Actual 2.5 h
+- Category: Android, Backend · Milestone: Sprint 14 · Version: 2.4.0
+- Children: ORBIT-2 回転時の状態保存を修正 (Open, 佐藤 太郎); ORBIT-3 Add a rotation regression test (Closed, Tanaka Yuki)
+- Custom fields: Device model: Pixel 8 · Crash count: 17 · First seen: 2026-10-28 · Severity: Major · OS versions: Android 14, Android 15 · 影響範囲: 地図, other: Compass overlay · Reproducible: Always
+- Attachments: stacktrace.txt (4.7 KB), screenshot.png (178 KB)
+- Shared files: /qa/rotation-test-plan.xlsx (20 KB)
+- Stars: 3
+
+## Description
+> # 概要 / Overview
+>
+> 地図画面を回転するとアプリがクラッシュする。**Expected**: no crash, *the map keeps its zoom*.
+>
+> ## Steps to reproduce
+>
+> 1. Open the map (地図を開く)
+> 2. Rotate the device
+>    1. 横向きにする
+>    2. Back to portrait
+>
+> - 影響: Android 14, 15
+>   - Pixel 8 / Galaxy S24
+>     - only with the compass overlay
+> - ~~Workaround: lock rotation~~ no longer works 重要
+> - [ ] add a regression test
+> - [x] collect logs
+>
+> See [Crash dashboard](https://crash.example.com/orbit) and [Design spec](https://docs.example.com/spec),\\
+> related ORBIT-2, ORBIT-3 and the wiki page [Release checklist](https://acme.backlog.com/wiki/ORBIT/Release%20checklist).\\
+> Line after a break.
+>
+> ```java
+> NullPointerException at MapView.onRotate(MapView.java:212)
+>   ''this is not bold'' and [[not a link]]
+> ```
+>
+> | Device | Crashes | Note |
+> | --- | --- | --- |
+> | **Pixel 8** | 17 | **most** reports |
+> | **Galaxy S24** | 3 | manual \\| gated |
+>
+> [attachment: screenshot.png]
+>
+> [attachment: screenshot.png]
+>
+> stacktrace [attachment: stacktrace.txt]
+>
+> > ユーザーからの報告: 「回転すると落ちる」
+>
+> > 引用行 (quoted line)
+
+## Comments (4 of 30, oldest first)
+_26 earlier comments not shown; fetch them with get_issue_comments(issue_key="ORBIT-1", before_id=5500027)._
+
+**田中 美咲** 2026-11-11 23:00 · Assignee: 佐藤 太郎 → 伊藤 健二
+
+**鈴木 一郎** 2026-11-12 06:00 · Due date: 2026-11-17 → 2026-11-23 · Crash count: 27 → 29
+
+**Hana Sato** 2026-11-12 20:00 · Category: Android → Android, Backend · Attached log-28.txt
+> Thanks, looks good on my side. 問題ありません。
+
+**伊藤 健二** 2026-11-13 06:00 · Milestone: (none) → Sprint 14 · Priority: Normal → High · Description edited
+> # Root cause
+>
+> The fragment is recreated before the map is ready.\
+""")
+
+
+async def test_issue_details_markdown_project(tools: Client) -> None:
+    text = await call(tools, "get_issue_details", issue_key="nova-1", comment_count=3)
+    assert text == snapshot("""\
+# NOVA-1: Checkout fails with 502 for large carts
+Bug · In Progress · Priority High · Assignee Hana Sato
+https://acme.backlog.com/view/NOVA-1
+- Created 2026-10-31 06:00 by 伊藤 健二; updated 2026-11-20 04:00 by 伊藤 健二 (times UTC)
+- Start 2026-11-02 · Due 2026-11-18 (overdue 2 d) · Estimated 6 h · Actual 2.5 h
+- Category: Frontend, Infra · Milestone: Sprint 14 · Version: 2.4.0
+- Children: NOVA-2 回転時の状態保存を修正 (Open, 佐藤 太郎); NOVA-3 Add a rotation regression test (Closed, Tanaka Yuki)
+- Custom fields: Device model: Pixel 8 · Crash count: 17 · First seen: 2026-10-28 · Severity: Major · OS versions: Android 14, Android 15 · 影響範囲: 地図, other: Compass overlay · Reproducible: Always
+- Attachments: stacktrace.txt (4.7 KB), screenshot.png (178 KB)
+- Shared files: /qa/rotation-test-plan.xlsx (20 KB)
+- Stars: 3
+
+## Description
+> ## Overview
+> Checkout fails with **HTTP 502** when the cart has more than 50 items. 支払い画面でエラーになります。
+>
+> ### Steps
+> 1. Add 51 items to the cart
+> 2. Press *Checkout*
+>    - on mobile too
+> 3. See the error
+>
+> - [ ] add a load test
+> - [x] capture the gateway logs
+>
+> | Env | Rate | Note |
+> |---|---|---|
+> | staging | 100% | always |
+> | prod | 12% | peak hours |
+>
+> ```python
+> def checkout(cart):
+>     return gateway.post(cart)  # **not bold**
+> ```
+>
+> Related: NOVA-2, see <https://status.example.com>.\\
+> Next line after an HTML break.
+> **Raw log**
+>
+> 502 Bad Gateway
+>
+> > お客様からの問い合わせ: 「決済できない」
+
+## Comments (3 of 30, oldest first)
+_27 earlier comments not shown; fetch them with get_issue_comments(issue_key="NOVA-1", before_id=5500058)._
+
+**Tanaka Yuki** 2026-11-11 21:00 · Due date: 2026-11-17 → 2026-11-23 · Crash count: 27 → 29
+
+**Alice Martin** 2026-11-12 11:00 · Category: Frontend → Frontend, Infra · Attached log-28.txt
+> LGTM 👍 本番反映も問題なし。
+
+**田中 美咲** 2026-11-12 21:00 · Milestone: (none) → Sprint 14 · Priority: Normal → High · Description edited
+> ## Follow-up
+> We should add an alert for 5xx spikes.\
+""")
+
+
+async def test_issue_details_by_numeric_id_and_without_comments(tools: Client, fake: FakeBacklog) -> None:
+    issue = fake.space.issue_by_key("NOVA-2")
+    assert issue is not None
+    text = await call(tools, "get_issue_details", issue_key=str(issue["id"]), include_comments=False)
+    assert text.startswith("# NOVA-2: ")
+    assert "Parent: NOVA-1 Checkout fails with 502 for large carts (In Progress, Hana Sato)" in text
+    assert "## Comments" not in text
+
+
+async def test_issue_details_one_round_trip_when_metadata_cached(fake: FakeBacklog, tmp_path: Path) -> None:
+    transport = CountingTransport(fake)
+    s = Settings(api_key=DEFAULT_API_KEY, base_url=BASE_URL, cache_path=tmp_path / "c.sqlite3")
+    server = build_server(s, transport=transport, retry=FAST_RETRY, now=lambda: REFERENCE_NOW)
+    async with Client(server) as client:
+        await call(client, "get_issue_details", issue_key="ORBIT-4", comment_count=1)  # warms space + project
+        fake.requests.clear()
+        transport.peak = 0
+        await call(client, "get_issue_details", issue_key="ORBIT-5")
+    # ORBIT-5 has no relatives: issue, comments and comment count go out together, nothing else.
+    assert sorted(r.path for r in fake.requests) == [
+        "/issues/ORBIT-5",
+        "/issues/ORBIT-5/comments",
+        "/issues/ORBIT-5/comments/count",
+    ]
+    assert transport.peak == 3
+
+
+async def test_long_thread_keeps_newest_and_says_how_to_get_the_rest(tools: Client) -> None:
+    text = await call(tools, "get_issue_details", issue_key="ORBIT-4", comment_count=100, max_tokens=2000)
+    shown = int(text.split("## Comments (")[1].split(" of ")[0])
+    assert 0 < shown < 100
+    assert f"_{120 - shown} earlier comments not shown; fetch them with get_issue_comments(" in text
+    before_id = int(text.split("before_id=")[1].split(")")[0])
+    older = await call(tools, "get_issue_comments", issue_key="ORBIT-4", before_id=before_id, count=5)
+    ids_before = [c for c in older.split("\n") if c.startswith("**")]
+    assert len(ids_before) == 5
+    assert "Newer comments: get_issue_comments(" in older
+
+
+async def test_comment_pages_cover_the_thread_without_overlap(tools: Client, fake: FakeBacklog) -> None:
+    issue = fake.space.issue_by_key("NOVA-4")
+    assert issue is not None
+    all_ids = [c["id"] for c in fake.space.comments[issue["id"]]]
+    page = await call(tools, "get_issue_comments", issue_key="NOVA-4", count=50)
+    seen = 50
+    while "before_id=" in page:
+        before = int(page.split("before_id=")[1].split(")")[0])
+        page = await call(tools, "get_issue_comments", issue_key="NOVA-4", before_id=before, count=50)
+        seen += page.count("\n**") + page.startswith("**")
+    assert seen == len(all_ids) == 120
+
+
+async def test_budget_drops_whole_comments_and_description_blocks(tools: Client) -> None:
+    text = await call(tools, "get_issue_details", issue_key="ORBIT-1", max_tokens=1000)
+    assert len(text.encode()) / 3 <= 1100
+    assert "Description shortened" in text or "earlier comments not shown" in text
+    assert text.count("```") % 2 == 0  # no fence cut in half
+
+
+async def test_bad_inputs_get_actionable_errors(tools: Client) -> None:
+    assert await error(tools, "get_issue_details", issue_key="../etc/passwd") == snapshot(
+        'Error executing tool get_issue_details: "../etc/passwd" is not an issue key. Use PROJECT-NUMBER such as "ORBIT-12" (or a numeric issue id); find keys with get_user_issue_list(keyword=...).'
+    )
+    assert await error(tools, "get_issue_details", issue_key="ORBIT-1", timezone="Mars/Base") == snapshot(
+        'Error executing tool get_issue_details: Unknown timezone "Mars/Base". Use an IANA name such as "Asia/Tokyo", "Europe/London" or "UTC".'
+    )
+    assert await error(tools, "get_issue_details", issue_key="ORBIT-99999") == snapshot(
+        "Error executing tool get_issue_details: Issue ORBIT-99999 does not exist, or this Backlog user cannot see it. Check the key; find issues with get_user_issue_list(keyword=..., assignees=['anyone'])."
+    )
+    assert await error(tools, "get_user_issue_list", statuses=["Don"]) == snapshot(
+        'Error executing tool get_user_issue_list: Unknown status "Don" in ORBIT, NOVA. Valid values, closest first: "Open", "Closed", "Resolved", "In Progress", "Waiting for QA".'
+    )
+    assert await error(tools, "get_user_issue_list", assignees=["Hanna Sado"]) == snapshot(
+        'Error executing tool get_user_issue_list: Unknown user "Hanna Sado" in the members of ORBIT, NOVA. Valid values, closest first: "Hana Sato", "hana.sato", "taro.sato", "Tanaka Yuki", "yuki.tanaka", "ichiro", "misaki", "Bob Chen", "Alice Martin", "bob", "alice", "kenji", "伊藤 健二", "佐藤 太郎", "田中 美咲" and 1 more.'
+    )
+    assert await error(tools, "get_user_issue_list", projects=["NOPE"]) == snapshot(
+        'Error executing tool get_user_issue_list: Unknown project "NOPE". Valid values, closest first: "NOVA", "Nova Web Platform", "ORBIT", "Orbit Mobile App".'
+    )
+    assert await error(tools, "get_user_issue_list", due_date_until="2026/11/30") == snapshot(
+        'Error executing tool get_user_issue_list: due_date_until="2026/11/30" is not a date; use YYYY-MM-DD, e.g. "2026-11-30".'
+    )
+    assert await error(tools, "get_issue_comments", issue_key="ORBIT-1", before_id=5, after_id=9) == snapshot(
+        "Error executing tool get_issue_comments: Pass before_id or after_id, not both."
+    )
+
+
+async def test_forbidden_project_reads_as_not_found(fake: FakeBacklog, tmp_path: Path) -> None:
+    async with client_for(fake, tmp_path, key=OTHER_API_KEY) as bob:
+        text = await error(bob, "get_issue_details", issue_key="ORBIT-1")
+        assert "Issue ORBIT-1 does not exist, or this Backlog user cannot see it" in text
+        listing = await call(bob, "get_user_issue_list", assignees=["anyone"], count=100)
+        assert "ORBIT-" not in listing
+
+
+async def test_default_list_is_my_open_issues(tools: Client, fake: FakeBacklog) -> None:
+    text = await call(tools, "get_user_issue_list", count=5)
+    assert text == snapshot("""\
+Issues assigned to Hana Sato, not closed, by updated desc: issues 1-5 of 82 (dates UTC).
+
+| Key | Summary | Status | Priority | Due | Updated |
+|---|---|---|---|---|---|
+| NOVA-1 | Checkout fails with 502 for large carts | In Progress | High | 2026-11-18 (overdue 2 d) | 2026-11-20 |
+| ORBIT-1 | 地図画面を回転するとクラッシュする | In Progress | High | 2026-11-18 (overdue 2 d) | 2026-11-20 |
+| ORBIT-211 | Upgrade the payment SDK #207 | Open | Normal | 2026-12-12 | 2026-11-19 |
+| ORBIT-201 | Crash when rotating the map screen #197 | Open | Normal |  | 2026-11-09 |
+| ORBIT-200 | Upgrade the payment SDK #196 | Open | Normal | 2026-10-27 (overdue 24 d) | 2026-11-08 |
+
+77 more. Next page: get_user_issue_list(count=5, offset=5)\
+""")
+    mine_open = [
+        i for i in fake.space.issues.values()
+        if i["assignee"] and i["assignee"]["userId"] == "hana.sato" and i["status"]["id"] != 4
+    ]  # fmt: skip
+    assert f"of {len(mine_open)} " in text
+
+
+async def test_list_by_names_and_paging(tools: Client, fake: FakeBacklog) -> None:
+    args = {"projects": ["ORBIT"], "assignees": ["佐藤 太郎", "alice"], "statuses": ["Open", "In Progress"], "count": 7}
+    first = await call(tools, "get_user_issue_list", **args)
+    assert first.startswith("Issues assigned to 佐藤 太郎, Alice Martin, in ORBIT, status Open or In Progress")
+    total = int(first.split(" of ")[1].split(" ")[0])
+    expected = [
+        i for i in fake.space.issues.values()
+        if i["issueKey"].startswith("ORBIT-") and i["assignee"] and i["assignee"]["userId"] in ("taro.sato", "alice")
+        and i["status"]["id"] in (1, 2)
+    ]  # fmt: skip
+    assert total == len(expected)
+    next_call = first.split("Next page: ")[1].strip()
+    assert next_call == (
+        'get_user_issue_list(projects=["ORBIT"], assignees=["佐藤 太郎", "alice"], '
+        'statuses=["Open", "In Progress"], count=7, offset=7)'
+    )
+    second = await call(tools, "get_user_issue_list", **args, offset=7)
+    keys = lambda t: {
+        line.split(" | ")[0][2:] for line in t.splitlines() if line.startswith("| ") and "-" in line.split(" | ")[0]
+    }  # noqa: E731
+    assert keys(first).isdisjoint(keys(second)) and len(keys(first)) == 7
+
+
+async def test_list_filters_by_type_priority_category_milestone_keyword_dates(tools: Client, fake: FakeBacklog) -> None:
+    text = await call(
+        tools, "get_user_issue_list", assignees=["anyone"], include_closed=True, issue_types=["bug"],
+        priorities=["high"], categories=["Android"], milestones=["Sprint 14"], keyword="地図",
+        updated_since="2026-01-01", count=100,
+    )  # fmt: skip
+    expected = sorted(
+        i["issueKey"] for i in fake.space.issues.values()
+        if i["issueType"]["name"] == "Bug" and i["priority"]["id"] == 2
+        and any(c["name"] == "Android" for c in i["category"]) and any(m["name"] == "Sprint 14" for m in i["milestone"])
+        and "地図" in f"{i['summary']} {i['description']}"
+    )  # fmt: skip
+    assert expected, "the dataset should hold such issues"
+    assert sorted(line.split(" | ")[0][2:] for line in text.splitlines()[4:] if line.startswith("| ")) == expected
+
+
+async def test_seed_compatible_id_arguments(tools: Client, fake: FakeBacklog) -> None:
+    text = await call(
+        tools, "get_user_issue_list", project_ids=[105], assignee_ids=[1073925005], status_ids=[1], count=100
+    )
+    expected = [
+        i for i in fake.space.issues.values()
+        if i["projectId"] == 105 and i["assignee"] and i["assignee"]["id"] == 1073925005 and i["status"]["id"] == 1
+    ]  # fmt: skip
+    assert f"of {len(expected)} " in text
+    legacy = await call(tools, "get_user_issue_list", user_id=1073925005, project_ids=[105], status_ids=[1], count=100)
+    assert legacy.split("\n", 1)[1] == text.split("\n", 1)[1]
+
+
+async def test_user_id_setting_picks_default_assignee(fake: FakeBacklog, tmp_path: Path) -> None:
+    async with client_for(fake, tmp_path, user_id="alice") as client:
+        text = await call(client, "get_user_issue_list")
+        assert text.startswith("Issues assigned to Alice Martin, not closed")
+
+
+async def test_second_identical_call_is_served_from_cache(tools: Client, fake: FakeBacklog) -> None:
+    first = await call(tools, "get_issue_details", issue_key="ORBIT-1")
+    sent = len(fake.requests)
+    assert await call(tools, "get_issue_details", issue_key="ORBIT-1") == first
+    assert len(fake.requests) == sent
+    await call(tools, "get_user_issue_list")
+    sent = len(fake.requests)
+    await call(tools, "get_user_issue_list")
+    assert len(fake.requests) == sent
+
+
+async def test_stale_copy_is_marked_when_backlog_is_down(fake: FakeBacklog, tmp_path: Path) -> None:
+    async with client_for(fake, tmp_path, issue_ttl=0.001, metadata_ttl=0.001) as client:
+        fresh = await call(client, "get_issue_details", issue_key="NOVA-5")
+        await asyncio.sleep(0.01)
+        fake.faults.error_rate = 1.0
+        stale = await call(client, "get_issue_details", issue_key="NOVA-5")
+        assert stale.startswith("**Note: Backlog is not answering; this is a cached copy about")
+        assert stale.split("\n\n", 1)[1] == fresh
+
+
+async def test_retry_policy_is_used(fake: FakeBacklog, tmp_path: Path) -> None:
+    fake.faults.fail_next = [503]
+    s = Settings(api_key=DEFAULT_API_KEY, base_url=BASE_URL, cache_path=None)
+    server = build_server(s, transport=httpx.ASGITransport(app=fake), retry=RetryPolicy(attempts=2, base_delay=0.001))
+    async with Client(server) as client:
+        assert "Hana Sato" in await call(client, "get_myself")
+
+
+def test_space_fixture_is_deterministic() -> None:
+    a, b = build_space(), build_space()
+    assert a.issues == b.issues and a.comments == b.comments
+    assert len(a.issues) >= 400
