@@ -7,7 +7,7 @@ from inline_snapshot import snapshot
 
 from backlog_mcp.render.notation import LinkContext, backlog_to_markdown, normalise_markdown, to_markdown
 
-LINKS = LinkContext("https://acme.backlog.com", "ORBIT", {"11": "nulab.png", "12": "spec.pdf"})
+LINKS = LinkContext({"11": "nulab.png", "12": "spec.pdf"})
 
 CASES = [
     (
@@ -75,14 +75,12 @@ CASES = [
     (
         "wiki link",
         "[[Release checklist]]",
-        snapshot("[Release checklist](https://acme.backlog.com/wiki/ORBIT/Release%20checklist)"),
+        snapshot("Release checklist (wiki page)"),
     ),
     (
         "wiki link japanese",
         "[[リリース手順]]",
-        snapshot(
-            "[リリース手順](https://acme.backlog.com/wiki/ORBIT/%E3%83%AA%E3%83%AA%E3%83%BC%E3%82%B9%E6%89%8B%E9%A0%86)"
-        ),
+        snapshot("リリース手順 (wiki page)"),
     ),
     (
         "code block",
@@ -117,7 +115,7 @@ class A {}
         "quote block",
         "{quote}\nquoted ''bold''\nsecond line\n{/quote}",
         snapshot("""\
-> quoted **bold**\\
+> quoted **bold**
 > second line\
 """),
     ),
@@ -125,7 +123,7 @@ class A {}
         "quote lines",
         "> first\n> second",
         snapshot("""\
-> first\\
+> first
 > second\
 """),
     ),
@@ -182,7 +180,7 @@ class A {}
         "line break entity",
         "one&br;two",
         snapshot("""\
-one\\
+one
 two\
 """),
     ),
@@ -199,7 +197,7 @@ two\
         "japanese paragraph",
         "これはテストです。\n二行目です。",
         snapshot("""\
-これはテストです。\\
+これはテストです。
 二行目です。\
 """),
     ),
@@ -238,7 +236,7 @@ text after\
         "crlf newlines",
         "line1\r\nline2\r\n\r\n- x",
         snapshot("""\
-line1\\
+line1
 line2
 
 - x\
@@ -274,7 +272,7 @@ MD_CASES = [
         "br normalised",
         "one<br>two",
         snapshot("""\
-one\\
+one
 two\
 """),
     ),
@@ -291,7 +289,7 @@ two\
         "autolink kept beside html",
         "see <https://x.example>.<br>next",
         snapshot("""\
-see <https://x.example>.\\
+see <https://x.example>.
 next\
 """),
     ),

@@ -79,7 +79,8 @@ def change_line(entry: JSON, view: View) -> str:
 
 
 def render_comment(comment: JSON, rule: str, view: View, links: LinkContext) -> str:
-    head = f"**{user_name(comment.get('createdUser'))}** {fmt_time(comment.get('created'), view)}"
+    """One comment; its date is given by the day heading above it (see `render_comments`)."""
+    head = f"**{user_name(comment.get('createdUser'))}** {fmt_time(comment.get('created'), view)[11:]}"
     changes = [change_line(e, view) for e in comment.get("changeLog") or []]
     if changes:
         head += " · " + " · ".join(changes)
@@ -102,17 +103,24 @@ def render_comments(
 
     `older` counts comments before the first one given; -1 means "some, number unknown".
     """
-    rendered: list[str] = []
+    kept: list[tuple[str, str]] = []  # (day, markdown), newest first while filling the budget
     used = 0
     for comment in reversed(comments):
         text = render_comment(comment, rule, view, links)
-        cost = approx_tokens(text) + 1
-        if rendered and used + cost > budget:
+        cost = approx_tokens(text) + 6  # and a share of its day's heading
+        if kept and used + cost > budget:
             break
-        rendered.append(text)
+        kept.append((fmt_time(comment.get("created"), view)[:10], text))
         used += cost
-    rendered.reverse()
-    shown = len(rendered)
+    kept.reverse()
+    rendered: list[str] = []
+    day = ""
+    for comment_day, text in kept:
+        if comment_day != day:
+            day = comment_day
+            rendered.append(f"### {day}")
+        rendered.append(text)
+    shown = len(kept)
     dropped = len(comments) - shown
     parts = []
     if older or dropped:
@@ -240,11 +248,11 @@ def _fit_blocks(markdown: str, budget: int) -> tuple[str, int]:
     return "\n\n".join(kept), len(blocks) - len(kept)
 
 
-def issue_links(issue: JSON, base_url: str, project_key: str) -> LinkContext:
+def issue_links(issue: JSON) -> LinkContext:
     attachments: dict[str, str] = {}
     for attachment in issue.get("attachments") or []:
         attachments[str(attachment.get("id"))] = str(attachment.get("name"))
-    return LinkContext(base_url=base_url, project_key=project_key, attachments=attachments)
+    return LinkContext(attachments=attachments)
 
 
 def render_issue(
@@ -260,8 +268,7 @@ def render_issue(
 ) -> str:
     """The whole issue as Markdown; comments (newest kept) fill what the budget leaves."""
     key = str(issue.get("issueKey"))
-    project_key = key.rsplit("-", 1)[0]
-    links = issue_links(issue, view.base_url, project_key)
+    links = issue_links(issue)
     closed = (issue.get("status") or {}).get("id") == CLOSED_STATUS_ID
     assignee = issue.get("assignee")
     header = [

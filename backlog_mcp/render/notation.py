@@ -12,7 +12,6 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
 from markdownify import MarkdownConverter
 
@@ -37,11 +36,9 @@ _AUTOLINK = re.compile(r"<(?:https?|mailto):[^>\s]+>")
 
 @dataclass(frozen=True)
 class LinkContext:
-    """What links and attachment references resolve against."""
+    """What `#image(11)`-style attachment references resolve against."""
 
-    base_url: str = ""
-    project_key: str = ""
-    attachments: Mapping[str, str] = field(default_factory=dict)  # id or name -> file name
+    attachments: Mapping[str, str] = field(default_factory=dict)  # attachment id -> file name
 
 
 class _Converter(MarkdownConverter):
@@ -67,6 +64,8 @@ def html_to_markdown(fragment: str) -> str:
         newline_style="backslash",
     )
     text: str = converter.convert(fragment)
+    # A hard break's backslash costs a token per line and tells a model nothing a newline doesn't.
+    text = re.sub(r"\\\n", "\n", text)
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
@@ -320,9 +319,8 @@ def _link(inner: str, links: LinkContext) -> str:
         return f'<a href="{html.escape(url)}">{text}</a>' if label else html.escape(url)
     if ISSUE_KEY.match(inner):
         return html.escape(inner)
-    page = inner.strip()
-    target = f"{links.base_url}/wiki/{links.project_key}/{quote(page)}" if links.base_url else ""
-    return f'<a href="{html.escape(target)}">{html.escape(page)}</a>' if target else html.escape(page)
+    # A wiki page by name (the web URL needs a login, so it would only cost tokens).
+    return f"{html.escape(inner.strip())} (wiki page)"
 
 
 # -- Markdown projects --------------------------------------------------------------------------

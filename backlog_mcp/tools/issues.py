@@ -208,7 +208,7 @@ async def get_issue_comments(
         else:
             older = -1 if full_page else 0
             newer_call = f'get_issue_comments(issue_key="{key}", after_id={ordered[-1]["id"]})' if before_id else None
-        links = issue_links(issue, app.settings.base_url, str(project.get("projectKey")))
+        links = issue_links(issue)
         body, _shown = render_comments(
             ordered,
             issue_key=key,
