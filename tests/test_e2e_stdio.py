@@ -42,7 +42,9 @@ async def test_stdio_lists_tools_calls_caches_and_clears(loopback: tuple[FakeBac
         ):
             await client.initialize()
             tools = await client.list_tools()
-            assert "get_myself" in [t.name for t in tools.tools]
+            assert [t.name for t in tools.tools] == [
+                "get_myself", "get_issue_details", "get_issue_comments", "get_user_issue_list",
+            ]  # fmt: skip
             first = await client.call_tool("get_myself", {})
             assert not first.is_error
             assert "as **Hana Sato** (login `hana.sato`" in text_of(first)
@@ -61,3 +63,25 @@ async def test_stdio_lists_tools_calls_caches_and_clears(loopback: tuple[FakeBac
             assert text_of(third) == text_of(first)
             assert len(fake.requests) == sent + 2  # the cache was emptied under the running server
     assert DEFAULT_API_KEY not in errlog.read_text()
+
+
+async def test_stdio_issue_tools(loopback: tuple[FakeBacklog, str], tmp_path: Path) -> None:
+    fake, url = loopback
+    with (tmp_path / "stderr.log").open("w") as err:
+        async with (
+            stdio_client(params(url, tmp_path / "c.sqlite3"), errlog=err) as (read, write),
+            ClientSession(read, write) as client,
+        ):
+            await client.initialize()
+            details = await client.call_tool("get_issue_details", {"issue_key": "ORBIT-1", "timezone": "Asia/Tokyo"})
+            assert not details.is_error
+            text = text_of(details)
+            assert text.startswith("# ORBIT-1: 地図画面を回転するとクラッシュする\nBug · In Progress")
+            assert "## Comments (30 of 30, oldest first)" in text
+            listing = await client.call_tool("get_user_issue_list", {"projects": ["NOVA"], "statuses": ["Open"]})
+            assert not listing.is_error
+            assert text_of(listing).startswith("Issues assigned to Hana Sato, in NOVA, status Open")
+            bad = await client.call_tool("get_issue_details", {"issue_key": "ORBIT-1?x=1"})
+            assert bad.is_error
+            assert "is not an issue key" in text_of(bad)
+    assert not any("?" in r.path or "x=1" in r.path for r in fake.requests)
