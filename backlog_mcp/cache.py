@@ -9,6 +9,7 @@ disk) turns itself off with one warning; a corrupt file is moved aside and recre
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
@@ -138,15 +139,15 @@ class ResponseCache:
             _private_sidecars(path)
         return db
 
-    def _disable(self, exc: Exception) -> None:
+    async def _disable(self, exc: Exception) -> None:
         if not self._warned:
             log.warning("response cache disabled after a storage error (%s); serving without a cache", exc)
             self._warned = True
         db, self._db = self._db, None
         if db is not None:
-            # Closing waits on the worker thread; do not block the caller on a sick disk.
+            # Do not let a sick disk hold up the tool call that noticed it.
             with contextlib.suppress(Exception):
-                db.stop()
+                await asyncio.wait_for(db.close(), timeout=2.0)
 
     async def get(self, key: str) -> Entry | None:
         """The fresh entry for `key`, if any."""
@@ -164,7 +165,7 @@ class ResponseCache:
             async with self._db.execute(sql, (key, self._clock())) as cursor:
                 row = await cursor.fetchone()
         except sqlite3.Error as exc:
-            self._disable(exc)
+            await self._disable(exc)
             return None
         return Entry(row[0], row[1], row[2]) if row else None
 
@@ -179,7 +180,7 @@ class ResponseCache:
                 (key, scope, path, body, now, now + ttl, now + ttl + grace),
             )
         except sqlite3.Error as exc:
-            self._disable(exc)
+            await self._disable(exc)
             return
         if now - self._last_purge > PURGE_INTERVAL:
             await self.purge_expired()
@@ -195,7 +196,7 @@ class ResponseCache:
                 (scope, path_prefix, like),
             )
         except sqlite3.Error as exc:
-            self._disable(exc)
+            await self._disable(exc)
             return 0
         return cursor.rowcount
 
@@ -209,7 +210,7 @@ class ResponseCache:
                 "DELETE FROM responses WHERE coalesce(stale_until, expires_at) <= ?", (now,)
             )
         except sqlite3.Error as exc:
-            self._disable(exc)
+            await self._disable(exc)
             return 0
         return cursor.rowcount
 

@@ -229,7 +229,8 @@ class BacklogClient:
                     raise
                 log.info("%s %s rate limited; waiting %.1f s for the reset", method, path, wait)
                 await self._sleep(wait + 0.05)
-            except (TransportError, ServerError) as exc:
+            except (TransportError, ServerError, BadResponseError) as exc:
+                # A garbled body is as transient as a 5xx (a proxy, a cut stream): retry reads.
                 if not idempotent or attempt >= self.retry.attempts:
                     raise
                 delay = min(self.retry.max_delay, self.retry.base_delay * 2 ** (attempt - 1))

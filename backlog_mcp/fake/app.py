@@ -13,6 +13,7 @@ import operator
 import random
 import re
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -69,6 +70,8 @@ class Faults:
 
     latency: float = 0.0  # seconds added before every answer
     jitter: float = 0.0  # plus up to this many seconds, at random
+    spike_rate: float = 0.0  # fraction of requests that stall for `spike_latency` more
+    spike_latency: float = 0.0
     error_rate: float = 0.0  # fraction answered 500 or 503
     drop_rate: float = 0.0  # fraction whose connection is cut mid-body (real sockets only)
     malformed_rate: float = 0.0  # fraction of 200s answered with broken JSON
@@ -102,6 +105,7 @@ class FakeBacklog:
         self.limits = {**DEFAULT_LIMITS, **(limits or {})}
         self.base_url = base_url
         self.requests: list[Request] = []
+        self.injected: Counter[str] = Counter()  # faults injected, by kind
         self._rng = random.Random(self.faults.seed)
         self._windows: dict[tuple[int, str], tuple[float, int]] = {}
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., Any]]] = []
@@ -140,8 +144,12 @@ class FakeBacklog:
         query = parse_qsl(scope.get("query_string", b"").decode(), keep_blank_values=True)
         form = parse_qsl(body.decode(), keep_blank_values=True) if body else []
         f = self.faults
-        if f.latency or f.jitter:
-            await asyncio.sleep(f.latency + self._rng.random() * f.jitter)
+        delay = f.latency + self._rng.random() * f.jitter
+        if f.spike_rate and self._rng.random() < f.spike_rate:
+            self.injected["latency spike"] += 1
+            delay += f.spike_latency
+        if delay:
+            await asyncio.sleep(delay)
         api_key = next((v for k, v in query if k == "apiKey"), None)
         header_auth = dict(scope.get("headers", [])).get(b"authorization", b"").decode()
         if api_key is None and header_auth.startswith("Bearer "):
@@ -159,12 +167,17 @@ class FakeBacklog:
         bucket = _bucket(method, path)
         limit_headers, limited = self._count(user_id, bucket)
         if limited:
+            self.injected["429 (limit)"] += 1
             return 429, _envelope("Too Many Requests.", 13), limit_headers, ""
         if f.fail_next:
             status = f.fail_next.pop(0)
+            self.injected[str(status)] += 1
             code = 13 if status == 429 else 1
+            if status == 429:  # a burst: the reset is near, as after a short spike
+                limit_headers = [*limit_headers[:2], (b"x-ratelimit-reset", str(int(time.time()) + 1).encode())]
             return status, _envelope(f"Injected failure {status}.", code), limit_headers, ""
         if f.error_rate and self._rng.random() < f.error_rate:
+            self.injected["5xx"] += 1
             return self._rng.choice([500, 503]), _envelope("Internal error.", 1), limit_headers, ""
         try:
             status, payload, extra = self._route(request)
@@ -176,7 +189,10 @@ class FakeBacklog:
         elif status < 300 and f.malformed_rate and self._rng.random() < f.malformed_rate:
             mode = "malformed"
         elif status < 300 and f.huge_rate and self._rng.random() < f.huge_rate:
-            payload = _pad(payload)
+            mode, payload = "", _pad(payload)
+            self.injected["huge"] += 1
+        if mode:
+            self.injected[mode] += 1
         return status, payload, limit_headers + extra, mode
 
     def _count(self, user_id: int, bucket: str) -> tuple[list[tuple[bytes, bytes]], bool]:
@@ -608,6 +624,6 @@ def _pad(payload: Any) -> Any:
     filler = "x" * (6 * 1024 * 1024)
     if isinstance(payload, dict):
         return {**payload, "padding": filler}
-    if isinstance(payload, list):
-        return [*payload, {"padding": filler}] if payload else payload
+    if isinstance(payload, list) and payload and isinstance(payload[0], dict):
+        return [{**payload[0], "padding": filler}, *payload[1:]]
     return payload

@@ -15,6 +15,7 @@ from backlog_mcp.render.text import (
     fmt_number,
     fmt_size,
     fmt_time,
+    inline,
     quote,
     user_name,
 )
@@ -81,7 +82,7 @@ def change_line(entry: JSON, view: View) -> str:
 def render_comment(comment: JSON, rule: str, view: View, links: LinkContext) -> str:
     """One comment; its date is given by the day heading above it (see `render_comments`)."""
     head = f"**{user_name(comment.get('createdUser'))}** {fmt_time(comment.get('created'), view)[11:]}"
-    changes = [change_line(e, view) for e in comment.get("changeLog") or []]
+    changes = [inline(change_line(e, view)) for e in comment.get("changeLog") or []]
     if changes:
         head += " · " + " · ".join(changes)
     body = to_markdown(comment.get("content"), rule, links)
@@ -219,7 +220,7 @@ def _facts(issue: JSON, view: View, parent: JSON | None, children: Sequence[JSON
         facts.append(f"Shared files: {shared}")
     if issue.get("stars"):
         facts.append(f"Stars: {len(issue['stars'])}")
-    return [f"- {fact}" for fact in facts]
+    return [f"- {inline(fact)}" for fact in facts]
 
 
 def _fit_blocks(markdown: str, budget: int) -> tuple[str, int]:
@@ -272,16 +273,18 @@ def render_issue(
     closed = (issue.get("status") or {}).get("id") == CLOSED_STATUS_ID
     assignee = issue.get("assignee")
     header = [
-        f"# {key}: {issue.get('summary', '')}",
-        " · ".join(
-            [
-                str((issue.get("issueType") or {}).get("name", "?")),
-                str((issue.get("status") or {}).get("name", "?")),
-                f"Priority {(issue.get('priority') or {}).get('name', '?')}",
-                f"Assignee {user_name(assignee)}" if assignee else "Unassigned",
-            ]
-        )
-        + (" · closed" if closed else ""),
+        f"# {key}: {inline(issue.get('summary', ''))}",
+        inline(
+            " · ".join(
+                [
+                    str((issue.get("issueType") or {}).get("name", "?")),
+                    str((issue.get("status") or {}).get("name", "?")),
+                    f"Priority {(issue.get('priority') or {}).get('name', '?')}",
+                    f"Assignee {user_name(assignee)}" if assignee else "Unassigned",
+                ]
+            )
+            + (" · closed" if closed else "")
+        ),
         f"{view.base_url}/view/{key}",
         *_facts(issue, view, parent, children, child_total),
     ]

@@ -91,6 +91,11 @@ def quote(markdown: str) -> str:
     return "\n".join(f"> {line}" if line else ">" for line in markdown.split("\n"))
 
 
+def inline(text: object) -> str:
+    """Text for a one-line slot: line breaks in user data must not start lines of our own."""
+    return " ".join(str(text).split())
+
+
 def cell(text: str | None) -> str:
     return (text or "").replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").strip()
 
@@ -103,4 +108,4 @@ def approx_tokens(text: str) -> int:
 def user_name(user: dict[str, object] | None) -> str:
     if not user:
         return "-"
-    return str(user.get("name") or user.get("userId") or user.get("id"))
+    return inline(user.get("name") or user.get("userId") or user.get("id"))

@@ -309,33 +309,46 @@ async def get_user_issue_list(
         if narrowed:
             params["projectId"] = [int(p["id"]) for p in scope]
             words.append("in " + ", ".join(str(p["projectKey"]) for p in scope))
-        who = await _assignees(app, catalog, scope, assignees, assignee_ids)
+        # Every name lookup needs only the project list: resolve them all in one round trip.
+        empty: list[int] = []
+
+        async def nothing() -> list[int]:
+            return empty
+
+        def lookup(kind: str, what: str, names: list[str] | None) -> Any:
+            return catalog.ids_by_name(kind, what, names, scope) if names else nothing()
+
+        open_statuses = not (status_ids or statuses) and not include_closed
+        who, named_statuses, open_ids, type_ids, category_ids, milestone_named, priority_ids = await gather(
+            _assignees(app, catalog, scope, assignees, assignee_ids),
+            lookup("status", "statuses", statuses),
+            catalog.open_status_ids(scope) if open_statuses else nothing(),
+            lookup("issue type", "issueTypes", issue_types),
+            lookup("category", "categories", categories),
+            lookup("milestone", "versions", milestones),
+            catalog.priority_ids(priorities) if priorities else nothing(),
+        )
         if who:
             params["assigneeId"] = [uid for uid, _ in who]
             words.insert(0, "assigned to " + ", ".join(name for _, name in who))
         if status_ids or statuses:
-            ids = list(status_ids or [])
-            if statuses:
-                ids += await catalog.ids_by_name("status", "statuses", statuses, scope)
-            params["statusId"] = sorted(set(ids))
+            params["statusId"] = sorted({*(status_ids or []), *named_statuses})
             if statuses:
                 words.append("status " + " or ".join(statuses))
-        elif not include_closed:
-            params["statusId"] = await catalog.open_status_ids(scope)
+        elif open_statuses:
+            params["statusId"] = open_ids
             words.append("not closed")
-        for kind, what, names, param in (
-            ("issue type", "issueTypes", issue_types, "issueTypeId"),
-            ("category", "categories", categories, "categoryId"),
-            ("milestone", "versions", milestones, "milestoneId"),
+        for kind, names, ids, param in (
+            ("issue type", issue_types, type_ids, "issueTypeId"),
+            ("category", categories, category_ids, "categoryId"),
+            ("milestone", milestones, milestone_named, "milestoneId"),
+            ("priority", priorities, priority_ids, "priorityId"),
         ):
             if names:
-                params[param] = await catalog.ids_by_name(kind, what, names, scope)
+                params[param] = ids
                 words.append(f"{kind} " + " or ".join(names))
         if milestone_ids:
             params["milestoneId"] = sorted({*params.get("milestoneId", []), *milestone_ids})
-        if priorities:
-            params["priorityId"] = await catalog.priority_ids(priorities)
-            words.append("priority " + " or ".join(priorities))
         if parent_issue_ids:
             params["parentIssueId"] = parent_issue_ids
         if keyword:

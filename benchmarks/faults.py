@@ -1,0 +1,164 @@
+"""Fault-injection run: the real server, driven by an MCP client, against the fake Backlog on
+loopback with latency spikes, 5xx, 429 bursts, dropped connections, malformed JSON and huge
+payloads. Every call must end in a result or a clean `ToolError`: no hang, no crash, no traceback.
+
+`python -m benchmarks.faults [CALLS]` writes benchmarks/faults.md; the test suite runs a smaller one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp import Client
+
+from backlog_mcp.client import RetryPolicy
+from backlog_mcp.config import Settings
+from backlog_mcp.fake import DEFAULT_API_KEY, REFERENCE_NOW, FakeBacklog, Faults, build_space, serve_on_loopback
+from backlog_mcp.server import build_server
+
+FAULTS = Faults(
+    latency=0.005,
+    jitter=0.03,
+    spike_rate=0.03,
+    spike_latency=1.5,  # beyond the 1 s request timeout below: a timeout, then a retry
+    error_rate=0.10,
+    drop_rate=0.03,
+    malformed_rate=0.03,
+    huge_rate=0.01,
+    seed=11,
+)
+DEADLINE = 8.0
+
+
+@dataclass
+class Report:
+    calls: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    injected: Counter[str] = field(default_factory=Counter)
+    requests: int = 0
+    seconds: float = 0.0
+    slowest: float = 0.0
+    bad_texts: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "calls": self.calls,
+            "outcomes": dict(self.outcomes),
+            "faults_injected": dict(self.injected),
+            "requests_to_backlog": self.requests,
+            "seconds": round(self.seconds, 1),
+            "slowest_call_seconds": round(self.slowest, 2),
+        }
+
+
+def random_call(rng: random.Random) -> tuple[str, dict[str, Any]]:
+    roll = rng.random()
+    if roll < 0.4:
+        key = f"{rng.choice(['ORBIT', 'NOVA'])}-{rng.choice([1, 2, 3, 4, *range(5, 60), 99999])}"
+        return "get_issue_details", {"issue_key": key, "comment_count": rng.choice([5, 30])}
+    if roll < 0.7:
+        args: dict[str, Any] = {"count": rng.choice([5, 20, 50])}
+        if rng.random() < 0.5:
+            args["projects"] = [rng.choice(["ORBIT", "NOVA"])]
+        if rng.random() < 0.3:
+            args["statuses"] = [rng.choice(["Open", "In Progress", "Resolved"])]
+        if rng.random() < 0.3:
+            args["assignees"] = [rng.choice(["anyone", "me", "alice", "佐藤 太郎"])]
+        return "get_user_issue_list", args
+    if roll < 0.9:
+        return "get_issue_comments", {"issue_key": rng.choice(["ORBIT-4", "NOVA-4", "ORBIT-1"]), "count": 10}
+    return "get_myself", {}
+
+
+def classify(name: str, result: Any) -> str:
+    text = result.content[0].text if result.content else ""
+    if "Traceback" in text:
+        return "traceback"
+    if not result.is_error:
+        return "stale serve" if text.startswith("**Note: Backlog is not answering") else "success"
+    prefix = f"Error executing tool {name}"
+    if text.strip() == prefix:  # the SDK's answer to an unexpected exception: a crash
+        return "crash"
+    return "clean error" if text.startswith(prefix + ": ") else "unexpected error text"
+
+
+async def run_fault_suite(calls: int = 150, seed: int = 3, concurrency: int = 6) -> Report:
+    report = Report(calls=calls)
+    fake = FakeBacklog(build_space(), faults=FAULTS)
+    rng = random.Random(seed)
+    plan = [random_call(rng) for _ in range(calls)]
+    with tempfile.TemporaryDirectory() as tmp, serve_on_loopback(fake) as url:
+        settings = Settings(
+            api_key=DEFAULT_API_KEY,
+            base_url=url,
+            cache_path=Path(tmp) / "cache.sqlite3",
+            issue_ttl=0.5,
+            metadata_ttl=2.0,
+            timeout=1.0,
+            tool_deadline=DEADLINE,
+        )
+        retry = RetryPolicy(attempts=3, base_delay=0.05, max_delay=0.3, max_rate_wait=2.0)
+        server = build_server(settings, retry=retry, now=lambda: REFERENCE_NOW)
+        limiter = anyio.Semaphore(concurrency)
+        started = time.monotonic()
+
+        async with Client(server) as client:
+
+            async def one(index: int, name: str, args: dict[str, Any]) -> None:
+                async with limiter:
+                    if index % 25 == 0:
+                        fake.faults.fail_next.extend([429] * 4)  # a burst of rate limiting
+                    began = time.monotonic()
+                    try:
+                        with anyio.fail_after(DEADLINE + 5):
+                            result = await client.call_tool(name, args)
+                        outcome = classify(name, result)
+                        if outcome not in ("success", "stale serve", "clean error"):
+                            report.bad_texts.append(str(result.content[0].text)[:300])
+                    except TimeoutError:
+                        outcome = "hang"
+                    except Exception as exc:  # a protocol error reached the client
+                        outcome = "protocol error"
+                        report.bad_texts.append(repr(exc)[:300])
+                    report.slowest = max(report.slowest, time.monotonic() - began)
+                    report.outcomes[outcome] += 1
+
+            async with anyio.create_task_group() as group:
+                for index, (name, args) in enumerate(plan):
+                    group.start_soon(one, index, name, args)
+        report.seconds = time.monotonic() - started
+    report.injected = fake.injected
+    report.requests = len(fake.requests)
+    return report
+
+
+def main() -> None:
+    calls = int(sys.argv[1]) if len(sys.argv) > 1 else 500
+    report = asyncio.run(run_fault_suite(calls))
+    data = report.as_dict()
+    out = Path(__file__).with_name("faults.md")
+    lines = [
+        "# Fault-injection run",
+        "",
+        f"{calls} tool calls (6 at a time) against the fake Backlog on loopback with: {FAULTS}.",
+        "",
+        "```json",
+        json.dumps(data, indent=2, ensure_ascii=False),
+        "```",
+    ]
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    sys.stderr.write(json.dumps(data, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    main()
