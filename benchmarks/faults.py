@@ -80,8 +80,13 @@ def random_call(rng: random.Random) -> tuple[str, dict[str, Any]]:
     return "get_myself", {}
 
 
+def first_text(result: Any) -> str:
+    block = result.content[0] if result.content else None
+    return str(getattr(block, "text", ""))
+
+
 def classify(name: str, result: Any) -> str:
-    text = result.content[0].text if result.content else ""
+    text = first_text(result)
     if "Traceback" in text:
         return "traceback"
     if not result.is_error:
@@ -124,7 +129,7 @@ async def run_fault_suite(calls: int = 150, seed: int = 3, concurrency: int = 6)
                             result = await client.call_tool(name, args)
                         outcome = classify(name, result)
                         if outcome not in ("success", "stale serve", "clean error"):
-                            report.bad_texts.append(str(result.content[0].text)[:300])
+                            report.bad_texts.append(first_text(result)[:300])
                     except TimeoutError:
                         outcome = "hang"
                     except Exception as exc:  # a protocol error reached the client

@@ -50,11 +50,12 @@ async def test_key_appears_in_no_log_error_or_cache_row(captured: Capture, tmp_p
     server = build_server(settings, transport=httpx.ASGITransport(app=fake), retry=FAST_RETRY)
     texts: list[str] = []
     async with Client(server) as client:
-        for name, args in [
+        calls: list[tuple[str, dict[str, object]]] = [
             ("get_myself", {}),  # two concurrent GETs meet 5xx, 429: an error after retries
             ("get_myself", {}),
             ("get_myself", {}),  # the faults are spent: success
-        ]:
+        ]
+        for name, args in calls:
             result = await client.call_tool(name, args)
             texts.append(result.content[0].text)  # type: ignore[union-attr]
     wrong = Settings(api_key="wrong-key-" + DEFAULT_API_KEY, base_url=BASE_URL, cache_path=cache_path)
