@@ -126,6 +126,9 @@ class BacklogClient:
         self._limiter = asyncio.Semaphore(settings.max_concurrency)
         self._inflight: dict[str, asyncio.Future[Any]] = {}
         self._buckets: dict[str, _Bucket] = {}
+        # Issue key -> numeric id, learned from every issue seen; ids never change, and knowing
+        # one lets a caller ask for an issue's children in the same round trip as the issue.
+        self.issue_ids: dict[str, int] = {}
         self._http = httpx.AsyncClient(
             base_url=settings.api_root,
             transport=transport,
@@ -348,6 +351,10 @@ class BacklogClient:
         return await self.get_list("/projects", ttl=self._meta_ttl)
 
     async def project(self, key: str | int) -> JSONObject:
+        """A project by key or id, from the (shared, cached) project list when it is there."""
+        for project in await self.projects():
+            if str(key) in (project.get("projectKey"), str(project.get("id"))):
+                return project
         return await self.get_object(f"/projects/{segment(key)}", ttl=self._meta_ttl)
 
     async def project_list(self, key: str | int, what: str) -> list[JSONObject]:
@@ -362,10 +369,20 @@ class BacklogClient:
 
     async def issue(self, key: str | int, *, child_summary: bool = False) -> JSONObject:
         params = {"expand": ["childIssueSummary"]} if child_summary else None
-        return await self.get_object(f"/issues/{segment(key)}", params, ttl=self._issue_ttl)
+        issue = await self.get_object(f"/issues/{segment(key)}", params, ttl=self._issue_ttl)
+        self._learn_ids([issue])
+        return issue
 
     async def issues(self, params: Params) -> list[JSONObject]:
-        return await self.get_list("/issues", params, ttl=self._issue_ttl)
+        issues = await self.get_list("/issues", params, ttl=self._issue_ttl)
+        self._learn_ids(issues)
+        return issues
+
+    def _learn_ids(self, issues: list[JSONObject]) -> None:
+        for issue in issues:
+            key, issue_id = issue.get("issueKey"), issue.get("id")
+            if isinstance(key, str) and isinstance(issue_id, int):
+                self.issue_ids[key] = issue_id
 
     async def count_issues(self, params: Params) -> int:
         return await self.get_count("/issues/count", params, ttl=self._issue_ttl)

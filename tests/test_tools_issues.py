@@ -250,6 +250,20 @@ async def test_issue_details_one_round_trip_when_metadata_cached(fake: FakeBackl
     assert transport.peak == 3
 
 
+async def test_children_join_the_first_round_trip_once_the_issue_id_is_known(fake: FakeBacklog, tmp_path: Path) -> None:
+    transport = CountingTransport(fake)
+    s = Settings(api_key=DEFAULT_API_KEY, base_url=BASE_URL, cache_path=tmp_path / "c.sqlite3")
+    server = build_server(s, transport=transport, retry=FAST_RETRY, now=lambda: REFERENCE_NOW)
+    async with Client(server) as client:
+        await call(client, "get_user_issue_list", projects=["ORBIT"], count=3)  # ORBIT-1 is listed: its id is known
+        fake.requests.clear()
+        transport.peak = 0
+        text = await call(client, "get_issue_details", issue_key="ORBIT-1")
+    assert "Children: ORBIT-2 " in text
+    assert len(fake.requests) == 4  # issue, comments, comment count, children: one round trip
+    assert transport.peak == 4
+
+
 async def test_long_thread_keeps_newest_and_says_how_to_get_the_rest(tools: Client) -> None:
     text = await call(tools, "get_issue_details", issue_key="ORBIT-4", comment_count=100, max_tokens=2000)
     shown = int(text.split("## Comments (")[1].split(" of ")[0])

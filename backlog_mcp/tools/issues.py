@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,7 +18,7 @@ from pydantic import Field
 
 from backlog_mcp.catalog import Catalog, gather
 from backlog_mcp.client import JSONObject, Params
-from backlog_mcp.errors import NotFoundError
+from backlog_mcp.errors import BacklogError, NotFoundError
 from backlog_mcp.render.issue import Thread, issue_links, render_comments, render_issue
 from backlog_mcp.render.issue_list import render_issue_list
 from backlog_mcp.render.text import View
@@ -114,11 +115,14 @@ async def get_issue_details(
     async def work(app: AppState) -> str:
         c = app.client
         project_key = key.rsplit("-", 1)[0] if "-" in key else None
+        known_id = int(key) if key.isdigit() else c.issue_ids.get(key)
         calls: list[Any] = [c.issue(key, child_summary=True), _view(app, tz)]
         if project_key:
             calls.append(c.project(project_key))
         if include_comments:
             calls += [c.comments(key, {"order": "desc", "count": comment_count}), c.count_comments(key)]
+        if known_id is not None:  # children in the same round trip when the id is already known
+            calls.append(_optional(c.child_issues(known_id)))
         try:
             results = await gather(*calls)
         except NotFoundError:
@@ -127,9 +131,11 @@ async def get_issue_details(
         project = results[2] if project_key else await c.project(issue["projectId"])
         thread = None
         if include_comments:
-            comments, total = results[-2], results[-1]
+            offset = -3 if known_id is not None else -2
+            comments, total = results[offset], results[offset + 1]
             thread = Thread(comments=list(reversed(comments)), total=max(total, len(comments)))
-        parent, children, child_total = await _relatives(app, issue)
+        early_children = results[-1] if known_id is not None else None
+        parent, children, child_total = await _relatives(app, issue, early_children)
         return render_issue(
             issue,
             rule=str(project.get("textFormattingRule", "markdown")),
@@ -144,24 +150,36 @@ async def get_issue_details(
     return await guarded(ctx, work)
 
 
-async def _relatives(app: AppState, issue: JSONObject) -> tuple[JSONObject | None, list[JSONObject], int]:
-    """Parent and children: a second round trip, taken only when the issue has relatives."""
+async def _optional(call: Awaitable[list[JSONObject]]) -> list[JSONObject] | None:
+    """A speculative fetch: None when it fails, so the caller falls back to the sure path."""
+    try:
+        return await call
+    except BacklogError:
+        return None
+
+
+async def _relatives(
+    app: AppState, issue: JSONObject, children: list[JSONObject] | None
+) -> tuple[JSONObject | None, list[JSONObject], int]:
+    """Parent and children: a second round trip, only for what the first could not fetch."""
     calls: list[Any] = []
     parent_id = issue.get("parentIssueId")
     child_total = int((issue.get("childIssueSummary") or {}).get("total") or 0)
     if parent_id:
         calls.append(app.client.issue(parent_id))
-    if child_total:
+    fetch_children = bool(child_total) and children is None
+    if fetch_children:
         calls.append(app.client.child_issues(int(issue["id"])))
     if not calls:
-        return None, [], 0
+        known = children or []
+        return None, known, max(child_total, len(known))
     try:
         results = await gather(*calls)
-    except NotFoundError:  # the parent may be in a project this user cannot see
-        return None, [], child_total
+    except BacklogError:  # relatives are secondary: the issue itself is still worth showing
+        return None, children or [], child_total
     parent = results[0] if parent_id else None
-    children = results[-1] if child_total else []
-    return parent, children, max(child_total, len(children))
+    found: list[JSONObject] = results[-1] if fetch_children else children or []
+    return parent, found, max(child_total, len(found))
 
 
 async def get_issue_comments(
