@@ -7,7 +7,7 @@ from inline_snapshot import snapshot
 
 from backlog_mcp.render.notation import LinkContext, backlog_to_markdown, normalise_markdown, to_markdown
 
-LINKS = LinkContext({"11": "nulab.png", "12": "spec.pdf"})
+LINKS = LinkContext((("11", "nulab.png"), ("12", "spec.pdf")))
 
 CASES = [
     (

@@ -250,9 +250,7 @@ def _fit_blocks(markdown: str, budget: int) -> tuple[str, int]:
 
 
 def issue_links(issue: JSON) -> LinkContext:
-    attachments: dict[str, str] = {}
-    for attachment in issue.get("attachments") or []:
-        attachments[str(attachment.get("id"))] = str(attachment.get("name"))
+    attachments = tuple((str(a.get("id")), str(a.get("name"))) for a in issue.get("attachments") or [])
     return LinkContext(attachments=attachments)
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from markdownify import MarkdownConverter
@@ -36,9 +37,12 @@ _AUTOLINK = re.compile(r"<(?:https?|mailto):[^>\s]+>")
 
 @dataclass(frozen=True)
 class LinkContext:
-    """What `#image(11)`-style attachment references resolve against."""
+    """What `#image(11)`-style attachment references resolve against (hashable, for caching)."""
 
-    attachments: Mapping[str, str] = field(default_factory=dict)  # attachment id -> file name
+    attachments: tuple[tuple[str, str], ...] = ()  # (attachment id, file name)
+
+    def file_name(self, ref: str) -> str:
+        return next((name for key, name in self.attachments if key == ref), ref)
 
 
 class _Converter(MarkdownConverter):
@@ -53,17 +57,19 @@ class _Converter(MarkdownConverter):
         return f"\n\n**{text.strip()}**\n\n"
 
 
+_CONVERTER = _Converter(
+    heading_style="ATX",
+    bullets="-",
+    escape_asterisks=False,
+    escape_underscores=False,
+    escape_misc=False,
+    table_infer_header=True,
+    newline_style="backslash",
+)
+
+
 def html_to_markdown(fragment: str) -> str:
-    converter = _Converter(
-        heading_style="ATX",
-        bullets="-",
-        escape_asterisks=False,
-        escape_underscores=False,
-        escape_misc=False,
-        table_infer_header=True,
-        newline_style="backslash",
-    )
-    text: str = converter.convert(fragment)
+    text: str = _CONVERTER.convert(fragment)
     # A hard break's backslash costs a token per line and tells a model nothing a newline doesn't.
     text = re.sub(r"\\\n", "\n", text)
     return re.sub(r"\n{3,}", "\n\n", text).strip()
@@ -251,7 +257,7 @@ def _cell(text: str, links: LinkContext) -> str:
 
 def _attachment(ref: str, links: LinkContext, label: str = "") -> str:
     """Attachments are referenced by name; the issue lists them with their sizes."""
-    name = links.attachments.get(ref, ref)
+    name = links.file_name(ref)
     prefix = f"{html.escape(label)} " if label and label != name else ""
     return f"<p>{prefix}[attachment: {html.escape(name)}]</p>"
 
@@ -360,6 +366,12 @@ def to_markdown(text: str | None, rule: str, links: LinkContext | None = None) -
     """Render a description or comment by its project's text formatting rule."""
     if not text:
         return ""
+    return _converted(text, rule, links or LinkContext())
+
+
+@lru_cache(maxsize=4096)
+def _converted(text: str, rule: str, links: LinkContext) -> str:
+    # Pure and deterministic, so repeated renders of the same thread (warm calls) reuse the work.
     if rule == "backlog":
         return backlog_to_markdown(text, links)
     return normalise_markdown(text)
