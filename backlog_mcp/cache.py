@@ -162,12 +162,11 @@ class ResponseCache:
             return None
         sql = f"SELECT body, created_at, expires_at FROM responses WHERE key = ? AND {condition}"
         try:
-            async with self._db.execute(sql, (key, self._clock())) as cursor:
-                row = await cursor.fetchone()
+            rows = list(await self._db.execute_fetchall(sql, (key, self._clock())))  # one thread hop
         except sqlite3.Error as exc:
             await self._disable(exc)
             return None
-        return Entry(row[0], row[1], row[2]) if row else None
+        return Entry(rows[0][0], rows[0][1], rows[0][2]) if rows else None
 
     async def put(self, key: str, *, scope: str, path: str, body: str, ttl: float, grace: float) -> None:
         if self._db is None or ttl <= 0:

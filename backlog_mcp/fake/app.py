@@ -115,10 +115,13 @@ class FakeBacklog:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                pass
-            await send({"type": "lifespan.shutdown.complete"})
-            return
+            while True:
+                event = (await receive())["type"]
+                if event == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif event == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
         body = b""
         while True:
             message = await receive()
@@ -155,6 +158,10 @@ class FakeBacklog:
         if api_key is None and header_auth.startswith("Bearer "):
             api_key = header_auth[7:]
         user_id = self.space.api_keys.get(api_key or "")
+        if path == "/_fake/requests":  # for benchmarks driving a fake in another process
+            since = int(next((v for k, v in query if k == "since" and v.isdigit()), "0"))
+            log = [{"method": r.method, "path": r.path, "query": r.query} for r in self.requests[since:]]
+            return 200, {"count": len(self.requests), "requests": log}, [], ""
         if not path.startswith("/api/v2/"):
             return 404, _envelope("No such API.", 6), [], ""
         path = path[len("/api/v2") :]
@@ -600,22 +607,25 @@ def _local_day(value: str, key: str) -> str:
     return moment.strftime("%Y-%m-%d")
 
 
+_SORT_GETTERS: dict[str, Callable[[JSON], Any]] = {
+    "issueType": lambda i: i["issueType"]["displayOrder"],
+    "status": lambda i: i["status"]["displayOrder"],
+    "priority": lambda i: i["priority"]["id"],
+    "assignee": lambda i: i["assignee"]["name"] if i["assignee"] else "",
+    "createdUser": lambda i: i["createdUser"]["name"],
+    "updatedUser": lambda i: i["updatedUser"]["name"],
+    "category": lambda i: i["category"][0]["name"] if i["category"] else "",
+    "milestone": lambda i: i["milestone"][0]["name"] if i["milestone"] else "",
+    "version": lambda i: i["versions"][0]["name"] if i["versions"] else "",
+    "attachment": lambda i: len(i["attachments"]),
+    "sharedFile": lambda i: len(i["sharedFiles"]),
+    "childIssue": lambda i: 0,
+}
+
+
 def _sort_value(issue: JSON, sort: str) -> Any:
-    getters: dict[str, Callable[[JSON], Any]] = {
-        "issueType": lambda i: i["issueType"]["displayOrder"],
-        "status": lambda i: i["status"]["displayOrder"],
-        "priority": lambda i: i["priority"]["id"],
-        "assignee": lambda i: i["assignee"]["name"] if i["assignee"] else "",
-        "createdUser": lambda i: i["createdUser"]["name"],
-        "updatedUser": lambda i: i["updatedUser"]["name"],
-        "category": lambda i: i["category"][0]["name"] if i["category"] else "",
-        "milestone": lambda i: i["milestone"][0]["name"] if i["milestone"] else "",
-        "version": lambda i: i["versions"][0]["name"] if i["versions"] else "",
-        "attachment": lambda i: len(i["attachments"]),
-        "sharedFile": lambda i: len(i["sharedFiles"]),
-        "childIssue": lambda i: 0,
-    }
-    value = getters[sort](issue) if sort in getters else issue[sort]
+    getter = _SORT_GETTERS.get(sort)
+    value = getter(issue) if getter else issue[sort]
     # Empty values sort last in ascending order; the flag keeps None away from numbers.
     return (value is None or value == "", value if value is not None else 0)
 
