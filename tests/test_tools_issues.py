@@ -73,6 +73,7 @@ async def test_tools_list_names_annotations_and_schemas(tools: Client) -> None:
     for tool in listed:
         assert tool.annotations is not None and tool.annotations.read_only_hint is True
         assert tool.output_schema is None
+        assert tool.description and "\n    " not in tool.description  # dedented: no wasted tokens
     details = next(t for t in listed if t.name == "get_issue_details")
     assert details.input_schema["required"] == ["issue_key"]
     assert set(details.input_schema["properties"]) >= {"issue_key", "include_comments", "timezone", "issue_title"}

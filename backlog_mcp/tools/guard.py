@@ -6,12 +6,15 @@ answers built from stale cache copies say so.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
+from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
 
 from backlog_mcp.client import collect_stale
 from backlog_mcp.errors import (
@@ -28,6 +31,15 @@ from backlog_mcp.errors import (
 
 if TYPE_CHECKING:
     from backlog_mcp.server import AppState
+
+
+READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+
+
+def add_read_tool(server: MCPServer[Any], fn: Callable[..., Awaitable[str]], title: str) -> None:
+    """Register a read-only Markdown tool; its docstring, dedented, is the description."""
+    description = inspect.cleandoc(fn.__doc__ or "")
+    server.add_tool(fn, title=title, description=description, annotations=READ_ONLY, structured_output=False)
 
 
 def app_state(ctx: Context[Any]) -> AppState:

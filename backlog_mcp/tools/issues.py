@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from backlog_mcp.catalog import Catalog, gather
@@ -22,14 +21,13 @@ from backlog_mcp.errors import BacklogError, NotFoundError
 from backlog_mcp.render.issue import Thread, issue_links, render_comments, render_issue
 from backlog_mcp.render.issue_list import render_issue_list
 from backlog_mcp.render.text import View
-from backlog_mcp.tools.guard import guarded
+from backlog_mcp.tools.guard import add_read_tool, guarded
 
 if TYPE_CHECKING:
     from backlog_mcp.server import AppState
 
 log = logging.getLogger(__name__)
 
-READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 _KEY = re.compile(r"^[A-Z][A-Z0-9_]*-[1-9][0-9]{0,9}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -422,8 +420,6 @@ async def _assignees(
 
 
 def register(server: MCPServer[Any]) -> None:
-    server.add_tool(
-        get_issue_details, title="Issue details with comments", annotations=READ_ONLY, structured_output=False
-    )
-    server.add_tool(get_issue_comments, title="Issue comments, paged", annotations=READ_ONLY, structured_output=False)
-    server.add_tool(get_user_issue_list, title="Find issues", annotations=READ_ONLY, structured_output=False)
+    add_read_tool(server, get_issue_details, "Issue details with comments")
+    add_read_tool(server, get_issue_comments, "Issue comments, paged")
+    add_read_tool(server, get_user_issue_list, "Find issues")

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
-from mcp.types import ToolAnnotations
 
 from backlog_mcp.render.space import render_myself
-from backlog_mcp.tools.guard import guarded
+from backlog_mcp.tools.guard import add_read_tool, guarded
 
-READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+if TYPE_CHECKING:
+    from backlog_mcp.server import AppState
 
 
 async def get_myself(ctx: Context[Any]) -> str:
@@ -22,7 +22,7 @@ async def get_myself(ctx: Context[Any]) -> str:
     user's name and login id (what `me` means in other tools).
     """
 
-    async def work(app: Any) -> str:
+    async def work(app: AppState) -> str:
         user, space = await asyncio.gather(app.client.myself(), app.client.space())
         return render_myself(user, space, app.settings.base_url)
 
@@ -30,4 +30,4 @@ async def get_myself(ctx: Context[Any]) -> str:
 
 
 def register(server: MCPServer[Any]) -> None:
-    server.add_tool(get_myself, title="Who am I (connection check)", annotations=READ_ONLY, structured_output=False)
+    add_read_tool(server, get_myself, "Who am I (connection check)")
