@@ -49,6 +49,7 @@ class Report:
     seconds: float = 0.0
     slowest: float = 0.0
     bad_texts: list[str] = field(default_factory=list)
+    key_in_cache_file: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -142,6 +143,8 @@ async def run_fault_suite(calls: int = 150, seed: int = 3, concurrency: int = 6)
                 for index, (name, args) in enumerate(plan):
                     group.start_soon(one, index, name, args)
         report.seconds = time.monotonic() - started
+        key = DEFAULT_API_KEY.encode()
+        report.key_in_cache_file = any(key in f.read_bytes() for f in Path(tmp).iterdir() if f.is_file())
     report.injected = fake.injected
     report.requests = len(fake.requests)
     return report

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from mcp import Client
 
+from backlog_mcp import logs
 from backlog_mcp.client import RetryPolicy
 from backlog_mcp.config import Settings
 from backlog_mcp.fake import DEFAULT_API_KEY, FakeBacklog, build_space
@@ -45,3 +47,26 @@ def text_of(result: object) -> str:
     content = result.content  # type: ignore[attr-defined]
     assert len(content) == 1
     return str(content[0].text)
+
+
+class Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def captured() -> Iterator[Capture]:
+    handler = logs.configure(2)  # as `backlog-mcp -vv` does: DEBUG everywhere we allow it
+    capture = Capture()
+    root = logging.getLogger()
+    root.addHandler(capture)
+    try:
+        yield capture
+    finally:
+        root.removeHandler(capture)
+        root.removeHandler(handler)
+        root.setLevel(logging.WARNING)

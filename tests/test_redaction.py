@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiosqlite
@@ -15,32 +14,9 @@ from backlog_mcp import logs
 from backlog_mcp.config import Settings
 from backlog_mcp.fake import DEFAULT_API_KEY, FakeBacklog, Faults, build_space
 from backlog_mcp.server import build_server
-from tests.conftest import BASE_URL, FAST_RETRY
+from tests.conftest import BASE_URL, FAST_RETRY, Capture
 
 pytestmark = pytest.mark.anyio
-
-
-class Capture(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture
-def captured() -> Iterator[Capture]:
-    handler = logs.configure(2)  # as `backlog-mcp -vv` does: DEBUG everywhere we allow it
-    capture = Capture()
-    root = logging.getLogger()
-    root.addHandler(capture)
-    try:
-        yield capture
-    finally:
-        root.removeHandler(capture)
-        root.removeHandler(handler)
-        root.setLevel(logging.WARNING)
 
 
 async def test_key_appears_in_no_log_error_or_cache_row(captured: Capture, tmp_path: Path) -> None:
