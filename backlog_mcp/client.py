@@ -154,7 +154,7 @@ class BacklogClient:
     ) -> Any:
         pairs = encode_params(params)
         if method != "GET":
-            result = await self._send(method, path, pairs, encode_params(data), idempotent=False)
+            _raw, result = await self._send_raw(method, path, pairs, encode_params(data), idempotent=False)
             if self.cache is not None:
                 # A write changes what lists and the resource itself return: drop that area.
                 await self.cache.invalidate(self.scope, "/" + path.strip("/").split("/")[0])
@@ -199,17 +199,6 @@ class BacklogClient:
         if self.cache is not None and ttl > 0:
             await self.cache.put(key, scope=self.scope, path=path, body=raw, ttl=ttl, grace=self.settings.stale_grace)
         return result
-
-    async def _send(
-        self,
-        method: str,
-        path: str,
-        pairs: list[tuple[str, str]],
-        form: list[tuple[str, str]],
-        *,
-        idempotent: bool,
-    ) -> Any:
-        return (await self._send_raw(method, path, pairs, form, idempotent=idempotent))[1]
 
     async def _send_raw(
         self,

@@ -197,105 +197,27 @@ def _project(pid: int, key: str, name: str, rule: str, members: list[int]) -> Pr
                 "displayOrder": i,
             }
         )
+
+    def field(order: int, type_id: int, name: str, items: Sequence[str] = (), **extra: Any) -> JSON:
+        definition: JSON = {
+            "id": base + 70 + order, "projectId": pid, "typeId": type_id, "name": name, "description": "",
+            "required": False, "applicableIssueTypes": [], "displayOrder": order, **extra,
+        }  # fmt: skip
+        if type_id >= 5:
+            definition["allowAddItem"] = False
+            definition["items"] = [{"id": n + 1, "name": item, "displayOrder": n} for n, item in enumerate(items)]
+        if type_id >= 7:
+            definition["allowInput"] = True
+        return definition
+
     custom_fields = [
-        {
-            "id": base + 70,
-            "projectId": pid,
-            "typeId": 1,
-            "name": "Device model",
-            "description": "",
-            "required": False,
-            "applicableIssueTypes": [],
-            "displayOrder": 0,
-        },
-        {
-            "id": base + 71,
-            "projectId": pid,
-            "typeId": 3,
-            "name": "Crash count",
-            "description": "",
-            "required": False,
-            "applicableIssueTypes": [],
-            "displayOrder": 1,
-            "min": 0,
-            "max": None,
-            "initialValue": None,
-            "unit": "件",
-        },
-        {
-            "id": base + 72,
-            "projectId": pid,
-            "typeId": 4,
-            "name": "First seen",
-            "description": "",
-            "required": False,
-            "applicableIssueTypes": [],
-            "displayOrder": 2,
-        },
-        {
-            "id": base + 73,
-            "projectId": pid,
-            "typeId": 5,
-            "name": "Severity",
-            "description": "",
-            "required": False,
-            "applicableIssueTypes": [],
-            "displayOrder": 3,
-            "allowAddItem": False,
-            "items": [
-                {"id": 1, "name": "Critical", "displayOrder": 0},
-                {"id": 2, "name": "Major", "displayOrder": 1},
-                {"id": 3, "name": "Minor", "displayOrder": 2},
-            ],
-        },
-        {
-            "id": base + 74,
-            "projectId": pid,
-            "typeId": 6,
-            "name": "OS versions",
-            "description": "",
-            "required": False,
-            "applicableIssueTypes": [],
-            "displayOrder": 4,
-            "allowAddItem": False,
-            "items": [
-                {"id": 1, "name": "Android 14", "displayOrder": 0},
-                {"id": 2, "name": "Android 15", "displayOrder": 1},
-                {"id": 3, "name": "iOS 18", "displayOrder": 2},
-            ],
-        },
-        {
-            "id": base + 75,
-            "projectId": pid,
-            "typeId": 7,
-            "name": "影響範囲",
-            "description": "",
-            "required": False,
-            "applicableIssueTypes": [],
-            "displayOrder": 5,
-            "allowAddItem": False,
-            "allowInput": True,
-            "items": [
-                {"id": 1, "name": "地図", "displayOrder": 0},
-                {"id": 2, "name": "Login", "displayOrder": 1},
-            ],
-        },
-        {
-            "id": base + 76,
-            "projectId": pid,
-            "typeId": 8,
-            "name": "Reproducible",
-            "description": "",
-            "required": False,
-            "applicableIssueTypes": [],
-            "displayOrder": 6,
-            "allowAddItem": False,
-            "allowInput": True,
-            "items": [
-                {"id": 1, "name": "Always", "displayOrder": 0},
-                {"id": 2, "name": "Sometimes", "displayOrder": 1},
-            ],
-        },
+        field(0, 1, "Device model"),
+        field(1, 3, "Crash count", min=0, max=None, initialValue=None, unit="件"),
+        field(2, 4, "First seen"),
+        field(3, 5, "Severity", ["Critical", "Major", "Minor"]),
+        field(4, 6, "OS versions", ["Android 14", "Android 15", "iOS 18"]),
+        field(5, 7, "影響範囲", ["地図", "Login"]),
+        field(6, 8, "Reproducible", ["Always", "Sometimes"]),
     ]
     return Project(data, statuses, issue_types, categories, versions, custom_fields, members)
 
