@@ -13,6 +13,7 @@ from typing import Any
 from mcp.server.mcpserver.exceptions import ToolError
 
 from backlog_mcp.client import BacklogClient, JSONObject
+from backlog_mcp.errors import TransportError
 from backlog_mcp.names import resolve
 
 CLOSED_STATUS_ID = 4
@@ -26,6 +27,9 @@ async def gather(*calls: Awaitable[Any]) -> list[Any]:
     """
     results = await asyncio.gather(*calls, return_exceptions=True)
     for result in results:
+        if isinstance(result, asyncio.CancelledError):
+            # One of ours was cancelled, not this task (that would have raised above).
+            raise TransportError("a request to Backlog was interrupted; try again")
         if isinstance(result, BaseException):
             raise result
     return results

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -55,6 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"backlog-mcp: {exc}\n")
         return 2
     logs.redact(handler, settings.api_key)
+    if settings.insecure:
+        logging.getLogger("backlog_mcp").warning(
+            "BACKLOG_DOMAIN uses plain http: the API key travels unencrypted; use https:// unless this is a test server"
+        )
 
     from backlog_mcp.server import build_server  # the MCP SDK is slow to import: only when serving
 

@@ -124,7 +124,8 @@ class BacklogClient:
         self.requests_sent = 0
         self._sleep = sleep
         self._limiter = asyncio.Semaphore(settings.max_concurrency)
-        self._inflight: dict[str, asyncio.Future[Any]] = {}
+        self._inflight: dict[str, tuple[int, asyncio.Future[tuple[Any, float | None]]]] = {}
+        self._generation = 0  # bumped by every write; reads from before it are not cached or shared
         self._buckets: dict[str, _Bucket] = {}
         # Issue key -> numeric id, learned from every issue seen; ids never change, and knowing
         # one lets a caller ask for an issue's children in the same round trip as the issue.
@@ -154,10 +155,14 @@ class BacklogClient:
     ) -> Any:
         pairs = encode_params(params)
         if method != "GET":
-            _raw, result = await self._send_raw(method, path, pairs, encode_params(data), idempotent=False)
-            if self.cache is not None:
-                # A write changes what lists and the resource itself return: drop that area.
-                await self.cache.invalidate(self.scope, "/" + path.strip("/").split("/")[0])
+            try:
+                _raw, result = await self._send_raw(method, path, pairs, encode_params(data), idempotent=False)
+            finally:
+                # Even a failed write may have landed (a timeout after Backlog applied it): drop the
+                # area it touches, and make reads that started before it neither store nor share.
+                self._generation += 1
+                if self.cache is not None:
+                    await self.cache.invalidate(self.scope, "/" + path.strip("/").split("/")[0])
             return result
 
         key = cache_key(self.scope, path, pairs)
@@ -166,24 +171,31 @@ class BacklogClient:
             if entry is not None:
                 return json.loads(entry.body)
         flight = self._inflight.get(key)
-        if flight is not None:
-            return await asyncio.shield(flight)
-        flight = asyncio.get_running_loop().create_future()
-        self._inflight[key] = flight
-        try:
-            result = await self._get_or_stale(key, path, pairs, ttl)
-        except BaseException as exc:
-            shared = exc if isinstance(exc, Exception) else TransportError("request was cancelled")
-            flight.set_exception(shared)
-            flight.exception()  # mark retrieved: with no followers nobody else will
-            raise
-        else:
-            flight.set_result(result)
-            return result
-        finally:
-            del self._inflight[key]
+        if flight is None or flight[0] != self._generation:
+            # The fetch runs in its own task: a caller that gives up (deadline, cancel) does not
+            # take the others sharing it down with it.
+            task = asyncio.ensure_future(self._get_or_stale(key, path, pairs, ttl, self._generation))
+            flight = (self._generation, task)
+            self._inflight[key] = flight
+            task.add_done_callback(lambda done: self._landed(key, done))
+        result, stale_age = await asyncio.shield(flight[1])
+        if stale_age is not None:
+            ages = _stale_ages.get()
+            if ages is not None:
+                ages.append(stale_age)
+        return result
 
-    async def _get_or_stale(self, key: str, path: str, pairs: list[tuple[str, str]], ttl: float) -> Any:
+    def _landed(self, key: str, task: asyncio.Future[tuple[Any, float | None]]) -> None:
+        current = self._inflight.get(key)
+        if current is not None and current[1] is task:
+            del self._inflight[key]
+        if not task.cancelled():
+            task.exception()  # retrieved: whoever awaited it has it; nobody else needs a warning
+
+    async def _get_or_stale(
+        self, key: str, path: str, pairs: list[tuple[str, str]], ttl: float, generation: int
+    ) -> tuple[Any, float | None]:
+        """The JSON and, when it is a stale cached copy served because Backlog failed, its age."""
         try:
             raw, result = await self._send_raw("GET", path, pairs, [], idempotent=True)
         except (TransportError, ServerError, RateLimitedError, BadResponseError) as exc:
@@ -192,13 +204,10 @@ class BacklogClient:
                 raise
             age = stale.age(time.time())
             log.warning("GET %s failed (%s); serving a cached copy %.0f s old", path, type(exc).__name__, age)
-            ages = _stale_ages.get()
-            if ages is not None:
-                ages.append(age)
-            return json.loads(stale.body)
-        if self.cache is not None and ttl > 0:
+            return json.loads(stale.body), age
+        if self.cache is not None and ttl > 0 and result is not None and generation == self._generation:
             await self.cache.put(key, scope=self.scope, path=path, body=raw, ttl=ttl, grace=self.settings.stale_grace)
-        return result
+        return result, None
 
     async def _send_raw(
         self,
@@ -233,8 +242,8 @@ class BacklogClient:
     async def _attempt(
         self, method: str, path: str, pairs: list[tuple[str, str]], form: list[tuple[str, str]], bucket: str
     ) -> tuple[str, Any]:
+        await self._pace(bucket)  # before taking a slot: a drained bucket must not starve the others
         async with self._limiter:
-            await self._pace(bucket)
             query: list[tuple[str, str | int | float | bool | None]] = [
                 *pairs,
                 ("apiKey", self.settings.api_key),
@@ -260,6 +269,13 @@ class BacklogClient:
                     f"{method} {path}: cannot reach Backlog ({type(exc).__name__})", method=method, path=path
                 ) from None
         self._note_rate(bucket, response.headers)
+        if 300 <= response.status_code < 400:
+            raise BadResponseError(
+                f"{method} {path}: Backlog redirected the request (HTTP {response.status_code}); "
+                "check BACKLOG_DOMAIN (the space's host, https)",
+                method=method,
+                path=path,
+            )
         if response.status_code >= 400:
             raise _api_error(method, path, response.status_code, body, response.headers)
         if response.status_code == 204 or not body:

@@ -7,6 +7,7 @@ working directory's `.env` because MCP clients start servers in arbitrary direct
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -61,6 +62,12 @@ class Settings:
     def api_root(self) -> str:
         return f"{self.base_url}/api/v2"
 
+    @property
+    def insecure(self) -> bool:
+        """Plain http to a host other than this machine: the key would cross the network in clear."""
+        host = urlsplit(self.base_url).hostname or ""
+        return self.base_url.startswith("http://") and host not in ("127.0.0.1", "localhost", "::1")
+
 
 def default_cache_path(env: Mapping[str, str]) -> Path:
     base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
@@ -95,6 +102,8 @@ def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float
         return default
     try:
         value = float(raw)
+        if not math.isfinite(value):
+            raise ValueError(raw)
     except ValueError:
         raise ConfigError(f"{name}={raw!r} is not a number of seconds; e.g. {name}={default:g}") from None
     if value < minimum:

@@ -136,6 +136,9 @@ async def run_fault_suite(calls: int = 150, seed: int = 3, concurrency: int = 6)
                     except Exception as exc:  # a protocol error reached the client
                         outcome = "protocol error"
                         report.bad_texts.append(repr(exc)[:300])
+                    except BaseException as exc:  # cancelled from inside: must not vanish uncounted
+                        outcome = "cancelled"
+                        report.bad_texts.append(repr(exc)[:300])
                     report.slowest = max(report.slowest, time.monotonic() - began)
                     report.outcomes[outcome] += 1
 

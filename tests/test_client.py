@@ -319,3 +319,79 @@ async def test_pacing_slows_down_when_bucket_nearly_empty(settings: Settings) ->
     await client.issue("A-2")
     assert len(sleeps) == 1 and 0.5 < sleeps[0] <= 1.0
     await client.aclose()
+
+
+async def test_a_cancelled_caller_does_not_fail_the_others_sharing_its_request(settings: Settings) -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.05)
+        return httpx.Response(200, json={"spaceKey": "acme"})
+
+    client = BacklogClient(settings, None, transport=httpx.MockTransport(handler), retry=FAST_RETRY)
+    first = asyncio.ensure_future(client.space())
+    await asyncio.sleep(0.01)
+    second = asyncio.ensure_future(client.space())
+    await asyncio.sleep(0.01)
+    first.cancel()
+    assert await second == {"spaceKey": "acme"}
+    assert client.requests_sent == 1
+    await client.aclose()
+
+
+async def test_every_caller_sharing_a_stale_copy_is_told_its_age(tmp_path: Path) -> None:
+    now = [1000.0]
+    cache = await ResponseCache.open(tmp_path / "c.sqlite3", clock=lambda: now[0])
+    settings = Settings(api_key=DEFAULT_API_KEY, base_url=BASE_URL, metadata_ttl=10, stale_grace=600)
+    up = [True]
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if up[0]:
+            return httpx.Response(200, json={"spaceKey": "acme"})
+        await asyncio.sleep(0.02)
+        raise httpx.ConnectError("down", request=request)
+
+    client = BacklogClient(settings, cache, transport=httpx.MockTransport(handler), retry=FAST_RETRY)
+    await client.space()
+    up[0], now[0] = False, now[0] + 60
+
+    async def caller() -> list[float]:
+        with collect_stale() as ages:
+            await client.space()
+        return ages
+
+    first, second = await asyncio.gather(caller(), caller())
+    assert len(first) == 1 and len(second) == 1
+    await client.aclose()
+    await cache.close()
+
+
+async def test_a_read_racing_a_write_is_neither_cached_nor_shared(settings: Settings, cache: ResponseCache) -> None:
+    state = {"status": "old"}
+    gate = asyncio.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "PATCH":
+            state["status"] = "new"
+            return httpx.Response(200, json={"status": "new"})
+        seen = state["status"]
+        await gate.wait()
+        return httpx.Response(200, json={"status": seen})
+
+    client = BacklogClient(settings, cache, transport=httpx.MockTransport(handler), retry=FAST_RETRY)
+    slow_read = asyncio.ensure_future(client.issue("A-1"))
+    await asyncio.sleep(0.01)
+    await client.update_issue("A-1", {"statusId": 2})
+    fresh_read = asyncio.ensure_future(client.issue("A-1"))  # must not join the read from before the write
+    await asyncio.sleep(0.01)
+    gate.set()
+    assert (await slow_read)["status"] == "old"
+    assert (await fresh_read)["status"] == "new"
+    assert (await client.issue("A-1"))["status"] == "new"  # the old body was not stored
+    await client.aclose()
+
+
+async def test_redirects_are_errors_and_never_cached(settings: Settings, cache: ResponseCache) -> None:
+    client = make_client(settings, lambda r: httpx.Response(301, headers={"Location": "https://elsewhere/"}), cache)
+    with pytest.raises(BadResponseError, match="redirected the request"):
+        await client.space()
+    assert await cache.count() == 0
+    await client.aclose()

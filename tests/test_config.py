@@ -56,6 +56,8 @@ def test_domain_is_normalised_to_one_base_url(raw: str, expected: str) -> None:
             "BACKLOG_CACHE_TTL='soon' is not a number of seconds; e.g. BACKLOG_CACHE_TTL=60",
         ),
         ({"BACKLOG_METADATA_TTL": "-1"}, "BACKLOG_METADATA_TTL='-1' must be at least 0"),
+        ({"BACKLOG_TOOL_DEADLINE": "nan"}, "BACKLOG_TOOL_DEADLINE='nan' is not a number of seconds"),
+        ({"BACKLOG_CACHE_TTL": "inf"}, "BACKLOG_CACHE_TTL='inf' is not a number of seconds"),
         ({"BACKLOG_TIMEOUT": "0"}, "BACKLOG_TIMEOUT='0' must be at least 0.1"),
         ({"BACKLOG_MAX_CONCURRENCY": "0"}, "BACKLOG_MAX_CONCURRENCY='0' must be an integer from 1 to 32"),
     ],
@@ -110,3 +112,9 @@ def test_env_file_from_variable_and_missing_file(tmp_path: Path) -> None:
         load_settings("/nope.env", environ={})
     with pytest.raises(ConfigError, match=r"BACKLOG_ENV_FILE '/nope\.env' does not exist"):
         load_settings(environ={"BACKLOG_ENV_FILE": "/nope.env"})
+
+
+def test_plain_http_is_flagged_unless_loopback() -> None:
+    assert settings_from_env(env(BACKLOG_DOMAIN="http://backlog.intranet")).insecure
+    assert not settings_from_env(env(BACKLOG_DOMAIN="http://127.0.0.1:8123")).insecure
+    assert not settings_from_env(env()).insecure

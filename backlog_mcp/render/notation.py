@@ -8,6 +8,7 @@ pulled out before any other rule and put back verbatim.
 from __future__ import annotations
 
 import html
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from typing import Any
 
 from markdownify import MarkdownConverter
 
+log = logging.getLogger(__name__)
+
 ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]*-\d+$")
 _CODE_BLOCK = re.compile(r"\{code(?::([\w+#.-]+))?\}(.*?)\{/code\}", re.S)
 _HEADING = re.compile(r"^(\*{1,6})\s*(.*)$")
@@ -23,15 +26,22 @@ _LIST = re.compile(r"^([-+]+)\s+(.*)$")
 _CHECK = re.compile(r"^\[([ xX])\]\s*(.*)$")
 _TABLE = re.compile(r"^\|(.*)\|(h?)\s*$")
 _MACRO = re.compile(r"^#(image|thumbnail|attach|rev|cacoo)\((.*)\)\s*$")
-_PLACEHOLDER = "\x00CODE{}\x00"
-_PLACEHOLDER_RE = re.compile("\x00(?:CODE|PRE)(\\d+)\x00")
-_BLOCK_PLACEHOLDER = re.compile("\x00PRE\\d+\x00")
+# Code is held out of the HTML step as private-use placeholders (stripped from input first) and
+# written back after markdownify, so not one character of it is reflowed or escaped.
+_OPEN, _CLOSE = "\ue000", "\ue001"
+_INLINE = _OPEN + "C{}" + _CLOSE  # inline code
+_IN_CELL = _OPEN + "T{}" + _CLOSE  # inline code inside a table cell: its bars need escaping
+_BLOCK = _OPEN + "B{}" + _CLOSE  # a code block, alone on its line
+_PLACEHOLDER_RE = re.compile(f"{_OPEN}([CTB])(\\d+){_CLOSE}")
+_BLOCK_LINE = re.compile(f"^(.*?){_OPEN}B(\\d+){_CLOSE}[ \\t]*$", re.M)
+MAX_DEPTH = 8  # deeper quote/list nesting is kept as text: nothing real needs more
 _HTML_TAG = re.compile(
     r"</?(?:br|p|div|span|b|strong|i|em|u|s|del|strike|code|pre|a|img|ul|ol|li|table|thead|tbody|tr|td|th|"
     r"details|summary|blockquote|h[1-6]|sub|sup|font|hr)\b[^>]*>",
     re.I,
 )
-_FENCE = re.compile(r"^\s*(```|~~~)")
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_INLINE_CODE = re.compile(r"(`+)(?!`).*?(?<!`)\1(?!`)")
 _AUTOLINK = re.compile(r"<(?:https?|mailto):[^>\s]+>")
 
 
@@ -46,13 +56,6 @@ class LinkContext:
 
 
 class _Converter(MarkdownConverter):
-    def convert_pre(self, el: Any, text: str, parent_tags: Any) -> str:
-        # Fences must survive verbatim; markdownify's own `pre` handling trims and escapes.
-        lang = el.get("data-lang") or ""
-        body = el.get_text()
-        fence = "````" if "```" in body else "```"
-        return f"\n\n{fence}{lang}\n{body.rstrip(chr(10))}\n{fence}\n\n"
-
     def convert_summary(self, el: Any, text: str, parent_tags: Any) -> str:
         return f"\n\n**{text.strip()}**\n\n"
 
@@ -80,28 +83,52 @@ def html_to_markdown(fragment: str) -> str:
 
 def backlog_to_markdown(text: str, links: LinkContext | None = None) -> str:
     """Convert Backlog notation to Markdown."""
+    text = text.translate({0: None, 0xE000: None, 0xE001: None})
     if not text.strip():
         return ""
     links = links or LinkContext()
-    codes: list[str] = []
+    codes: list[tuple[str, str]] = []  # (language, body)
 
     def stash(match: re.Match[str]) -> str:
         lang, body = match[1] or "", match[2]
         if "\n" not in body and not lang:
-            codes.append(f"<code>{html.escape(body)}</code>")
-        else:
-            body = body.removeprefix("\n")
-            codes.append(f'<pre data-lang="{html.escape(lang)}">{html.escape(body)}</pre>')
-            return f"\n\x00PRE{len(codes) - 1}\x00\n"
-        return _PLACEHOLDER.format(len(codes) - 1)
+            codes.append(("", body))
+            return _INLINE.format(len(codes) - 1)
+        codes.append((lang, body.removeprefix("\n").rstrip("\n")))
+        return "\n" + _BLOCK.format(len(codes) - 1) + "\n"
 
     source = _CODE_BLOCK.sub(stash, text.replace("\r\n", "\n").replace("\r", "\n"))
-    body = _blocks(source.split("\n"), links)
-    body = _PLACEHOLDER_RE.sub(lambda m: codes[int(m[1])], body)
-    return html_to_markdown(body)
+    return restore_code(html_to_markdown(_blocks(source.split("\n"), links)), codes)
 
 
-def _blocks(lines: list[str], links: LinkContext) -> str:
+def code_span(body: str, in_cell: bool = False) -> str:
+    ticks = "``" if "`" in body else "`"
+    pad = " " if body.startswith("`") or body.endswith("`") else ""
+    if in_cell:
+        body = body.replace("|", "\\|")
+    return f"{ticks}{pad}{body}{pad}{ticks}"
+
+
+def restore_code(markdown: str, codes: list[tuple[str, str]]) -> str:
+    def block(match: re.Match[str]) -> str:
+        prefix, (lang, body) = match[1], codes[int(match[2])]
+        fence = "````" if "```" in body else "```"
+        lines = [f"{fence}{lang}", *body.split("\n"), fence]
+        # A block inside a quote or list item keeps that prefix on every line.
+        lead = prefix if prefix.strip() else ""
+        first = prefix
+        return "\n".join((first if n == 0 else lead) + ln for n, ln in enumerate(lines))
+
+    markdown = _BLOCK_LINE.sub(block, markdown)
+
+    def inline(match: re.Match[str]) -> str:
+        kind, (_lang, body) = match[1], codes[int(match[2])]
+        return code_span(body, in_cell=kind == "T")
+
+    return _PLACEHOLDER_RE.sub(inline, markdown)
+
+
+def _blocks(lines: list[str], links: LinkContext, depth: int = 0) -> str:
     out: list[str] = []
     paragraph: list[str] = []
     i = 0
@@ -118,25 +145,25 @@ def _blocks(lines: list[str], links: LinkContext) -> str:
             flush()
             i += 1
             continue
-        if _BLOCK_PLACEHOLDER.fullmatch(stripped):
+        if stripped.startswith(_OPEN + "B") and _PLACEHOLDER_RE.fullmatch(stripped):
             flush()
-            out.append(stripped)
+            out.append(f"<p>{stripped}</p>")
             i += 1
             continue
         if stripped == "{quote}":
             flush()
             end = next((j for j in range(i + 1, len(lines)) if lines[j].strip() == "{/quote}"), len(lines))
-            out.append("<blockquote>" + _blocks(lines[i + 1 : end], links) + "</blockquote>")
+            out.append("<blockquote>" + _blocks(lines[i + 1 : end], links, depth + 1) + "</blockquote>")
             i = end + 1
             continue
-        if stripped.startswith(">"):
+        if stripped.startswith(">") and depth < MAX_DEPTH:
             flush()
             j = i
             quoted = []
             while j < len(lines) and lines[j].strip().startswith(">"):
                 quoted.append(lines[j].strip()[1:].lstrip())
                 j += 1
-            out.append("<blockquote>" + _blocks(quoted, links) + "</blockquote>")
+            out.append("<blockquote>" + _blocks(quoted, links, depth + 1) + "</blockquote>")
             i = j
             continue
         heading = _HEADING.match(stripped)
@@ -186,7 +213,7 @@ def _list(items: list[str], links: LinkContext) -> str:
         match = _LIST.match(item)
         assert match is not None
         markers, text = match[1], match[2]
-        depth = len(markers)
+        depth = min(len(markers), MAX_DEPTH)
         tag = "ol" if markers[-1] == "+" else "ul"
         while len(stack) > depth:
             html_parts.append(f"</li></{stack.pop()}>")
@@ -251,8 +278,9 @@ def _table(rows: list[str], links: LinkContext) -> str:
 
 
 def _cell(text: str, links: LinkContext) -> str:
-    # A literal bar must stay escaped in the GFM cell.
-    return _inline(text, links).replace("|", "\\|")
+    # A literal bar must stay escaped in the GFM cell, inside code too.
+    converted = _inline(text, links).replace("|", "\\|")
+    return converted.replace(_OPEN + "C", _OPEN + "T")
 
 
 def _attachment(ref: str, links: LinkContext, label: str = "") -> str:
@@ -295,10 +323,10 @@ def _inline(text: str, links: LinkContext) -> str:
         return f"\x01{len(escapes) - 1}\x01"
 
     text = re.sub(r"\\([%'|\[\]{}&*\-+#~\\])", keep_escaped, text)
-    parts = re.split(r"(\x00CODE\d+\x00|\[\[.+?\]\])", text)
+    parts = re.split(f"({_OPEN}C\\d+{_CLOSE}|\\[\\[.+?\\]\\])", text)
     out = []
     for part in parts:
-        if part.startswith("\x00CODE"):
+        if part.startswith(_OPEN):
             out.append(part)
         elif part.startswith("[[") and part.endswith("]]"):
             out.append(_link(part[2:-2], links))
@@ -333,33 +361,43 @@ def _link(inner: str, links: LinkContext) -> str:
 
 
 def normalise_markdown(text: str) -> str:
-    """Markdown passes through; embedded HTML (outside code) is normalised by markdownify."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    """Markdown passes through; embedded HTML outside code and tables is normalised by markdownify."""
+    lines = text.translate({0xE000: None, 0xE001: None}).replace("\r\n", "\n").replace("\r", "\n").split("\n")
     out: list[str] = []
-    in_fence = False
+    fence = ""  # the open fence's characters, e.g. "```" or "~~~~"
+    previous_blank = True
     for line in lines:
-        if _FENCE.match(line):
-            in_fence = not in_fence
+        opener = _FENCE.match(line)
+        if fence:
+            if opener and opener[1][0] == fence[0] and len(opener[1]) >= len(fence) and not line.strip(" `~"):
+                fence = ""
             out.append(line)
-            continue
-        if in_fence or not _HTML_TAG.search(_strip_inline_code(line)):
+        elif opener:
+            fence = opener[1]
             out.append(line)
-            continue
-        indent = line[: len(line) - len(line.lstrip())]
-        converted = _html_line_to_markdown(line.strip())
-        out.extend(indent + part for part in converted.split("\n"))
+        elif (
+            line.startswith(("    ", "\t")) and (previous_blank or (out and out[-1].startswith(("    ", "\t"))))
+        ) or line.lstrip().startswith("|"):
+            out.append(line)  # indented code, or a table row (where <br> is how cells break lines)
+        elif _HTML_TAG.search(_INLINE_CODE.sub("", line)):
+            indent = line[: len(line) - len(line.lstrip())]
+            out.extend(indent + part for part in _html_line_to_markdown(line.strip()).split("\n"))
+        else:
+            out.append(line)
+        previous_blank = not line.strip()
     return "\n".join(out).strip()
 
 
 def _html_line_to_markdown(line: str) -> str:
-    # Autolinks look like tags to an HTML parser: keep them out of its way.
-    autolinks = _AUTOLINK.findall(line)
-    hidden = _AUTOLINK.sub(lambda m: f"AUTOLINK{autolinks.index(m[0])}X", line)
-    return re.sub(r"AUTOLINK(\d+)X", lambda m: str(autolinks[int(m[1])]), html_to_markdown(hidden))
+    # Autolinks look like tags to an HTML parser, and code spans must stay as written: hold both out.
+    held: list[str] = []
 
+    def hold(match: re.Match[str]) -> str:
+        held.append(match[0])
+        return _INLINE.format(len(held) - 1)
 
-def _strip_inline_code(line: str) -> str:
-    return re.sub(r"`[^`]*`", "", line)
+    hidden = _INLINE_CODE.sub(hold, _AUTOLINK.sub(hold, line))
+    return _PLACEHOLDER_RE.sub(lambda m: held[int(m[2])], html_to_markdown(hidden))
 
 
 def to_markdown(text: str | None, rule: str, links: LinkContext | None = None) -> str:
@@ -372,6 +410,11 @@ def to_markdown(text: str | None, rule: str, links: LinkContext | None = None) -
 @lru_cache(maxsize=4096)
 def _converted(text: str, rule: str, links: LinkContext) -> str:
     # Pure and deterministic, so repeated renders of the same thread (warm calls) reuse the work.
-    if rule == "backlog":
-        return backlog_to_markdown(text, links)
-    return normalise_markdown(text)
+    try:
+        if rule == "backlog":
+            return backlog_to_markdown(text, links)
+        return normalise_markdown(text)
+    except (RecursionError, ValueError, IndexError, KeyError) as exc:
+        # Text we cannot convert is still the user's text: show it as written, never lose it.
+        log.warning("could not convert %s text (%s); showing it as written", rule, type(exc).__name__)
+        return text

@@ -32,11 +32,18 @@ def fmt_time(value: str | None, view: View) -> str:
     """An instant (`created`, `updated`) in the caller's timezone, to the minute."""
     if not value:
         return "-"
-    return parse_ts(value).astimezone(view.tz).strftime("%Y-%m-%d %H:%M")
+    try:
+        return parse_ts(value).astimezone(view.tz).strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return inline(value)  # not a timestamp after all: show it as Backlog sent it
 
 
 def to_date(value: str | None, view: View) -> date | None:
-    """A calendar date (`startDate`, `dueDate`) serialised as a timestamp, or `yyyy-MM-dd`."""
+    """A calendar date (`startDate`, `dueDate`) serialised as a timestamp, or `yyyy-MM-dd`.
+
+    Raises:
+        ValueError: the value is neither.
+    """
     if not value:
         return None
     if len(value) == 10:
@@ -48,12 +55,18 @@ def to_date(value: str | None, view: View) -> date | None:
 
 
 def fmt_date(value: str | None, view: View) -> str:
-    day = to_date(value, view)
+    try:
+        day = to_date(value, view)
+    except ValueError:
+        return inline(value)
     return day.isoformat() if day else "-"
 
 
 def overdue_days(due: str | None, closed: bool, view: View) -> int:
-    day = to_date(due, view)
+    try:
+        day = to_date(due, view)
+    except ValueError:
+        return 0
     if day is None or closed:
         return 0
     return max(0, (view.today - day).days)

@@ -7,6 +7,7 @@ answers built from stale cache copies say so.
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -28,18 +29,48 @@ from backlog_mcp.errors import (
     ServerError,
     TransportError,
 )
+from backlog_mcp.names import closest_first
 
 if TYPE_CHECKING:
     from backlog_mcp.server import AppState
+
+log = logging.getLogger(__name__)
 
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
 
+# Tool name -> the argument names it accepts; the SDK would silently drop any others.
+_ACCEPTED: dict[str, frozenset[str]] = {}
+
+
 def add_read_tool(server: MCPServer[Any], fn: Callable[..., Awaitable[str]], title: str) -> None:
     """Register a read-only Markdown tool; its docstring, dedented, is the description."""
     description = inspect.cleandoc(fn.__doc__ or "")
+    _ACCEPTED[fn.__name__] = frozenset(name for name in inspect.signature(fn).parameters if name != "ctx")
     server.add_tool(fn, title=title, description=description, annotations=READ_ONLY, structured_output=False)
+
+
+def reject_unknown_arguments(ctx: Context[Any]) -> None:
+    """A misspelled argument must not quietly turn into an unfiltered answer.
+
+    Raises:
+        ToolError: an argument the tool does not have, with the closest valid names.
+    """
+    params = ctx.request_context.params or {}
+    accepted = _ACCEPTED.get(str(params.get("name")))
+    arguments = params.get("arguments") or {}
+    if accepted is None or not isinstance(arguments, dict):
+        return
+    unknown = sorted(set(arguments) - accepted)
+    if unknown:
+        first = unknown[0]
+        guess = closest_first(first, accepted)[0]
+        raise ToolError(
+            f'Unknown argument "{first}"'
+            + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else "")
+            + f'; did you mean "{guess}"? Valid arguments: {", ".join(sorted(accepted))}.'
+        )
 
 
 def app_state(ctx: Context[Any]) -> AppState:
@@ -86,6 +117,7 @@ def _age(seconds: float) -> str:
 
 async def guarded(ctx: Context[Any], work: Callable[[AppState], Awaitable[str]]) -> str:
     """Run a tool body with the deadline, error translation and stale marking applied."""
+    reject_unknown_arguments(ctx)
     app = app_state(ctx)
     deadline = app.settings.tool_deadline
     with collect_stale() as ages:
@@ -99,6 +131,15 @@ async def guarded(ctx: Context[Any], work: Callable[[AppState], Awaitable[str]])
             ) from None
         except BacklogError as exc:
             raise ToolError(describe(exc, app.settings.base_url)) from None
+        except ToolError:
+            raise
+        except Exception:
+            # A bug of ours: the traceback goes to stderr, the model gets a sentence it can act on.
+            log.exception("unexpected failure in a tool call")
+            raise ToolError(
+                "The server failed to build this answer (an internal error, logged on its stderr). "
+                "Try again, or ask for something narrower."
+            ) from None
     if ages:
         text = f"**Note: Backlog is not answering; this is a cached copy about {_age(max(ages))} old.**\n\n{text}"
     return text
