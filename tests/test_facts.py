@@ -57,6 +57,9 @@ async def test_every_fact_of_issue_with_30_comments(mcp: Client, fake: FakeBackl
     for field in issue["customFields"]:
         facts.append(field["name"])
         value = field["value"]
+        if field["fieldTypeId"] == 2 and value:  # multi-line text: every line, quoted
+            facts.extend(f"> {line}" for line in value.split("\n"))
+            continue
         values = value if isinstance(value, list) else [value]
         facts.extend(str(v["name"]) if isinstance(v, dict) else str(v)[:10] for v in values)
         if field.get("otherValue"):

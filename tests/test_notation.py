@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from inline_snapshot import snapshot
 
-from backlog_mcp.render.notation import LinkContext, backlog_to_markdown, normalise_markdown, to_markdown
+from backlog_mcp.render.notation import LinkContext, backlog_to_markdown, to_markdown
 
 LINKS = LinkContext((("11", "nulab.png"), ("12", "spec.pdf")))
 
@@ -233,6 +233,41 @@ text after\
 """),
     ),
     (
+        "code keeps backslashes and blank lines",
+        "{code:shell}\nls \\\n  -la\n\n\n\nx\n{/code}",
+        snapshot("""\
+```shell
+ls \\
+  -la
+
+
+
+x
+```\
+"""),
+    ),
+    ("inline code keeps spaces", "run {code}  a  b  {/code} now", snapshot("run `  a  b  ` now")),
+    (
+        "inline code with a bar in a cell",
+        "|{code}x|y{/code}|z|",
+        snapshot("""\
+|  |  |
+| --- | --- |
+| `x\\|y` | z |\
+"""),
+    ),
+    (
+        "code inside a quote",
+        "{quote}\n{code}\nq1\n{/code}\n{/quote}",
+        snapshot("""\
+> ```
+> q1
+> ```\
+"""),
+    ),
+    ("placeholder characters in input are inert", "a \ue000C0\ue001 b \x00CODE0\x00", snapshot("a C0 b CODE0")),
+    ("absurd nesting stays text", ">" * 12 + " deep", snapshot("> > > > > > > > >>>> deep")),
+    (
         "crlf newlines",
         "line1\r\nline2\r\n\r\n- x",
         snapshot("""\
@@ -303,16 +338,44 @@ next\
 """),
     ),
     ("inline code with tag untouched", "use `<br>` for breaks", snapshot("use `<br>` for breaks")),
+    (
+        "indented code untouched",
+        "para\n\n    <div>keep</div>",
+        snapshot("""\
+para
+
+    <div>keep</div>\
+"""),
+    ),
+    ("code span beside html", "`<br>` tag and <b>bold</b>", snapshot("`<br>` tag and **bold**")),
+    (
+        "longer fence holds a shorter one",
+        "````\n```\n<b>in code</b>\n```\n````\n<b>after</b>",
+        snapshot("""\
+````
+```
+<b>in code</b>
+```
+````
+**after**\
+"""),
+    ),
+    ("br in a table row stays", "| x<br>y | z |", snapshot("| x<br>y | z |")),
     ("bold tag", "a <b>bold</b> word", snapshot("a **bold** word")),
 ]
 
 
 @pytest.mark.parametrize(("name", "source", "expected"), MD_CASES, ids=[c[0] for c in MD_CASES])
 def test_markdown_projects(name: str, source: str, expected: str) -> None:
-    assert normalise_markdown(source) == expected
+    assert to_markdown(source, "markdown") == expected
 
 
 def test_rule_dispatch() -> None:
     assert to_markdown("''b''", "backlog") == "**b**"
     assert to_markdown("''b''", "markdown") == "''b''"
     assert to_markdown(None, "backlog") == ""
+
+
+def test_html_too_deep_to_convert_is_shown_as_written() -> None:
+    source = "<div>" * 3000 + "x"
+    assert to_markdown(source, "markdown") == source  # no RecursionError reaches the tool

@@ -94,6 +94,10 @@ https://acme.backlog.com/view/ORBIT-1
 - Shared files: /qa/rotation-test-plan.xlsx (20 KB)
 - Stars: 3
 
+**調査メモ** (custom field)
+> 回転直後に onRotate が2回呼ばれる。
+> Second call sees a null map.
+
 ## Description
 > # 概要 / Overview
 >
@@ -174,6 +178,10 @@ https://acme.backlog.com/view/NOVA-1
 - Attachments: stacktrace.txt (4.7 KB), screenshot.png (178 KB)
 - Shared files: /qa/rotation-test-plan.xlsx (20 KB)
 - Stars: 3
+
+**調査メモ** (custom field)
+> 回転直後に onRotate が2回呼ばれる。
+> Second call sees a null map.
 
 ## Description
 > ## Overview
@@ -446,3 +454,62 @@ def test_space_fixture_is_deterministic() -> None:
     a, b = build_space(), build_space()
     assert a.issues == b.issues and a.comments == b.comments
     assert len(a.issues) >= 400
+
+
+async def test_misspelled_arguments_are_errors_not_silently_ignored(tools: Client) -> None:
+    assert await error(tools, "get_user_issue_list", project=["ORBIT"]) == snapshot(
+        'Error executing tool get_user_issue_list: Unknown argument "project"; did you mean "projects"? Valid arguments: assignee_ids, assignees, categories, count, created_since, created_until, due_date_since, due_date_until, include_closed, issue_types, keyword, milestone_ids, milestones, offset, order, parent_issue_ids, priorities, project_ids, projects, sort, start_date_since, start_date_until, status_ids, statuses, timezone, updated_since, updated_until, user_id.'
+    )
+    text = await error(tools, "get_issue_details", issue_key="ORBIT-1", comments=5)
+    assert 'Unknown argument "comments"; did you mean "comment_count"?' in text
+
+
+async def test_odd_backlog_data_is_shown_not_crashed_on(tools: Client, fake: FakeBacklog) -> None:
+    issue = fake.space.issue_by_key("NOVA-4")
+    assert issue is not None
+    issue["dueDate"] = "someday"
+    comment = fake.space.comments[issue["id"]][-1]
+    comment["changeLog"] = [{"field": "limitDate", "newValue": "2025/03/12", "originalValue": None}]
+    comment["content"] = "<div>" * 3000 + "deep"
+    text = await call(tools, "get_issue_details", issue_key="NOVA-4", comment_count=1)
+    assert "Due someday" in text
+    assert "Due date: (none) → 2025/03/12" in text
+    assert text.endswith("deep")
+
+
+async def test_children_still_listed_when_the_parent_cannot_be_read(tools: Client, fake: FakeBacklog) -> None:
+    issue = fake.space.issue_by_key("ORBIT-1")
+    assert issue is not None
+    issue["parentIssueId"] = 987654321  # a parent this user cannot see
+    text = await call(tools, "get_issue_details", issue_key="ORBIT-1", include_comments=False)
+    assert "- Parent: issue id 987654321" in text
+    assert "- Children: ORBIT-2 " in text
+
+
+async def test_one_huge_comment_is_clipped_to_the_budget(tools: Client, fake: FakeBacklog) -> None:
+    issue = fake.space.issue_by_key("NOVA-4")
+    assert issue is not None
+    fake.space.comments[issue["id"]][-1]["content"] = "```\n" + "\n".join(f"line {n}" for n in range(20000)) + "\n```"
+    text = await call(tools, "get_issue_details", issue_key="NOVA-4", comment_count=2, max_tokens=2000)
+    assert len(text.encode()) / 3 < 2300
+    assert "more lines of this comment not shown)" in text
+    assert text.count("```") % 2 == 0
+
+
+async def test_comment_paging_hints_are_exact(tools: Client, fake: FakeBacklog) -> None:
+    issue = fake.space.issue_by_key("ORBIT-1")
+    assert issue is not None
+    ids = [c["id"] for c in fake.space.comments[issue["id"]]]  # 30 comments
+    everything = await call(tools, "get_issue_comments", issue_key="ORBIT-1", count=30)
+    assert "earlier" not in everything.lower() and "Newer" not in everything
+    newest = await call(tools, "get_issue_comments", issue_key="ORBIT-1", count=10)
+    assert (
+        f'_20 earlier comments not shown; fetch them with get_issue_comments(issue_key="ORBIT-1", before_id={ids[20]})._'
+        in newest
+    )
+    middle = await call(tools, "get_issue_comments", issue_key="ORBIT-1", before_id=ids[20], count=10)
+    assert f"before_id={ids[10]}" in middle and f"after_id={ids[19]}" in middle
+    after = await call(tools, "get_issue_comments", issue_key="ORBIT-1", after_id=ids[9], count=10)
+    assert "before_id" not in after and f"after_id={ids[19]}" in after
+    last = await call(tools, "get_issue_comments", issue_key="ORBIT-1", after_id=ids[19], count=10)
+    assert "before_id" not in last and "after_id" not in last

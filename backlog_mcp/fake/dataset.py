@@ -218,6 +218,7 @@ def _project(pid: int, key: str, name: str, rule: str, members: list[int]) -> Pr
         field(4, 6, "OS versions", ["Android 14", "Android 15", "iOS 18"]),
         field(5, 7, "影響範囲", ["地図", "Login"]),
         field(6, 8, "Reproducible", ["Always", "Sometimes"]),
+        field(7, 2, "調査メモ"),
     ]
     return Project(data, statuses, issue_types, categories, versions, custom_fields, members)
 
@@ -582,6 +583,7 @@ def _rich_issue(b: _Builder, project: Project, description: str, texts: list[str
             4: ["Android 14", "Android 15"],
             5: (["地図"], "Compass overlay"),
             6: ("Always", None),
+            7: "回転直後に onRotate が2回呼ばれる。\nSecond call sees a null map.",
         },
         attachments=[("stacktrace.txt", 4821), ("screenshot.png", 182_044)],
         shared_files=[("/qa/", "rotation-test-plan.xlsx", 20480)],

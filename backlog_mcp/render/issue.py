@@ -8,8 +8,10 @@ from typing import Any
 
 from backlog_mcp.render.notation import LinkContext, to_markdown
 from backlog_mcp.render.text import (
+    Fences,
     View,
     approx_tokens,
+    clip,
     fmt_date,
     fmt_due,
     fmt_number,
@@ -22,6 +24,7 @@ from backlog_mcp.render.text import (
 
 JSON = dict[str, Any]
 CLOSED_STATUS_ID = 4
+TEXTAREA = 2  # custom field type whose value is multi-line free text
 
 # Backlog's changeLog uses legacy names for some fields.
 FIELD_LABELS = {
@@ -74,8 +77,9 @@ def change_line(entry: JSON, view: View) -> str:
             return f"Attached {entry['newValue']}"
         return f"Removed attachment {entry.get('originalValue') or ''}".rstrip()
     label = FIELD_LABELS.get(name, name)
-    if name in _LONG_TEXT_FIELDS:
-        return f"{label} edited"
+    attribute = entry.get("attributeInfo") or {}
+    if name in _LONG_TEXT_FIELDS or attribute.get("typeId") == TEXTAREA:
+        return f"{label} edited"  # long free text: the current value is shown with the issue
     return f"{label}: {_value(entry, 'originalValue', view)} → {_value(entry, 'newValue', view)}"
 
 
@@ -109,8 +113,12 @@ def render_comments(
     for comment in reversed(comments):
         text = render_comment(comment, rule, view, links)
         cost = approx_tokens(text) + 6  # and a share of its day's heading
-        if kept and used + cost > budget:
-            break
+        if used + cost > budget:
+            if kept:
+                break
+            text, left = clip(text, budget)  # one comment bigger than the whole budget
+            text += f"\n> … ({left} more lines of this comment not shown)"
+            cost = budget
         kept.append((fmt_time(comment.get("created"), view)[:10], text))
         used += cost
     kept.reverse()
@@ -203,8 +211,12 @@ def _facts(issue: JSON, view: View, parent: JSON | None, children: Sequence[JSON
     if children:
         more = f" (showing {len(children)} of {child_total})" if child_total > len(children) else ""
         facts.append(f"Children{more}: " + "; ".join(_relative(child) for child in children))
+    elif child_total:
+        facts.append(f"Children: {child_total} (could not be listed just now)")
     custom = []
     for field in issue.get("customFields") or []:
+        if field.get("fieldTypeId") == TEXTAREA:
+            continue  # shown as a quoted block of its own, line breaks kept
         text = _custom_value(field, view)
         if text is not None:
             custom.append(f"{field.get('name')}: {text}")
@@ -223,18 +235,20 @@ def _facts(issue: JSON, view: View, parent: JSON | None, children: Sequence[JSON
     return [f"- {inline(fact)}" for fact in facts]
 
 
-def _fit_blocks(markdown: str, budget: int) -> tuple[str, int]:
-    """Keep whole blocks (never splitting a fence, list or table) within `budget`; return dropped count."""
+def _fit_blocks(markdown: str, budget: int) -> tuple[str, bool]:
+    """Keep whole blocks (never splitting a fence, list or table) within `budget`; say if any was cut.
+
+    A first block bigger than the whole budget is clipped at a line (fence closed) rather than kept.
+    """
     blocks: list[str] = []
     current: list[str] = []
-    fenced = False
+    fences = Fences()
     for line in markdown.split("\n"):
-        if line.lstrip().startswith(("```", "~~~")):
-            fenced = not fenced
-        if not line.strip() and not fenced and current:
+        fences.feed(line)
+        if not line.strip() and not fences.open and current:
             blocks.append("\n".join(current))
             current = []
-        elif line.strip() or fenced:
+        elif line.strip() or fences.open:
             current.append(line)
     if current:
         blocks.append("\n".join(current))
@@ -242,11 +256,13 @@ def _fit_blocks(markdown: str, budget: int) -> tuple[str, int]:
     used = 0
     for block in blocks:
         cost = approx_tokens(block) + 1
-        if kept and used + cost > budget:
-            break
+        if used + cost > budget:
+            if not kept:
+                kept.append(clip(block, budget)[0])
+            return "\n\n".join(kept), True
         kept.append(block)
         used += cost
-    return "\n\n".join(kept), len(blocks) - len(kept)
+    return "\n\n".join(kept), False
 
 
 def issue_links(issue: JSON) -> LinkContext:
@@ -287,17 +303,22 @@ def render_issue(
         *_facts(issue, view, parent, children, child_total),
     ]
     out = "\n".join(header)
+    for field in issue.get("customFields") or []:
+        if field.get("fieldTypeId") == TEXTAREA and field.get("value"):
+            out += f"\n\n**{inline(field.get('name'))}** (custom field)\n" + quote(str(field["value"]).strip())
     description = to_markdown(issue.get("description"), rule, links)
     # The description gets up to two thirds of what is left; comments get the rest.
     room = budget - approx_tokens(out)
     if description:
-        fitted, dropped = _fit_blocks(description, max(200, room * 2 // 3 if thread else room))
+        fitted, shortened = _fit_blocks(description, max(200, room * 2 // 3 if thread else room))
         out += "\n\n## Description\n" + quote(fitted)
-        if dropped:
-            out += (
-                f"\n\n_Description shortened: {dropped} more block{'s' if dropped != 1 else ''} not shown; "
-                f'call get_issue_details(issue_key="{key}", include_comments=false, max_tokens=20000)._'
+        if shortened:
+            where = (
+                f'call get_issue_details(issue_key="{key}", include_comments=false, max_tokens=20000)'
+                if budget < 20_000 or thread is not None
+                else f"the full text is on {view.base_url}/view/{key}"
             )
+            out += f"\n\n_Description shortened (about {approx_tokens(description)} tokens in all); {where}._"
     else:
         out += "\n\n_No description._"
     if thread is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
@@ -122,3 +123,46 @@ def user_name(user: dict[str, object] | None) -> str:
     if not user:
         return "-"
     return inline(user.get("name") or user.get("userId") or user.get("id"))
+
+
+_FENCE_LINE = re.compile(r"^[ >]*(`{3,}|~{3,})")
+
+
+class Fences:
+    """Tracks whether a line-by-line walk through Markdown is inside a fenced code block."""
+
+    def __init__(self) -> None:
+        self.open = ""  # the open fence's marker, "" outside code
+        self.closer = ""  # the line that would close it, quote prefix included
+
+    def feed(self, line: str) -> None:
+        match = _FENCE_LINE.match(line)
+        if not match:
+            return
+        marker = match[1]
+        if not self.open:
+            self.open, self.closer = marker, line[: match.start(1)] + marker
+        elif marker[0] == self.open[0] and len(marker) >= len(self.open):
+            self.open = self.closer = ""
+
+
+def clip(markdown: str, budget: int) -> tuple[str, int]:
+    """The first lines of `markdown` within `budget` tokens, with any open fence closed.
+
+    For the one item too big to show whole: returns (text, number of lines left out).
+    """
+    lines = markdown.split("\n")
+    kept: list[str] = []
+    used = 0
+    fences = Fences()
+    for line in lines:
+        cost = approx_tokens(line) + 1
+        if kept and used + cost > budget:
+            break
+        kept.append(line)
+        used += cost
+        fences.feed(line)
+    left = len(lines) - len(kept)
+    if left and fences.open:
+        kept.append(fences.closer)
+    return "\n".join(kept), left

@@ -7,7 +7,7 @@ import logging
 import re
 from collections.abc import Awaitable
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mcp.server import MCPServer
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from backlog_mcp.server import AppState
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _KEY = re.compile(r"^[A-Z][A-Z0-9_]*-[1-9][0-9]{0,9}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -148,7 +149,7 @@ async def get_issue_details(
     return await guarded(ctx, work)
 
 
-async def _optional(call: Awaitable[list[JSONObject]]) -> list[JSONObject] | None:
+async def _optional(call: Awaitable[T]) -> T | None:
     """A speculative fetch: None when it fails, so the caller falls back to the sure path."""
     try:
         return await call
@@ -159,25 +160,23 @@ async def _optional(call: Awaitable[list[JSONObject]]) -> list[JSONObject] | Non
 async def _relatives(
     app: AppState, issue: JSONObject, children: list[JSONObject] | None
 ) -> tuple[JSONObject | None, list[JSONObject], int]:
-    """Parent and children: a second round trip, only for what the first could not fetch."""
-    calls: list[Any] = []
+    """Parent and children: a second round trip, only for what the first could not fetch.
+
+    Each is optional: a parent in a project this user cannot see must not hide the children.
+    """
     parent_id = issue.get("parentIssueId")
     child_total = int((issue.get("childIssueSummary") or {}).get("total") or 0)
-    if parent_id:
-        calls.append(app.client.issue(parent_id))
-    fetch_children = bool(child_total) and children is None
-    if fetch_children:
-        calls.append(app.client.child_issues(int(issue["id"])))
-    if not calls:
-        known = children or []
-        return None, known, max(child_total, len(known))
-    try:
-        results = await gather(*calls)
-    except BacklogError:  # relatives are secondary: the issue itself is still worth showing
-        return None, children or [], child_total
-    parent = results[0] if parent_id else None
-    found: list[JSONObject] = results[-1] if fetch_children else children or []
+    parent_call = _optional(app.client.issue(parent_id)) if parent_id else _none()
+    children_call = (
+        _optional(app.client.child_issues(int(issue["id"]))) if child_total and children is None else _none()
+    )
+    parent, fetched = await gather(parent_call, children_call)
+    found: list[JSONObject] = children if children is not None else fetched or []
     return parent, found, max(child_total, len(found))
+
+
+async def _none() -> None:
+    return None
 
 
 async def get_issue_comments(
@@ -201,11 +200,14 @@ async def get_issue_comments(
 
     async def work(app: AppState) -> str:
         c = app.client
+        # Backlog does not document whether minId/maxId are inclusive: ask with the bound itself
+        # and two more (the bound, and one to learn whether more exist), drop the bound by id.
+        fetch = min(count + 2, 100)
         params: Params
         if after_id:
-            params = {"minId": after_id + 1, "order": "asc", "count": count}
+            params = {"minId": after_id, "order": "asc", "count": fetch}
         else:
-            params = {"order": "desc", "count": count, "maxId": before_id - 1 if before_id else None}
+            params = {"order": "desc", "count": fetch, "maxId": before_id}
         try:
             issue, comments, total, view = await gather(
                 c.issue(key), c.comments(key, params), c.count_comments(key), _view(app, tz)
@@ -213,17 +215,19 @@ async def get_issue_comments(
         except NotFoundError:
             raise _not_found(key) from None
         project = await c.project(issue["projectId"])
-        # Backlog does not document whether minId/maxId are inclusive: drop the bound itself.
-        ordered = sorted((x for x in comments if x["id"] not in (before_id, after_id)), key=lambda x: int(x["id"]))
+        page = [x for x in comments if x["id"] not in (before_id, after_id)]
+        more = len(page) > count or len(comments) >= fetch  # another comment beyond this page exists
+        page = page[:count]  # the `count` nearest the bound (Backlog sent them nearest first)
+        ordered = sorted(page, key=lambda x: int(x["id"]))
         if not ordered:
             return f"No comments on {key} in that range ({total} in all)."
-        full_page = len(comments) >= count
+        newer = f'get_issue_comments(issue_key="{key}", after_id={ordered[-1]["id"]})'
         if after_id:
-            older = -1  # at least the comment after_id itself
-            newer_call = f'get_issue_comments(issue_key="{key}", after_id={ordered[-1]["id"]})' if full_page else None
+            older, newer_call = 0, newer if more else None  # older ones: the caller came from there
+        elif before_id:
+            older, newer_call = (-1 if more else 0), newer
         else:
-            older = -1 if full_page else 0
-            newer_call = f'get_issue_comments(issue_key="{key}", after_id={ordered[-1]["id"]})' if before_id else None
+            older, newer_call = max(0, total - len(ordered)), None
         links = issue_links(issue)
         body, _shown = render_comments(
             ordered,
