@@ -242,7 +242,7 @@ class BacklogClient:
     async def _attempt(
         self, method: str, path: str, pairs: list[tuple[str, str]], form: list[tuple[str, str]], bucket: str
     ) -> tuple[str, Any]:
-        await self._pace(bucket)  # before taking a slot: a drained bucket must not starve the others
+        await self._pace(bucket, method, path)  # before taking a slot: a drained bucket must not starve others
         async with self._limiter:
             query: list[tuple[str, str | int | float | bool | None]] = [
                 *pairs,
@@ -290,8 +290,13 @@ class BacklogClient:
                 path=path,
             ) from None
 
-    async def _pace(self, bucket: str) -> None:
-        """Slow down as a bucket empties, instead of running into 429s."""
+    async def _pace(self, bucket: str, method: str, path: str) -> None:
+        """Slow down as a bucket empties, instead of running into 429s.
+
+        Raises:
+            RateLimitedError: the bucket is spent and its reset is not near; sending would only
+                earn a 429 (the caller may still answer from the cache).
+        """
         info = self._buckets.get(bucket)
         if info is None or info.limit <= 0:
             return
@@ -300,11 +305,18 @@ class BacklogClient:
             self._buckets.pop(bucket, None)
             return
         if info.remaining <= 0:
-            if until_reset <= self.retry.max_rate_wait:
-                await self._sleep(until_reset)
+            if until_reset > self.retry.max_rate_wait:
+                raise RateLimitedError(
+                    f"{method} {path}: the {bucket} rate limit is spent (not sent)",
+                    reset_at=info.reset,
+                    method=method,
+                    path=path,
+                )
+            await self._sleep(until_reset)
             return
         if info.remaining < max(2, info.limit // 10):
             await self._sleep(min(1.0, until_reset / info.remaining))
+        info.remaining -= 1  # count our own request now: concurrent callers see it before the reply
 
     def _note_rate(self, bucket: str, headers: httpx.Headers) -> None:
         with contextlib.suppress(KeyError, ValueError):

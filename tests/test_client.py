@@ -395,3 +395,24 @@ async def test_redirects_are_errors_and_never_cached(settings: Settings, cache: 
         await client.space()
     assert await cache.count() == 0
     await client.aclose()
+
+
+async def test_a_spent_bucket_fails_fast_without_sending(settings: Settings) -> None:
+    reset = time.time() + 50
+    headers = {"X-RateLimit-Limit": "150", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/issues"):
+            return httpx.Response(429, json=envelope("Too Many Requests.", 13), headers=headers)
+        return httpx.Response(200, json={"spaceKey": "acme"})
+
+    client = make_client(settings, handler)
+    with pytest.raises(RateLimitedError):
+        await client.issues({})
+    assert client.requests_sent == 1
+    with pytest.raises(RateLimitedError, match="the search rate limit is spent"):
+        await client.issues({"keyword": "x"})
+    assert client.requests_sent == 1  # known to be spent: not sent
+    assert await client.space() == {"spaceKey": "acme"}  # the read bucket still goes out
+    assert client.requests_sent == 2
+    await client.aclose()
