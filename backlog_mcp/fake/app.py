@@ -217,9 +217,6 @@ class FakeBacklog:
         ]
         return headers, used > limit
 
-    def reset_rate_limits(self) -> None:
-        self._windows.clear()
-
     # -- routing -------------------------------------------------------------------------------
 
     def _add_routes(self) -> None:
