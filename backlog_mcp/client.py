@@ -73,6 +73,7 @@ class _Bucket:
     limit: int
     remaining: int
     reset: float
+    seen: float  # our clock when Backlog told us; its windows last a minute whatever the clocks say
 
 
 def segment(value: str | int) -> str:
@@ -300,7 +301,10 @@ class BacklogClient:
         info = self._buckets.get(bucket)
         if info is None or info.limit <= 0:
             return
-        until_reset = info.reset - time.time()
+        now = time.time()
+        # Backlog's windows last a minute: never trust a reset later than a minute after we heard it,
+        # or a clock that runs ahead of ours would keep a spent bucket spent forever.
+        until_reset = min(info.reset - now, info.seen + 60.0 - now)
         if until_reset <= 0:
             self._buckets.pop(bucket, None)
             return
@@ -308,7 +312,7 @@ class BacklogClient:
             if until_reset > self.retry.max_rate_wait:
                 raise RateLimitedError(
                     f"{method} {path}: the {bucket} rate limit is spent (not sent)",
-                    reset_at=info.reset,
+                    reset_at=now + until_reset,
                     method=method,
                     path=path,
                 )
@@ -324,6 +328,7 @@ class BacklogClient:
                 int(headers["X-RateLimit-Limit"]),
                 int(headers["X-RateLimit-Remaining"]),
                 float(headers["X-RateLimit-Reset"]),
+                time.time(),
             )
 
     # -- typed endpoints ---------------------------------------------------------------------

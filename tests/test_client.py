@@ -416,3 +416,28 @@ async def test_a_spent_bucket_fails_fast_without_sending(settings: Settings) -> 
     assert await client.space() == {"spaceKey": "acme"}  # the read bucket still goes out
     assert client.requests_sent == 2
     await client.aclose()
+
+
+async def test_a_server_clock_ahead_of_ours_cannot_keep_a_bucket_spent(settings: Settings) -> None:
+    skew = 300  # Backlog's clock five minutes ahead
+    sent: list[float] = []
+    clock = [time.time()]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(clock[0])
+        reset = str(clock[0] + skew + 30)
+        headers = {"X-RateLimit-Limit": "150", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset}
+        return httpx.Response(429, json=envelope("Too Many Requests.", 13), headers=headers)
+
+    client = make_client(settings, handler)
+    with pytest.raises(RateLimitedError) as info:
+        await client.issues({})
+    with pytest.raises(RateLimitedError) as info:
+        await client.issues({"keyword": "a"})
+    assert len(sent) == 1
+    assert (info.value.retry_after() or 0) <= 60  # a minute at most, not the skewed five and a half
+    client._buckets["search"].seen -= 61  # a minute later by our clock
+    with pytest.raises(RateLimitedError):
+        await client.issues({"keyword": "b"})
+    assert len(sent) == 2  # the window is over by our clock: the request went out again
+    await client.aclose()

@@ -246,6 +246,7 @@ x
 ```\
 """),
     ),
+    ("inline code holding backticks", "{code}a``b{/code}", snapshot("```a``b```")),
     ("inline code keeps spaces", "run {code}  a  b  {/code} now", snapshot("run `  a  b  ` now")),
     (
         "inline code with a bar in a cell",
@@ -360,6 +361,22 @@ para
 **after**\
 """),
     ),
+    (
+        "autolink inside a code span",
+        "Use `<https://example.com/a>` and <b>bold</b>",
+        snapshot("Use `<https://example.com/a>` and **bold**"),
+    ),
+    (
+        "quoted fence protects its html",
+        "> ```html\n> <b>keep me</b>\n> ```\n\n<b>after</b>",
+        snapshot("""\
+> ```html
+> <b>keep me</b>
+> ```
+
+**after**\
+"""),
+    ),
     ("br in a table row stays", "| x<br>y | z |", snapshot("| x<br>y | z |")),
     ("bold tag", "a <b>bold</b> word", snapshot("a **bold** word")),
 ]
@@ -379,3 +396,12 @@ def test_rule_dispatch() -> None:
 def test_html_too_deep_to_convert_is_shown_as_written() -> None:
     source = "<div>" * 3000 + "x"
     assert to_markdown(source, "markdown") == source  # no RecursionError reaches the tool
+
+
+def test_backtick_heavy_lines_stay_fast() -> None:
+    import time
+
+    began = time.perf_counter()
+    to_markdown("x " + "`" * 30000 + " <b>y</b>", "markdown")
+    to_markdown(" ".join("`" * k for k in range(1, 400)) + " <b>y</b>", "markdown")
+    assert time.perf_counter() - began < 2.0  # was quadratic: seconds per line

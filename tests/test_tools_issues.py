@@ -513,3 +513,27 @@ async def test_comment_paging_hints_are_exact(tools: Client, fake: FakeBacklog) 
     assert "before_id" not in after and f"after_id={ids[19]}" in after
     last = await call(tools, "get_issue_comments", issue_key="ORBIT-1", after_id=ids[19], count=10)
     assert "before_id" not in last and "after_id" not in last
+
+
+async def test_a_one_line_giant_comment_keeps_its_start(tools: Client, fake: FakeBacklog) -> None:
+    issue = fake.space.issue_by_key("NOVA-4")
+    assert issue is not None
+    fake.space.comments[issue["id"]][-1]["content"] = "IMPORTANT first sentence. " + "blah " * 20000
+    text = await call(tools, "get_issue_details", issue_key="NOVA-4", comment_count=3, max_tokens=2000)
+    assert "> IMPORTANT first sentence. blah" in text
+    assert len(text.encode()) / 3 < 2300
+
+
+async def test_tools_without_arguments_reject_any(tools: Client) -> None:
+    assert await error(tools, "get_myself", verbose=True) == snapshot(
+        "Error executing tool get_myself: This tool takes no arguments; leave out verbose."
+    )
+
+
+async def test_textarea_custom_field_respects_the_budget(tools: Client, fake: FakeBacklog) -> None:
+    issue = fake.space.issue_by_key("ORBIT-1")
+    assert issue is not None
+    issue["customFields"][-1]["value"] = "\n".join(f"note {n}" for n in range(30000))
+    text = await call(tools, "get_issue_details", issue_key="ORBIT-1", max_tokens=2000)
+    assert len(text.encode()) / 3 < 2300
+    assert "> note 0" in text and "more lines)" in text

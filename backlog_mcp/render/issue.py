@@ -305,7 +305,9 @@ def render_issue(
     out = "\n".join(header)
     for field in issue.get("customFields") or []:
         if field.get("fieldTypeId") == TEXTAREA and field.get("value"):
-            out += f"\n\n**{inline(field.get('name'))}** (custom field)\n" + quote(str(field["value"]).strip())
+            value, cut = clip(str(field["value"]).strip(), max(100, budget // 10))
+            more = f"\n> … ({cut} more lines)" if cut else ""
+            out += f"\n\n**{inline(field.get('name'))}** (custom field)\n" + quote(value) + more
     description = to_markdown(issue.get("description"), rule, links)
     # The description gets up to two thirds of what is left; comments get the rest.
     room = budget - approx_tokens(out)

@@ -40,9 +40,9 @@ _HTML_TAG = re.compile(
     r"details|summary|blockquote|h[1-6]|sub|sup|font|hr)\b[^>]*>",
     re.I,
 )
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_INLINE_CODE = re.compile(r"(`+)(?!`).*?(?<!`)\1(?!`)")
+_FENCE = re.compile(r"^(?: {0,3}> ?)* {0,3}(`{3,}|~{3,})")  # quoted fences count too
 _AUTOLINK = re.compile(r"<(?:https?|mailto):[^>\s]+>")
+_TICKS = re.compile(r"`+")
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,8 @@ def backlog_to_markdown(text: str, links: LinkContext | None = None) -> str:
 
 
 def code_span(body: str, in_cell: bool = False) -> str:
-    ticks = "``" if "`" in body else "`"
+    longest = max((len(run) for run in _TICKS.findall(body)), default=0)
+    ticks = "`" * (longest + 1)
     pad = " " if body.startswith("`") or body.endswith("`") else ""
     if in_cell:
         body = body.replace("|", "\\|")
@@ -112,7 +113,7 @@ def code_span(body: str, in_cell: bool = False) -> str:
 def restore_code(markdown: str, codes: list[tuple[str, str]]) -> str:
     def block(match: re.Match[str]) -> str:
         prefix, (lang, body) = match[1], codes[int(match[2])]
-        fence = "````" if "```" in body else "```"
+        fence = "`" * max(3, 1 + max((len(run) for run in _TICKS.findall(body)), default=0))
         lines = [f"{fence}{lang}", *body.split("\n"), fence]
         # A block inside a quote or list item keeps that prefix on every line.
         lead = prefix if prefix.strip() else ""
@@ -369,7 +370,7 @@ def normalise_markdown(text: str) -> str:
     for line in lines:
         opener = _FENCE.match(line)
         if fence:
-            if opener and opener[1][0] == fence[0] and len(opener[1]) >= len(fence) and not line.strip(" `~"):
+            if opener and opener[1][0] == fence[0] and len(opener[1]) >= len(fence) and not line.strip(" `~>"):
                 fence = ""
             out.append(line)
         elif opener:
@@ -379,7 +380,7 @@ def normalise_markdown(text: str) -> str:
             line.startswith(("    ", "\t")) and (previous_blank or (out and out[-1].startswith(("    ", "\t"))))
         ) or line.lstrip().startswith("|"):
             out.append(line)  # indented code, or a table row (where <br> is how cells break lines)
-        elif _HTML_TAG.search(_INLINE_CODE.sub("", line)):
+        elif _HTML_TAG.search(_without_code_spans(line)):
             indent = line[: len(line) - len(line.lstrip())]
             out.extend(indent + part for part in _html_line_to_markdown(line.strip()).split("\n"))
         else:
@@ -388,15 +389,61 @@ def normalise_markdown(text: str) -> str:
     return "\n".join(out).strip()
 
 
+def code_spans(line: str) -> list[tuple[int, int]]:
+    """(start, end) of each code span: a backtick run closed by the next run of the same length.
+
+    One pass over the runs (CommonMark's rule), so a line of many backticks stays cheap.
+    """
+    runs = [(m.start(), m.end() - m.start()) for m in _TICKS.finditer(line)]
+    next_same: dict[int, list[int]] = {}
+    for index, (_start, length) in enumerate(runs):
+        next_same.setdefault(length, []).append(index)
+    spans: list[tuple[int, int]] = []
+    cursor = dict.fromkeys(next_same, 0)
+    i = 0
+    while i < len(runs):
+        start, length = runs[i]
+        same = next_same[length]
+        while cursor[length] < len(same) and same[cursor[length]] <= i:
+            cursor[length] += 1
+        if cursor[length] < len(same):
+            j = same[cursor[length]]
+            spans.append((start, runs[j][0] + length))
+            i = j + 1
+        else:
+            i += 1
+    return spans
+
+
+def _without_code_spans(line: str) -> str:
+    spans = code_spans(line)
+    if not spans:
+        return line
+    pieces, last = [], 0
+    for start, end in spans:
+        pieces.append(line[last:start])
+        last = end
+    pieces.append(line[last:])
+    return "".join(pieces)
+
+
 def _html_line_to_markdown(line: str) -> str:
-    # Autolinks look like tags to an HTML parser, and code spans must stay as written: hold both out.
+    # Code spans must stay as written and autolinks look like tags to an HTML parser: hold both out
+    # (code first, so an autolink inside code is held as part of the code).
     held: list[str] = []
+    pieces, last = [], 0
+    for start, end in code_spans(line):
+        pieces.append(line[last:start])
+        held.append(line[start:end])
+        pieces.append(_INLINE.format(len(held) - 1))
+        last = end
+    pieces.append(line[last:])
 
     def hold(match: re.Match[str]) -> str:
         held.append(match[0])
         return _INLINE.format(len(held) - 1)
 
-    hidden = _INLINE_CODE.sub(hold, _AUTOLINK.sub(hold, line))
+    hidden = _AUTOLINK.sub(hold, "".join(pieces))
     return _PLACEHOLDER_RE.sub(lambda m: held[int(m[2])], html_to_markdown(hidden))
 
 

@@ -147,9 +147,10 @@ class Fences:
 
 
 def clip(markdown: str, budget: int) -> tuple[str, int]:
-    """The first lines of `markdown` within `budget` tokens, with any open fence closed.
+    """The start of `markdown` within `budget` tokens, with any open fence closed.
 
-    For the one item too big to show whole: returns (text, number of lines left out).
+    For the one item too big to show whole: whole lines while they fit, then as much of the
+    next line as fits (marked with …). Returns (text, number of lines not shown in full).
     """
     lines = markdown.split("\n")
     kept: list[str] = []
@@ -157,12 +158,15 @@ def clip(markdown: str, budget: int) -> tuple[str, int]:
     fences = Fences()
     for line in lines:
         cost = approx_tokens(line) + 1
-        if kept and used + cost > budget:
+        if used + cost > budget:
+            room = (budget - used) * 3  # bytes, by the same estimate as approx_tokens
+            if room > 40:
+                kept.append(line.encode()[:room].decode(errors="ignore") + " …")
             break
         kept.append(line)
         used += cost
         fences.feed(line)
-    left = len(lines) - len(kept)
-    if left and fences.open:
+    cut = len(lines) - sum(1 for line in kept if not line.endswith(" …"))
+    if cut and fences.open:
         kept.append(fences.closer)
-    return "\n".join(kept), left
+    return "\n".join(kept), cut

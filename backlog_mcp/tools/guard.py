@@ -63,6 +63,8 @@ def reject_unknown_arguments(ctx: Context[Any]) -> None:
     if accepted is None or not isinstance(arguments, dict):
         return
     unknown = sorted(set(arguments) - accepted)
+    if unknown and not accepted:
+        raise ToolError(f"This tool takes no arguments; leave out {', '.join(unknown)}.")
     if unknown:
         first = unknown[0]
         guess = closest_first(first, accepted)[0]

@@ -184,7 +184,7 @@ async def get_issue_comments(
     ctx: Context[Any],
     before_id: Annotated[int | None, Field(ge=1, description="Only comments older than this comment id")] = None,
     after_id: Annotated[int | None, Field(ge=1, description="Only comments newer than this comment id")] = None,
-    count: Annotated[int, Field(ge=1, le=100, description="Comments per page")] = 20,
+    count: Annotated[int, Field(ge=1, le=100, description="Comments per page (at most 98 are shown)")] = 20,
     timezone: Timezone = "UTC",
     max_tokens: MaxTokens = 10000,
 ) -> str:
@@ -202,7 +202,8 @@ async def get_issue_comments(
         c = app.client
         # Backlog does not document whether minId/maxId are inclusive: ask with the bound itself
         # and two more (the bound, and one to learn whether more exist), drop the bound by id.
-        fetch = min(count + 2, 100)
+        page_size = min(count, 98)  # Backlog sends at most 100: room for the bound and one more
+        fetch = page_size + 2
         params: Params
         if after_id:
             params = {"minId": after_id, "order": "asc", "count": fetch}
@@ -216,8 +217,8 @@ async def get_issue_comments(
             raise _not_found(key) from None
         project = await c.project(issue["projectId"])
         page = [x for x in comments if x["id"] not in (before_id, after_id)]
-        more = len(page) > count or len(comments) >= fetch  # another comment beyond this page exists
-        page = page[:count]  # the `count` nearest the bound (Backlog sent them nearest first)
+        more = len(page) > page_size or len(comments) >= fetch  # another comment beyond this page exists
+        page = page[:page_size]  # the ones nearest the bound (Backlog sent them nearest first)
         ordered = sorted(page, key=lambda x: int(x["id"]))
         if not ordered:
             return f"No comments on {key} in that range ({total} in all)."
