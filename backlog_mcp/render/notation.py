@@ -174,21 +174,12 @@ def _blocks(lines: list[str], links: LinkContext, depth: int = 0) -> str:
             out.append(f"<h{level}>{_inline(heading[2], links)}</h{level}>")
             i += 1
             continue
-        if _LIST.match(stripped):
+        if _LIST.match(stripped) or _TABLE.match(stripped):  # a run of list items or table rows
             flush()
-            j = i
-            while j < len(lines) and _LIST.match(lines[j].strip()):
-                j += 1
-            out.append(_list([lines[k].strip() for k in range(i, j)], links))
-            i = j
-            continue
-        if _TABLE.match(stripped):
-            flush()
-            j = i
-            while j < len(lines) and _TABLE.match(lines[j].strip()):
-                j += 1
-            out.append(_table([lines[k].strip() for k in range(i, j)], links))
-            i = j
+            pattern, render = (_LIST, _list) if _LIST.match(stripped) else (_TABLE, _table)
+            run = _run_of(pattern, lines, i)
+            out.append(render(run, links))
+            i += len(run)
             continue
         macro = _MACRO.match(stripped)
         if macro:
@@ -204,6 +195,16 @@ def _blocks(lines: list[str], links: LinkContext, depth: int = 0) -> str:
         i += 1
     flush()
     return "".join(out)
+
+
+def _run_of(pattern: re.Pattern[str], lines: list[str], start: int) -> list[str]:
+    """The stripped lines from `start` on that match `pattern`."""
+    run = []
+    for line in lines[start:]:
+        if not pattern.match(line.strip()):
+            break
+        run.append(line.strip())
+    return run
 
 
 def _list(items: list[str], links: LinkContext) -> str:
