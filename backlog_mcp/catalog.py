@@ -41,12 +41,9 @@ class Catalog:
     def __init__(self, client: BacklogClient) -> None:
         self.client = client
 
-    async def projects(self) -> list[JSONObject]:
-        return await self.client.projects()
-
     async def select_projects(self, keys: Sequence[str] | None, ids: Sequence[int] | None) -> list[JSONObject]:
         """Projects named by key or name and/or numeric id; all of the user's projects if neither."""
-        projects = await self.projects()
+        projects = await self.client.projects()
         if not keys and not ids:
             return projects
         chosen: dict[int, JSONObject] = {}
@@ -104,9 +101,6 @@ class Catalog:
             seen.setdefault(int(user["id"]), user)
         return list(seen.values())
 
-    async def myself(self) -> JSONObject:
-        return await self.client.myself()
-
     async def user_ids(self, wanted: Sequence[str], projects: Sequence[JSONObject]) -> list[tuple[int, str]]:
         """Resolve `me`, numeric ids, login ids and display names to (id, name)."""
         result: dict[int, str] = {}
@@ -114,7 +108,7 @@ class Catalog:
         for text in wanted:
             value = text.strip()
             if value.casefold() in ("me", "myself", "自分"):
-                me = await self.myself()
+                me = await self.client.myself()
                 result[int(me["id"])] = str(me["name"])
                 continue
             if members is None:

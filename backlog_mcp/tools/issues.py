@@ -419,7 +419,7 @@ async def _assignees(
         return found
     configured = app.settings.user_id
     if configured is None:
-        me = await catalog.myself()
+        me = await app.client.myself()
         return [(int(me["id"]), str(me["name"]))]
     return await catalog.user_ids([configured], scope)
 
