@@ -184,16 +184,25 @@ class ResponseCache:
         if now - self._last_purge > PURGE_INTERVAL:
             await self.purge_expired()
 
-    async def invalidate(self, scope: str, path_prefix: str) -> int:
-        """Drop every row of `scope` whose path is `path_prefix` or below it."""
+    async def invalidate(self, scope: str, paths: Iterable[str]) -> int:
+        """Drop the rows of `scope` at each path; `/issues/X/*` means the path and everything below it."""
         if self._db is None:
             return 0
-        like = path_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
+        clauses: list[str] = []
+        args: list[str] = [scope]
+        for path in paths:
+            base = path.removesuffix("/*")
+            if path.endswith("/*"):
+                like = base.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
+                clauses.append("path = ? OR path LIKE ? ESCAPE '\\'")
+                args += [base, like]
+            else:
+                clauses.append("path = ?")
+                args.append(base)
+        if not clauses:
+            return 0
         try:
-            cursor = await self._db.execute(
-                "DELETE FROM responses WHERE scope = ? AND (path = ? OR path LIKE ? ESCAPE '\\')",
-                (scope, path_prefix, like),
-            )
+            cursor = await self._db.execute(f"DELETE FROM responses WHERE scope = ? AND ({' OR '.join(clauses)})", args)
         except sqlite3.Error as exc:
             await self._disable(exc)
             return 0

@@ -23,6 +23,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--cache-path", metavar="PATH", type=Path, help="SQLite cache file to use")
     parser.add_argument("--no-cache", action="store_true", help="do not cache Backlog responses")
     parser.add_argument("--clear-cache", action="store_true", help="empty the response cache and exit")
+    parser.add_argument(
+        "--read-only", action="store_true", help="offer no write tools and send nothing but reads (BACKLOG_READ_ONLY)"
+    )
+    parser.add_argument("--projects", metavar="KEYS", help="only these projects, e.g. ORBIT,NOVA (BACKLOG_PROJECTS)")
+    parser.add_argument("--toolsets", metavar="NAMES", help="only these toolsets, e.g. issues,space (BACKLOG_TOOLSETS)")
+    parser.add_argument("--tools", metavar="NAMES", help="these tools too, e.g. get_myself (BACKLOG_TOOLS)")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log more to stderr (-vv: debug)")
     parser.add_argument("--version", action="version", version=f"backlog-mcp {__version__}")
     return parser.parse_args(argv)
@@ -51,17 +57,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             removed = asyncio.run(clear_cache(path))
             sys.stdout.write(f"Removed {removed} cached entries from {path}\n")
             return 0
-        settings = load_settings(args.env_file, cache_path=args.cache_path, no_cache=args.no_cache)
+        settings = load_settings(
+            args.env_file,
+            cache_path=args.cache_path,
+            no_cache=args.no_cache,
+            read_only=args.read_only,
+            projects=args.projects,
+            toolsets=args.toolsets,
+            tools=args.tools,
+        )
+        logs.redact(handler, settings.api_key)
+        if settings.insecure:
+            logging.getLogger("backlog_mcp").warning(
+                "BACKLOG_DOMAIN uses plain http: the API key travels unencrypted; "
+                "use https:// unless this is a test server"
+            )
+
+        from backlog_mcp.server import build_server  # the MCP SDK is slow to import: only when serving
+
+        server = build_server(settings)
     except ConfigError as exc:
         sys.stderr.write(f"backlog-mcp: {exc}\n")
         return 2
-    logs.redact(handler, settings.api_key)
-    if settings.insecure:
-        logging.getLogger("backlog_mcp").warning(
-            "BACKLOG_DOMAIN uses plain http: the API key travels unencrypted; use https:// unless this is a test server"
-        )
-
-    from backlog_mcp.server import build_server  # the MCP SDK is slow to import: only when serving
-
-    build_server(settings).run()
+    server.run()
     return 0

@@ -2,7 +2,12 @@
 
 `_request` owns authentication, the response cache, single-flight for identical GETs, the cap
 on concurrent requests, retries with backoff for idempotent calls, rate-limit pacing, the
-mapping of failures to `backlog_mcp.errors`, and stale-if-error. Nothing above it sees httpx.
+mapping of failures to `backlog_mcp.errors`, stale-if-error, and the read-only guard (nothing
+but GET leaves a read-only server). Nothing above it sees httpx.
+
+The typed endpoints enforce the project allow-list (`BACKLOG_PROJECTS`): an object of another
+project raises the same `NotFoundError` a missing one does, and lists are queried or filtered
+down to the allowed projects. Each write names the cached paths it makes stale.
 """
 
 from __future__ import annotations
@@ -13,13 +18,12 @@ import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import httpx
 
 from backlog_mcp import __version__
 from backlog_mcp.cache import ResponseCache, cache_key, cache_scope
@@ -28,11 +32,18 @@ from backlog_mcp.errors import (
     APIError,
     BacklogError,
     BadResponseError,
+    NotFoundError,
     RateLimitedError,
+    ReadOnlyError,
     ServerError,
     TransportError,
     api_error_class,
 )
+
+if TYPE_CHECKING:
+    # httpx is imported on the first request, not at start-up: it costs ~100 ms before the
+    # first `tools/list` otherwise.
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +52,7 @@ Params = Mapping[str, ParamValue]
 JSONObject = dict[str, Any]
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
+MAX_KNOWN_IDS = 20_000  # issue key -> id pairs remembered (about 2 MB at most)
 _SEARCH_PATHS = frozenset({"/issues", "/issues/count", "/wikis", "/wikis/count"})
 
 # Ages (seconds) of stale cache copies served during the current tool call; see `collect_stale`.
@@ -96,6 +108,29 @@ def encode_params(params: Params | None) -> list[tuple[str, str]]:
     return pairs
 
 
+def issue_paths(*refs: str | int | None) -> list[str]:
+    """What a change to an issue makes stale: the issue (by each ref) with its comments, and lists."""
+    return ["/issues", "/issues/count", *(f"/issues/{segment(ref)}/*" for ref in refs if ref)]
+
+
+def project_of(issue_key: str) -> str:
+    return issue_key.rsplit("-", 1)[0].upper()
+
+
+class _Recent(OrderedDict[str, int]):
+    """A map that forgets its oldest entries beyond `limit`."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def remember(self, key: str, value: int) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.limit:
+            self.popitem(last=False)
+
+
 def rate_bucket(method: str, path: str) -> str:
     if method != "GET":
         return "update"
@@ -130,18 +165,28 @@ class BacklogClient:
         self._buckets: dict[str, _Bucket] = {}
         # Issue key -> numeric id, learned from every issue seen; ids never change, and knowing
         # one lets a caller ask for an issue's children in the same round trip as the issue.
-        self.issue_ids: dict[str, int] = {}
-        self._http = httpx.AsyncClient(
-            base_url=settings.api_root,
-            transport=transport,
-            timeout=httpx.Timeout(settings.timeout, connect=min(settings.timeout, 10.0)),
-            limits=httpx.Limits(max_connections=settings.max_concurrency * 2, max_keepalive_connections=8),
-            headers={"User-Agent": f"backlog-mcp/{__version__}", "Accept": "application/json"},
-            follow_redirects=False,
-        )
+        self.issue_ids = _Recent(MAX_KNOWN_IDS)
+        self._transport = transport
+        self._http_client: httpx.AsyncClient | None = None
+
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        if self._http_client is None:
+            import httpx
+
+            self._http_client = httpx.AsyncClient(
+                base_url=self.settings.api_root,
+                transport=self._transport,
+                timeout=httpx.Timeout(self.settings.timeout, connect=min(self.settings.timeout, 10.0)),
+                limits=httpx.Limits(max_connections=self.settings.max_concurrency * 2, max_keepalive_connections=8),
+                headers={"User-Agent": f"backlog-mcp/{__version__}", "Accept": "application/json"},
+                follow_redirects=False,
+            )
+        return self._http_client
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._http_client is not None:
+            await self._http_client.aclose()
 
     # -- the choke point ---------------------------------------------------------------------
 
@@ -153,17 +198,21 @@ class BacklogClient:
         params: Params | None = None,
         data: Params | None = None,
         ttl: float = 0.0,
+        stale: Iterable[str] = (),
     ) -> Any:
+        """Send one request; for a write, `stale` names the cached paths it changes (`/x/*`: and below)."""
         pairs = encode_params(params)
         if method != "GET":
+            if self.settings.read_only:
+                raise ReadOnlyError(f"{method} {path}: refused, the server runs read-only", method=method, path=path)
             try:
                 _raw, result = await self._send_raw(method, path, pairs, encode_params(data), idempotent=False)
             finally:
-                # Even a failed write may have landed (a timeout after Backlog applied it): drop the
-                # area it touches, and make reads that started before it neither store nor share.
+                # Even a failed write may have landed (a timeout after Backlog applied it): drop what
+                # it touches, and make reads that started before it neither store nor share.
                 self._generation += 1
                 if self.cache is not None:
-                    await self.cache.invalidate(self.scope, "/" + path.strip("/").split("/")[0])
+                    await self.cache.invalidate(self.scope, stale)
             return result
 
         key = cache_key(self.scope, path, pairs)
@@ -243,6 +292,8 @@ class BacklogClient:
     async def _attempt(
         self, method: str, path: str, pairs: list[tuple[str, str]], form: list[tuple[str, str]], bucket: str
     ) -> tuple[str, Any]:
+        import httpx
+
         await self._pace(bucket, method, path)  # before taking a slot: a drained bucket must not starve others
         async with self._limiter:
             query: list[tuple[str, str | int | float | bool | None]] = [
@@ -369,34 +420,101 @@ class BacklogClient:
     async def users(self) -> list[JSONObject]:
         return await self.get_list("/users", ttl=self._meta_ttl)
 
-    async def projects(self) -> list[JSONObject]:
-        return await self.get_list("/projects", ttl=self._meta_ttl)
-
-    async def project(self, key: str | int) -> JSONObject:
-        """A project by key or id, from the (shared, cached) project list when it is there."""
-        for project in await self.projects():
-            if str(key) in (project.get("projectKey"), str(project.get("id"))):
-                return project
-        return await self.get_object(f"/projects/{segment(key)}", ttl=self._meta_ttl)
-
-    async def project_list(self, key: str | int, what: str) -> list[JSONObject]:
-        """Per-project metadata: statuses, issueTypes, categories, versions, customFields, users."""
-        return await self.get_list(f"/projects/{segment(key)}/{what}", ttl=self._meta_ttl)
-
     async def priorities(self) -> list[JSONObject]:
         return await self.get_list("/priorities", ttl=self._meta_ttl)
 
     async def resolutions(self) -> list[JSONObject]:
         return await self.get_list("/resolutions", ttl=self._meta_ttl)
 
+    # -- the project allow-list ----------------------------------------------------------------
+
+    def allows_key(self, project_key: str) -> bool:
+        allowed = self.settings.projects
+        return allowed is None or project_key.upper() in allowed
+
+    def _denied(self, what: str, path: str) -> NotFoundError:
+        # Word for word what a missing object gives: a denied object must not reveal that it exists.
+        return NotFoundError(
+            f"GET {path}: No {what}. (Backlog error code 6)", status=404, code=6, method="GET", path=path
+        )
+
+    def _check_issue(self, issue: JSONObject, path: str) -> None:
+        if not self.allows_key(project_of(str(issue.get("issueKey", "")))):
+            raise self._denied("issue", path)
+
+    async def _check_issue_ref(self, ref: str | int) -> None:
+        """Refuse an issue outside the allow-list before asking for its comments or changing it."""
+        if self.settings.projects is None:
+            return
+        if isinstance(ref, str) and not ref.isdigit():
+            if not self.allows_key(project_of(ref)):
+                raise self._denied("issue", f"/issues/{segment(ref)}")
+            return
+        await self.issue(ref)  # a numeric id: its project is known only from the issue (cached)
+
+    async def _allowed_project_ids(self) -> set[int] | None:
+        if self.settings.projects is None:
+            return None
+        return {int(p["id"]) for p in await self.projects()}
+
+    async def _scoped(self, params: Params) -> Params | None:
+        """`params` narrowed to the allowed projects; None when nothing allowed is asked for."""
+        allowed = await self._allowed_project_ids()
+        if allowed is None:
+            return params
+        asked = params.get("projectId")
+        if isinstance(asked, Sequence) and not isinstance(asked, str):
+            allowed &= {int(pid) for pid in asked}
+        elif asked is not None:
+            allowed &= {int(asked)}
+        return {**params, "projectId": sorted(allowed)} if allowed else None
+
+    # -- projects --------------------------------------------------------------------------------
+
+    async def projects(self) -> list[JSONObject]:
+        """Every project the key can see, archived ones too, within the allow-list."""
+        projects = await self.get_list("/projects", ttl=self._meta_ttl)
+        if self.settings.projects is None:
+            return projects
+        return [p for p in projects if self.allows_key(str(p.get("projectKey", "")))]
+
+    async def project(self, key: str | int) -> JSONObject:
+        """A project by key or id, from the (shared, cached) project list when it is there."""
+        path = f"/projects/{segment(key)}"
+        if isinstance(key, str) and not key.isdigit() and not self.allows_key(key):
+            raise self._denied("project", path)
+        for project in await self.projects():
+            if str(key) in (project.get("projectKey"), str(project.get("id"))):
+                return project
+        project = await self.get_object(path, ttl=self._meta_ttl)
+        if not self.allows_key(str(project.get("projectKey", ""))):
+            raise self._denied("project", path)
+        return project
+
+    async def project_list(self, key: str | int, what: str) -> list[JSONObject]:
+        """Per-project metadata: statuses, issueTypes, categories, versions, customFields, users."""
+        if self.settings.projects is not None:
+            await self.project(key)
+        return await self.get_list(f"/projects/{segment(key)}/{what}", ttl=self._meta_ttl)
+
+    # -- issues ----------------------------------------------------------------------------------
+
     async def issue(self, key: str | int, *, child_summary: bool = False) -> JSONObject:
+        path = f"/issues/{segment(key)}"
+        if isinstance(key, str) and not key.isdigit() and not self.allows_key(project_of(key)):
+            raise self._denied("issue", path)
         params = {"expand": ["childIssueSummary"]} if child_summary else None
-        issue = await self.get_object(f"/issues/{segment(key)}", params, ttl=self._issue_ttl)
+        issue = await self.get_object(path, params, ttl=self._issue_ttl)
+        self._check_issue(issue, path)
         self._learn_ids([issue])
         return issue
 
     async def issues(self, params: Params) -> list[JSONObject]:
-        issues = await self.get_list("/issues", params, ttl=self._issue_ttl)
+        scoped = await self._scoped(params)
+        if scoped is None:
+            return []
+        issues = await self.get_list("/issues", scoped, ttl=self._issue_ttl)
+        issues = [i for i in issues if self.allows_key(project_of(str(i.get("issueKey", ""))))]
         self._learn_ids(issues)
         return issues
 
@@ -404,31 +522,54 @@ class BacklogClient:
         for issue in issues:
             key, issue_id = issue.get("issueKey"), issue.get("id")
             if isinstance(key, str) and isinstance(issue_id, int):
-                self.issue_ids[key] = issue_id
+                self.issue_ids.remember(key, issue_id)
 
     async def count_issues(self, params: Params) -> int:
-        return await self.get_count("/issues/count", params, ttl=self._issue_ttl)
+        scoped = await self._scoped(params)
+        if scoped is None:
+            return 0
+        return await self.get_count("/issues/count", scoped, ttl=self._issue_ttl)
 
     async def comments(self, key: str | int, params: Params) -> list[JSONObject]:
+        await self._check_issue_ref(key)
         return await self.get_list(f"/issues/{segment(key)}/comments", params, ttl=self._issue_ttl)
 
     async def count_comments(self, key: str | int) -> int:
+        await self._check_issue_ref(key)
         return await self.get_count(f"/issues/{segment(key)}/comments/count", ttl=self._issue_ttl)
 
     async def child_issues(self, parent_id: int) -> list[JSONObject]:
         return await self.issues({"parentIssueId": [parent_id], "count": 100, "sort": "created", "order": "asc"})
 
-    async def update_issue(self, key: str | int, form: Params) -> JSONObject:
-        data = await self._request("PATCH", f"/issues/{segment(key)}", data=form)
+    # -- writes ----------------------------------------------------------------------------------
+
+    def _refs(self, key: str | int) -> list[str | int]:
+        """Every path segment an issue may be cached under: its key and its id, when known."""
+        refs: list[str | int] = [key]
+        if isinstance(key, str) and key in self.issue_ids:
+            refs.append(self.issue_ids[key])
+        elif isinstance(key, int) or key.isdigit():
+            refs += [k for k, v in self.issue_ids.items() if v == int(key)][:1]
+        return refs
+
+    async def _write_issue(self, method: str, path: str, key: str | int, form: Params) -> JSONObject:
+        await self._check_issue_ref(key)
+        data = await self._request(method, path, data=form, stale=issue_paths(*self._refs(key)))
         if not isinstance(data, dict):
-            raise BadResponseError("PATCH /issues: expected the updated issue", method="PATCH")
+            raise BadResponseError(f"{method} {path}: expected a JSON object", method=method, path=path)
+        # The parent shows this issue among its children (and counts the closed ones).
+        parent = data.get("parentIssueId")
+        if parent and self.cache is not None:
+            await self.cache.invalidate(self.scope, issue_paths(*self._refs(int(parent)))[2:])
         return data
 
+    async def update_issue(self, key: str | int, form: Params) -> JSONObject:
+        issue = await self._write_issue("PATCH", f"/issues/{segment(key)}", key, form)
+        self._learn_ids([issue])
+        return issue
+
     async def add_comment(self, key: str | int, content: str) -> JSONObject:
-        data = await self._request("POST", f"/issues/{segment(key)}/comments", data={"content": content})
-        if not isinstance(data, dict):
-            raise BadResponseError("POST comments: expected the new comment", method="POST")
-        return data
+        return await self._write_issue("POST", f"/issues/{segment(key)}/comments", key, {"content": content})
 
 
 def _group(form: list[tuple[str, str]]) -> dict[str, str | list[str]]:

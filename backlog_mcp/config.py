@@ -25,6 +25,11 @@ DEFAULT_TOOL_DEADLINE = 60.0
 DEFAULT_MAX_CONCURRENCY = 4
 
 _HOST_RE = re.compile(r"^[A-Za-z0-9.-]+(:\d{1,5})?$")
+_PROJECT_KEY_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,24}$")
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
+
+# Backlog's areas; every tool belongs to one (`BACKLOG_TOOLSETS` picks among them).
+TOOLSETS = ("space", "projects", "issues", "wiki", "documents", "git", "notifications")
 
 
 class ConfigError(Exception):
@@ -49,11 +54,16 @@ class Settings:
     timeout: float = DEFAULT_TIMEOUT
     tool_deadline: float = DEFAULT_TOOL_DEADLINE
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    read_only: bool = False  # write tools hidden and refused; the client sends nothing but GET
+    projects: frozenset[str] | None = None  # the allow-list of project keys; None: every project
+    toolsets: frozenset[str] | None = None  # None: every toolset
+    tools: frozenset[str] | None = None  # tool names enabled on top of `toolsets`
 
     def __repr__(self) -> str:
         return (
             f"Settings(api_key={_mask(self.api_key)!r}, base_url={self.base_url!r}, "
-            f"user_id={self.user_id!r}, cache_path={self.cache_path!r})"
+            f"user_id={self.user_id!r}, cache_path={self.cache_path!r}, read_only={self.read_only!r}, "
+            f"projects={_sorted(self.projects)}, toolsets={_sorted(self.toolsets)}, tools={_sorted(self.tools)})"
         )
 
     __str__ = __repr__
@@ -67,6 +77,10 @@ class Settings:
         """Plain http to a host other than this machine: the key would cross the network in clear."""
         host = urlsplit(self.base_url).hostname or ""
         return self.base_url.startswith("http://") and host not in ("127.0.0.1", "localhost", "::1")
+
+
+def _sorted(names: frozenset[str] | None) -> list[str] | None:
+    return None if names is None else sorted(names)
 
 
 def default_cache_path(env: Mapping[str, str]) -> Path:
@@ -111,6 +125,42 @@ def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float
     return value
 
 
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ConfigError(f"{name}={raw!r} must be 1 or 0 (true/false); e.g. {name}=1")
+
+
+def name_list(raw: str | None) -> frozenset[str] | None:
+    """`a, b,c` as a set; None when the value is absent or blank (no filter)."""
+    names = frozenset(part.strip() for part in (raw or "").split(",") if part.strip())
+    return names or None
+
+
+def _projects(raw: str | None, source: str) -> frozenset[str] | None:
+    keys = name_list(raw)
+    if keys is None:
+        return None
+    upper = frozenset(key.upper() for key in keys)
+    bad = sorted(key for key in upper if not _PROJECT_KEY_RE.match(key))
+    if bad:
+        raise ConfigError(f"{source} has {bad[0][:40]!r}, which is not a project key; e.g. {source}=ORBIT,NOVA")
+    return upper
+
+
+def _toolsets(raw: str | None, source: str) -> frozenset[str] | None:
+    names = name_list(raw)
+    if names is None:
+        return None
+    unknown = sorted(names - set(TOOLSETS))
+    if unknown:
+        raise ConfigError(f"{source} names unknown toolset {unknown[0][:40]!r}; valid toolsets: {', '.join(TOOLSETS)}")
+    return names
+
+
 def read_environment(
     environ: Mapping[str, str], env_file: str | None = None, cwd: Path | None = None
 ) -> dict[str, str]:
@@ -139,8 +189,12 @@ def settings_from_env(
     *,
     cache_path: Path | None = None,
     no_cache: bool = False,
+    read_only: bool = False,
+    projects: str | None = None,
+    toolsets: str | None = None,
+    tools: str | None = None,
 ) -> Settings:
-    """Validate the merged environment into `Settings`.
+    """Validate the merged environment into `Settings`; command-line values beat the environment.
 
     Raises:
         ConfigError: the first missing or malformed variable.
@@ -179,16 +233,39 @@ def settings_from_env(
         timeout=_number(env, "BACKLOG_TIMEOUT", DEFAULT_TIMEOUT, minimum=0.1),
         tool_deadline=_number(env, "BACKLOG_TOOL_DEADLINE", DEFAULT_TOOL_DEADLINE, minimum=1.0),
         max_concurrency=int(concurrency_raw),
+        read_only=read_only or _flag(env, "BACKLOG_READ_ONLY"),
+        projects=_projects(projects, "--projects")
+        if projects
+        else _projects(env.get("BACKLOG_PROJECTS"), "BACKLOG_PROJECTS"),
+        toolsets=_toolsets(toolsets, "--toolsets")
+        if toolsets
+        else _toolsets(env.get("BACKLOG_TOOLSETS"), "BACKLOG_TOOLSETS"),
+        tools=name_list(tools) or name_list(env.get("BACKLOG_TOOLS")),
     )
 
 
 def load_settings(
     env_file: str | None = None,
     *,
+    environ: Mapping[str, str] | None = None,
     cache_path: Path | None = None,
     no_cache: bool = False,
-    environ: Mapping[str, str] | None = None,
+    read_only: bool = False,
+    projects: str | None = None,
+    toolsets: str | None = None,
+    tools: str | None = None,
 ) -> Settings:
-    """Read the process environment and `.env` files once (the only reader of `os.environ`)."""
+    """Read the process environment and `.env` files once (the only reader of `os.environ`).
+
+    The other arguments are the command line's values (see `settings_from_env`).
+    """
     merged = read_environment(os.environ if environ is None else environ, env_file)
-    return settings_from_env(merged, cache_path=cache_path, no_cache=no_cache)
+    return settings_from_env(
+        merged,
+        cache_path=cache_path,
+        no_cache=no_cache,
+        read_only=read_only,
+        projects=projects,
+        toolsets=toolsets,
+        tools=tools,
+    )

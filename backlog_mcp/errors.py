@@ -1,23 +1,30 @@
-"""Typed failures raised by the Backlog client; nothing above the client sees an httpx type.
+"""Typed failures below the tool layer; nothing above the client sees an httpx type.
 
+    UsageError                  bad arguments from the caller (what was wrong, what is valid)
     BacklogError
     ├── TransportError          network failure or timeout after retries
     ├── BadResponseError        a 2xx body that is not the JSON we expect
+    ├── ReadOnlyError           a write refused before sending: the server runs read-only
     └── APIError                Backlog answered with an error status
         ├── BadRequestError     400 (code 7: invalid parameters)
         ├── AuthenticationError 401 (code 11)
         ├── ForbiddenError      403 (codes 2-5, 12)
-        ├── NotFoundError       404 (code 6)
+        ├── NotFoundError       404 (code 6), or an object outside BACKLOG_PROJECTS
         ├── RateLimitedError    429 (code 13), carries the reset time
         └── ServerError         5xx
 
-Messages name the method and path only, never a URL with its `apiKey`.
+Messages name the method and path only, never a URL with its `apiKey`. The tool layer turns
+each of these into one `ToolError` in exactly one place.
 """
 
 from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+
+
+class UsageError(Exception):
+    """The caller's arguments are wrong; the message says what is valid and what to call."""
 
 
 class BacklogError(Exception):
@@ -36,6 +43,10 @@ class TransportError(BacklogError):
 
 class BadResponseError(BacklogError):
     """Backlog answered 2xx with a body that is not the expected JSON."""
+
+
+class ReadOnlyError(BacklogError):
+    """A write was refused before anything was sent, because the server runs read-only."""
 
 
 class APIError(BacklogError):

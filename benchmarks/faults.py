@@ -25,6 +25,7 @@ from backlog_mcp.client import RetryPolicy
 from backlog_mcp.config import Settings
 from backlog_mcp.fake import DEFAULT_API_KEY, REFERENCE_NOW, FakeBacklog, Faults, build_space, serve_on_loopback
 from backlog_mcp.server import build_server
+from backlog_mcp.tools.registry import INTERNAL_ERROR
 
 FAULTS = Faults(
     latency=0.005,
@@ -92,10 +93,9 @@ def classify(name: str, result: Any) -> str:
         return "traceback"
     if not result.is_error:
         return "stale serve" if text.startswith("**Note: Backlog is not answering") else "success"
-    prefix = f"Error executing tool {name}"
-    if text.strip() == prefix:  # the SDK's answer to an unexpected exception: a crash
+    if text.startswith("Error executing tool") or text == INTERNAL_ERROR:  # the SDK's or our answer to a bug
         return "crash"
-    return "clean error" if text.startswith(prefix + ": ") else "unexpected error text"
+    return "clean error" if text.strip() else "unexpected error text"
 
 
 async def run_fault_suite(calls: int = 150, seed: int = 3, concurrency: int = 6) -> Report:

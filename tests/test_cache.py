@@ -71,14 +71,24 @@ async def test_keys_separate_spaces_api_keys_paths_and_params() -> None:
     assert KEY not in a and key_identity(KEY) in a
 
 
-async def test_invalidate_drops_prefix_only_for_scope(tmp_path: Path) -> None:
+PATHS = ("/issues", "/issues/A-1", "/issues/A-1/comments", "/issues/A-10", "/issuesX", "/projects/A/statuses")
+
+
+async def test_invalidate_drops_subtree_only_for_scope(tmp_path: Path) -> None:
     cache = await ResponseCache.open(tmp_path / "c.sqlite3")
     mine, other = cache_scope("https://a", KEY), cache_scope("https://a", "other-key")
     for scope in (mine, other):
-        for path in ("/issues", "/issues/A-1", "/issues/A-1/comments", "/issuesX", "/projects/A/statuses"):
+        for path in PATHS:
             await cache.put(cache_key(scope, path, []), scope=scope, path=path, body="{}", ttl=60, grace=0)
-    assert await cache.invalidate(mine, "/issues") == 3
-    assert await cache.count() == 7
+    # `/issues/A-1/*` is the issue and below it: not A-10, not the list, not the other key's rows.
+    assert await cache.invalidate(mine, ["/issues/A-1/*"]) == 2
+    assert await cache.invalidate(mine, ["/issues"]) == 1  # exact: the list only
+    assert await cache.invalidate(mine, []) == 0
+    assert await cache.count() == 2 * len(PATHS) - 3
+    remaining = {
+        row[0] for row in await cache._db.execute_fetchall("SELECT path FROM responses WHERE scope = ?", (mine,))
+    }  # type: ignore[union-attr]
+    assert remaining == {"/issues/A-10", "/issuesX", "/projects/A/statuses"}
     await cache.close()
 
 

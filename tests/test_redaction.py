@@ -40,7 +40,7 @@ async def test_key_appears_in_no_log_error_or_cache_row(captured: Capture, tmp_p
         assert result.is_error
         texts.append(result.content[0].text)  # type: ignore[union-attr]
     assert "Backlog rejected the API key (HTTP 401)" in texts[-1]
-    assert texts[0].startswith("Error executing tool get_myself: Backlog")
+    assert texts[0].startswith("Backlog")
     assert "Hana Sato" in texts[2]
     assert fake.faults.fail_next == []
     assert len(captured.records) > 5  # the capture really saw the run

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +12,7 @@ from backlog_mcp.render.text import (
     View,
     approx_tokens,
     clip,
+    fit,
     fmt_date,
     fmt_due,
     fmt_number,
@@ -49,6 +50,14 @@ FIELD_LABELS = {
 }
 _DATE_FIELDS = {"limitDate", "startDate"}
 _LONG_TEXT_FIELDS = {"description"}
+
+
+@dataclass(frozen=True)
+class Hints:
+    """The follow-up calls an answer may point at, written by the tool layer (renderers name no tool)."""
+
+    older_comments: Callable[[int | None], str]  # comments before this comment id (None: the newest)
+    full_description: Callable[[], str] | None = None  # the description alone, with the largest budget
 
 
 @dataclass(frozen=True)
@@ -96,45 +105,36 @@ def render_comment(comment: JSON, rule: str, view: View, links: LinkContext) -> 
 def render_comments(
     comments: Sequence[JSON],
     *,
-    issue_key: str,
     rule: str,
     view: View,
     links: LinkContext,
     budget: int,
     older: int,
+    older_call: Callable[[int | None], str],
     newer_call: str | None = None,
 ) -> tuple[str, int]:
     """The newest of `comments` (oldest first) that fit `budget` tokens; returns (markdown, shown).
 
     `older` counts comments before the first one given; -1 means "some, number unknown".
+    `older_call(first_id)` is the call that fetches the comments before the first one shown.
     """
-    kept: list[tuple[str, str]] = []  # (day, markdown), newest first while filling the budget
-    used = 0
-    for comment in reversed(comments):
-        text = render_comment(comment, rule, view, links)
-        cost = approx_tokens(text) + 6  # and a share of its day's heading
-        if used + cost > budget:
-            if kept:
-                break
-            text, left = clip(text, budget)  # one comment bigger than the whole budget
-            text += f"\n> … ({left} more lines of this comment not shown)"
-            cost = budget
-        kept.append((fmt_time(comment.get("created"), view)[:10], text))
-        used += cost
-    kept.reverse()
+    fitted = fit((render_comment(c, rule, view, links) for c in reversed(comments)), budget, overhead=6)
+    texts = fitted.items
+    if fitted.clipped_lines:  # one comment bigger than the whole budget
+        texts = [texts[0] + f"\n> … ({fitted.clipped_lines} more lines of this comment not shown)"]
+    shown = len(texts)
+    days = [fmt_time(c.get("created"), view)[:10] for c in reversed(comments)][:shown]
     rendered: list[str] = []
     day = ""
-    for comment_day, text in kept:
+    for comment_day, text in reversed(list(zip(days, texts, strict=True))):
         if comment_day != day:
             day = comment_day
             rendered.append(f"### {day}")
         rendered.append(text)
-    shown = len(kept)
     dropped = len(comments) - shown
     parts = []
     if older or dropped:
-        first_id = comments[dropped]["id"] if shown else None
-        call = f'get_issue_comments(issue_key="{issue_key}"' + (f", before_id={first_id})" if first_id else ")")
+        call = older_call(int(comments[dropped]["id"]) if shown else None)
         if older < 0:
             parts.append(f"_Earlier comments exist; fetch them with {call}._")
         else:
@@ -236,10 +236,7 @@ def _facts(issue: JSON, view: View, parent: JSON | None, children: Sequence[JSON
 
 
 def _fit_blocks(markdown: str, budget: int) -> tuple[str, bool]:
-    """Keep whole blocks (never splitting a fence, list or table) within `budget`; say if any was cut.
-
-    A first block bigger than the whole budget is clipped at a line (fence closed) rather than kept.
-    """
+    """Keep whole blocks (never splitting a fence, list or table) within `budget`; say if any was cut."""
     blocks: list[str] = []
     current: list[str] = []
     fences = Fences()
@@ -252,17 +249,8 @@ def _fit_blocks(markdown: str, budget: int) -> tuple[str, bool]:
             current.append(line)
     if current:
         blocks.append("\n".join(current))
-    kept: list[str] = []
-    used = 0
-    for block in blocks:
-        cost = approx_tokens(block) + 1
-        if used + cost > budget:
-            if not kept:
-                kept.append(clip(block, budget)[0])
-            return "\n\n".join(kept), True
-        kept.append(block)
-        used += cost
-    return "\n\n".join(kept), False
+    fitted = fit(blocks, budget)
+    return "\n\n".join(fitted.items), fitted.dropped
 
 
 def issue_links(issue: JSON) -> LinkContext:
@@ -276,6 +264,7 @@ def render_issue(
     rule: str,
     view: View,
     thread: Thread | None,
+    hints: Hints,
     parent: JSON | None = None,
     children: Sequence[JSON] = (),
     child_total: int = 0,
@@ -316,8 +305,8 @@ def render_issue(
         out += "\n\n## Description\n" + quote(fitted)
         if shortened:
             where = (
-                f'call get_issue_details(issue_key="{key}", include_comments=false, max_tokens=20000)'
-                if budget < 20_000 or thread is not None
+                f"call {hints.full_description()}"
+                if hints.full_description is not None
                 else f"the full text is on {view.base_url}/view/{key}"
             )
             out += f"\n\n_Description shortened (about {approx_tokens(description)} tokens in all); {where}._"
@@ -330,12 +319,12 @@ def render_issue(
             remaining = max(200, budget - approx_tokens(out) - 30)
             body, shown = render_comments(
                 thread.comments,
-                issue_key=key,
                 rule=rule,
                 view=view,
                 links=links,
                 budget=remaining,
                 older=thread.total - len(thread.comments),
+                older_call=hints.older_comments,
             )
             out += f"\n\n## Comments ({shown} of {thread.total}, oldest first)\n{body}"
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from backlog_mcp.render.text import View, approx_tokens, cell, fmt_due, fmt_time, user_name
+from backlog_mcp.render.text import View, approx_tokens, cell, fit, fmt_due, fmt_time, user_name
 
 JSON = dict[str, Any]
 CLOSED_STATUS_ID = 4
@@ -44,16 +44,11 @@ def render_issue_list(
         return f"No issues: {scope}."
     columns = ["Key", "Summary", "Status", "Priority", *(["Assignee"] if with_assignee else []), "Due", "Updated"]
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    used = approx_tokens("\n".join(lines)) + 80
-    shown = 0
-    for issue in issues:
-        row = issue_row(issue, view, with_assignee)
-        cost = approx_tokens(row) + 1
-        if shown and used + cost > budget:
-            break
-        lines.append(row)
-        used += cost
-        shown += 1
+    rows = fit(
+        (issue_row(issue, view, with_assignee) for issue in issues), budget - approx_tokens("\n".join(lines)) - 80
+    )
+    lines += rows.items
+    shown = len(rows.items)
     first, last = offset + 1, offset + shown
     head = f"{scope}: issues {first}-{last} of {total} (dates {view.tz_name})."
     tail = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
@@ -170,3 +171,33 @@ def clip(markdown: str, budget: int) -> tuple[str, int]:
     if cut and fences.open:
         kept.append(fences.closer)
     return "\n".join(kept), cut
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """What `fit` kept: whole items, except that a first item too big alone is clipped."""
+
+    items: list[str]
+    used: int  # estimated tokens
+    clipped_lines: int = 0  # lines of the first item not shown in full
+    dropped: bool = False  # items after the kept ones were left out
+
+
+def fit(items: Iterable[str], budget: int, *, overhead: int = 1) -> Fitted:
+    """The leading `items` whose estimated tokens (plus `overhead` each) fit `budget`.
+
+    The one budgeted fitter for lists, tables, comment threads and text blocks: whole items or
+    none, but never nothing, so a first item bigger than the whole budget is clipped to it.
+    """
+    kept: list[str] = []
+    used = 0
+    for item in items:
+        cost = approx_tokens(item) + overhead
+        if used + cost > budget:
+            if kept:
+                return Fitted(kept, used, dropped=True)
+            clipped, cut = clip(item, budget)
+            return Fitted([clipped], budget, clipped_lines=cut, dropped=True)
+        kept.append(item)
+        used += cost
+    return Fitted(kept, used)

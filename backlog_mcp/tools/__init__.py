@@ -1,15 +1,8 @@
-"""Tool registration: one module per Backlog area."""
+"""The tools, one module per Backlog area; each module declares its tools in `TOOLS`."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from backlog_mcp.tools import issues, space
+from backlog_mcp.tools.declare import ToolSpec
 
-if TYPE_CHECKING:
-    from mcp.server import MCPServer
-
-
-def register(server: MCPServer[Any]) -> None:
-    space.register(server)
-    issues.register(server)
+TOOLS: tuple[ToolSpec, ...] = (*space.TOOLS, *issues.TOOLS)

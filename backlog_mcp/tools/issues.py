@@ -2,151 +2,121 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 from collections.abc import Awaitable
-from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Annotated, Any, Literal, TypeVar
 
-from mcp.server import MCPServer
-from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
-from backlog_mcp.catalog import Catalog, gather
+from backlog_mcp.app import AppState
+from backlog_mcp.args import (
+    Count,
+    DayRange,
+    IssueKey,
+    MaxTokens,
+    Names,
+    Offset,
+    Text,
+    Timezone,
+    day,
+    day_range,
+    issue_ref,
+    zone,
+)
 from backlog_mcp.client import JSONObject, Params
-from backlog_mcp.errors import BacklogError, NotFoundError
-from backlog_mcp.render.issue import Thread, issue_links, render_comments, render_issue
+from backlog_mcp.errors import BacklogError, NotFoundError, UsageError
+from backlog_mcp.lookup import ANYONE, CATEGORY, ISSUE_TYPE, MILESTONE, STATUS, gather
+from backlog_mcp.render.issue import Hints, Thread, issue_links, render_comments, render_issue
 from backlog_mcp.render.issue_list import render_issue_list
-from backlog_mcp.render.text import View
-from backlog_mcp.tools.guard import add_read_tool, guarded
-
-if TYPE_CHECKING:
-    from backlog_mcp.server import AppState
+from backlog_mcp.tools.declare import Call, ToolSpec, format_call
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_KEY = re.compile(r"^[A-Z][A-Z0-9_]*-[1-9][0-9]{0,9}$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-IssueKey = Annotated[str, Field(description="Issue key such as PROJ-123 (or the numeric issue id)")]
-Timezone = Annotated[str, Field(description="IANA timezone for times in the output, e.g. Asia/Tokyo")]
-MaxTokens = Annotated[
-    int, Field(ge=1000, le=20000, description="Output budget in tokens; whole items beyond it are left out")
-]
-Names = Annotated[list[str] | None, Field(description="Names (case-insensitive)")]
-Day = Annotated[str | None, Field(description="YYYY-MM-DD")]
 SortKey = Literal[
     "updated", "created", "dueDate", "startDate", "priority", "status", "summary", "issueType", "assignee",
     "category", "milestone", "version", "estimatedHours", "actualHours", "createdUser", "updatedUser",
 ]  # fmt: skip
+Ids = Annotated[list[int] | None, Field(max_length=50)]
 
 
-def issue_ref(raw: str) -> str:
-    """Validate an issue key or id before it goes near a URL.
-
-    Raises:
-        ToolError: not a key like PROJ-123 and not a numeric id.
-    """
-    value = raw.strip()
-    if value.isdigit() and len(value) <= 12:
-        return value
-    if _KEY.match(value.upper()):
-        return value.upper()
-    shown = value[:40] + ("…" if len(value) > 40 else "")
-    raise ToolError(
-        f'"{shown}" is not an issue key. Use PROJECT-NUMBER such as "ORBIT-12" (or a numeric issue id); '
-        "find keys with get_user_issue_list(keyword=...)."
+def missing(key: str, app: AppState) -> UsageError:
+    """The one answer for an issue that is missing, invisible or outside the allow-list."""
+    why = (
+        "does not exist, this Backlog user cannot see it, or it is outside the projects this server may use"
+        if app.settings.projects is not None
+        else "does not exist, or this Backlog user cannot see it"
     )
+    find = format_call(get_user_issue_list, {"keyword": "...", "assignees": ["anyone"]})
+    return UsageError(f"Issue {key} {why}. Check the key; find issues with {find}.")
 
 
-def zone(name: str) -> ZoneInfo:
-    """Raises ToolError for names that are not IANA timezones."""
-    try:
-        if not name or len(name) > 64:
-            raise ValueError(name)
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ToolError(
-            f'Unknown timezone "{name[:64]}". Use an IANA name such as "Asia/Tokyo", "Europe/London" or "UTC".'
-        ) from None
+def _key(raw: str) -> str:
+    return issue_ref(raw, find=format_call(get_user_issue_list, {"keyword": "..."}))
 
 
-async def _view(app: AppState, tz: ZoneInfo) -> View:
-    space = await app.client.space()
-    try:
-        space_tz = ZoneInfo(str(space.get("timezone") or "UTC"))
-    except (ZoneInfoNotFoundError, ValueError):
-        space_tz = ZoneInfo("UTC")
-    return View(tz=tz, today=app.now().astimezone(tz).date(), base_url=app.settings.base_url, space_tz=space_tz)
-
-
-def _not_found(key: str) -> ToolError:
-    return ToolError(
-        f"Issue {key} does not exist, or this Backlog user cannot see it. Check the key; "
-        "find issues with get_user_issue_list(keyword=..., assignees=['anyone'])."
-    )
+def _comments_call(key: str) -> Any:
+    return lambda before_id: format_call(get_issue_comments, {"issue_key": key, "before_id": before_id})
 
 
 async def get_issue_details(
+    call: Call,
     issue_key: IssueKey,
-    ctx: Context[Any],
-    include_comments: Annotated[bool, Field(description="Include the newest comments")] = True,
-    comment_count: Annotated[int, Field(ge=1, le=100, description="How many of the newest comments to fetch")] = 30,
+    comment_count: Annotated[int, Field(ge=0, le=100, description="Newest comments to include (0: none)")] = 30,
     timezone: Timezone = "UTC",
     max_tokens: MaxTokens = 10000,
-    issue_title: Annotated[str | None, Field(description="Ignored; accepted for older configurations")] = None,
+    include_comments: bool = True,
+    issue_title: Annotated[str | None, Field(max_length=1000)] = None,
 ) -> str:
-    """Everything about one Backlog issue in one call, as compact Markdown.
+    """Everything about one issue in one call: all fields by name, parent and children, description, newest comments.
 
-    Header (type, status, priority, assignee), URL, dates (overdue marked), hours, category,
-    milestones, versions, parent and child issues, custom fields, attachments, the description
-    and the newest comments with field changes (oldest first). Older comments: get_issue_comments.
+    Older comments: get_issue_comments.
     """
-    key = issue_ref(issue_key)
+    key = _key(issue_key)
     tz = zone(timezone)
     if issue_title:
         log.info("get_issue_details %s (%s)", key, issue_title[:80])
-
-    async def work(app: AppState) -> str:
-        c = app.client
-        project_key = key.rsplit("-", 1)[0] if "-" in key else None
-        known_id = int(key) if key.isdigit() else c.issue_ids.get(key)
-        calls: list[Any] = [c.issue(key, child_summary=True), _view(app, tz)]
-        if project_key:
-            calls.append(c.project(project_key))
-        if include_comments:
-            calls += [c.comments(key, {"order": "desc", "count": comment_count}), c.count_comments(key)]
-        if known_id is not None:  # children in the same round trip when the id is already known
-            calls.append(_optional(c.child_issues(known_id)))
-        try:
-            results = await gather(*calls)
-        except NotFoundError:
-            raise _not_found(key) from None
-        issue, view = results[0], results[1]
-        project = results[2] if project_key else await c.project(issue["projectId"])
-        thread = None
-        if include_comments:
-            offset = -3 if known_id is not None else -2
-            comments, total = results[offset], results[offset + 1]
-            thread = Thread(comments=list(reversed(comments)), total=max(total, len(comments)))
-        early_children = results[-1] if known_id is not None else None
-        parent, children, child_total = await _relatives(app, issue, early_children)
-        return render_issue(
-            issue,
-            rule=str(project.get("textFormattingRule", "markdown")),
-            view=view,
-            thread=thread,
-            parent=parent,
-            children=children,
-            child_total=child_total,
-            budget=max_tokens,
-        )
-
-    return await guarded(ctx, work)
+    count = comment_count if include_comments else 0
+    app, c = call.app, call.app.client
+    project_key = key.rsplit("-", 1)[0] if "-" in key else None
+    known_id = int(key) if key.isdigit() else c.issue_ids.get(key)
+    calls: list[Any] = [c.issue(key, child_summary=True), app.view(tz)]
+    if project_key:
+        calls.append(c.project(project_key))
+    if count:
+        calls += [c.comments(key, {"order": "desc", "count": count}), c.count_comments(key)]
+    if known_id is not None:  # children in the same round trip when the id is already known
+        calls.append(_optional(c.child_issues(known_id)))
+    try:
+        results = await gather(*calls)
+    except NotFoundError:
+        raise missing(key, app) from None
+    issue, view = results[0], results[1]
+    project = results[2] if project_key else await c.project(issue["projectId"])
+    thread = None
+    if count:
+        offset = -3 if known_id is not None else -2
+        comments, total = results[offset], results[offset + 1]
+        thread = Thread(comments=list(reversed(comments)), total=max(total, len(comments)))
+    early_children = results[-1] if known_id is not None else None
+    parent, children, child_total = await _relatives(app, issue, early_children)
+    full = {"issue_key": key, "comment_count": 0, "max_tokens": 20000}
+    return render_issue(
+        issue,
+        rule=str(project.get("textFormattingRule", "markdown")),
+        view=view,
+        thread=thread,
+        hints=Hints(
+            older_comments=_comments_call(key),
+            full_description=(lambda: format_call(get_issue_details, full))
+            if max_tokens < 20_000 or thread is not None
+            else None,
+        ),
+        parent=parent,
+        children=children,
+        child_total=child_total,
+        budget=max_tokens,
+    )
 
 
 async def _optional(call: Awaitable[T]) -> T | None:
@@ -155,6 +125,10 @@ async def _optional(call: Awaitable[T]) -> T | None:
         return await call
     except BacklogError:
         return None
+
+
+async def _none() -> None:
+    return None
 
 
 async def _relatives(
@@ -175,245 +149,225 @@ async def _relatives(
     return parent, found, max(child_total, len(found))
 
 
-async def _none() -> None:
-    return None
-
-
 async def get_issue_comments(
+    call: Call,
     issue_key: IssueKey,
-    ctx: Context[Any],
-    before_id: Annotated[int | None, Field(ge=1, description="Only comments older than this comment id")] = None,
-    after_id: Annotated[int | None, Field(ge=1, description="Only comments newer than this comment id")] = None,
-    count: Annotated[int, Field(ge=1, le=100, description="Comments per page (at most 98 are shown)")] = 20,
+    before_id: Annotated[int | None, Field(ge=1, description="Comments before this comment id")] = None,
+    after_id: Annotated[int | None, Field(ge=1, description="Comments after this comment id")] = None,
+    count: Annotated[int, Field(ge=1, le=100, description="1-100 (98 shown at most)")] = 20,
     timezone: Timezone = "UTC",
     max_tokens: MaxTokens = 10000,
 ) -> str:
     """A page of an issue's comments with their field changes, oldest first.
 
-    Without ids: the newest `count`. With `before_id`: the `count` comments just before it (use the
-    id get_issue_details or the previous page gives). With `after_id`: the ones just after it.
+    Without ids: the newest. Answers end with the exact call for the next page.
     """
-    key = issue_ref(issue_key)
+    key = _key(issue_key)
     tz = zone(timezone)
     if before_id and after_id:
-        raise ToolError("Pass before_id or after_id, not both.")
-
-    async def work(app: AppState) -> str:
-        c = app.client
-        # Backlog does not document whether minId/maxId are inclusive: ask with the bound itself
-        # and two more (the bound, and one to learn whether more exist), drop the bound by id.
-        page_size = min(count, 98)  # Backlog sends at most 100: room for the bound and one more
-        fetch = page_size + 2
-        params: Params
-        if after_id:
-            params = {"minId": after_id, "order": "asc", "count": fetch}
-        else:
-            params = {"order": "desc", "count": fetch, "maxId": before_id}
-        try:
-            issue, comments, total, view = await gather(
-                c.issue(key), c.comments(key, params), c.count_comments(key), _view(app, tz)
-            )
-        except NotFoundError:
-            raise _not_found(key) from None
-        project = await c.project(issue["projectId"])
-        page = [x for x in comments if x["id"] not in (before_id, after_id)]
-        more = len(page) > page_size or len(comments) >= fetch  # another comment beyond this page exists
-        page = page[:page_size]  # the ones nearest the bound (Backlog sent them nearest first)
-        ordered = sorted(page, key=lambda x: int(x["id"]))
-        if not ordered:
-            return f"No comments on {key} in that range ({total} in all)."
-        newer = f'get_issue_comments(issue_key="{key}", after_id={ordered[-1]["id"]})'
-        if after_id:
-            older, newer_call = 0, newer if more else None  # older ones: the caller came from there
-        elif before_id:
-            older, newer_call = (-1 if more else 0), newer
-        else:
-            older, newer_call = max(0, total - len(ordered)), None
-        links = issue_links(issue)
-        body, _shown = render_comments(
-            ordered,
-            issue_key=key,
-            rule=str(project.get("textFormattingRule", "markdown")),
-            view=view,
-            links=links,
-            budget=max_tokens - 100,
-            older=older,
-            newer_call=newer_call,
-        )
-        return f"# {key}: comments ({total} in all, oldest first, times {view.tz_name})\n\n{body}"
-
-    return await guarded(ctx, work)
-
-
-def _day(name: str, value: str | None) -> str | None:
-    if value is None:
-        return None
+        raise UsageError("Pass before_id or after_id, not both.")
+    app, c = call.app, call.app.client
+    # Backlog does not document whether minId/maxId are inclusive: ask with the bound itself
+    # and two more (the bound, and one to learn whether more exist), drop the bound by id.
+    page_size = min(count, 98)  # Backlog sends at most 100: room for the bound and one more
+    fetch = page_size + 2
+    params: Params
+    if after_id:
+        params = {"minId": after_id, "order": "asc", "count": fetch}
+    else:
+        params = {"order": "desc", "count": fetch, "maxId": before_id}
     try:
-        if not _DATE.match(value):
-            raise ValueError
-        datetime.strptime(value, "%Y-%m-%d")
-    except ValueError:
-        raise ToolError(f'{name}="{value[:40]}" is not a date; use YYYY-MM-DD, e.g. "2026-11-30".') from None
-    return value
+        issue, comments, total, view = await gather(
+            c.issue(key), c.comments(key, params), c.count_comments(key), app.view(tz)
+        )
+    except NotFoundError:
+        raise missing(key, app) from None
+    project = await c.project(issue["projectId"])
+    page = [x for x in comments if x["id"] not in (before_id, after_id)]
+    more = len(page) > page_size or len(comments) >= fetch  # another comment beyond this page exists
+    page = page[:page_size]  # the ones nearest the bound (Backlog sent them nearest first)
+    ordered = sorted(page, key=lambda x: int(x["id"]))
+    if not ordered:
+        return f"No comments on {key} in that range ({total} in all)."
+    newer = call.again(issue_key=key, before_id=None, after_id=ordered[-1]["id"])
+    if after_id:
+        older, newer_call = 0, newer if more else None  # older ones: the caller came from there
+    elif before_id:
+        older, newer_call = (-1 if more else 0), newer
+    else:
+        older, newer_call = max(0, total - len(ordered)), None
+    body, _shown = render_comments(
+        ordered,
+        rule=str(project.get("textFormattingRule", "markdown")),
+        view=view,
+        links=issue_links(issue),
+        budget=max_tokens - 100,
+        older=older,
+        older_call=lambda first_id: call.again(issue_key=key, after_id=None, before_id=first_id),
+        newer_call=newer_call,
+    )
+    return f"# {key}: comments ({total} in all, oldest first, times {view.tz_name})\n\n{body}"
 
 
-def _call(name: str, args: dict[str, Any]) -> str:
-    inner = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in args.items())
-    return f"{name}({inner})"
+_DAY_ARGS = (("created", "created"), ("updated", "updated"), ("start_date", "startDate"), ("due_date", "dueDate"))
+
+
+def _days(ranges: dict[str, str | None], legacy: dict[str, str | None]) -> dict[str, str]:
+    """Backlog's `createdSince`… parameters from the `A..B` ranges and the seed's `*_since/_until`."""
+    params: dict[str, str] = {}
+    for arg, param in _DAY_ARGS:
+        since, until = day_range(arg, ranges[arg])
+        since = day(f"{arg}_since", legacy[f"{arg}_since"]) or since
+        until = day(f"{arg}_until", legacy[f"{arg}_until"]) or until
+        if since:
+            params[param + "Since"] = since
+        if until:
+            params[param + "Until"] = until
+    return params
 
 
 async def get_user_issue_list(
-    ctx: Context[Any],
-    projects: Annotated[list[str] | None, Field(description="Project keys (or names), e.g. ['ORBIT']")] = None,
-    assignees: Annotated[
-        list[str] | None,
-        Field(description="Names, login ids or 'me'; ['anyone'] for all assignees. Default: the current user"),
-    ] = None,
-    statuses: Annotated[list[str] | None, Field(description="Status names, e.g. ['Open', 'In Progress']")] = None,
-    include_closed: Annotated[bool, Field(description="Also list closed issues (when no statuses are given)")] = False,
+    call: Call,
+    projects: Annotated[Names, Field(description="Keys or names")] = None,
+    assignees: Annotated[Names, Field(description="Names, login ids, 'me' (default) or 'anyone'")] = None,
+    statuses: Names = None,
+    include_closed: bool = False,
     issue_types: Names = None,
-    priorities: Annotated[list[str] | None, Field(description="High, Normal or Low")] = None,
+    priorities: Names = None,
     categories: Names = None,
     milestones: Names = None,
-    keyword: Annotated[str | None, Field(description="Words to search in summary and description")] = None,
-    created_since: Day = None,
-    created_until: Day = None,
-    updated_since: Day = None,
-    updated_until: Day = None,
-    start_date_since: Day = None,
-    start_date_until: Day = None,
-    due_date_since: Day = None,
-    due_date_until: Day = None,
+    parent: Annotated[str | None, Field(description="Children of this issue key", max_length=200)] = None,
+    keyword: Text | None = None,
+    created: DayRange = None,
+    updated: DayRange = None,
+    start_date: DayRange = None,
+    due_date: DayRange = None,
     sort: SortKey = "updated",
     order: Literal["asc", "desc"] = "desc",
-    offset: Annotated[int, Field(ge=0, description="Rows to skip (paging)")] = 0,
-    count: Annotated[int, Field(ge=1, le=100, description="Rows per page")] = 20,
+    offset: Offset = 0,
+    count: Count = 20,
     timezone: Timezone = "UTC",
-    project_ids: Annotated[list[int] | None, Field(description="Numeric project ids")] = None,
-    assignee_ids: Annotated[list[int] | None, Field(description="Numeric user ids")] = None,
-    status_ids: Annotated[list[int] | None, Field(description="Numeric status ids")] = None,
-    milestone_ids: Annotated[list[int] | None, Field(description="Numeric milestone ids")] = None,
-    parent_issue_ids: Annotated[list[int] | None, Field(description="Numeric ids of parent issues")] = None,
-    user_id: Annotated[int | None, Field(description="Numeric assignee id (older name of assignee_ids)")] = None,
+    created_since: DayRange = None,
+    created_until: DayRange = None,
+    updated_since: DayRange = None,
+    updated_until: DayRange = None,
+    start_date_since: DayRange = None,
+    start_date_until: DayRange = None,
+    due_date_since: DayRange = None,
+    due_date_until: DayRange = None,
+    project_ids: Ids = None,
+    assignee_ids: Ids = None,
+    status_ids: Ids = None,
+    milestone_ids: Ids = None,
+    parent_issue_ids: Ids = None,
+    user_id: Annotated[int | None, Field(ge=1)] = None,
 ) -> str:
-    """Find issues, one table row each: key, summary, status, priority, assignee, due, updated.
+    """Find issues: a table of key, summary, status, priority, assignee, due, updated.
 
-    Default: the current user's issues that are not closed, in all projects, most recently updated
-    first. Every filter takes names (statuses per project, custom ones too); the header gives the
-    total and the exact call for the next page. Details of one issue: get_issue_details.
+    Default: my issues not closed, latest update first. Filters take names; date filters take
+    `YYYY-MM-DD..YYYY-MM-DD` (either end optional). Ends with the total and the next-page call.
     """
     tz = zone(timezone)
-    dates = {
-        "createdSince": _day("created_since", created_since),
-        "createdUntil": _day("created_until", created_until),
-        "updatedSince": _day("updated_since", updated_since),
-        "updatedUntil": _day("updated_until", updated_until),
-        "startDateSince": _day("start_date_since", start_date_since),
-        "startDateUntil": _day("start_date_until", start_date_until),
-        "dueDateSince": _day("due_date_since", due_date_since),
-        "dueDateUntil": _day("due_date_until", due_date_until),
-    }
-    if keyword is not None and not keyword.strip():
-        keyword = None
+    dates = _days(
+        {"created": created, "updated": updated, "start_date": start_date, "due_date": due_date},
+        {
+            "created_since": created_since, "created_until": created_until,
+            "updated_since": updated_since, "updated_until": updated_until,
+            "start_date_since": start_date_since, "start_date_until": start_date_until,
+            "due_date_since": due_date_since, "due_date_until": due_date_until,
+        },
+    )  # fmt: skip
+    parent_key = _key(parent) if parent else None
+    keyword = keyword.strip() if keyword and keyword.strip() else None
     if user_id is not None:
         assignee_ids = [*(assignee_ids or []), user_id]
-    given = {k: v for k, v in locals().items() if k in _LIST_ARGS and v not in (None, [], False, _DEFAULTS.get(k))}
-
-    async def work(app: AppState) -> str:
-        catalog = Catalog(app.client)
-        scope = await catalog.select_projects(projects, project_ids)
-        if not scope:
-            return "No issues: this user is not a member of any project."
-        params: dict[str, Any] = {**dates, "keyword": keyword, "sort": sort, "order": order}
-        words: list[str] = []
-        narrowed = bool(projects or project_ids)
-        if narrowed:
-            params["projectId"] = [int(p["id"]) for p in scope]
-            words.append("in " + ", ".join(str(p["projectKey"]) for p in scope))
-        # Every name lookup needs only the project list: resolve them all in one round trip.
-        empty: list[int] = []
-
-        async def nothing() -> list[int]:
-            return empty
-
-        def lookup(kind: str, what: str, names: list[str] | None) -> Any:
-            return catalog.ids_by_name(kind, what, names, scope) if names else nothing()
-
-        open_statuses = not (status_ids or statuses) and not include_closed
-        who, named_statuses, open_ids, type_ids, category_ids, milestone_named, priority_ids = await gather(
-            _assignees(app, catalog, scope, assignees, assignee_ids),
-            lookup("status", "statuses", statuses),
-            catalog.open_status_ids(scope) if open_statuses else nothing(),
-            lookup("issue type", "issueTypes", issue_types),
-            lookup("category", "categories", categories),
-            lookup("milestone", "versions", milestones),
-            catalog.priority_ids(priorities) if priorities else nothing(),
-        )
-        if who:
-            params["assigneeId"] = [uid for uid, _ in who]
-            words.insert(0, "assigned to " + ", ".join(name for _, name in who))
-        if status_ids or statuses:
-            params["statusId"] = sorted({*(status_ids or []), *named_statuses})
-            if statuses:
-                words.append("status " + " or ".join(statuses))
-        elif open_statuses:
-            params["statusId"] = open_ids
-            words.append("not closed")
-        for kind, names, ids, param in (
-            ("issue type", issue_types, type_ids, "issueTypeId"),
-            ("category", categories, category_ids, "categoryId"),
-            ("milestone", milestones, milestone_named, "milestoneId"),
-            ("priority", priorities, priority_ids, "priorityId"),
-        ):
-            if names:
-                params[param] = ids
-                words.append(f"{kind} " + " or ".join(names))
-        if milestone_ids:
-            params["milestoneId"] = sorted({*params.get("milestoneId", []), *milestone_ids})
-        if parent_issue_ids:
-            params["parentIssueId"] = parent_issue_ids
-        if keyword:
-            words.append(f'matching "{keyword}"')
-        words.extend(f"{k} {v}" for k, v in dates.items() if v)
-        listing = {**params, "offset": offset, "count": count}
-        issues, total, view = await gather(app.client.issues(listing), app.client.count_issues(params), _view(app, tz))
-        description = "Issues " + ", ".join(words) if words else "All issues"
-        description += f", by {sort} {order}"
-        single = len(who) == 1
-        return render_issue_list(
-            issues,
-            total=total,
-            offset=offset,
-            scope=description,
-            view=view,
-            next_call=lambda next_offset: _call("get_user_issue_list", {**given, "offset": next_offset}),
-            with_assignee=not single,
-        )
-
-    return await guarded(ctx, work)
+    app, lookup = call.app, call.app.lookup
+    scope = await lookup.projects(projects or (), project_ids or ())
+    if not scope:
+        return "No issues: this user is not a member of any project."
+    params: dict[str, Any] = {**dates, "keyword": keyword, "sort": sort, "order": order}
+    words: list[str] = []
+    if projects or project_ids:
+        params["projectId"] = [int(p["id"]) for p in scope]
+        words.append("in " + ", ".join(str(p["projectKey"]) for p in scope))
+    open_statuses = not (status_ids or statuses) and not include_closed
+    # Every name lookup needs only the project list: resolve them all in one round trip.
+    who, status_named, open_ids, type_ids, category_ids, milestone_named, priority_ids, parent_id = await gather(
+        _assignees(app, scope, assignees, assignee_ids),
+        lookup.ids(STATUS, statuses or (), scope),
+        lookup.open_status_ids(scope) if open_statuses else _empty(),
+        lookup.ids(ISSUE_TYPE, issue_types or (), scope),
+        lookup.ids(CATEGORY, categories or (), scope),
+        lookup.ids(MILESTONE, milestones or (), scope),
+        lookup.priority_ids(priorities or ()),
+        _issue_id(app, parent_key),
+    )
+    if who:
+        params["assigneeId"] = [uid for uid, _ in who]
+        words.insert(0, "assigned to " + ", ".join(name for _, name in who))
+    if status_ids or statuses:
+        params["statusId"] = sorted({*(status_ids or []), *status_named})
+        if statuses:
+            words.append("status " + " or ".join(statuses))
+    elif open_statuses:
+        params["statusId"] = open_ids
+        words.append("not closed")
+    for label, names, ids, param in (
+        ("issue type", issue_types, type_ids, "issueTypeId"),
+        ("category", categories, category_ids, "categoryId"),
+        ("milestone", milestones, milestone_named, "milestoneId"),
+        ("priority", priorities, priority_ids, "priorityId"),
+    ):
+        if names:
+            params[param] = ids
+            words.append(f"{label} " + " or ".join(names))
+    if milestone_ids:
+        params["milestoneId"] = sorted({*params.get("milestoneId", []), *milestone_ids})
+    parents = [*(parent_issue_ids or []), *([parent_id] if parent_id else [])]
+    if parents:
+        params["parentIssueId"] = parents
+        if parent_key:
+            words.append(f"children of {parent_key}")
+    if keyword:
+        words.append(f'matching "{keyword}"')
+    words.extend(f"{k} {v}" for k, v in dates.items())
+    listing = {**params, "offset": offset, "count": count}
+    issues, total, view = await gather(app.client.issues(listing), app.client.count_issues(params), app.view(tz))
+    description = ("Issues " + ", ".join(words) if words else "All issues") + f", by {sort} {order}"
+    return render_issue_list(
+        issues,
+        total=total,
+        offset=offset,
+        scope=description,
+        view=view,
+        next_call=lambda next_offset: call.again(offset=next_offset),
+        with_assignee=len(who) != 1,
+    )
 
 
-_LIST_ARGS = (
-    "projects", "assignees", "statuses", "include_closed", "issue_types", "priorities", "categories",
-    "milestones", "keyword", "created_since", "created_until", "updated_since", "updated_until",
-    "start_date_since", "start_date_until", "due_date_since", "due_date_until", "sort", "order", "count",
-    "timezone", "project_ids", "assignee_ids", "status_ids", "milestone_ids", "parent_issue_ids",
-)  # fmt: skip
-_DEFAULTS = {"sort": "updated", "order": "desc", "count": 20, "timezone": "UTC"}
+async def _empty() -> list[int]:
+    return []
+
+
+async def _issue_id(app: AppState, key: str | None) -> int | None:
+    if key is None:
+        return None
+    if key.isdigit():
+        return int(key)
+    try:
+        return int((await app.client.issue(key))["id"])
+    except NotFoundError:
+        raise missing(key, app) from None
 
 
 async def _assignees(
-    app: AppState,
-    catalog: Catalog,
-    scope: list[JSONObject],
-    names: list[str] | None,
-    ids: list[int] | None,
+    app: AppState, scope: list[JSONObject], names: list[str] | None, ids: list[int] | None
 ) -> list[tuple[int, str]]:
     """Who to filter on: explicit names/ids, nobody for 'anyone', else USER_ID or the key's owner."""
-    wanted = [n for n in names or [] if n.strip().casefold() not in ("anyone", "any", "all", "*")]
+    wanted = [n for n in names or [] if n.strip().casefold() not in ANYONE]
     if names and not wanted and not ids:
         return []
-    found = await catalog.user_ids(wanted, scope) if wanted else []
+    found = await app.lookup.users(wanted, scope) if wanted else []
     found += [(uid, f"user {uid}") for uid in ids or [] if uid not in {f for f, _ in found}]
     if found:
         return found
@@ -421,10 +375,24 @@ async def _assignees(
     if configured is None:
         me = await app.client.myself()
         return [(int(me["id"]), str(me["name"]))]
-    return await catalog.user_ids([configured], scope)
+    return await app.lookup.users([configured], scope)
 
 
-def register(server: MCPServer[Any]) -> None:
-    add_read_tool(server, get_issue_details, "Issue details with comments")
-    add_read_tool(server, get_issue_comments, "Issue comments, paged")
-    add_read_tool(server, get_user_issue_list, "Find issues")
+_LEGACY_DATES = frozenset(f"{arg}_{end}" for arg, _ in _DAY_ARGS for end in ("since", "until"))
+
+TOOLS = (
+    ToolSpec(
+        get_issue_details,
+        "Issue details with comments",
+        "issues",
+        hidden=frozenset({"include_comments", "issue_title"}),
+    ),
+    ToolSpec(get_issue_comments, "Issue comments, paged", "issues"),
+    ToolSpec(
+        get_user_issue_list,
+        "Find issues",
+        "issues",
+        hidden=_LEGACY_DATES
+        | frozenset({"project_ids", "assignee_ids", "status_ids", "milestone_ids", "parent_issue_ids", "user_id"}),
+    ),
+)

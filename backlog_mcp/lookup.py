@@ -1,0 +1,168 @@
+"""Names → ids for everything a tool, a write or a completion can name, in one place.
+
+Projects, users (`me`, login ids, display names), and per-project statuses, issue types,
+categories, milestones/versions and custom fields, plus the space's priorities and resolutions.
+Every list comes through the client with the metadata TTL, so a project's statuses are fetched
+once per TTL however many calls need them; lists for several projects are fetched concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from backlog_mcp.errors import TransportError, UsageError
+from backlog_mcp.matching import resolve
+
+if TYPE_CHECKING:
+    from backlog_mcp.client import BacklogClient, JSONObject
+
+CLOSED_STATUS_ID = 4
+ANYONE = frozenset({"anyone", "any", "all", "*"})
+ME = frozenset({"me", "myself", "自分"})
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of per-project name: its label in messages and its list under /projects/{key}/."""
+
+    label: str
+    endpoint: str
+
+
+STATUS = Kind("status", "statuses")
+ISSUE_TYPE = Kind("issue type", "issueTypes")
+CATEGORY = Kind("category", "categories")
+MILESTONE = Kind("milestone", "versions")  # milestones and versions are one list in Backlog
+VERSION = Kind("version", "versions")
+CUSTOM_FIELD = Kind("custom field", "customFields")
+
+
+async def gather(*calls: Awaitable[Any]) -> list[Any]:
+    """Run calls concurrently and wait for all of them; then raise the first failure, if any.
+
+    Waiting for the rest (rather than cancelling them) keeps cancellation out of the caller's
+    task, where it would collide with the deadline's cancel scope.
+    """
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    for result in results:
+        if isinstance(result, asyncio.CancelledError):
+            # One of ours was cancelled, not this task (that would have raised above).
+            raise TransportError("a request to Backlog was interrupted; try again")
+        if isinstance(result, BaseException):
+            raise result
+    return results
+
+
+def _options(items: Iterable[JSONObject], *fields: str) -> dict[str, set[int]]:
+    options: dict[str, set[int]] = {}
+    for item in items:
+        for name in fields:
+            if item.get(name):
+                options.setdefault(str(item[name]), set()).add(int(item["id"]))
+    return options
+
+
+def _where(projects: Sequence[JSONObject]) -> str:
+    return ", ".join(str(p["projectKey"]) for p in projects)
+
+
+class Lookup:
+    """Name resolution over the client's cached metadata; shared by every tool call."""
+
+    def __init__(self, client: BacklogClient) -> None:
+        self.client = client
+
+    async def projects(self, names: Sequence[str] = (), ids: Sequence[int] = ()) -> list[JSONObject]:
+        """Projects named by key or name and/or numeric id; every visible project if neither.
+
+        Raises:
+            UsageError: a name or id matches no visible project.
+        """
+        projects = await self.client.projects()
+        if not names and not ids:
+            return projects
+        by_id = {int(p["id"]): p for p in projects}
+        chosen: dict[int, JSONObject] = {}
+        for pid in ids:
+            if pid not in by_id:
+                listed = ", ".join(f"{p['projectKey']} (id {p['id']})" for p in projects[:30])
+                raise UsageError(f"No project with id {pid} is visible to this user. Projects: {listed}.")
+            chosen[pid] = by_id[pid]
+        options = _options(projects, "projectKey", "name")
+        for name in names:
+            for pid in resolve("project", name, options):
+                chosen[pid] = by_id[pid]
+        return list(chosen.values())
+
+    async def per_project(self, projects: Iterable[JSONObject], kind: Kind) -> list[tuple[JSONObject, JSONObject]]:
+        """(project, item) pairs of one metadata list across projects, fetched concurrently."""
+        chosen = list(projects)
+        lists = await gather(*(self.client.project_list(p["projectKey"], kind.endpoint) for p in chosen))
+        return [(p, item) for p, items in zip(chosen, lists, strict=True) for item in items]
+
+    async def ids(self, kind: Kind, names: Sequence[str], projects: Sequence[JSONObject]) -> list[int]:
+        """Ids of per-project names (statuses, issue types, categories, milestones…) across projects.
+
+        Raises:
+            UsageError: a name matches nothing, or several things, in those projects.
+        """
+        if not names:
+            return []
+        options = _options((item for _p, item in await self.per_project(projects, kind)), "name")
+        found: set[int] = set()
+        for name in names:
+            found |= resolve(kind.label, name, options, _where(projects))
+        return sorted(found)
+
+    async def open_status_ids(self, projects: Sequence[JSONObject]) -> list[int]:
+        """Every status except Closed, across the projects (custom statuses included)."""
+        pairs = await self.per_project(projects, STATUS)
+        return sorted({int(s["id"]) for _p, s in pairs if s["id"] != CLOSED_STATUS_ID})
+
+    async def priority_ids(self, names: Sequence[str]) -> list[int]:
+        return await self._space_ids("priority", await self.client.priorities(), names)
+
+    async def resolution_ids(self, names: Sequence[str]) -> list[int]:
+        return await self._space_ids("resolution", await self.client.resolutions(), names)
+
+    async def _space_ids(self, label: str, items: list[JSONObject], names: Sequence[str]) -> list[int]:
+        options = _options(items, "name")
+        found: set[int] = set()
+        for name in names:
+            found |= resolve(label, name, options)
+        return sorted(found)
+
+    async def members(self, projects: Sequence[JSONObject]) -> list[JSONObject]:
+        seen: dict[int, JSONObject] = {}
+        for _project, user in await self.per_project(projects, Kind("user", "users")):
+            seen.setdefault(int(user["id"]), user)
+        return list(seen.values())
+
+    async def users(self, wanted: Sequence[str], projects: Sequence[JSONObject]) -> list[tuple[int, str]]:
+        """Resolve `me`, numeric ids, login ids and display names among the projects' members.
+
+        Raises:
+            UsageError: a name matches no member, or several.
+        """
+        result: dict[int, str] = {}
+        members: list[JSONObject] | None = None
+        for text in wanted:
+            value = text.strip()
+            if value.casefold() in ME:
+                me = await self.client.myself()
+                result[int(me["id"])] = str(me["name"])
+                continue
+            if members is None:
+                members = await self.members(projects)
+            if value.isdigit() and len(value) <= 12:
+                match = next((u for u in members if int(u["id"]) == int(value)), None)
+                result[int(value)] = str(match["name"]) if match else f"user {value}"
+                continue
+            options = _options(members, "name", "userId")
+            where = "the members of " + _where(projects)
+            for uid in resolve("user", value, options, where):
+                result[uid] = next(str(u["name"]) for u in members if int(u["id"]) == uid)
+        return list(result.items())

@@ -1,0 +1,245 @@
+"""The MCP boundary for tools: declarations in, MCP tools out, every call through one pipeline.
+
+For each declared tool: a lean published schema, a title and all four annotation hints. For
+each call: the held-back check (read-only mode, toolsets), unknown-argument rejection, argument
+validation, the deadline, the stale-copy note, and the translation of every expected failure
+into one `ToolError` the model can act on. This is the only place a `ToolError` is made.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.tools.base import Tool
+from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata, func_metadata
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import ValidationError
+
+from backlog_mcp.app import AppState
+from backlog_mcp.client import collect_stale
+from backlog_mcp.errors import (
+    AuthenticationError,
+    BacklogError,
+    BadRequestError,
+    BadResponseError,
+    ForbiddenError,
+    NotFoundError,
+    RateLimitedError,
+    ReadOnlyError,
+    ServerError,
+    TransportError,
+    UsageError,
+)
+from backlog_mcp.matching import closest_first, shown
+from backlog_mcp.tools.declare import Call, Kind, ToolSpec, defaults_left_out
+
+log = logging.getLogger(__name__)
+
+# What the model reads when a bug of ours broke a call (the traceback is on stderr).
+INTERNAL_ERROR = (
+    "The server failed to build this answer (an internal error, logged on its stderr). "
+    "Try again, or ask for something narrower."
+)
+
+# Published schemas leave these out; validation still applies them (see `compact_schema`).
+_UNPUBLISHED = ("title", "maxLength", "maxItems", "minimum", "maximum")
+
+
+def compact_schema(schema: Any, hidden: frozenset[str] = frozenset()) -> Any:
+    """The schema a model needs: no titles, optional arguments as their plain type, no null defaults.
+
+    Bounds stay in validation but are not published (descriptions say the ranges that matter;
+    an out-of-range value gets an error naming the range). `hidden` arguments (older names kept
+    for old configurations) are left out.
+    """
+    if isinstance(schema, list):
+        return [compact_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in _UNPUBLISHED:
+            continue
+        if key == "default" and value is None:
+            continue
+        if key == "anyOf":
+            options = [option for option in value if option != {"type": "null"}]
+            if len(options) == 1:
+                out.update(compact_schema(options[0]))
+                continue
+        if key == "properties":
+            value = {name: prop for name, prop in value.items() if name not in hidden}
+            out[key] = {name: compact_schema(prop) for name, prop in value.items()}
+            continue
+        out[key] = compact_schema(value)
+    if "required" in out:
+        out["required"] = [name for name in out["required"] if name not in hidden]
+    return out
+
+
+def hints(spec: ToolSpec) -> ToolAnnotations:
+    """All four hints, explicitly: clients treat a missing hint as the worst case."""
+    return ToolAnnotations(
+        read_only_hint=spec.kind is Kind.READ,
+        destructive_hint=spec.kind is Kind.DESTRUCTIVE,
+        idempotent_hint=spec.idempotent,
+        # One configured Backlog space is a closed domain, not the open web.
+        open_world_hint=False,
+    )
+
+
+def describe(exc: BacklogError, base_url: str) -> str:
+    """One actionable sentence or two for the model; never a URL with the key."""
+    backlog_says = f" Backlog says: {exc.message.split(': ', 1)[-1]}"
+    match exc:
+        case ReadOnlyError():
+            return "This server runs read-only (BACKLOG_READ_ONLY), so nothing was sent to Backlog."
+        case AuthenticationError():
+            return (
+                "Backlog rejected the API key (HTTP 401). The server's BACKLOG_API_KEY is wrong, revoked, "
+                f"or belongs to another space than {base_url}; the user must fix the server configuration."
+            )
+        case ForbiddenError():
+            return f"This Backlog user may not access that (HTTP 403).{backlog_says} Ask a project administrator."
+        case NotFoundError():
+            return "Not found: it does not exist, or this server may not show it. Check the key, name or id."
+        case BadRequestError():
+            return f"Backlog rejected the request (HTTP 400).{backlog_says} Check the arguments and retry."
+        case RateLimitedError():
+            return (
+                f"Backlog's rate limit for this API key is used up; it resets {exc.reset_text()}. "
+                "Retry after that, and fetch less per call (smaller `count`)."
+            )
+        case ServerError():
+            return "Backlog had an internal error and retries did not help; try again in a minute."
+        case TransportError():
+            return f"Cannot reach Backlog at {base_url} ({exc.message.split(': ', 1)[-1]}). Try again later."
+        case BadResponseError():
+            return f"Backlog sent an unexpected response ({exc.message.split(': ', 1)[-1]}). Try again later."
+    return f"Backlog request failed: {exc.message}"
+
+
+def _age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} seconds"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} minutes"
+    return f"{seconds / 3600:.1f} hours"
+
+
+def _invalid(exc: ValidationError) -> str:
+    """Pydantic's findings as one line per argument, quoting at most a short piece of the input."""
+    parts = []
+    for error in exc.errors()[:3]:
+        where = ".".join(str(part) for part in error["loc"]) or "arguments"
+        got = error.get("input")
+        quoted = f" (got {shown(repr(got))})" if isinstance(got, str | int | float | bool) else ""
+        parts.append(f"{where}: {error['msg'][:1].lower()}{error['msg'][1:]}{quoted}")
+    more = f" (and {exc.error_count() - 3} more)" if exc.error_count() > 3 else ""
+    return "Invalid arguments: " + "; ".join(parts) + more + "."
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A declared tool with its argument model, ready to run calls."""
+
+    spec: ToolSpec
+    meta: FuncMetadata
+
+    @property
+    def accepted(self) -> frozenset[str]:
+        return frozenset(field.alias or name for name, field in self.meta.arg_model.model_fields.items())
+
+    def tool(self) -> Tool:
+        schema = compact_schema(self.meta.arg_model.model_json_schema(by_alias=True), self.spec.hidden)
+        return Tool(
+            fn=self.spec.fn,
+            name=self.spec.name,
+            title=self.spec.title,
+            description=self.spec.description,
+            parameters=schema,
+            fn_metadata=self.meta,
+            is_async=True,
+            annotations=hints(self.spec),
+            context_kwarg=None,
+        )
+
+    def _arguments(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        """Validated arguments.
+
+        Raises:
+            UsageError: an argument the tool does not have (a misspelling must not quietly turn
+                into an unfiltered answer), or a value of the wrong type or out of range.
+        """
+        unknown = sorted(set(arguments) - self.accepted)
+        if unknown and not self.accepted:
+            raise UsageError(f"This tool takes no arguments; leave out {', '.join(shown(u) for u in unknown[:5])}.")
+        if unknown:
+            valid = sorted(self.accepted - self.spec.hidden)
+            guess = closest_first(unknown[0], valid)[0]
+            more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
+            raise UsageError(
+                f'Unknown argument "{shown(unknown[0])}"{more}; did you mean "{guess}"? '
+                f"Valid arguments: {', '.join(valid)}."
+            )
+        try:
+            return self.meta.validate_arguments(dict(arguments))
+        except ValidationError as exc:
+            raise UsageError(_invalid(exc)) from None
+
+    async def run(self, app: AppState, arguments: Mapping[str, Any]) -> str:
+        deadline = app.settings.tool_deadline
+        with collect_stale() as ages:
+            try:
+                args = self._arguments(arguments)
+                call = Call(app, self.spec.fn, defaults_left_out(self.spec.fn, args, arguments))
+                with anyio.fail_after(deadline):
+                    text = await self.spec.fn(call, **args)
+            except UsageError as exc:
+                raise ToolError(str(exc)) from None
+            except TimeoutError:
+                raise ToolError(
+                    f"Backlog did not finish answering within {deadline:g} s; try again, or ask for less "
+                    "(smaller `count`, fewer comments)."
+                ) from None
+            except BacklogError as exc:
+                raise ToolError(describe(exc, app.settings.base_url)) from None
+            except Exception:
+                # A bug of ours: the traceback goes to stderr, the model gets a sentence it can act on.
+                log.exception("unexpected failure in %s", self.spec.name)
+                raise ToolError(INTERNAL_ERROR) from None
+        if ages:
+            text = f"**Note: Backlog is not answering; this is a cached copy about {_age(max(ages))} old.**\n\n{text}"
+        return text
+
+
+def entries(specs: Sequence[ToolSpec]) -> list[Entry]:
+    return [Entry(spec, func_metadata(spec.fn, skip_names=["call"], structured_output=False)) for spec in specs]
+
+
+class BacklogServer(MCPServer[AppState]):
+    """`MCPServer` whose tool calls run through `Entry.run`, with held-back tools refused by name."""
+
+    def __init__(self, tools: Sequence[Entry], held: Mapping[str, str], **kwargs: Any) -> None:
+        super().__init__(tools=[entry.tool() for entry in tools], **kwargs)
+        self._entries = {entry.spec.name: entry for entry in tools}
+        self._held = dict(held)
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
+    ) -> CallToolResult:
+        entry = self._entries.get(name)
+        if entry is None or context is None:
+            if name in self._held:
+                raise ToolError(self._held[name])
+            raise ToolError(f"Unknown tool: {shown(name, 60)}. Valid tools: {', '.join(self._entries)}.")
+        app: AppState = context.request_context.lifespan_context
+        text = await entry.run(app, arguments if isinstance(arguments, Mapping) else {})
+        return CallToolResult(content=[TextContent(type="text", text=text)], is_error=False)
