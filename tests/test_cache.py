@@ -85,9 +85,9 @@ async def test_invalidate_drops_subtree_only_for_scope(tmp_path: Path) -> None:
     assert await cache.invalidate(mine, ["/issues"]) == 1  # exact: the list only
     assert await cache.invalidate(mine, []) == 0
     assert await cache.count() == 2 * len(PATHS) - 3
-    remaining = {
-        row[0] for row in await cache._db.execute_fetchall("SELECT path FROM responses WHERE scope = ?", (mine,))
-    }  # type: ignore[union-attr]
+    db = cache._db
+    assert db is not None
+    remaining = {row[0] for row in await db.execute_fetchall("SELECT path FROM responses WHERE scope = ?", (mine,))}
     assert remaining == {"/issues/A-10", "/issuesX", "/projects/A/statuses"}
     await cache.close()
 
