@@ -5,6 +5,7 @@
     ├── TransportError          network failure or timeout after retries
     ├── BadResponseError        a 2xx body that is not the JSON we expect
     ├── ReadOnlyError           a write refused before sending: the server runs read-only
+    ├── OutcomeUnknownError     a write sent, but whether Backlog applied it is unknown
     └── APIError                Backlog answered with an error status
         ├── BadRequestError     400 (code 7: invalid parameters)
         ├── AuthenticationError 401 (code 11)
@@ -47,6 +48,10 @@ class BadResponseError(BacklogError):
 
 class ReadOnlyError(BacklogError):
     """A write was refused before anything was sent, because the server runs read-only."""
+
+
+class OutcomeUnknownError(BacklogError):
+    """A write was sent but not confirmed (timeout, cut connection, 5xx); the message says how to check."""
 
 
 class APIError(BacklogError):

@@ -11,6 +11,7 @@ import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
 from backlog_mcp.fake import DEFAULT_API_KEY, FakeBacklog, build_space, serve_on_loopback
+from backlog_mcp.tools import TOOLS
 from tests.conftest import text_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -23,11 +24,11 @@ def loopback() -> Iterator[tuple[FakeBacklog, str]]:
         yield fake, url
 
 
-def params(url: str, cache: Path, *extra: str) -> StdioServerParameters:
+def params(url: str, cache: Path, *extra: str, **env: str) -> StdioServerParameters:
     return StdioServerParameters(
         command=sys.executable,
         args=["-m", "backlog_mcp", "-vv", *extra],
-        env={"BACKLOG_API_KEY": DEFAULT_API_KEY, "BACKLOG_DOMAIN": url, "BACKLOG_CACHE_PATH": str(cache)},
+        env={"BACKLOG_API_KEY": DEFAULT_API_KEY, "BACKLOG_DOMAIN": url, "BACKLOG_CACHE_PATH": str(cache), **env},
     )
 
 
@@ -42,9 +43,7 @@ async def test_stdio_lists_tools_calls_caches_and_clears(loopback: tuple[FakeBac
         ):
             await client.initialize()
             tools = await client.list_tools()
-            assert [t.name for t in tools.tools] == [
-                "get_myself", "get_issue_details", "get_issue_comments", "get_user_issue_list",
-            ]  # fmt: skip
+            assert [t.name for t in tools.tools] == [spec.name for spec in TOOLS]
             first = await client.call_tool("get_myself", {})
             assert not first.is_error
             assert "as **Hana Sato** (login `hana.sato`" in text_of(first)
@@ -85,3 +84,53 @@ async def test_stdio_issue_tools(loopback: tuple[FakeBacklog, str], tmp_path: Pa
             assert bad.is_error
             assert "is not an issue key" in text_of(bad)
     assert not any("?" in r.path or "x=1" in r.path for r in fake.requests)
+
+
+@pytest.mark.parametrize(
+    ("flags", "env"),
+    [
+        (["--read-only", "--toolsets", "issues", "--tools", "get_myself", "--projects", "ORBIT"], {}),
+        (
+            [],
+            {
+                "BACKLOG_READ_ONLY": "1",
+                "BACKLOG_TOOLSETS": "issues",
+                "BACKLOG_TOOLS": "get_myself",
+                "BACKLOG_PROJECTS": "ORBIT",
+            },
+        ),
+    ],
+    ids=["flags", "env"],
+)
+async def test_stdio_access_controls_from_flags_and_env(
+    loopback: tuple[FakeBacklog, str], tmp_path: Path, flags: list[str], env: dict[str, str]
+) -> None:
+    fake, url = loopback
+    with (tmp_path / "stderr.log").open("w") as err:
+        async with (
+            stdio_client(params(url, tmp_path / "c.sqlite3", *flags, **env), errlog=err) as (read, write),
+            ClientSession(read, write) as client,
+        ):
+            await client.initialize()
+            names = [t.name for t in (await client.list_tools()).tools]
+            assert names == ["get_myself", "get_issue_details", "get_issue_comments", "get_user_issue_list"]
+            refused = await client.call_tool("add_issue_comment", {"issue_key": "ORBIT-1", "content": "hi"})
+            assert refused.is_error and "read-only" in text_of(refused)
+            denied = await client.call_tool("get_issue_details", {"issue_key": "NOVA-1"})
+            assert denied.is_error and "Issue NOVA-1 does not exist" in text_of(denied)
+    assert all(r.method == "GET" for r in fake.requests)
+    assert not any("NOVA" in r.path for r in fake.requests)
+
+
+def test_unknown_toolset_or_tool_exits_2_with_the_valid_names(tmp_path: Path) -> None:
+    env = {"BACKLOG_API_KEY": DEFAULT_API_KEY, "BACKLOG_DOMAIN": "http://127.0.0.1:9", "HOME": str(tmp_path)}
+    for extra, expected in (
+        (["--toolsets", "issue"], "valid toolsets: space, projects, issues, wiki, documents, git, notifications"),
+        (["--tools", "get_issue"], "valid tools: add_issue_comment, get_issue_comments, get_issue_details"),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "backlog_mcp", "--no-cache", *extra],
+            capture_output=True, text=True, timeout=60, env=env, check=False,
+        )  # fmt: skip
+        assert done.returncode == 2, done.stderr
+        assert expected in done.stderr and done.stdout == ""

@@ -51,7 +51,7 @@ def missing(key: str, app: AppState) -> UsageError:
     return UsageError(f"Issue {key} {why}. Check the key; find issues with {find}.")
 
 
-def _key(raw: str) -> str:
+def key_arg(raw: str) -> str:
     return issue_ref(raw, find=format_call(get_user_issue_list, {"keyword": "..."}))
 
 
@@ -72,7 +72,7 @@ async def get_issue_details(
 
     Older comments: get_issue_comments.
     """
-    key = _key(issue_key)
+    key = key_arg(issue_key)
     tz = zone(timezone)
     if issue_title:
         log.info("get_issue_details %s (%s)", key, issue_title[:80])
@@ -162,7 +162,7 @@ async def get_issue_comments(
 
     Without ids: the newest. Answers end with the exact call for the next page.
     """
-    key = _key(issue_key)
+    key = key_arg(issue_key)
     tz = zone(timezone)
     if before_id and after_id:
         raise UsageError("Pass before_id or after_id, not both.")
@@ -277,7 +277,7 @@ async def get_user_issue_list(
             "due_date_since": due_date_since, "due_date_until": due_date_until,
         },
     )  # fmt: skip
-    parent_key = _key(parent) if parent else None
+    parent_key = key_arg(parent) if parent else None
     keyword = keyword.strip() if keyword and keyword.strip() else None
     if user_id is not None:
         assignee_ids = [*(assignee_ids or []), user_id]

@@ -31,6 +31,7 @@ from backlog_mcp.errors import (
     BadResponseError,
     ForbiddenError,
     NotFoundError,
+    OutcomeUnknownError,
     RateLimitedError,
     ReadOnlyError,
     ServerError,
@@ -101,6 +102,8 @@ def describe(exc: BacklogError, base_url: str) -> str:
     match exc:
         case ReadOnlyError():
             return "This server runs read-only (BACKLOG_READ_ONLY), so nothing was sent to Backlog."
+        case OutcomeUnknownError():
+            return exc.message
         case AuthenticationError():
             return (
                 "Backlog rejected the API key (HTTP 401). The server's BACKLOG_API_KEY is wrong, revoked, "

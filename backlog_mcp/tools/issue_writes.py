@@ -1,0 +1,76 @@
+"""The seed's issue writes: replace a description, add a comment."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from backlog_mcp.args import IssueKey
+from backlog_mcp.errors import (
+    BadResponseError,
+    NotFoundError,
+    OutcomeUnknownError,
+    ServerError,
+    TransportError,
+    UsageError,
+)
+from backlog_mcp.render.text import UTC_ZONE
+from backlog_mcp.render.writes import render_comment_added, render_description_set
+from backlog_mcp.tools.declare import Call, Kind, ToolSpec, format_call
+from backlog_mcp.tools.issues import get_issue_comments, get_issue_details, key_arg, missing
+
+MAX_BODY = 100_000  # characters of a description or comment
+
+Body = Annotated[str, Field(max_length=MAX_BODY)]
+_UNCONFIRMED = (TransportError, ServerError, BadResponseError)
+
+
+async def update_issue_description(
+    call: Call,
+    issue_key: IssueKey,
+    description: Annotated[Body, Field(description="The whole new text; empty clears it")],
+) -> str:
+    """Replace an issue's description (text in the project's format: Markdown or Backlog notation)."""
+    key = key_arg(issue_key)
+    c = call.app.client
+    try:
+        before = await c.issue(key)
+        issue = await c.update_issue(key, {"description": description})
+    except NotFoundError:
+        raise missing(key, call.app) from None
+    except _UNCONFIRMED as exc:
+        check = format_call(get_issue_details, {"issue_key": key, "comment_count": 0})
+        raise OutcomeUnknownError(
+            f"Backlog did not confirm the new description of {key} ({type(exc).__name__}); it may or may not "
+            f"have been saved. Check with {check} before trying again."
+        ) from None
+    return render_description_set(issue, str(before.get("description") or ""), await call.app.view(UTC_ZONE))
+
+
+async def add_issue_comment(
+    call: Call,
+    issue_key: IssueKey,
+    content: Annotated[Body, Field(min_length=1, description="Comment text in the project's format")],
+) -> str:
+    """Add a comment to an issue."""
+    key = key_arg(issue_key)
+    if not content.strip():
+        raise UsageError("content is empty; write the comment text.")
+    try:
+        comment = await call.app.client.add_comment(key, content)
+    except NotFoundError:
+        raise missing(key, call.app) from None
+    except _UNCONFIRMED as exc:
+        check = format_call(get_issue_comments, {"issue_key": key, "count": 5})
+        raise OutcomeUnknownError(
+            f"Backlog did not confirm the comment on {key} ({type(exc).__name__}); it may or may not have "
+            f"been added. Check the newest comments with {check} before trying again, or it may be posted twice."
+        ) from None
+    return render_comment_added(comment, key, await call.app.view(UTC_ZONE))
+
+
+TOOLS = (
+    ToolSpec(update_issue_description, "Replace an issue's description", "issues", Kind.WRITE, idempotent=True),
+    ToolSpec(add_issue_comment, "Comment on an issue", "issues", Kind.WRITE, idempotent=False),
+)

@@ -1,0 +1,299 @@
+"""Rules every tool keeps, checked by looping over `tools/list`: a tool added later is covered at once.
+
+Titles and the four hints, the schema budget, read-only mode, the project allow-list for every
+key- or id-addressed argument, bad arguments, toolset filters, and the import graph.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import bpe_openai
+import httpx
+import pytest
+from inline_snapshot import snapshot
+from mcp import Client
+
+from backlog_mcp.client import BacklogClient
+from backlog_mcp.config import TOOLSETS, ConfigError, Settings
+from backlog_mcp.errors import ReadOnlyError
+from backlog_mcp.fake import DEFAULT_API_KEY, REFERENCE_NOW, FakeBacklog
+from backlog_mcp.server import build_server
+from backlog_mcp.tools import TOOLS
+from tests.conftest import BASE_URL, FAST_RETRY, text_of
+
+pytestmark = pytest.mark.anyio
+
+ENCODING = bpe_openai.get_encoding("o200k_base")
+TODAYS_FOUR = ("get_myself", "get_issue_details", "get_issue_comments", "get_user_issue_list")
+FOUR_TOOL_BUDGET = 1_000  # tokens (o200k) of the compact tools/list JSON; README states both budgets
+SURFACE_BUDGET = 5_000
+
+# For each argument that addresses an object: a value for an object that exists in the fake but lies
+# outside the allow-list (NOVA), and one for an object that does not exist at all. A tool with an
+# addressing argument missing here fails `test_allow_list_answers_as_for_a_missing_object`.
+ALLOWED = frozenset({"ORBIT"})
+DENIED_VS_MISSING: dict[str, list[tuple[Any, Any]]] = {
+    "issue_key": [("NOVA-1", "ORBIT-99999"), ("{NOVA-1 id}", "999999999")],
+    "parent": [("NOVA-1", "ORBIT-99999")],
+    "projects": [(["NOVA"], ["NOPE"])],
+}
+# Arguments that look like addresses but are not (ids of comments inside an already-checked issue).
+NOT_ADDRESSES = frozenset({"before_id", "after_id"})
+# Valid values for the required arguments of each kind, to call a tool when only one argument varies.
+FILLERS: dict[str, Any] = {"issue_key": "ORBIT-1", "description": "x", "content": "x"}
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    return Settings(api_key=DEFAULT_API_KEY, base_url=BASE_URL, cache_path=tmp_path / "c.sqlite3", **overrides)
+
+
+@asynccontextmanager
+async def connect(fake: FakeBacklog, settings: Settings) -> AsyncIterator[Client]:
+    server = build_server(
+        settings, transport=httpx.ASGITransport(app=fake), retry=FAST_RETRY, now=lambda: REFERENCE_NOW
+    )
+    async with Client(server) as client:
+        yield client
+
+
+async def listed(client: Client) -> list[dict[str, Any]]:
+    result = await client.list_tools()
+    tools: list[dict[str, Any]] = result.model_dump(by_alias=True, exclude_none=True, mode="json")["tools"]
+    return tools
+
+
+def tokens(value: object) -> int:
+    return len(ENCODING.encode(json.dumps(value, separators=(",", ":"), ensure_ascii=False)))
+
+
+async def test_every_tool_has_a_title_and_all_four_hints(fake: FakeBacklog, tmp_path: Path) -> None:
+    async with connect(fake, make_settings(tmp_path)) as client:
+        tools = await listed(client)
+    assert len(tools) == len(TOOLS)
+    for tool in tools:
+        assert tool.get("title"), tool["name"]
+        hints = tool["annotations"]
+        assert set(hints) >= {"readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"}, tool["name"]
+        assert all(isinstance(hints[h], bool) for h in ("readOnlyHint", "destructiveHint", "idempotentHint"))
+        if hints["readOnlyHint"]:
+            assert hints["destructiveHint"] is False and hints["idempotentHint"] is True, tool["name"]
+        assert "outputSchema" not in tool  # Markdown tools: clients would show the model only structured content
+        schema = json.dumps(tool["inputSchema"])
+        assert '"title"' not in schema and '{"type": "null"}' not in schema and '"default": null' not in schema
+
+
+async def test_tools_list_stays_within_its_token_budget(fake: FakeBacklog, tmp_path: Path) -> None:
+    async with connect(fake, make_settings(tmp_path)) as client:
+        tools = await listed(client)
+    four = [tool for tool in tools if tool["name"] in TODAYS_FOUR]
+    assert len(four) == 4
+    assert tokens({"tools": four}) <= FOUR_TOOL_BUDGET
+    assert tokens({"tools": tools}) <= SURFACE_BUDGET
+
+
+async def test_read_only_lists_no_write_and_refuses_each_by_name(fake: FakeBacklog, tmp_path: Path) -> None:
+    async with connect(fake, make_settings(tmp_path / "a")) as client:
+        everything = await listed(client)
+    writes = [tool for tool in everything if not tool["annotations"]["readOnlyHint"]]
+    assert writes, "the seed's write tools exist, so read-only mode has something to hold back"
+    async with connect(fake, make_settings(tmp_path / "b", read_only=True)) as client:
+        offered = await listed(client)
+        assert all(tool["annotations"]["readOnlyHint"] for tool in offered)
+        assert {t["name"] for t in offered} == {t["name"] for t in everything} - {t["name"] for t in writes}
+        for tool in writes:
+            args = {name: FILLERS[name] for name in tool["inputSchema"].get("required", [])}
+            result = await client.call_tool(tool["name"], args)
+            assert result.is_error
+            assert "read-only" in text_of(result) and "nothing was sent" in text_of(result)
+        assert "read-only" in (client.instructions or "")
+    assert all(request.method == "GET" for request in fake.requests)
+
+
+async def test_the_client_sends_nothing_but_get_when_read_only(fake: FakeBacklog, tmp_path: Path) -> None:
+    client = BacklogClient(make_settings(tmp_path, read_only=True), transport=httpx.ASGITransport(app=fake))
+    try:
+        with pytest.raises(ReadOnlyError):
+            await client.add_comment("ORBIT-1", "hello")
+        with pytest.raises(ReadOnlyError):
+            await client.update_issue("ORBIT-1", {"description": "x"})
+    finally:
+        await client.aclose()
+    assert [r.method for r in fake.requests if r.method != "GET"] == []
+
+
+def _value(fake: FakeBacklog, value: Any) -> Any:
+    if value == "{NOVA-1 id}":
+        issue = fake.space.issue_by_key("NOVA-1")
+        assert issue is not None
+        return str(issue["id"])
+    return value
+
+
+def _normalised(text: str, *values: Any) -> str:
+    for value in values:
+        for item in value if isinstance(value, list) else [value]:
+            text = text.replace(str(item), "<X>")
+    return text
+
+
+async def test_allow_list_answers_as_for_a_missing_object(fake: FakeBacklog, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, projects=ALLOWED)
+    async with connect(fake, settings) as client:
+        tools = await listed(client)
+        for tool in tools:
+            properties = tool["inputSchema"].get("properties", {})
+            addressing = [
+                name
+                for name in properties
+                if (name.endswith(("_key", "_id", "_ids")) or name in DENIED_VS_MISSING) and name not in NOT_ADDRESSES
+            ]
+            for name in addressing:
+                assert name in DENIED_VS_MISSING, f"{tool['name']}.{name}: add a denied/missing pair for it"
+                for denied, absent in DENIED_VS_MISSING[name]:
+                    base = {arg: FILLERS[arg] for arg in tool["inputSchema"].get("required", []) if arg != name}
+                    denied_value = _value(fake, denied)
+                    fake.requests.clear()
+                    denied_result = await client.call_tool(tool["name"], {**base, name: denied_value})
+                    writes = [r for r in fake.requests if r.method != "GET"]
+                    missing_result = await client.call_tool(tool["name"], {**base, name: absent})
+                    assert denied_result.is_error and missing_result.is_error, (tool["name"], name)
+                    assert _normalised(text_of(denied_result), denied_value) == _normalised(
+                        text_of(missing_result), absent
+                    ), (tool["name"], name)
+                    assert "NOVA" not in text_of(denied_result) or "NOVA" in str(denied_value)
+                    assert writes == [], (tool["name"], name)
+
+
+async def test_allow_list_keeps_lists_to_the_allowed_projects(fake: FakeBacklog, tmp_path: Path) -> None:
+    async with connect(fake, make_settings(tmp_path, projects=ALLOWED)) as client:
+        result = await client.call_tool("get_user_issue_list", {"assignees": ["anyone"], "count": 100})
+        text = text_of(result)
+        assert "ORBIT-" in text and "NOVA-" not in text
+        details = text_of(await client.call_tool("get_issue_details", {"issue_key": "ORBIT-1"}))
+        assert details.startswith("# ORBIT-1:")
+        assert "Only these projects are reachable: ORBIT." in (client.instructions or "")
+    # NOVA was never asked for by key, id or list: the project list itself was filtered.
+    assert not any("NOVA" in r.path for r in fake.requests)
+    assert all(
+        pair[1] == "104" for r in fake.requests if r.path == "/issues" for pair in r.query if pair[0] == "projectId[]"
+    )
+
+
+async def test_every_tool_rejects_bad_arguments_before_any_request(fake: FakeBacklog, tmp_path: Path) -> None:
+    async with connect(fake, make_settings(tmp_path)) as client:
+        for tool in await listed(client):
+            required = {name: FILLERS[name] for name in tool["inputSchema"].get("required", [])}
+            fake.requests.clear()
+            unknown = await client.call_tool(tool["name"], {**required, "no_such_argument": 1})
+            assert unknown.is_error and "no_such_argument" in text_of(unknown), tool["name"]
+            for name, prop in tool["inputSchema"].get("properties", {}).items():
+                wrong: Any = {"not": "valid"} if prop.get("type") != "object" else 1
+                result = await client.call_tool(tool["name"], {**required, name: wrong})
+                assert result.is_error, (tool["name"], name)
+                assert text_of(result).startswith("Invalid arguments: " + name), (tool["name"], text_of(result))
+            assert fake.requests == [], tool["name"]
+
+
+async def test_toolsets_and_tool_names_filter_what_is_offered(fake: FakeBacklog, tmp_path: Path) -> None:
+    seen: dict[str, list[str]] = {}
+    for toolset in TOOLSETS:
+        async with connect(fake, make_settings(tmp_path / toolset, toolsets=frozenset({toolset}))) as client:
+            tools = await listed(client)
+            seen[toolset] = [
+                f"{t['name']} ({t['title']}; {'read' if t['annotations']['readOnlyHint'] else 'write'})" for t in tools
+            ]
+            instructions = client.instructions or ""
+            for spec in TOOLS:
+                assert (f"- {spec.name}:" in instructions) == (spec.toolset == toolset), spec.name
+    assert seen == snapshot(
+        {
+            "space": ["get_myself (Who am I (connection check); read)"],
+            "projects": [],
+            "issues": [
+                "get_issue_details (Issue details with comments; read)",
+                "get_issue_comments (Issue comments, paged; read)",
+                "get_user_issue_list (Find issues; read)",
+                "update_issue_description (Replace an issue's description; write)",
+                "add_issue_comment (Comment on an issue; write)",
+            ],
+            "wiki": [],
+            "documents": [],
+            "git": [],
+            "notifications": [],
+        }
+    )
+    settings = make_settings(tmp_path / "mix", toolsets=frozenset({"space"}), tools=frozenset({"get_issue_details"}))
+    async with connect(fake, settings) as client:
+        assert [t["name"] for t in await listed(client)] == ["get_myself", "get_issue_details"]
+        held = await client.call_tool("get_user_issue_list", {})
+        assert held.is_error and "not enabled on this server" in text_of(held)
+
+
+def test_unknown_tool_names_stop_the_server_with_the_valid_names(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"unknown tool 'get_issue'; valid tools: .*get_issue_details"):
+        build_server(make_settings(tmp_path, tools=frozenset({"get_issue"})))
+
+
+# -- the import graph ------------------------------------------------------------------------------
+
+PACKAGE = Path(__file__).resolve().parent.parent / "backlog_mcp"
+MCP_LAYER = ("backlog_mcp.server", "backlog_mcp.tools.registry")
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        name = _module_name(path)
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                found |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                found.add(node.module)
+                found |= {f"{node.module}.{alias.name}" for alias in node.names}
+        graph[name] = found
+    return graph
+
+
+def test_only_the_top_layer_imports_mcp() -> None:
+    for module, imported in _imports().items():
+        uses_mcp = any(name == "mcp" or name.startswith("mcp.") for name in imported)
+        assert uses_mcp == (module in MCP_LAYER), module
+
+
+def test_the_import_graph_has_no_circle() -> None:
+    graph = _imports()
+    edges = {
+        module: {
+            target
+            for target in imported
+            if target in graph
+            and target != module
+            and not target.startswith(module + ".")
+            and not module.startswith(target + ".")
+        }  # a package and its own submodules are one unit
+        for module, imported in graph.items()
+    }
+    done: set[str] = set()
+
+    def visit(module: str, path: tuple[str, ...]) -> None:
+        if module in done:
+            return
+        for target in edges[module]:
+            assert target not in path, " -> ".join((*path, module, target))
+            visit(target, (*path, module))
+        done.add(module)
+
+    for module in graph:
+        visit(module, ())
