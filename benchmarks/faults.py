@@ -23,9 +23,10 @@ from mcp import Client
 
 from backlog_mcp.client import RetryPolicy
 from backlog_mcp.config import Settings
-from backlog_mcp.fake import DEFAULT_API_KEY, REFERENCE_NOW, FakeBacklog, Faults, build_space, serve_on_loopback
+from backlog_mcp.fake import DEFAULT_API_KEY, REFERENCE_NOW, build_space
 from backlog_mcp.server import build_server
 from backlog_mcp.tools.registry import INTERNAL_ERROR
+from tests.faulty_backlog import Faults, FaultyBacklog, serve_on_loopback
 
 FAULTS = Faults(
     latency=0.005,
@@ -100,7 +101,7 @@ def classify(name: str, result: Any) -> str:
 
 async def run_fault_suite(calls: int = 150, seed: int = 3, concurrency: int = 6) -> Report:
     report = Report(calls=calls)
-    fake = FakeBacklog(build_space(), faults=replace(FAULTS, fail_next=[]))  # a copy: the run adds 429 bursts
+    fake = FaultyBacklog(build_space(), faults=replace(FAULTS, fail_next=[]))  # a copy: the run adds 429 bursts
     rng = random.Random(seed)
     plan = [random_call(rng) for _ in range(calls)]
     with tempfile.TemporaryDirectory() as tmp, serve_on_loopback(fake) as url:

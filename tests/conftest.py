@@ -11,9 +11,10 @@ from mcp import Client
 from backlog_mcp import logs
 from backlog_mcp.client import RetryPolicy
 from backlog_mcp.config import Settings
-from backlog_mcp.fake import DEFAULT_API_KEY, FakeBacklog, build_space
+from backlog_mcp.fake import DEFAULT_API_KEY, build_space
 from backlog_mcp.fake.dataset import Space
 from backlog_mcp.server import build_server
+from tests.faulty_backlog import FaultyBacklog
 
 BASE_URL = "https://acme.backlog.com"
 FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.005, max_rate_wait=0.5)
@@ -27,8 +28,9 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def fake() -> FakeBacklog:
-    return FakeBacklog(build_space(), base_url=BASE_URL)
+def fake() -> FaultyBacklog:
+    """The faithful fake, with fault knobs (all off) for the tests that turn one on."""
+    return FaultyBacklog(build_space(), base_url=BASE_URL)
 
 
 @pytest.fixture
@@ -37,7 +39,7 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def mcp(fake: FakeBacklog, settings: Settings) -> AsyncIterator[Client]:
+async def mcp(fake: FaultyBacklog, settings: Settings) -> AsyncIterator[Client]:
     server = build_server(settings, transport=httpx.ASGITransport(app=fake), retry=FAST_RETRY)
     async with Client(server, raise_exceptions=True) as client:
         yield client

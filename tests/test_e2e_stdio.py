@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
-from backlog_mcp.fake import DEFAULT_API_KEY, FakeBacklog, build_space, serve_on_loopback
+from backlog_mcp.fake import DEFAULT_API_KEY, FakeBacklog, build_space
 from backlog_mcp.tools import TOOLS
 from tests.conftest import text_of
+from tests.faulty_backlog import serve_on_loopback
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 

@@ -14,6 +14,7 @@ from backlog_mcp.config import Settings
 from backlog_mcp.fake import REFERENCE_NOW, FakeBacklog
 from backlog_mcp.server import build_server
 from tests.conftest import FAST_RETRY, text_of
+from tests.faulty_backlog import FaultyBacklog
 
 pytestmark = pytest.mark.anyio
 
@@ -79,7 +80,7 @@ async def test_description_replaced_cleared_and_read_back(tools: Client, fake: F
 
 
 async def test_an_unconfirmed_comment_says_the_outcome_is_unknown_and_how_to_check(
-    tools: Client, fake: FakeBacklog
+    tools: Client, fake: FaultyBacklog
 ) -> None:
     await call(tools, "get_myself")
     fake.faults.fail_next = [503]

@@ -12,15 +12,16 @@ from mcp import Client
 
 from backlog_mcp import logs
 from backlog_mcp.config import Settings
-from backlog_mcp.fake import DEFAULT_API_KEY, FakeBacklog, Faults, build_space
+from backlog_mcp.fake import DEFAULT_API_KEY, build_space
 from backlog_mcp.server import build_server
 from tests.conftest import BASE_URL, FAST_RETRY, Capture
+from tests.faulty_backlog import Faults, FaultyBacklog
 
 pytestmark = pytest.mark.anyio
 
 
 async def test_key_appears_in_no_log_error_or_cache_row(captured: Capture, tmp_path: Path) -> None:
-    fake = FakeBacklog(build_space(), faults=Faults(fail_next=[500, 500, 500, 503, 429]))
+    fake = FaultyBacklog(build_space(), faults=Faults(fail_next=[500, 500, 500, 503, 429]))
     cache_path = tmp_path / "cache.sqlite3"
     settings = Settings(api_key=DEFAULT_API_KEY, base_url=BASE_URL, cache_path=cache_path)
     server = build_server(settings, transport=httpx.ASGITransport(app=fake), retry=FAST_RETRY)

@@ -15,9 +15,10 @@ from mcp import Client
 
 from backlog_mcp.cache import ResponseCache
 from backlog_mcp.config import Settings
-from backlog_mcp.fake import DEFAULT_API_KEY, OTHER_API_KEY, REFERENCE_NOW, FakeBacklog, build_space, serve_on_loopback
+from backlog_mcp.fake import DEFAULT_API_KEY, OTHER_API_KEY, REFERENCE_NOW, FakeBacklog, build_space
 from backlog_mcp.server import build_server
 from tests.conftest import BASE_URL, FAST_RETRY, text_of
+from tests.faulty_backlog import Faults, FaultyBacklog, serve_on_loopback
 
 pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,8 +102,7 @@ async def test_cached_data_never_crosses_keys_or_spaces(fake: FakeBacklog, tmp_p
 
 
 async def test_every_call_has_a_deadline(tmp_path: Path) -> None:
-    fake = FakeBacklog(build_space())
-    fake.faults.latency = 3.0
+    fake = FaultyBacklog(build_space(), faults=Faults(latency=3.0))
     settings = Settings(api_key=DEFAULT_API_KEY, base_url=BASE_URL, cache_path=None, tool_deadline=1.0, timeout=10)
     async with Client(build_server(settings, transport=httpx.ASGITransport(app=fake))) as client:
         began = time.monotonic()

@@ -18,6 +18,7 @@ from backlog_mcp.config import Settings
 from backlog_mcp.fake import DEFAULT_API_KEY, OTHER_API_KEY, REFERENCE_NOW, FakeBacklog, build_space
 from backlog_mcp.server import build_server
 from tests.conftest import BASE_URL, FAST_RETRY, text_of
+from tests.faulty_backlog import FaultyBacklog
 
 pytestmark = pytest.mark.anyio
 
@@ -436,7 +437,7 @@ async def test_second_identical_call_is_served_from_cache(tools: Client, fake: F
     assert len(fake.requests) == sent
 
 
-async def test_stale_copy_is_marked_when_backlog_is_down(fake: FakeBacklog, tmp_path: Path) -> None:
+async def test_stale_copy_is_marked_when_backlog_is_down(fake: FaultyBacklog, tmp_path: Path) -> None:
     async with client_for(fake, tmp_path, issue_ttl=0.001, metadata_ttl=0.001) as client:
         fresh = await call(client, "get_issue_details", issue_key="NOVA-5")
         await asyncio.sleep(0.01)
@@ -446,7 +447,7 @@ async def test_stale_copy_is_marked_when_backlog_is_down(fake: FakeBacklog, tmp_
         assert stale.split("\n\n", 1)[1] == fresh
 
 
-async def test_retry_policy_is_used(fake: FakeBacklog, tmp_path: Path) -> None:
+async def test_retry_policy_is_used(fake: FaultyBacklog, tmp_path: Path) -> None:
     fake.faults.fail_next = [503]
     s = Settings(api_key=DEFAULT_API_KEY, base_url=BASE_URL, cache_path=None)
     server = build_server(s, transport=httpx.ASGITransport(app=fake), retry=RetryPolicy(attempts=2, base_delay=0.001))

@@ -2,20 +2,18 @@
 
 Auth by `apiKey` (or a Bearer token), the errors envelope, per-user rate-limit buckets with
 `X-RateLimit-*` headers and 429s, `count`/`offset` paging, the issue filters, form-encoded
-writes that append a comment with a changeLog. `Faults` injects latency and failures.
+writes that append a comment with a changeLog. Fault injection lives with the tests
+(`tests/faulty_backlog.py`), which subclass this app through `intercept`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import operator
-import random
 import re
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
@@ -65,22 +63,6 @@ def missing(what: str) -> HTTPFailure:
 
 
 @dataclass
-class Faults:
-    """Knobs for reliability tests and benchmarks; all off by default."""
-
-    latency: float = 0.0  # seconds added before every answer
-    jitter: float = 0.0  # plus up to this many seconds, at random
-    spike_rate: float = 0.0  # fraction of requests that stall for `spike_latency` more
-    spike_latency: float = 0.0
-    error_rate: float = 0.0  # fraction answered 500 or 503
-    drop_rate: float = 0.0  # fraction whose connection is cut mid-body (real sockets only)
-    malformed_rate: float = 0.0  # fraction of 200s answered with broken JSON
-    huge_rate: float = 0.0  # fraction of 200s padded to several MB
-    fail_next: list[int] = field(default_factory=list)  # statuses for the next requests, in order
-    seed: int = 1
-
-
-@dataclass
 class Request:
     method: str
     path: str
@@ -96,17 +78,13 @@ class FakeBacklog:
         self,
         space: Space | None = None,
         *,
-        faults: Faults | None = None,
         limits: dict[str, int] | None = None,
         base_url: str = "https://acme.backlog.com",
     ) -> None:
         self.space = space or build_space()
-        self.faults = faults or Faults()
         self.limits = {**DEFAULT_LIMITS, **(limits or {})}
         self.base_url = base_url
         self.requests: list[Request] = []
-        self.injected: Counter[str] = Counter()  # faults injected, by kind
-        self._rng = random.Random(self.faults.seed)
         self._windows: dict[tuple[int, str], tuple[float, int]] = {}
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., Any]]] = []
         self._add_routes()
@@ -115,92 +93,50 @@ class FakeBacklog:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                event = (await receive())["type"]
-                if event == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif event == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        status, payload, headers, mode = await self._handle(scope, body)
+            await lifespan(receive, send)
+            return
+        status, payload, headers = await self.handle(scope, await read_body(receive))
         raw = b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode()
-        if mode == "malformed":
-            raw = raw[: max(1, len(raw) // 2)] + b"<html>oops"
-        headers = [(b"content-type", b"application/json;charset=utf-8"), *headers]
-        if mode == "drop":
-            headers.append((b"content-length", str(len(raw) + 1000).encode()))
-            await send({"type": "http.response.start", "status": status, "headers": headers})
-            await send({"type": "http.response.body", "body": raw[: len(raw) // 2], "more_body": True})
-            raise ConnectionAbortedError("fake Backlog dropped the connection")
-        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.start", "status": status, "headers": [JSON_TYPE, *headers]})
         await send({"type": "http.response.body", "body": raw})
 
-    async def _handle(self, scope: Scope, body: bytes) -> tuple[int, Any, list[tuple[bytes, bytes]], str]:
+    async def handle(self, scope: Scope, body: bytes) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
+        """(status, JSON payload, headers) for one HTTP request."""
         method: str = scope["method"]
         path: str = scope["path"]
         query = parse_qsl(scope.get("query_string", b"").decode(), keep_blank_values=True)
         form = parse_qsl(body.decode(), keep_blank_values=True) if body else []
-        f = self.faults
-        delay = f.latency + self._rng.random() * f.jitter
-        if f.spike_rate and self._rng.random() < f.spike_rate:
-            self.injected["latency spike"] += 1
-            delay += f.spike_latency
-        if delay:
-            await asyncio.sleep(delay)
         api_key = next((v for k, v in query if k == "apiKey"), None)
         header_auth = dict(scope.get("headers", [])).get(b"authorization", b"").decode()
         if api_key is None and header_auth.startswith("Bearer "):
             api_key = header_auth[7:]
         user_id = self.space.api_keys.get(api_key or "")
-        if path == "/_fake/requests":  # for benchmarks driving a fake in another process
-            since = int(next((v for k, v in query if k == "since" and v.isdigit()), "0"))
-            log = [{"method": r.method, "path": r.path, "query": r.query} for r in self.requests[since:]]
-            return 200, {"count": len(self.requests), "requests": log}, [], ""
         if not path.startswith("/api/v2/"):
-            return 404, _envelope("No such API.", 6), [], ""
+            return 404, envelope("No such API.", 6), []
         path = path[len("/api/v2") :]
         if user_id is None:
-            return 401, _envelope("Authentication failure.", 11), [], ""
+            return 401, envelope("Authentication failure.", 11), []
         query = [(k, v) for k, v in query if k != "apiKey"]
         request = Request(method, path, query, form, user_id)
         self.requests.append(request)
 
-        bucket = _bucket(method, path)
-        limit_headers, limited = self._count(user_id, bucket)
+        limit_headers, limited = self._count(user_id, _bucket(method, path))
         if limited:
-            self.injected["429 (limit)"] += 1
-            return 429, _envelope("Too Many Requests.", 13), limit_headers, ""
-        if f.fail_next:
-            status = f.fail_next.pop(0)
-            self.injected[str(status)] += 1
-            code = 13 if status == 429 else 1
-            if status == 429:  # a burst: the reset is near, as after a short spike
-                limit_headers = [*limit_headers[:2], (b"x-ratelimit-reset", str(int(time.time()) + 1).encode())]
-            return status, _envelope(f"Injected failure {status}.", code), limit_headers, ""
-        if f.error_rate and self._rng.random() < f.error_rate:
-            self.injected["5xx"] += 1
-            return self._rng.choice([500, 503]), _envelope("Internal error.", 1), limit_headers, ""
+            return 429, envelope("Too Many Requests.", 13), limit_headers
+        early = self.intercept(request, limit_headers)
+        if early is not None:
+            return early
         try:
             status, payload, extra = self._route(request)
         except HTTPFailure as exc:
-            return exc.status, _envelope(exc.message, exc.code), limit_headers, ""
-        mode = ""
-        if f.drop_rate and self._rng.random() < f.drop_rate:
-            mode = "drop"
-        elif status < 300 and f.malformed_rate and self._rng.random() < f.malformed_rate:
-            mode = "malformed"
-        elif status < 300 and f.huge_rate and self._rng.random() < f.huge_rate:
-            mode, payload = "", _pad(payload)
-            self.injected["huge"] += 1
-        if mode:
-            self.injected[mode] += 1
-        return status, payload, limit_headers + extra, mode
+            return exc.status, envelope(exc.message, exc.code), limit_headers
+        return status, payload, limit_headers + extra
+
+    def intercept(
+        self, request: Request, limit_headers: list[tuple[bytes, bytes]]
+    ) -> tuple[int, Any, list[tuple[bytes, bytes]]] | None:
+        """An answer in place of the real one (for fault injection); None: answer normally."""
+        return None
 
     def _count(self, user_id: int, bucket: str) -> tuple[list[tuple[bytes, bytes]], bool]:
         now = time.time()
@@ -564,7 +500,29 @@ class FakeBacklog:
         return 200, issue, []
 
 
-def _envelope(message: str, code: int) -> JSON:
+JSON_TYPE = (b"content-type", b"application/json;charset=utf-8")
+
+
+async def lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        event = (await receive())["type"]
+        if event == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif event == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def read_body(receive: Receive) -> bytes:
+    body = b""
+    while True:
+        message = await receive()
+        body += bytes(message.get("body", b""))
+        if not message.get("more_body"):
+            return body
+
+
+def envelope(message: str, code: int) -> JSON:
     return {"errors": [{"message": message, "code": code, "moreInfo": ""}]}
 
 
@@ -625,12 +583,3 @@ def _sort_value(issue: JSON, sort: str) -> Any:
     value = getter(issue) if getter else issue[sort]
     # Empty values sort last in ascending order; the flag keeps None away from numbers.
     return (value is None or value == "", value if value is not None else 0)
-
-
-def _pad(payload: Any) -> Any:
-    filler = "x" * (6 * 1024 * 1024)
-    if isinstance(payload, dict):
-        return {**payload, "padding": filler}
-    if isinstance(payload, list) and payload and isinstance(payload[0], dict):
-        return [{**payload[0], "padding": filler}, *payload[1:]]
-    return payload

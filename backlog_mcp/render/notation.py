@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from markdownify import MarkdownConverter
-
 log = logging.getLogger(__name__)
 
 ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]*-\d+$")
@@ -55,24 +53,28 @@ class LinkContext:
         return next((name for key, name in self.attachments if key == ref), ref)
 
 
-class _Converter(MarkdownConverter):
-    def convert_summary(self, el: Any, text: str, parent_tags: Any) -> str:
-        return f"\n\n**{text.strip()}**\n\n"
+@lru_cache(maxsize=1)
+def _converter() -> Any:
+    """One markdownify converter, built on first use: markdownify and BeautifulSoup cost ~130 ms to import."""
+    from markdownify import MarkdownConverter
 
+    class Converter(MarkdownConverter):
+        def convert_summary(self, el: Any, text: str, parent_tags: Any) -> str:
+            return f"\n\n**{text.strip()}**\n\n"
 
-_CONVERTER = _Converter(
-    heading_style="ATX",
-    bullets="-",
-    escape_asterisks=False,
-    escape_underscores=False,
-    escape_misc=False,
-    table_infer_header=True,
-    newline_style="backslash",
-)
+    return Converter(
+        heading_style="ATX",
+        bullets="-",
+        escape_asterisks=False,
+        escape_underscores=False,
+        escape_misc=False,
+        table_infer_header=True,
+        newline_style="backslash",
+    )
 
 
 def html_to_markdown(fragment: str) -> str:
-    text: str = _CONVERTER.convert(fragment)
+    text: str = _converter().convert(fragment)
     # A hard break's backslash costs a token per line and tells a model nothing a newline doesn't.
     text = re.sub(r"\\\n", "\n", text)
     return re.sub(r"\n{3,}", "\n\n", text).strip()
