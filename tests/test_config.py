@@ -118,3 +118,48 @@ def test_plain_http_is_flagged_unless_loopback() -> None:
     assert settings_from_env(env(BACKLOG_DOMAIN="http://backlog.intranet")).insecure
     assert not settings_from_env(env(BACKLOG_DOMAIN="http://127.0.0.1:8123")).insecure
     assert not settings_from_env(env()).insecure
+
+
+def test_access_controls_from_env() -> None:
+    s = settings_from_env(
+        env(
+            BACKLOG_READ_ONLY="true", BACKLOG_PROJECTS="orbit, NOVA", BACKLOG_TOOLSETS="issues,space", BACKLOG_TOOLS="x"
+        )
+    )
+    assert s.read_only is True
+    assert s.projects == frozenset({"ORBIT", "NOVA"})
+    assert s.toolsets == frozenset({"issues", "space"})
+    assert s.tools == frozenset({"x"})  # names are checked against the declared tools by build_server
+    plain = settings_from_env(env(BACKLOG_READ_ONLY="0", BACKLOG_PROJECTS=" ", BACKLOG_TOOLSETS=""))
+    assert (plain.read_only, plain.projects, plain.toolsets, plain.tools) == (False, None, None, None)
+    assert "projects=['NOVA', 'ORBIT']" in repr(s) and KEY not in repr(s)
+
+
+def test_flags_beat_the_environment() -> None:
+    s = settings_from_env(
+        env(BACKLOG_READ_ONLY="0", BACKLOG_PROJECTS="NOVA", BACKLOG_TOOLSETS="wiki"),
+        read_only=True,
+        projects="ORBIT",
+        toolsets="issues",
+        tools="get_myself",
+    )
+    assert (s.read_only, s.projects, s.toolsets, s.tools) == (
+        True,
+        frozenset({"ORBIT"}),
+        frozenset({"issues"}),
+        frozenset({"get_myself"}),
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"BACKLOG_READ_ONLY": "maybe"}, "BACKLOG_READ_ONLY='maybe' must be 1 or 0"),
+        ({"BACKLOG_PROJECTS": "ORBIT,no key!"}, "BACKLOG_PROJECTS has 'NO KEY!', which is not a project key"),
+        ({"BACKLOG_TOOLSETS": "issues,wikis"}, "unknown toolset 'wikis'; valid toolsets: space, projects, issues"),
+    ],
+)
+def test_bad_access_settings_name_the_fix(values: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        settings_from_env(env(**values))
+    assert message in str(caught.value)
