@@ -20,7 +20,8 @@ from backlog_mcp.matching import shown
 MAX_TEXT = 200  # characters of a name, keyword or key argument
 MAX_ITEMS = 50  # entries of a list argument
 
-_KEY = re.compile(r"^[A-Z][A-Z0-9_]*-[1-9][0-9]{0,9}$")
+_KEY = re.compile(r"[A-Z][A-Z0-9_]*-[1-9][0-9]{0,9}", re.ASCII)
+_ID = re.compile(r"[1-9][0-9]{0,11}", re.ASCII)
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 Text = Annotated[str, Field(max_length=MAX_TEXT)]
@@ -40,9 +41,10 @@ def issue_ref(raw: str, find: str = "") -> str:
         UsageError: neither a key like PROJ-123 nor a numeric id.
     """
     value = raw.strip()
-    if value.isdigit() and len(value) <= 12:
+    if _ID.fullmatch(value):
         return value
-    if _KEY.match(value.upper()):
+    # ASCII before upper-casing: "ı".upper() is "I", and "４２" is not an id.
+    if value.isascii() and _KEY.fullmatch(value.upper()):
         return value.upper()
     tail = f"; find keys with {find}" if find else ""
     raise UsageError(

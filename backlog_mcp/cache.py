@@ -58,19 +58,30 @@ class Entry:
 
 
 def _private_file(path: Path) -> None:
-    """Create the cache folder (0700) and file (0600) before SQLite touches them."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(OSError):  # a folder we do not own keeps its mode
-        path.parent.chmod(0o700)
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-    os.close(fd)
-    path.chmod(0o600)
+    """Create the cache file (0600) and any missing folders (0700) before SQLite touches them.
+
+    Folders that already exist keep their mode (a cache in /tmp must not strip /tmp's bits), and
+    a cache file that is a symbolic link is refused, not followed.
+
+    Raises:
+        OSError: the file cannot be created, or is a symbolic link (ELOOP).
+    """
+    missing = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700)
+        folder.chmod(0o700)  # mkdir's mode is cut by the umask
+    fd = os.open(path, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
 
 
 def _private_sidecars(path: Path) -> None:
     for suffix in ("-wal", "-shm"):
-        with contextlib.suppress(FileNotFoundError):
-            Path(f"{path}{suffix}").chmod(0o600)
+        sidecar = Path(f"{path}{suffix}")
+        if sidecar.is_file() and not sidecar.is_symlink():
+            sidecar.chmod(0o600)
 
 
 def _move_aside(path: Path) -> Path:
@@ -114,7 +125,10 @@ class ResponseCache:
                 log.warning("response cache disabled: cannot recreate %s (%s)", path, exc2)
                 return cls(None, path, clock)
         except OSError as exc:
-            log.warning("response cache disabled: cannot create %s (%s)", path, exc)
+            if path.is_symlink():
+                log.warning("response cache disabled: %s is a symbolic link, which is not followed", path)
+            else:
+                log.warning("response cache disabled: cannot create %s (%s)", path, exc)
             return cls(None, path, clock)
         cache = cls(db, None if in_memory else path, clock)
         await cache.purge_expired()
@@ -183,6 +197,14 @@ class ResponseCache:
             return
         if now - self._last_purge > PURGE_INTERVAL:
             await self.purge_expired()
+
+    async def delete(self, key: str) -> None:
+        if self._db is None:
+            return
+        try:
+            await self._db.execute("DELETE FROM responses WHERE key = ?", (key,))
+        except sqlite3.Error as exc:
+            await self._disable(exc)
 
     async def invalidate(self, scope: str, paths: Iterable[str]) -> int:
         """Drop the rows of `scope` at each path; `/issues/X/*` means the path and everything below it."""

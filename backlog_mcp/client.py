@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import random
 import time
 from collections import OrderedDict
@@ -23,7 +24,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Se
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, quote_plus
 
 from backlog_mcp import __version__
 from backlog_mcp.cache import ResponseCache, cache_key, cache_scope
@@ -52,6 +53,7 @@ Params = Mapping[str, ParamValue]
 JSONObject = dict[str, Any]
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
+_UNREADABLE = object()  # a cached row that is not JSON
 MAX_KNOWN_IDS = 20_000  # issue key -> id pairs remembered (about 2 MB at most)
 _SEARCH_PATHS = frozenset({"/issues", "/issues/count", "/wikis", "/wikis/count"})
 
@@ -168,6 +170,8 @@ class BacklogClient:
         self.issue_ids = _Recent(MAX_KNOWN_IDS)
         self._transport = transport
         self._http_client: httpx.AsyncClient | None = None
+        key = settings.api_key
+        self._secrets = sorted({s.encode() for s in (key, quote(key, safe=""), quote_plus(key)) if s}, key=len)[::-1]
 
     @property
     def _http(self) -> httpx.AsyncClient:
@@ -219,7 +223,9 @@ class BacklogClient:
         if self.cache is not None and ttl > 0:
             entry = await self.cache.get(key)
             if entry is not None:
-                return json.loads(entry.body)
+                cached = await self._parse_cached(key, entry.body)
+                if cached is not _UNREADABLE:
+                    return cached
         flight = self._inflight.get(key)
         if flight is None or flight[0] != self._generation:
             # The fetch runs in its own task: a caller that gives up (deadline, cancel) does not
@@ -234,6 +240,16 @@ class BacklogClient:
             if ages is not None:
                 ages.append(stale_age)
         return result
+
+    async def _parse_cached(self, key: str, body: str) -> Any:
+        """A cached body as JSON; a row that cannot be read is dropped (and refetched), never served."""
+        try:
+            return json.loads(body)
+        except ValueError:
+            log.warning("dropped an unreadable cached response; fetching it again")
+            if self.cache is not None:
+                await self.cache.delete(key)
+            return _UNREADABLE
 
     def _landed(self, key: str, task: asyncio.Future[tuple[Any, float | None]]) -> None:
         current = self._inflight.get(key)
@@ -250,11 +266,12 @@ class BacklogClient:
             raw, result = await self._send_raw("GET", path, pairs, [], idempotent=True)
         except (TransportError, ServerError, RateLimitedError, BadResponseError) as exc:
             stale = await self.cache.get_stale(key) if self.cache is not None else None
-            if stale is None:
+            copy = _UNREADABLE if stale is None else await self._parse_cached(key, stale.body)
+            if stale is None or copy is _UNREADABLE:
                 raise
             age = stale.age(time.time())
             log.warning("GET %s failed (%s); serving a cached copy %.0f s old", path, type(exc).__name__, age)
-            return json.loads(stale.body), age
+            return copy, age
         if self.cache is not None and ttl > 0 and result is not None and generation == self._generation:
             await self.cache.put(key, scope=self.scope, path=path, body=raw, ttl=ttl, grace=self.settings.stale_grace)
         return result, None
@@ -307,7 +324,7 @@ class BacklogClient:
                 )
                 response = await self._http.send(request, stream=True)
                 try:
-                    body = await _read_limited(response)
+                    body = self._redact(await _read_limited(response))
                 finally:
                     await response.aclose()
             except httpx.TimeoutException:
@@ -342,6 +359,17 @@ class BacklogClient:
                 path=path,
             ) from None
 
+    def _redact(self, body: bytes) -> bytes:
+        """The body with the API key masked, as sent or URL-encoded: Backlog may echo the request URL.
+
+        Everything from upstream passes here before it is parsed, so no error message, cached row,
+        log line or answer built from it can carry the key.
+        """
+        for secret in self._secrets:
+            if secret in body:
+                body = body.replace(secret, b"***")
+        return body
+
     async def _pace(self, bucket: str, method: str, path: str) -> None:
         """Slow down as a bucket empties, instead of running into 429s.
 
@@ -374,13 +402,13 @@ class BacklogClient:
         info.remaining -= 1  # count our own request now: concurrent callers see it before the reply
 
     def _note_rate(self, bucket: str, headers: httpx.Headers) -> None:
+        """Remember a bucket's state; headers that make no sense are ignored (safe waits apply)."""
         with contextlib.suppress(KeyError, ValueError):
-            self._buckets[bucket] = _Bucket(
-                int(headers["X-RateLimit-Limit"]),
-                int(headers["X-RateLimit-Remaining"]),
-                float(headers["X-RateLimit-Reset"]),
-                time.time(),
-            )
+            limit, remaining = int(headers["X-RateLimit-Limit"]), int(headers["X-RateLimit-Remaining"])
+            reset = reset_time(headers.get("X-RateLimit-Reset"))
+            if reset is None or not 0 <= remaining <= limit <= 10**7:
+                return
+            self._buckets[bucket] = _Bucket(limit, remaining, reset, time.time())
 
     # -- typed endpoints ---------------------------------------------------------------------
 
@@ -572,6 +600,16 @@ class BacklogClient:
         return await self._write_issue("POST", f"/issues/{segment(key)}/comments", key, {"content": content})
 
 
+def reset_time(raw: str | None) -> float | None:
+    """An `X-RateLimit-Reset` epoch second, if it is one: finite and within an hour of now."""
+    try:
+        value = float(raw or "")
+    except ValueError:
+        return None
+    now = time.time()
+    return value if math.isfinite(value) and now - 3600 <= value <= now + 3600 else None
+
+
 def _group(form: list[tuple[str, str]]) -> dict[str, str | list[str]]:
     grouped: dict[str, str | list[str]] = {}
     for name, value in form:
@@ -608,10 +646,7 @@ def _api_error(method: str, path: str, status: int, body: bytes, headers: httpx.
     detail = f"{message} (Backlog error code {code})" if message else f"HTTP {status}"
     text = f"{method} {path}: {detail}"
     if status == 429:
-        try:
-            reset_at: float | None = float(headers["X-RateLimit-Reset"])
-        except (KeyError, ValueError):
-            reset_at = None
+        reset_at = reset_time(headers.get("X-RateLimit-Reset"))
         return RateLimitedError(text, reset_at=reset_at, code=code, more_info=more_info, method=method, path=path)
     cls: type[APIError] = api_error_class(status)
     return cls(text, status=status, code=code, more_info=more_info, method=method, path=path)

@@ -25,6 +25,7 @@ DEFAULT_TOOL_DEADLINE = 60.0
 DEFAULT_MAX_CONCURRENCY = 4
 
 _HOST_RE = re.compile(r"^[A-Za-z0-9.-]+(:\d{1,5})?$")
+_IPV6_RE = re.compile(r"^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 _PROJECT_KEY_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,24}$")
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
 
@@ -88,23 +89,37 @@ def default_cache_path(env: Mapping[str, str]) -> Path:
     return Path(base) / "backlog-mcp" / "cache.sqlite3"
 
 
+def _masked(raw: str) -> str:
+    """A configured URL as an error may repeat it: user info, query and fragment hidden (they may hold secrets)."""
+    text = re.sub(r"(//)[^/@]*@", r"\1***@", raw)
+    return repr(re.sub(r"[?#].*", "?***", text, flags=re.S)[:200])
+
+
 def normalise_domain(raw: str) -> str:
     """Turn `space.backlog.com`, `https://space.backlog.jp/` or a full URL into one base URL.
 
     Raises:
-        ConfigError: the value has no usable host or an unsupported scheme.
+        ConfigError: the value has no usable host, an unsupported scheme, a bad port, or control characters.
     """
     value = raw.strip()
     hint = "use e.g. BACKLOG_DOMAIN=yourspace.backlog.com or a full URL such as http://127.0.0.1:8123"
     if not value:
         raise ConfigError(f"BACKLOG_DOMAIN is empty; {hint}")
+    if any(ord(c) < 32 or ord(c) == 127 or c.isspace() for c in value):
+        # Never strip them: urlsplit would, and `acme.backlog.com\n.evil.com` would become another host.
+        raise ConfigError(f"BACKLOG_DOMAIN={_masked(raw)} contains spaces or control characters; {hint}")
     if "://" not in value:
         value = f"https://{value}"
     parts = urlsplit(value)
     if parts.query or parts.fragment or "@" in parts.netloc:
-        raise ConfigError(f"BACKLOG_DOMAIN={raw!r} must not carry credentials, a query or a fragment; {hint}")
-    if parts.scheme not in ("http", "https") or not parts.hostname or not _HOST_RE.match(parts.netloc):
-        raise ConfigError(f"BACKLOG_DOMAIN={raw!r} is not a host name or http(s) URL; {hint}")
+        raise ConfigError(f"BACKLOG_DOMAIN={_masked(raw)} must not carry credentials, a query or a fragment; {hint}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    host_ok = bool(parts.hostname) and (_HOST_RE.match(parts.netloc) or _IPV6_RE.match(parts.netloc))
+    if parts.scheme not in ("http", "https") or not host_ok or port == -1 or port == 0:
+        raise ConfigError(f"BACKLOG_DOMAIN={_masked(raw)} is not a host name or http(s) URL; {hint}")
     path = parts.path.rstrip("/")
     path = path.removesuffix("/api/v2")
     return f"{parts.scheme}://{parts.netloc.lower()}{path}"

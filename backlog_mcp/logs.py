@@ -1,4 +1,4 @@
-"""Logging to stderr only, with the API key scrubbed from every record as a last line of defence."""
+"""Logging to stderr only: one line per record, with the API key scrubbed as a last line of defence."""
 
 from __future__ import annotations
 
@@ -11,19 +11,30 @@ NOISY = ("httpx", "httpcore", "httpx2", "httpcore2")
 CHATTY = ("aiosqlite",)
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(32), 127] if c != 9} | {
+    0x85: "\\x85",
+    0x2028: "\\u2028",
+    0x2029: "\\u2029",
+}
+
+
+def one_line(text: str) -> str:
+    """Control characters and line separators escaped: a value from upstream cannot start a log line."""
+    return text.translate(_CONTROL)
+
+
 class RedactFilter(logging.Filter):
-    """Replace secrets in the final message; attach to handlers so every logger is covered."""
+    """Secrets out of, and line breaks escaped in, the final message; on handlers, so every logger is covered."""
 
     def __init__(self, *secrets: str) -> None:
         super().__init__()
         self.secrets = [s for s in secrets if s]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if any(secret in message for secret in self.secrets):
-            for secret in self.secrets:
-                message = message.replace(secret, "***")
-            record.msg, record.args = message, ()
+        message = one_line(record.getMessage())
+        for secret in self.secrets:
+            message = message.replace(secret, "***")
+        record.msg, record.args = message, ()
         if record.exc_info and record.exc_info[1] is not None:
             text = str(record.exc_info[1])
             if any(secret in text for secret in self.secrets):
@@ -36,6 +47,7 @@ def configure(verbosity: int) -> logging.Handler:
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactFilter())  # one line per record even before the key is known
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(level)

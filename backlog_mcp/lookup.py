@@ -157,7 +157,7 @@ class Lookup:
                 continue
             if members is None:
                 members = await self.members(projects)
-            if value.isdigit() and len(value) <= 12:
+            if value.isascii() and value.isdigit() and len(value) <= 12:
                 match = next((u for u in members if int(u["id"]) == int(value)), None)
                 result[int(value)] = str(match["name"]) if match else f"user {value}"
                 continue

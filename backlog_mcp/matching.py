@@ -55,7 +55,8 @@ def resolve(kind: str, wanted: str, options: Mapping[str, set[int]], where: str 
     if target in by_norm:
         return by_norm[target]
     partial = [n for n in by_norm if target and target in n]
-    if len(partial) == 1:
+    # One thing under several names (a user's display name and login id) is not ambiguous.
+    if partial and all(by_norm[n] == by_norm[partial[0]] for n in partial):
         return by_norm[partial[0]]
     place = f" in {where}" if where else ""
     if len(partial) > 1:

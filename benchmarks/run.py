@@ -365,7 +365,7 @@ async def stdio_workload(fake: Fake, results: Results) -> None:
                 seen = text.count("\n**")
                 pages, page_times, page_tokens = 1, [first_ms], [tokens(text)]
                 while "before_id=" in text:
-                    before_id = int(text.split("before_id=")[1].split(")")[0])
+                    before_id = int(text.split("before_id=")[1].split(")")[0].split(",")[0])
                     args = {"issue_key": "NOVA-4", "before_id": before_id, "count": 100}
                     result, ms = await timed(lambda a=args: session.call_tool("get_issue_comments", a))  # type: ignore[misc]
                     text = text_of(result)

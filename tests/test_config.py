@@ -48,7 +48,8 @@ def test_domain_is_normalised_to_one_base_url(raw: str, expected: str) -> None:
             {"BACKLOG_DOMAIN": "ftp://x.backlog.com"},
             "BACKLOG_DOMAIN='ftp://x.backlog.com' is not a host name",
         ),
-        ({"BACKLOG_DOMAIN": "my space"}, "BACKLOG_DOMAIN='my space' is not a host name"),
+        ({"BACKLOG_DOMAIN": "my space"}, "BACKLOG_DOMAIN='my space' contains spaces or control characters"),
+        ({"BACKLOG_DOMAIN": "my_space!"}, "BACKLOG_DOMAIN='my_space!' is not a host name"),
         ({"BACKLOG_DOMAIN": "https://u:p@x.backlog.com"}, "must not carry credentials"),
         ({"USER_ID": "hana sato"}, "USER_ID='hana sato' is neither a numeric user id nor a login id"),
         (

@@ -37,7 +37,7 @@ SortKey = Literal[
     "updated", "created", "dueDate", "startDate", "priority", "status", "summary", "issueType", "assignee",
     "category", "milestone", "version", "estimatedHours", "actualHours", "createdUser", "updatedUser",
 ]  # fmt: skip
-Ids = Annotated[list[int] | None, Field(max_length=50)]
+Ids = Annotated[list[Annotated[int, Field(ge=1)]] | None, Field(max_length=50)]
 
 
 def missing(key: str, app: AppState) -> UsageError:
@@ -307,8 +307,8 @@ async def get_user_issue_list(
         words.insert(0, "assigned to " + ", ".join(name for _, name in who))
     if status_ids or statuses:
         params["statusId"] = sorted({*(status_ids or []), *status_named})
-        if statuses:
-            words.append("status " + " or ".join(statuses))
+        named = [*(statuses or []), *(f"id {sid}" for sid in status_ids or [])]
+        words.append("status " + " or ".join(named))
     elif open_statuses:
         params["statusId"] = open_ids
         words.append("not closed")
@@ -323,11 +323,12 @@ async def get_user_issue_list(
             words.append(f"{label} " + " or ".join(names))
     if milestone_ids:
         params["milestoneId"] = sorted({*params.get("milestoneId", []), *milestone_ids})
+        words.append("milestone id " + " or ".join(map(str, milestone_ids)))
     parents = [*(parent_issue_ids or []), *([parent_id] if parent_id else [])]
     if parents:
         params["parentIssueId"] = parents
-        if parent_key:
-            words.append(f"children of {parent_key}")
+        shown_parents = [*([parent_key] if parent_key else []), *(f"issue id {i}" for i in parent_issue_ids or [])]
+        words.append("children of " + " or ".join(str(p) for p in shown_parents))
     if keyword:
         words.append(f'matching "{keyword}"')
     words.extend(f"{k} {v}" for k, v in dates.items())
