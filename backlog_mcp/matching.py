@@ -22,9 +22,13 @@ def norm(text: str) -> str:
 
 
 def shown(text: str, limit: int = 40) -> str:
-    """A value quoted back in a message: one line, at most `limit` characters."""
-    flat = " ".join(text.split())
-    return flat[:limit] + ("…" if len(flat) > limit else "")
+    """A value quoted back in a message: one line, at most `limit` characters, `"` and `\\` escaped.
+
+    Escaped, a name cannot close its quotes early and pass for more values of a "valid values" list.
+    """
+    flat = " ".join(text[: limit * 4].split())
+    cut = flat[:limit] + ("…" if len(flat) > limit else "")
+    return cut.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def closest_first(wanted: str, names: Iterable[str]) -> list[str]:

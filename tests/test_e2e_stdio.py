@@ -47,7 +47,7 @@ async def test_stdio_lists_tools_calls_caches_and_clears(loopback: tuple[FakeBac
             assert [t.name for t in tools.tools] == [spec.name for spec in TOOLS]
             first = await client.call_tool("get_myself", {})
             assert not first.is_error
-            assert "as **Hana Sato** (login `hana.sato`" in text_of(first)
+            assert "as **Hana Sato** (login hana.sato," in text_of(first)
             sent = len(fake.requests)
             assert sent == 2
             second = await client.call_tool("get_myself", {})

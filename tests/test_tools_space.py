@@ -15,7 +15,7 @@ async def test_get_myself_names_user_and_space(mcp: Client, fake: FakeBacklog) -
     assert not result.is_error
     assert text_of(result) == snapshot("""\
 Connected to Backlog space **Acme 株式会社** (acme, https://acme.backlog.com)
-as **Hana Sato** (login `hana.sato`, id 1073925001, Normal User).
+as **Hana Sato** (login hana.sato, id 1073925001, Normal User).
 Space timezone: Asia/Tokyo; default text formatting: markdown.\
 """)
     assert sorted(r.path for r in fake.requests) == ["/space", "/users/myself"]

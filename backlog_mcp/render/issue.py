@@ -75,17 +75,17 @@ def _value(entry: JSON, key: str, view: View) -> str:
     text = str(value)
     if entry.get("field") in _DATE_FIELDS:
         return fmt_date(text, view)
-    return text.replace("\n", " ")
+    return inline(text)
 
 
 def change_line(entry: JSON, view: View) -> str:
-    """One changeLog entry as `Field: old → new`."""
+    """One changeLog entry as `Field: old → new`, each value escaped (one line, no separators)."""
     name = str(entry.get("field") or "?")
     if name == "attachment":
         if entry.get("newValue"):
-            return f"Attached {entry['newValue']}"
-        return f"Removed attachment {entry.get('originalValue') or ''}".rstrip()
-    label = FIELD_LABELS.get(name, name)
+            return f"Attached {inline(entry['newValue'])}"
+        return f"Removed attachment {inline(entry.get('originalValue') or '')}".rstrip()
+    label = FIELD_LABELS.get(name) or inline(name)
     attribute = entry.get("attributeInfo") or {}
     if name in _LONG_TEXT_FIELDS or attribute.get("typeId") == TEXTAREA:
         return f"{label} edited"  # long free text: the current value is shown with the issue
@@ -95,7 +95,7 @@ def change_line(entry: JSON, view: View) -> str:
 def render_comment(comment: JSON, rule: str, view: View, links: LinkContext) -> str:
     """One comment; its date is given by the day heading above it (see `render_comments`)."""
     head = f"**{user_name(comment.get('createdUser'))}** {fmt_time(comment.get('created'), view)[11:]}"
-    changes = [inline(change_line(e, view)) for e in comment.get("changeLog") or []]
+    changes = [change_line(e, view) for e in comment.get("changeLog") or []]
     if changes:
         head += " · " + " · ".join(changes)
     body = to_markdown(comment.get("content"), rule, links)
@@ -156,26 +156,26 @@ def _custom_value(field: JSON, view: View) -> str | None:
     elif type_id == 4:
         text = fmt_date(str(value), view)
     elif isinstance(value, list):
-        text = ", ".join(str(item.get("name")) for item in value if isinstance(item, dict))
+        text = _names([item for item in value if isinstance(item, dict)])
     elif isinstance(value, dict):
-        text = str(value.get("name"))
+        text = inline(value.get("name"))
     else:
-        text = fmt_number(value) if isinstance(value, int | float) else str(value)
+        text = fmt_number(value) if isinstance(value, int | float) else inline(value)
     other = field.get("otherValue")
     if other:
-        text = f"{text}, other: {other}" if text else f"other: {other}"
+        text = f"{text}, other: {inline(other)}" if text else f"other: {inline(other)}"
     return text
 
 
 def _names(items: Sequence[JSON] | None) -> str:
-    return ", ".join(str(item.get("name")) for item in items or [])
+    return ", ".join(inline(item.get("name")) for item in items or [])
 
 
 def _relative(issue: JSON) -> str:
-    status = (issue.get("status") or {}).get("name", "?")
+    status = inline((issue.get("status") or {}).get("name", "?"))
     assignee = issue.get("assignee")
     who = f", {user_name(assignee)}" if assignee else ""
-    return f"{issue.get('issueKey')} {issue.get('summary', '')} ({status}{who})"
+    return f"{inline(issue.get('issueKey'))} {inline(issue.get('summary', ''))} ({status}{who})"
 
 
 def _facts(issue: JSON, view: View, parent: JSON | None, children: Sequence[JSON], child_total: int) -> list[str]:
@@ -201,7 +201,7 @@ def _facts(issue: JSON, view: View, parent: JSON | None, children: Sequence[JSON
         if issue.get(key):
             grouping.append(f"{label}: {_names(issue[key])}")
     if issue.get("resolution"):
-        grouping.append(f"Resolution: {issue['resolution'].get('name')}")
+        grouping.append(f"Resolution: {inline(issue['resolution'].get('name'))}")
     if grouping:
         facts.append(" · ".join(grouping))
     if parent is not None:
@@ -219,20 +219,21 @@ def _facts(issue: JSON, view: View, parent: JSON | None, children: Sequence[JSON
             continue  # shown as a quoted block of its own, line breaks kept
         text = _custom_value(field, view)
         if text is not None:
-            custom.append(f"{field.get('name')}: {text}")
+            custom.append(f"{inline(field.get('name'))}: {text}")
     if custom:
         facts.append("Custom fields: " + " · ".join(custom))
     if issue.get("attachments"):
-        files = ", ".join(f"{a.get('name')} ({fmt_size(a.get('size'))})" for a in issue["attachments"])
+        files = ", ".join(f"{inline(a.get('name'))} ({fmt_size(a.get('size'))})" for a in issue["attachments"])
         facts.append(f"Attachments: {files}")
     if issue.get("sharedFiles"):
         shared = ", ".join(
-            f"{f.get('dir', '')}{f.get('name')} ({fmt_size(f.get('size'))})" for f in issue["sharedFiles"]
+            f"{inline(f.get('dir', ''))}{inline(f.get('name'))} ({fmt_size(f.get('size'))})"
+            for f in issue["sharedFiles"]
         )
         facts.append(f"Shared files: {shared}")
     if issue.get("stars"):
         facts.append(f"Stars: {len(issue['stars'])}")
-    return [f"- {inline(fact)}" for fact in facts]
+    return [f"- {fact}" for fact in facts]  # every value in them is escaped where it was put in
 
 
 def _fit_blocks(markdown: str, budget: int) -> tuple[str, bool]:
@@ -271,23 +272,21 @@ def render_issue(
     budget: int = 10_000,
 ) -> str:
     """The whole issue as Markdown; comments (newest kept) fill what the budget leaves."""
-    key = str(issue.get("issueKey"))
+    key = inline(issue.get("issueKey"))
     links = issue_links(issue)
     closed = (issue.get("status") or {}).get("id") == CLOSED_STATUS_ID
     assignee = issue.get("assignee")
     header = [
         f"# {key}: {inline(issue.get('summary', ''))}",
-        inline(
-            " · ".join(
-                [
-                    str((issue.get("issueType") or {}).get("name", "?")),
-                    str((issue.get("status") or {}).get("name", "?")),
-                    f"Priority {(issue.get('priority') or {}).get('name', '?')}",
-                    f"Assignee {user_name(assignee)}" if assignee else "Unassigned",
-                ]
-            )
-            + (" · closed" if closed else "")
-        ),
+        " · ".join(
+            [
+                inline((issue.get("issueType") or {}).get("name", "?")),
+                inline((issue.get("status") or {}).get("name", "?")),
+                f"Priority {inline((issue.get('priority') or {}).get('name', '?'))}",
+                f"Assignee {user_name(assignee)}" if assignee else "Unassigned",
+            ]
+        )
+        + (" · closed" if closed else ""),
         f"{view.base_url}/view/{key}",
         *_facts(issue, view, parent, children, child_total),
     ]

@@ -15,7 +15,7 @@ def issue_row(issue: JSON, view: View, with_assignee: bool) -> str:
     closed = (issue.get("status") or {}).get("id") == CLOSED_STATUS_ID
     due = fmt_due(issue.get("dueDate"), closed, view) if issue.get("dueDate") else ""
     cells = [
-        str(issue.get("issueKey")),
+        cell(issue.get("issueKey")),
         cell(issue.get("summary")),
         cell((issue.get("status") or {}).get("name")),
         cell((issue.get("priority") or {}).get("name")),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from backlog_mcp.render.text import inline
+
 ROLES = {
     1: "Administrator",
     2: "Normal User",
@@ -15,11 +17,13 @@ ROLES = {
 
 
 def render_myself(user: dict[str, Any], space: dict[str, Any], base_url: str) -> str:
-    role = ROLES.get(user.get("roleType", 0), f"role {user.get('roleType')}")
+    role = ROLES.get(user.get("roleType", 0), f"role {inline(user.get('roleType'))}")
     lines = [
-        f"Connected to Backlog space **{space.get('name', '?')}** ({space.get('spaceKey', '?')}, {base_url})",
-        f"as **{user.get('name', '?')}** (login `{user.get('userId') or '-'}`, id {user.get('id')}, {role}).",
-        f"Space timezone: {space.get('timezone') or 'UTC'}; "
-        f"default text formatting: {space.get('textFormattingRule', 'markdown')}.",
+        f"Connected to Backlog space **{inline(space.get('name', '?'))}** "
+        f"({inline(space.get('spaceKey', '?'))}, {base_url})",
+        f"as **{inline(user.get('name', '?'))}** (login {inline(user.get('userId') or '-')}, "
+        f"id {inline(user.get('id'))}, {role}).",
+        f"Space timezone: {inline(space.get('timezone') or 'UTC')}; "
+        f"default text formatting: {inline(space.get('textFormattingRule', 'markdown'))}.",
     ]
     return "\n".join(lines)

@@ -1,4 +1,9 @@
-"""Markdown primitives shared by the renderers: dates, sizes, quoting, table cells, token estimates."""
+"""Markdown primitives shared by the renderers: dates, sizes, escaping, token estimates, the budget fitter.
+
+Text written by Backlog users reaches Markdown through exactly one function per context:
+`quote` (a block of their Markdown, every line behind `>`), `inline` (a value in a one-line head
+or a table cell: one line, Markdown punctuation and the renderers' separators escaped).
+"""
 
 from __future__ import annotations
 
@@ -101,18 +106,35 @@ def fmt_number(value: float | int | None) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+# Every line terminator CommonMark or Unicode knows: a bare CR or U+2028 must not end our quote.
+LINE_BREAKS = re.compile("\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+# Markdown punctuation that could start emphasis, code, links, HTML or a cell, and our separators.
+# (`#` starts a heading only at the start of a line, which a value never is.)
+_SPECIAL = re.compile(r"([\\`*_\[\]<>|~·→])")
+
+
+def split_lines(text: str) -> list[str]:
+    return LINE_BREAKS.split(text)
+
+
 def quote(markdown: str) -> str:
     """Fence text written by Backlog users as a blockquote, so it cannot pose as tool output."""
-    return "\n".join(f"> {line}" if line else ">" for line in markdown.split("\n"))
+    return "\n".join(f"> {line}" if line.strip() else ">" for line in split_lines(markdown))
 
 
 def inline(text: object) -> str:
-    """Text for a one-line slot: line breaks in user data must not start lines of our own."""
-    return " ".join(str(text).split())
+    """A user-written value for a one-line head or a table cell.
+
+    One line (every kind of line break and space run becomes one space), with Markdown punctuation
+    and the renderers' separators (` · `, `→`, `|`) backslash-escaped, so the value can neither
+    start a line, open emphasis or a link, nor pass for a separator of ours.
+    """
+    return _SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
 
 
-def cell(text: str | None) -> str:
-    return (text or "").replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").strip()
+def cell(text: object | None) -> str:
+    """A table cell: the same escaping as a one-line head."""
+    return inline(text if text is not None else "")
 
 
 def approx_tokens(text: str) -> int:
