@@ -9,6 +9,7 @@ from backlog_mcp.render.text import View, approx_tokens, cell, fit, fmt_due, fmt
 
 JSON = dict[str, Any]
 CLOSED_STATUS_ID = 4
+MAX_SCOPE = 1_000  # characters of the header's description of the filters
 
 
 def issue_row(issue: JSON, view: View, with_assignee: bool) -> str:
@@ -37,16 +38,21 @@ def render_issue_list(
     with_assignee: bool = True,
     budget: int = 10_000,
 ) -> str:
-    """`scope` says what was asked for; `next_call` is the exact call for the next page."""
+    """`scope` says what was asked for; `next_call` is the exact call for the next page.
+
+    The budget covers the whole answer: the header (`scope` is cut to `MAX_SCOPE` characters) and
+    the next-page call are paid for first, the rows fill what is left.
+    """
+    if len(scope) > MAX_SCOPE:
+        scope = scope[:MAX_SCOPE] + "…"
     if not issues:
         if total and offset >= total:
             return f"No issues at offset {offset}: {scope} has {total} in all (offsets 0 to {total - 1})."
         return f"No issues: {scope}."
     columns = ["Key", "Summary", "Status", "Priority", *(["Assignee"] if with_assignee else []), "Due", "Updated"]
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    rows = fit(
-        (issue_row(issue, view, with_assignee) for issue in issues), budget - approx_tokens("\n".join(lines)) - 80
-    )
+    fixed = approx_tokens("\n".join([scope, *lines, next_call(offset + len(issues))])) + 40
+    rows = fit((issue_row(issue, view, with_assignee) for issue in issues), budget - fixed)
     lines += rows.items
     shown = len(rows.items)
     first, last = offset + 1, offset + shown
