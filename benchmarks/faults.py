@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 from mcp import Client
 
 from backlog_mcp.client import RetryPolicy
@@ -154,10 +155,52 @@ async def run_fault_suite(calls: int = 150, seed: int = 3, concurrency: int = 6)
     return report
 
 
+HOSTILE_SIZES: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    ("4 MB assignee name", "get_user_issue_list", {"assignees": ["x" * 4 * 2**20]}),
+    ("4 MB keyword", "get_user_issue_list", {"keyword": "x" * 4 * 2**20}),
+    ("1 MB unknown argument name", "get_user_issue_list", {"x" * 2**20: 1}),
+    ("100,000-item status list", "get_user_issue_list", {"statuses": ["Open"] * 100_000}),
+    ("4 MB issue key", "get_issue_details", {"issue_key": "x" * 4 * 2**20}),
+    ("4 MB comment", "add_issue_comment", {"issue_key": "ORBIT-1", "content": "x" * 4 * 2**20}),
+)
+
+
+async def hostile_sizes() -> dict[str, dict[str, float]]:
+    """Each oversized call next to a cached call: both times (ms), and how long the refusal is."""
+    fake = FaultyBacklog(build_space())
+    settings = Settings(api_key=DEFAULT_API_KEY, base_url="https://acme.backlog.com", cache_path=None)
+    server = build_server(settings, transport=httpx.ASGITransport(app=fake), now=lambda: REFERENCE_NOW)
+    figures: dict[str, dict[str, float]] = {}
+    async with Client(server) as client:
+        await client.call_tool("get_myself", {})
+        for label, name, args in HOSTILE_SIZES:
+            times: dict[str, float] = {}
+            texts: dict[str, str] = {}
+
+            async def timed(
+                slot: str, tool: str, tool_args: dict[str, Any], times: dict[str, float], texts: dict[str, str]
+            ) -> None:
+                began = time.perf_counter()
+                result = await client.call_tool(tool, tool_args)
+                times[slot] = (time.perf_counter() - began) * 1000
+                texts[slot] = first_text(result)
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(timed, "hostile", name, args, times, texts)
+                group.start_soon(timed, "cached", "get_myself", {}, times, texts)
+            figures[label] = {
+                "refused_in_ms": round(times["hostile"], 1),
+                "concurrent_cached_call_ms": round(times["cached"], 1),
+                "error_characters": len(texts["hostile"]),
+            }
+    return figures
+
+
 def main() -> None:
     calls = int(sys.argv[1]) if len(sys.argv) > 1 else 500
     report = asyncio.run(run_fault_suite(calls))
     data = report.as_dict()
+    sizes = asyncio.run(hostile_sizes())
     out = Path(__file__).with_name("faults.md")
     lines = [
         "# Fault-injection run",
@@ -172,6 +215,18 @@ def main() -> None:
         "```json",
         json.dumps(data, indent=2, ensure_ascii=False),
         "```",
+        "",
+        "## Hostile sizes",
+        "",
+        "Each oversized argument in-process, with a cached `get_myself` running at the same time: the time to the",
+        "refusal, the cached call's time, and the length of the error (it quotes a short prefix, never the input).",
+        "",
+        "| Argument | Refused in (ms) | Concurrent cached call (ms) | Error length (characters) |",
+        "|---|---|---|---|",
+        *(
+            f"| {label} | {f['refused_in_ms']} | {f['concurrent_cached_call_ms']} | {f['error_characters']} |"
+            for label, f in sizes.items()
+        ),
     ]
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     sys.stderr.write(json.dumps(data, ensure_ascii=False) + "\n")
