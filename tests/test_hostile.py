@@ -22,6 +22,7 @@ from mcp import Client
 from backlog_mcp.config import Settings
 from backlog_mcp.fake import DEFAULT_API_KEY, REFERENCE_NOW, FakeBacklog, build_space
 from backlog_mcp.server import build_server
+from backlog_mcp.tools import TOOLS
 from tests.conftest import BASE_URL, FAST_RETRY
 
 MARK = "Zq"
@@ -145,3 +146,7 @@ def unescaped_quotes(text: str) -> int:
 @example('", "Closed')
 def test_hostile_text_cannot_forge_structure(hostile: str) -> None:
     check(hostile)
+
+
+def test_every_tool_is_in_the_hostile_run() -> None:
+    assert {name for name, _args in CALLS} == {spec.name for spec in TOOLS}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import json
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -198,6 +199,21 @@ async def test_every_tool_rejects_bad_arguments_before_any_request(fake: FakeBac
                 assert result.is_error, (tool["name"], name)
                 assert text_of(result).startswith("Invalid arguments: " + name), (tool["name"], text_of(result))
             assert fake.requests == [], tool["name"]
+
+
+async def test_every_text_argument_of_every_tool_refuses_4mb_at_once(fake: FakeBacklog, tmp_path: Path) -> None:
+    huge = "x" * (4 * 1024 * 1024)
+    async with connect(fake, make_settings(tmp_path)) as client:
+        for tool in await listed(client):
+            required = {name: FILLERS[name] for name in tool["inputSchema"].get("required", [])}
+            for name, prop in tool["inputSchema"].get("properties", {}).items():
+                value: Any = [huge] if prop.get("type") == "array" else huge
+                if prop.get("type") not in ("string", "array"):
+                    continue
+                began = time.perf_counter()
+                result = await client.call_tool(tool["name"], {**required, name: value})
+                assert time.perf_counter() - began < 1.0, (tool["name"], name)
+                assert result.is_error and len(text_of(result)) < 1_000, (tool["name"], name)
 
 
 async def test_toolsets_and_tool_names_filter_what_is_offered(fake: FakeBacklog, tmp_path: Path) -> None:
