@@ -114,7 +114,13 @@ async def test_stdio_access_controls_from_flags_and_env(
         ):
             await client.initialize()
             names = [t.name for t in (await client.list_tools()).tools]
-            assert names == ["get_myself", "get_issue_details", "get_issue_comments", "get_user_issue_list"]
+            assert names == [
+                "get_myself",
+                "get_issue_details",
+                "get_issue_comments",
+                "get_my_issues",
+                "get_user_issue_list",
+            ]
             refused = await client.call_tool("add_issue_comment", {"issue_key": "ORBIT-1", "content": "hi"})
             assert refused.is_error and "read-only" in text_of(refused)
             denied = await client.call_tool("get_issue_details", {"issue_key": "NOVA-1"})

@@ -36,6 +36,8 @@ CALLS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("get_issue_details", {"issue_key": "NOVA-1", "max_tokens": 20000}),
     ("get_issue_comments", {"issue_key": "ORBIT-1", "count": 30, "max_tokens": 20000}),
     ("get_user_issue_list", {"projects": ["ORBIT"], "assignees": ["anyone"], "count": 30}),
+    ("get_my_issues", {"count": 30}),
+    ("get_users_by_project", {"project_key": "ORBIT", "include_email": True}),
     ("add_issue_comment", {"issue_key": "ORBIT-2", "content": "ok"}),
     ("update_issue_description", {"issue_key": "ORBIT-3", "description": "ok"}),
 )

@@ -31,7 +31,7 @@ SERVER = build_server(
     now=lambda: REFERENCE_NOW,
 )
 KNOWN_PATHS = (
-    "/space", "/users/myself", "/projects", "/priorities", "/issues", "/issues/count",
+    "/space", "/users/myself", "/users", "/projects", "/priorities", "/issues", "/issues/count",
 )  # fmt: skip
 
 scalars = st.one_of(

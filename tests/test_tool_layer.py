@@ -43,6 +43,7 @@ DENIED_VS_MISSING: dict[str, list[tuple[Any, Any]]] = {
     "issue_key": [("NOVA-1", "ORBIT-99999"), ("{NOVA-1 id}", "999999999")],
     "parent": [("NOVA-1", "ORBIT-99999")],
     "projects": [(["NOVA"], ["NOPE"])],
+    "project_key": [("NOVA", "NOPE")],
 }
 # Arguments that look like addresses but are not (ids of comments inside an already-checked issue).
 NOT_ADDRESSES = frozenset({"before_id", "after_id"})
@@ -229,11 +230,15 @@ async def test_toolsets_and_tool_names_filter_what_is_offered(fake: FakeBacklog,
                 assert (f"- {spec.name}:" in instructions) == (spec.toolset == toolset), spec.name
     assert seen == snapshot(
         {
-            "space": ["get_myself (Who am I (connection check); read)"],
+            "space": [
+                "get_myself (Who am I (connection check); read)",
+                "get_users_by_project (People in a project or the space; read)",
+            ],
             "projects": [],
             "issues": [
                 "get_issue_details (Issue details with comments; read)",
                 "get_issue_comments (Issue comments, paged; read)",
+                "get_my_issues (My open issues; read)",
                 "get_user_issue_list (Find issues; read)",
                 "update_issue_description (Replace an issue's description; write)",
                 "add_issue_comment (Comment on an issue; write)",
@@ -246,7 +251,7 @@ async def test_toolsets_and_tool_names_filter_what_is_offered(fake: FakeBacklog,
     )
     settings = make_settings(tmp_path / "mix", toolsets=frozenset({"space"}), tools=frozenset({"get_issue_details"}))
     async with connect(fake, settings) as client:
-        assert [t["name"] for t in await listed(client)] == ["get_myself", "get_issue_details"]
+        assert [t["name"] for t in await listed(client)] == ["get_myself", "get_users_by_project", "get_issue_details"]
         held = await client.call_tool("get_user_issue_list", {})
         assert held.is_error and "not enabled on this server" in text_of(held)
 

@@ -72,7 +72,10 @@ async def error(client: Client, name: str, **args: object) -> str:
 async def test_tools_list_names_annotations_and_schemas(tools: Client) -> None:
     listed = (await tools.list_tools()).tools
     reads = [t for t in listed if t.annotations is not None and t.annotations.read_only_hint]
-    assert [t.name for t in reads] == ["get_myself", "get_issue_details", "get_issue_comments", "get_user_issue_list"]
+    assert [t.name for t in reads] == [
+        "get_myself", "get_users_by_project", "get_issue_details", "get_issue_comments", "get_my_issues",
+        "get_user_issue_list",
+    ]  # fmt: skip
     for tool in listed:
         assert tool.output_schema is None
         assert tool.description and "\n    " not in tool.description  # dedented: no wasted tokens
@@ -327,7 +330,7 @@ async def test_bad_inputs_get_actionable_errors(tools: Client) -> None:
         'Unknown user "Hanna Sado" in the members of ORBIT, NOVA. Valid values, closest first: "Hana Sato", "hana.sato", "taro.sato", "Tanaka Yuki", "yuki.tanaka", "Alice Martin", "ichiro", "misaki", "bob", "alice", "kenji", "伊藤 健二", "佐藤 太郎", "田中 美咲", "鈴木 一郎" and 1 more.'
     )
     assert await error(tools, "get_user_issue_list", projects=["NOPE"]) == snapshot(
-        'Unknown project "NOPE". Valid values, closest first: "NOVA", "Nova Web Platform", "ORBIT", "Orbit Mobile App".'
+        'Unknown project "NOPE". Valid values, closest first: "NOVA", "Nova Web Platform", "OLD", "Old Intranet", "ORBIT", "Orbit Mobile App".'
     )
     assert await error(tools, "get_user_issue_list", due_date_until="2026/11/30") == snapshot(
         'due_date_until="2026/11/30" is not a date; use YYYY-MM-DD, e.g. "2026-11-30".'
@@ -348,7 +351,7 @@ async def test_forbidden_project_reads_as_not_found(fake: FakeBacklog, tmp_path:
 async def test_default_list_is_my_open_issues(tools: Client, fake: FakeBacklog) -> None:
     text = await call(tools, "get_user_issue_list", count=5)
     assert text == snapshot("""\
-Issues assigned to Hana Sato, not closed, by updated desc: issues 1-5 of 82 (dates UTC).
+Issues assigned to Hana Sato, not closed, by updated desc (archived projects left out: OLD): issues 1-5 of 82 (dates UTC).
 
 | Key | Summary | Status | Priority | Due | Updated |
 |---|---|---|---|---|---|
@@ -360,11 +363,16 @@ Issues assigned to Hana Sato, not closed, by updated desc: issues 1-5 of 82 (dat
 
 77 more. Next page: get_user_issue_list(offset=5, count=5)\
 """)
+    archived = {pid for pid, p in fake.space.projects.items() if p.data["archived"]}
     mine_open = [
         i for i in fake.space.issues.values()
         if i["assignee"] and i["assignee"]["userId"] == "hana.sato" and i["status"]["id"] != 4
+        and i["projectId"] not in archived
     ]  # fmt: skip
-    assert f"of {len(mine_open)} " in text
+    assert archived and f"of {len(mine_open)} " in text
+    everything = await call(tools, "get_user_issue_list", count=5, include_archived=True)
+    assert "archived" not in everything.split("\n")[0]
+    assert f"of {len(mine_open) + 4} " in everything  # the archived project's four open issues of Hana's
 
 
 async def test_list_by_names_and_paging(tools: Client, fake: FakeBacklog) -> None:
@@ -463,7 +471,7 @@ def test_space_fixture_is_deterministic() -> None:
 
 async def test_misspelled_arguments_are_errors_not_silently_ignored(tools: Client) -> None:
     assert await error(tools, "get_user_issue_list", project=["ORBIT"]) == snapshot(
-        'Unknown argument "project"; did you mean "projects"? Valid arguments: assignees, categories, count, created, due_date, include_closed, issue_types, keyword, milestones, offset, order, parent, priorities, projects, sort, start_date, statuses, timezone, updated.'
+        'Unknown argument "project"; did you mean "projects"? Valid arguments: assignees, categories, count, created, due_date, include_archived, include_closed, issue_types, keyword, milestones, offset, order, parent, priorities, projects, sort, start_date, statuses, timezone, updated.'
     )
     text = await error(tools, "get_issue_details", issue_key="ORBIT-1", comments=5)
     assert 'Unknown argument "comments"; did you mean "comment_count"?' in text

@@ -1,10 +1,10 @@
-"""Rendering of the space and the current user."""
+"""Rendering of the space, the current user and lists of people."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from backlog_mcp.render.text import inline
+from backlog_mcp.render.text import approx_tokens, cell, fit, inline
 
 ROLES = {
     1: "Administrator",
@@ -27,3 +27,25 @@ def render_myself(user: dict[str, Any], space: dict[str, Any], base_url: str) ->
         f"default text formatting: {inline(space.get('textFormattingRule', 'markdown'))}.",
     ]
     return "\n".join(lines)
+
+
+def render_users(users: list[dict[str, Any]], *, scope: str, with_email: bool, budget: int = 10_000) -> str:
+    """People as a table: name, login id, role (and e-mail only when asked for)."""
+    if not users:
+        return f"No users: {scope}."
+    columns = ["Name", "Login", "Role", *(["E-mail"] if with_email else [])]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+
+    def row(user: dict[str, Any]) -> str:
+        cells = [
+            cell(user.get("name")),
+            cell(user.get("userId") or "-"),
+            ROLES.get(user.get("roleType", 0), f"role {cell(user.get('roleType'))}"),
+            *([cell(user.get("mailAddress") or "-")] if with_email else []),
+        ]
+        return "| " + " | ".join(cells) + " |"
+
+    rows = fit((row(user) for user in users), budget - approx_tokens(scope) - 60)
+    shown = len(rows.items)
+    more = f" (showing {shown}; narrow with a name)" if shown < len(users) else ""
+    return "\n".join([f"{scope}: {len(users)} users{more}.", "", *lines, *rows.items])

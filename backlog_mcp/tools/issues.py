@@ -243,6 +243,7 @@ async def get_user_issue_list(
     updated: DayRange = None,
     start_date: DayRange = None,
     due_date: DayRange = None,
+    include_archived: Annotated[bool, Field(description="Archived projects too")] = False,
     sort: SortKey = "updated",
     order: Literal["asc", "desc"] = "desc",
     offset: Offset = 0,
@@ -284,12 +285,16 @@ async def get_user_issue_list(
         assignee_ids = [*(assignee_ids or []), user_id]
     app, lookup = call.app, call.app.lookup
     scope = await lookup.projects(projects or (), project_ids or ())
+    narrowed = bool(projects or project_ids)
+    archived = [p for p in scope if p.get("archived")] if not (narrowed or include_archived) else []
+    scope = [p for p in scope if p not in archived]
     if not scope:
-        return "No issues: this user is not a member of any project."
+        return "No issues: this user is not a member of any project that is not archived."
     params: dict[str, Any] = {**dates, "keyword": keyword, "sort": sort, "order": order}
     words: list[str] = []
-    if projects or project_ids:
+    if narrowed or archived:
         params["projectId"] = [int(p["id"]) for p in scope]
+    if narrowed:
         words.append("in " + ", ".join(inline(p["projectKey"]) for p in scope))
     open_statuses = not (status_ids or statuses) and not include_closed
     # Every name lookup needs only the project list: resolve them all in one round trip.
@@ -336,6 +341,8 @@ async def get_user_issue_list(
     listing = {**params, "offset": offset, "count": count}
     issues, total, view = await gather(app.client.issues(listing), app.client.count_issues(params), app.view(tz))
     description = ("Issues " + ", ".join(words) if words else "All issues") + f", by {sort} {order}"
+    if archived:
+        description += f" (archived projects left out: {', '.join(inline(p['projectKey']) for p in archived)})"
     return render_issue_list(
         issues,
         total=total,
@@ -344,6 +351,19 @@ async def get_user_issue_list(
         view=view,
         next_call=lambda next_offset: call.again(offset=next_offset),
         with_assignee=len(who) != 1,
+    )
+
+
+async def get_my_issues(
+    call: Call,
+    offset: Offset = 0,
+    count: Count = 20,
+    timezone: Timezone = "UTC",
+    include_archived: Annotated[bool, Field(description="Archived projects too")] = False,
+) -> str:
+    """My open issues (the API key's owner), latest update first; filters: get_user_issue_list."""
+    return await get_user_issue_list(
+        call, assignees=["me"], offset=offset, count=count, timezone=timezone, include_archived=include_archived
     )
 
 
@@ -390,6 +410,7 @@ TOOLS = (
         hidden=frozenset({"include_comments", "issue_title"}),
     ),
     ToolSpec(get_issue_comments, "Issue comments, paged", "issues"),
+    ToolSpec(get_my_issues, "My open issues", "issues"),
     ToolSpec(
         get_user_issue_list,
         "Find issues",
