@@ -115,6 +115,11 @@ def issue_paths(*refs: str | int | None) -> list[str]:
     return ["/issues", "/issues/count", *(f"/issues/{segment(ref)}/*" for ref in refs if ref)]
 
 
+def is_id(value: str) -> bool:
+    """A numeric id as Backlog writes them: ASCII digits only ("４２" and "²" are not ids)."""
+    return value.isascii() and value.isdigit()
+
+
 def project_of(issue_key: str) -> str:
     return issue_key.rsplit("-", 1)[0].upper()
 
@@ -474,11 +479,11 @@ class BacklogClient:
         """Refuse an issue outside the allow-list before asking for its comments or changing it."""
         if self.settings.projects is None:
             return
-        if isinstance(ref, str) and not ref.isdigit():
+        if isinstance(ref, str) and not is_id(ref):
             if not self.allows_key(project_of(ref)):
                 raise self._denied("issue", f"/issues/{segment(ref)}")
             return
-        await self.issue(ref)  # a numeric id: its project is known only from the issue (cached)
+        await self.issue(ref, child_summary=True)  # a numeric id: its project is known only from the issue
 
     async def _allowed_project_ids(self) -> set[int] | None:
         if self.settings.projects is None:
@@ -509,7 +514,7 @@ class BacklogClient:
     async def project(self, key: str | int) -> JSONObject:
         """A project by key or id, from the (shared, cached) project list when it is there."""
         path = f"/projects/{segment(key)}"
-        if isinstance(key, str) and not key.isdigit() and not self.allows_key(key):
+        if isinstance(key, str) and not is_id(key) and not self.allows_key(key):
             raise self._denied("project", path)
         for project in await self.projects():
             if str(key) in (project.get("projectKey"), str(project.get("id"))):
@@ -529,7 +534,7 @@ class BacklogClient:
 
     async def issue(self, key: str | int, *, child_summary: bool = False) -> JSONObject:
         path = f"/issues/{segment(key)}"
-        if isinstance(key, str) and not key.isdigit() and not self.allows_key(project_of(key)):
+        if isinstance(key, str) and not is_id(key) and not self.allows_key(project_of(key)):
             raise self._denied("issue", path)
         params = {"expand": ["childIssueSummary"]} if child_summary else None
         issue = await self.get_object(path, params, ttl=self._issue_ttl)
@@ -571,25 +576,25 @@ class BacklogClient:
 
     # -- writes ----------------------------------------------------------------------------------
 
-    def _refs(self, key: str | int) -> list[str | int]:
-        """Every path segment an issue may be cached under: its key and its id, when known."""
-        refs: list[str | int] = [key]
-        if isinstance(key, str) and key in self.issue_ids:
-            refs.append(self.issue_ids[key])
-        elif isinstance(key, int) or key.isdigit():
-            refs += [k for k, v in self.issue_ids.items() if v == int(key)][:1]
-        return refs
-
     async def _write_issue(self, method: str, path: str, key: str | int, form: Params) -> JSONObject:
-        await self._check_issue_ref(key)
-        data = await self._request(method, path, data=form, stale=issue_paths(*self._refs(key)))
+        # The issue itself first (usually cached): its project is checked against the allow-list, and
+        # its key and id are both known, so rows cached under either name (by any process) are dropped.
+        current = await self.issue(key, child_summary=True)  # the form get_issue_details cached
+        stale = issue_paths(key, current.get("issueKey"), current.get("id"))
+        parent_id = current.get("parentIssueId") if method == "PATCH" else None
+        if parent_id:  # the parent lists this issue among its children, with status and assignee
+            parent = await self._optional_issue(int(parent_id))
+            stale += issue_paths(parent_id, parent.get("issueKey") if parent else None)[2:]
+        data = await self._request(method, path, data=form, stale=stale)
         if not isinstance(data, dict):
             raise BadResponseError(f"{method} {path}: expected a JSON object", method=method, path=path)
-        # The parent shows this issue among its children (and counts the closed ones).
-        parent = data.get("parentIssueId")
-        if parent and self.cache is not None:
-            await self.cache.invalidate(self.scope, issue_paths(*self._refs(int(parent)))[2:])
         return data
+
+    async def _optional_issue(self, issue_id: int) -> JSONObject | None:
+        try:
+            return await self.issue(issue_id)
+        except BacklogError:
+            return None  # a parent this user or the allow-list cannot see: its id is enough
 
     async def update_issue(self, key: str | int, form: Params) -> JSONObject:
         issue = await self._write_issue("PATCH", f"/issues/{segment(key)}", key, form)

@@ -235,7 +235,7 @@ def settings_from_env(
         raw_path = env.get("BACKLOG_CACHE_PATH", "").strip()
         path = cache_path or (Path(raw_path).expanduser() if raw_path else default_cache_path(env))
     concurrency_raw = env.get("BACKLOG_MAX_CONCURRENCY", "").strip() or str(DEFAULT_MAX_CONCURRENCY)
-    if not concurrency_raw.isdigit() or not 1 <= int(concurrency_raw) <= 32:
+    if not (concurrency_raw.isascii() and concurrency_raw.isdigit()) or not 1 <= int(concurrency_raw) <= 32:
         raise ConfigError(f"BACKLOG_MAX_CONCURRENCY={concurrency_raw!r} must be an integer from 1 to 32")
     return Settings(
         api_key=api_key,

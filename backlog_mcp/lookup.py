@@ -65,6 +65,14 @@ def _options(items: Iterable[JSONObject], *fields: str) -> dict[str, set[int]]:
     return options
 
 
+def _resolve_all(label: str, items: Iterable[JSONObject], names: Sequence[str], where: str = "") -> list[int]:
+    options = _options(items, "name")
+    found: set[int] = set()
+    for name in names:
+        found |= resolve(label, name, options, where)
+    return sorted(found)
+
+
 def _where(projects: Sequence[JSONObject]) -> str:
     return ", ".join(str(p["projectKey"]) for p in projects)
 
@@ -111,11 +119,8 @@ class Lookup:
         """
         if not names:
             return []
-        options = _options((item for _p, item in await self.per_project(projects, kind)), "name")
-        found: set[int] = set()
-        for name in names:
-            found |= resolve(kind.label, name, options, _where(projects))
-        return sorted(found)
+        items = (item for _p, item in await self.per_project(projects, kind))
+        return _resolve_all(kind.label, items, names, _where(projects))
 
     async def open_status_ids(self, projects: Sequence[JSONObject]) -> list[int]:
         """Every status except Closed, across the projects (custom statuses included)."""
@@ -123,17 +128,33 @@ class Lookup:
         return sorted({int(s["id"]) for _p, s in pairs if s["id"] != CLOSED_STATUS_ID})
 
     async def priority_ids(self, names: Sequence[str]) -> list[int]:
-        return await self._space_ids("priority", await self.client.priorities(), names)
+        """Raises UsageError for a name that is no priority; asks Backlog nothing when `names` is empty."""
+        return _resolve_all("priority", await self.client.priorities(), names) if names else []
 
     async def resolution_ids(self, names: Sequence[str]) -> list[int]:
-        return await self._space_ids("resolution", await self.client.resolutions(), names)
+        """Raises UsageError for a name that is no resolution; asks Backlog nothing when `names` is empty."""
+        return _resolve_all("resolution", await self.client.resolutions(), names) if names else []
 
-    async def _space_ids(self, label: str, items: list[JSONObject], names: Sequence[str]) -> list[int]:
-        options = _options(items, "name")
-        found: set[int] = set()
-        for name in names:
-            found |= resolve(label, name, options)
-        return sorted(found)
+    async def custom_field(self, name: str, projects: Sequence[JSONObject]) -> JSONObject:
+        """A custom field definition by name (its `items` are the list choices).
+
+        Raises:
+            UsageError: no field of that name in the projects, or several.
+        """
+        pairs = await self.per_project(projects, CUSTOM_FIELD)
+        ids = resolve(CUSTOM_FIELD.label, name, _options((field for _p, field in pairs), "name"), _where(projects))
+        if len(ids) > 1:
+            raise UsageError(f'{CUSTOM_FIELD.label} "{name}" differs between {_where(projects)}; name one project.')
+        return next(field for _p, field in pairs if int(field["id"]) in ids)
+
+    @staticmethod
+    def custom_item_ids(field: JSONObject, names: Sequence[str]) -> list[int]:
+        """Ids of a list-type custom field's choices, by name.
+
+        Raises:
+            UsageError: a name that is not one of the field's choices.
+        """
+        return _resolve_all(f'choice of "{field.get("name")}"', list(field.get("items") or []), names)
 
     async def members(self, projects: Sequence[JSONObject]) -> list[JSONObject]:
         seen: dict[int, JSONObject] = {}

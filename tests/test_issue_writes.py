@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -11,9 +13,9 @@ from mcp import Client
 
 from backlog_mcp.client import BacklogClient
 from backlog_mcp.config import Settings
-from backlog_mcp.fake import REFERENCE_NOW, FakeBacklog
+from backlog_mcp.fake import DEFAULT_API_KEY, REFERENCE_NOW, FakeBacklog
 from backlog_mcp.server import build_server
-from tests.conftest import FAST_RETRY, text_of
+from tests.conftest import BASE_URL, FAST_RETRY, text_of
 from tests.faulty_backlog import FaultyBacklog
 
 pytestmark = pytest.mark.anyio
@@ -82,7 +84,7 @@ async def test_description_replaced_cleared_and_read_back(tools: Client, fake: F
 async def test_an_unconfirmed_comment_says_the_outcome_is_unknown_and_how_to_check(
     tools: Client, fake: FaultyBacklog
 ) -> None:
-    await call(tools, "get_myself")
+    await call(tools, "get_issue_details", issue_key="ORBIT-3")  # cached: the next request is the POST
     fake.faults.fail_next = [503]
     result = await tools.call_tool("add_issue_comment", {"issue_key": "ORBIT-3", "content": "Once only"})
     assert result.is_error
@@ -157,3 +159,42 @@ async def test_each_write_names_what_it_makes_stale(fake: FakeBacklog, settings:
     finally:
         await client.aclose()
         await cache.close()
+
+
+async def test_a_write_cut_by_the_deadline_says_its_outcome_is_unknown(fake: FaultyBacklog, tmp_path: Path) -> None:
+    class SlowAfterWrite(httpx.AsyncBaseTransport):
+        def __init__(self) -> None:
+            self.inner = httpx.ASGITransport(app=fake)
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            response = await self.inner.handle_async_request(request)
+            if request.method == "POST":
+                await asyncio.sleep(3)  # Backlog applied it; the answer never arrives in time
+            return response
+
+    settings = Settings(api_key=DEFAULT_API_KEY, base_url=BASE_URL, cache_path=tmp_path / "c", tool_deadline=0.5)
+    server = build_server(settings, transport=SlowAfterWrite(), retry=FAST_RETRY, now=lambda: REFERENCE_NOW)
+    async with Client(server) as client:
+        result = await client.call_tool("add_issue_comment", {"issue_key": "orbit-1", "content": "once"})
+    assert result.is_error
+    assert text_of(result) == snapshot(
+        'Backlog did not confirm within 0.5 s, so it is unknown whether the change was made. Check with get_issue_comments(issue_key="ORBIT-1", count=5) before trying again.'
+    )
+    assert [r.method for r in fake.requests].count("POST") == 1
+
+
+async def test_a_write_drops_what_another_process_cached_under_the_issue_id(
+    fake: FakeBacklog, settings: Settings
+) -> None:
+    """Two servers on one cache file: B read by numeric id, A writes by key; B sees the change."""
+    issue = fake.space.issue_by_key("ORBIT-1")
+    assert issue is not None
+    transport = httpx.ASGITransport(app=fake)
+    a = build_server(settings, transport=transport, retry=FAST_RETRY, now=lambda: REFERENCE_NOW)
+    b = build_server(settings, transport=transport, retry=FAST_RETRY, now=lambda: REFERENCE_NOW)
+    async with Client(a) as writer, Client(b) as reader:
+        before = await call(reader, "get_issue_comments", issue_key=str(issue["id"]))
+        assert "(30 in all" in before
+        await call(writer, "add_issue_comment", issue_key="ORBIT-1", content="Seen by everyone")
+        after = await call(reader, "get_issue_comments", issue_key=str(issue["id"]))
+        assert "(31 in all" in after and "Seen by everyone" in after

@@ -7,6 +7,7 @@ key- or id-addressed argument, bad arguments, toolset filters, and the import gr
 from __future__ import annotations
 
 import ast
+import inspect
 import json
 import time
 from collections.abc import AsyncIterator
@@ -26,6 +27,7 @@ from backlog_mcp.errors import ReadOnlyError
 from backlog_mcp.fake import DEFAULT_API_KEY, REFERENCE_NOW, FakeBacklog
 from backlog_mcp.server import build_server
 from backlog_mcp.tools import TOOLS
+from backlog_mcp.tools.declare import Kind
 from tests.conftest import BASE_URL, FAST_RETRY, text_of
 
 pytestmark = pytest.mark.anyio
@@ -44,9 +46,12 @@ DENIED_VS_MISSING: dict[str, list[tuple[Any, Any]]] = {
     "parent": [("NOVA-1", "ORBIT-99999")],
     "projects": [(["NOVA"], ["NOPE"])],
     "project_key": [("NOVA", "NOPE")],
+    "project_ids": [([105], [999])],
+    "parent_issue_ids": [(["{NOVA-1 id}"], [999999999])],
 }
-# Arguments that look like addresses but are not (ids of comments inside an already-checked issue).
-NOT_ADDRESSES = frozenset({"before_id", "after_id"})
+# Arguments that look like addresses but are not: ids of comments inside an already-checked issue,
+# and filters over issues that are themselves limited to the allowed projects.
+NOT_ADDRESSES = frozenset({"before_id", "after_id", "assignee_ids", "status_ids", "milestone_ids", "user_id"})
 # Valid values for the required arguments of each kind, to call a tool when only one argument varies.
 FILLERS: dict[str, Any] = {"issue_key": "ORBIT-1", "description": "x", "content": "x"}
 
@@ -85,6 +90,8 @@ async def test_every_tool_has_a_title_and_all_four_hints(fake: FakeBacklog, tmp_
         assert all(isinstance(hints[h], bool) for h in ("readOnlyHint", "destructiveHint", "idempotentHint"))
         if hints["readOnlyHint"]:
             assert hints["destructiveHint"] is False and hints["idempotentHint"] is True, tool["name"]
+        spec = next(spec for spec in TOOLS if spec.name == tool["name"])
+        assert hints["destructiveHint"] == (spec.kind is Kind.DESTRUCTIVE or spec.overwrites), tool["name"]
         assert "outputSchema" not in tool  # Markdown tools: clients would show the model only structured content
         schema = json.dumps(tool["inputSchema"])
         assert '"title"' not in schema and '{"type": "null"}' not in schema and '"default": null' not in schema
@@ -130,10 +137,12 @@ async def test_the_client_sends_nothing_but_get_when_read_only(fake: FakeBacklog
 
 
 def _value(fake: FakeBacklog, value: Any) -> Any:
+    issue = fake.space.issue_by_key("NOVA-1")
+    assert issue is not None
     if value == "{NOVA-1 id}":
-        issue = fake.space.issue_by_key("NOVA-1")
-        assert issue is not None
         return str(issue["id"])
+    if value == ["{NOVA-1 id}"]:
+        return [issue["id"]]
     return value
 
 
@@ -149,10 +158,11 @@ async def test_allow_list_answers_as_for_a_missing_object(fake: FakeBacklog, tmp
     async with connect(fake, settings) as client:
         tools = await listed(client)
         for tool in tools:
-            properties = tool["inputSchema"].get("properties", {})
+            spec = next(spec for spec in TOOLS if spec.name == tool["name"])
+            accepted = [name for name in inspect.signature(spec.fn).parameters if name != "call"]  # hidden too
             addressing = [
                 name
-                for name in properties
+                for name in accepted
                 if (name.endswith(("_key", "_id", "_ids")) or name in DENIED_VS_MISSING) and name not in NOT_ADDRESSES
             ]
             for name in addressing:
@@ -164,7 +174,7 @@ async def test_allow_list_answers_as_for_a_missing_object(fake: FakeBacklog, tmp
                     denied_result = await client.call_tool(tool["name"], {**base, name: denied_value})
                     writes = [r for r in fake.requests if r.method != "GET"]
                     missing_result = await client.call_tool(tool["name"], {**base, name: absent})
-                    assert denied_result.is_error and missing_result.is_error, (tool["name"], name)
+                    assert denied_result.is_error == missing_result.is_error, (tool["name"], name)
                     assert _normalised(text_of(denied_result), denied_value) == _normalised(
                         text_of(missing_result), absent
                     ), (tool["name"], name)
@@ -218,30 +228,270 @@ async def test_every_text_argument_of_every_tool_refuses_4mb_at_once(fake: FakeB
 
 
 async def test_toolsets_and_tool_names_filter_what_is_offered(fake: FakeBacklog, tmp_path: Path) -> None:
-    seen: dict[str, list[str]] = {}
+    seen: dict[str, list[dict[str, Any]]] = {}
     for toolset in TOOLSETS:
         async with connect(fake, make_settings(tmp_path / toolset, toolsets=frozenset({toolset}))) as client:
             tools = await listed(client)
-            seen[toolset] = [
-                f"{t['name']} ({t['title']}; {'read' if t['annotations']['readOnlyHint'] else 'write'})" for t in tools
-            ]
+            seen[toolset] = [{k: v for k, v in t.items() if k != "_meta"} for t in tools]  # tools/list, pinned
             instructions = client.instructions or ""
             for spec in TOOLS:
                 assert (f"- {spec.name}:" in instructions) == (spec.toolset == toolset), spec.name
     assert seen == snapshot(
         {
             "space": [
-                "get_myself (Who am I (connection check); read)",
-                "get_users_by_project (People in a project or the space; read)",
+                {
+                    "name": "get_myself",
+                    "title": "Who am I (connection check)",
+                    "description": "Which Backlog user and space the API key belongs to: the connection check, and who `me` is.",
+                    "inputSchema": {"type": "object", "properties": {}},
+                    "annotations": {
+                        "readOnlyHint": True,
+                        "destructiveHint": False,
+                        "idempotentHint": True,
+                        "openWorldHint": False,
+                    },
+                },
+                {
+                    "name": "get_users_by_project",
+                    "title": "People in a project or the space",
+                    "description": "People: members of a project, or every user of the space, with login id and role.",
+                    "inputSchema": {
+                        "type": "object",
+                        "properties": {
+                            "project_key": {
+                                "type": "string",
+                                "description": "Members of this project; omit for the whole space",
+                            },
+                            "name": {"type": "string", "description": "Part of a name or login id"},
+                            "include_email": {"default": False, "type": "boolean"},
+                        },
+                    },
+                    "annotations": {
+                        "readOnlyHint": True,
+                        "destructiveHint": False,
+                        "idempotentHint": True,
+                        "openWorldHint": False,
+                    },
+                },
             ],
             "projects": [],
             "issues": [
-                "get_issue_details (Issue details with comments; read)",
-                "get_issue_comments (Issue comments, paged; read)",
-                "get_my_issues (My open issues; read)",
-                "get_user_issue_list (Find issues; read)",
-                "update_issue_description (Replace an issue's description; write)",
-                "add_issue_comment (Comment on an issue; write)",
+                {
+                    "name": "get_issue_details",
+                    "title": "Issue details with comments",
+                    "description": """\
+Everything about one issue in one call: all fields by name, parent and children, description, newest comments.
+
+Older comments: get_issue_comments.\
+""",
+                    "inputSchema": {
+                        "type": "object",
+                        "properties": {
+                            "issue_key": {"description": "Issue key, e.g. PROJ-123", "type": "string"},
+                            "comment_count": {
+                                "default": 30,
+                                "description": "Newest comments to include (0: none)",
+                                "type": "integer",
+                            },
+                            "timezone": {
+                                "default": "UTC",
+                                "description": "IANA zone, e.g. Asia/Tokyo",
+                                "type": "string",
+                            },
+                            "max_tokens": {
+                                "default": 10000,
+                                "description": "Output budget, 1000-20000 tokens",
+                                "type": "integer",
+                            },
+                        },
+                        "required": ["issue_key"],
+                    },
+                    "annotations": {
+                        "readOnlyHint": True,
+                        "destructiveHint": False,
+                        "idempotentHint": True,
+                        "openWorldHint": False,
+                    },
+                },
+                {
+                    "name": "get_issue_comments",
+                    "title": "Issue comments, paged",
+                    "description": """\
+A page of an issue's comments with their field changes, oldest first.
+
+Without ids: the newest. Answers end with the exact call for the next page.\
+""",
+                    "inputSchema": {
+                        "type": "object",
+                        "properties": {
+                            "issue_key": {"description": "Issue key, e.g. PROJ-123", "type": "string"},
+                            "before_id": {"type": "integer", "description": "Comments before this comment id"},
+                            "after_id": {"type": "integer", "description": "Comments after this comment id"},
+                            "count": {"default": 20, "description": "1-100 (98 shown at most)", "type": "integer"},
+                            "timezone": {
+                                "default": "UTC",
+                                "description": "IANA zone, e.g. Asia/Tokyo",
+                                "type": "string",
+                            },
+                            "max_tokens": {
+                                "default": 10000,
+                                "description": "Output budget, 1000-20000 tokens",
+                                "type": "integer",
+                            },
+                        },
+                        "required": ["issue_key"],
+                    },
+                    "annotations": {
+                        "readOnlyHint": True,
+                        "destructiveHint": False,
+                        "idempotentHint": True,
+                        "openWorldHint": False,
+                    },
+                },
+                {
+                    "name": "get_my_issues",
+                    "title": "My open issues",
+                    "description": "My open issues (the API key's owner), latest update first; filters: get_user_issue_list.",
+                    "inputSchema": {
+                        "type": "object",
+                        "properties": {
+                            "offset": {"default": 0, "type": "integer"},
+                            "count": {"default": 20, "description": "1-100", "type": "integer"},
+                            "timezone": {
+                                "default": "UTC",
+                                "description": "IANA zone, e.g. Asia/Tokyo",
+                                "type": "string",
+                            },
+                            "include_archived": {
+                                "default": False,
+                                "description": "Archived projects too",
+                                "type": "boolean",
+                            },
+                        },
+                    },
+                    "annotations": {
+                        "readOnlyHint": True,
+                        "destructiveHint": False,
+                        "idempotentHint": True,
+                        "openWorldHint": False,
+                    },
+                },
+                {
+                    "name": "get_user_issue_list",
+                    "title": "Find issues",
+                    "description": """\
+Find issues: a table of key, summary, status, priority, assignee, due, updated.
+
+Default: my issues not closed, latest update first. Filters take names; date filters take
+`YYYY-MM-DD..YYYY-MM-DD` (either end optional). Ends with the total and the next-page call.\
+""",
+                    "inputSchema": {
+                        "type": "object",
+                        "properties": {
+                            "projects": {"items": {"type": "string"}, "type": "array", "description": "Keys or names"},
+                            "assignees": {
+                                "items": {"type": "string"},
+                                "type": "array",
+                                "description": "Names, login ids, 'me' (default) or 'anyone'",
+                            },
+                            "statuses": {"items": {"type": "string"}, "type": "array"},
+                            "include_closed": {"default": False, "type": "boolean"},
+                            "issue_types": {"items": {"type": "string"}, "type": "array"},
+                            "priorities": {"items": {"type": "string"}, "type": "array"},
+                            "categories": {"items": {"type": "string"}, "type": "array"},
+                            "milestones": {"items": {"type": "string"}, "type": "array"},
+                            "parent": {"type": "string", "description": "Children of this issue key"},
+                            "keyword": {"type": "string"},
+                            "created": {"type": "string"},
+                            "updated": {"type": "string"},
+                            "start_date": {"type": "string"},
+                            "due_date": {"type": "string"},
+                            "include_archived": {
+                                "default": False,
+                                "description": "Archived projects too",
+                                "type": "boolean",
+                            },
+                            "sort": {
+                                "default": "updated",
+                                "enum": [
+                                    "updated",
+                                    "created",
+                                    "dueDate",
+                                    "startDate",
+                                    "priority",
+                                    "status",
+                                    "summary",
+                                    "issueType",
+                                    "assignee",
+                                    "category",
+                                    "milestone",
+                                    "version",
+                                    "estimatedHours",
+                                    "actualHours",
+                                    "createdUser",
+                                    "updatedUser",
+                                ],
+                                "type": "string",
+                            },
+                            "order": {"default": "desc", "enum": ["asc", "desc"], "type": "string"},
+                            "offset": {"default": 0, "type": "integer"},
+                            "count": {"default": 20, "description": "1-100", "type": "integer"},
+                            "timezone": {
+                                "default": "UTC",
+                                "description": "IANA zone, e.g. Asia/Tokyo",
+                                "type": "string",
+                            },
+                        },
+                    },
+                    "annotations": {
+                        "readOnlyHint": True,
+                        "destructiveHint": False,
+                        "idempotentHint": True,
+                        "openWorldHint": False,
+                    },
+                },
+                {
+                    "name": "update_issue_description",
+                    "title": "Replace an issue's description",
+                    "description": "Replace an issue's description (text in the project's format: Markdown or Backlog notation).",
+                    "inputSchema": {
+                        "type": "object",
+                        "properties": {
+                            "issue_key": {"description": "Issue key, e.g. PROJ-123", "type": "string"},
+                            "description": {"description": "The whole new text; empty clears it", "type": "string"},
+                        },
+                        "required": ["issue_key", "description"],
+                    },
+                    "annotations": {
+                        "readOnlyHint": False,
+                        "destructiveHint": True,
+                        "idempotentHint": True,
+                        "openWorldHint": False,
+                    },
+                },
+                {
+                    "name": "add_issue_comment",
+                    "title": "Comment on an issue",
+                    "description": "Add a comment to an issue.",
+                    "inputSchema": {
+                        "type": "object",
+                        "properties": {
+                            "issue_key": {"description": "Issue key, e.g. PROJ-123", "type": "string"},
+                            "content": {
+                                "description": "Comment text in the project's format",
+                                "minLength": 1,
+                                "type": "string",
+                            },
+                        },
+                        "required": ["issue_key", "content"],
+                    },
+                    "annotations": {
+                        "readOnlyHint": False,
+                        "destructiveHint": False,
+                        "idempotentHint": False,
+                        "openWorldHint": False,
+                    },
+                },
             ],
             "wiki": [],
             "documents": [],

@@ -233,7 +233,7 @@ class FakeBacklog:
         return 200, list(self.space.users.values()), []
 
     def get_user(self, req: Request, uid: str) -> tuple[int, Any, list[Any]]:
-        user = self.space.users.get(int(uid)) if uid.isdigit() else None
+        user = self.space.users.get(int(uid)) if uid.isascii() and uid.isdigit() else None
         if user is None:
             raise missing("user")
         return 200, user, []
@@ -485,7 +485,7 @@ class FakeBacklog:
             swap("resolution", "resolution", resolution, lambda v: v["name"] if v else None)
         if "assigneeId" in form:
             raw = form["assigneeId"]
-            user = self.space.users.get(int(raw)) if raw.isdigit() else None
+            user = self.space.users.get(int(raw)) if raw.isascii() and raw.isdigit() else None
             if raw and (user is None or user["id"] not in project.member_ids):
                 raise bad("No such project member.")
             swap("assignee", "assigner", user, lambda v: v["name"] if v else None)
@@ -547,9 +547,9 @@ def _single(pairs: list[tuple[str, str]], name: str) -> str | None:
 def _paging(query: list[tuple[str, str]], with_offset: bool = True) -> tuple[int, int]:
     raw_count = _single(query, "count") or "20"
     raw_offset = (_single(query, "offset") or "0") if with_offset else "0"
-    if not raw_count.isdigit() or not 1 <= int(raw_count) <= 100:
+    if not (raw_count.isascii() and raw_count.isdigit()) or not 1 <= int(raw_count) <= 100:
         raise bad("count must be between 1 and 100.")
-    if not raw_offset.isdigit():
+    if not (raw_offset.isascii() and raw_offset.isdigit()):
         raise bad("offset must be a non-negative integer.")
     return int(raw_offset), int(raw_count)
 

@@ -97,7 +97,7 @@ class Space:
         return None
 
     def issue_by_key(self, key_or_id: str) -> JSON | None:
-        if key_or_id.isdigit():
+        if key_or_id.isascii() and key_or_id.isdigit():
             return self.issues.get(int(key_or_id))
         for issue in self.issues.values():
             if issue["issueKey"] == key_or_id:

@@ -36,7 +36,10 @@ class ToolSpec:
     toolset: str
     kind: Kind = Kind.READ
     idempotent: bool = True  # calling twice with the same arguments changes nothing more
+    overwrites: bool = False  # a write that replaces what was there (not additive): destructiveHint
     hidden: frozenset[str] = field(default_factory=frozenset)  # accepted arguments left out of the schema
+    # For a write: the read that tells whether it landed, written from the call's arguments.
+    verify: Callable[[Mapping[str, Any]], str] | None = None
 
     def __post_init__(self) -> None:
         if self.toolset not in TOOLSETS:

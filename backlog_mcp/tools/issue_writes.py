@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 from pydantic import Field
 
@@ -40,10 +41,9 @@ async def update_issue_description(
     except NotFoundError:
         raise missing(key, call.app) from None
     except _UNCONFIRMED as exc:
-        check = format_call(get_issue_details, {"issue_key": key, "comment_count": 0})
         raise OutcomeUnknownError(
             f"Backlog did not confirm the new description of {key} ({type(exc).__name__}); it may or may not "
-            f"have been saved. Check with {check} before trying again."
+            f"have been saved. Check with {_check_description({'issue_key': key})} before trying again."
         ) from None
     return render_description_set(issue, str(before.get("description") or ""), await call.app.view(UTC_ZONE))
 
@@ -62,15 +62,31 @@ async def add_issue_comment(
     except NotFoundError:
         raise missing(key, call.app) from None
     except _UNCONFIRMED as exc:
-        check = format_call(get_issue_comments, {"issue_key": key, "count": 5})
         raise OutcomeUnknownError(
             f"Backlog did not confirm the comment on {key} ({type(exc).__name__}); it may or may not have "
-            f"been added. Check the newest comments with {check} before trying again, or it may be posted twice."
+            f"been added. Check the newest comments with {_check_comments({'issue_key': key})} before trying "
+            "again, or it may be posted twice."
         ) from None
     return render_comment_added(comment, key, await call.app.view(UTC_ZONE))
 
 
+def _check_description(args: Mapping[str, Any]) -> str:
+    return format_call(get_issue_details, {"issue_key": str(args.get("issue_key", "")).upper(), "comment_count": 0})
+
+
+def _check_comments(args: Mapping[str, Any]) -> str:
+    return format_call(get_issue_comments, {"issue_key": str(args.get("issue_key", "")).upper(), "count": 5})
+
+
 TOOLS = (
-    ToolSpec(update_issue_description, "Replace an issue's description", "issues", Kind.WRITE, idempotent=True),
-    ToolSpec(add_issue_comment, "Comment on an issue", "issues", Kind.WRITE, idempotent=False),
+    ToolSpec(
+        update_issue_description,
+        "Replace an issue's description",
+        "issues",
+        Kind.WRITE,
+        idempotent=True,
+        overwrites=True,  # the old text is gone (Backlog keeps it only in the change log)
+        verify=_check_description,
+    ),
+    ToolSpec(add_issue_comment, "Comment on an issue", "issues", Kind.WRITE, idempotent=False, verify=_check_comments),
 )

@@ -80,7 +80,7 @@ async def get_issue_details(
     count = comment_count if include_comments else 0
     app, c = call.app, call.app.client
     project_key = key.rsplit("-", 1)[0] if "-" in key else None
-    known_id = int(key) if key.isdigit() else c.issue_ids.get(key)
+    known_id = int(key) if key.isascii() and key.isdigit() else c.issue_ids.get(key)
     calls: list[Any] = [c.issue(key, child_summary=True), app.view(tz)]
     if project_key:
         calls.append(c.project(project_key))
@@ -218,8 +218,10 @@ def _days(ranges: dict[str, str | None], legacy: dict[str, str | None]) -> dict[
     params: dict[str, str] = {}
     for arg, param in _DAY_ARGS:
         since, until = day_range(arg, ranges[arg])
-        since = day(f"{arg}_since", legacy[f"{arg}_since"]) or since
-        until = day(f"{arg}_until", legacy[f"{arg}_until"]) or until
+        old_since, old_until = day(f"{arg}_since", legacy[f"{arg}_since"]), day(f"{arg}_until", legacy[f"{arg}_until"])
+        if (since or until) and (old_since or old_until):
+            raise UsageError(f"Pass {arg} or {arg}_since/{arg}_until, not both.")
+        since, until = since or old_since, until or old_until
         if since:
             params[param + "Since"] = since
         if until:
@@ -374,7 +376,7 @@ async def _empty() -> list[int]:
 async def _issue_id(app: AppState, key: str | None) -> int | None:
     if key is None:
         return None
-    if key.isdigit():
+    if key.isascii() and key.isdigit():
         return int(key)
     try:
         return int((await app.client.issue(key))["id"])

@@ -89,7 +89,7 @@ def hints(spec: ToolSpec) -> ToolAnnotations:
     """All four hints, explicitly: clients treat a missing hint as the worst case."""
     return ToolAnnotations(
         read_only_hint=spec.kind is Kind.READ,
-        destructive_hint=spec.kind is Kind.DESTRUCTIVE,
+        destructive_hint=spec.kind is Kind.DESTRUCTIVE or spec.overwrites,
         idempotent_hint=spec.idempotent,
         # One configured Backlog space is a closed domain, not the open web.
         open_world_hint=False,
@@ -208,10 +208,7 @@ class Entry:
             except UsageError as exc:
                 raise ToolError(str(exc)) from None
             except TimeoutError:
-                raise ToolError(
-                    f"Backlog did not finish answering within {deadline:g} s; try again, or ask for less "
-                    "(smaller `count`, fewer comments)."
-                ) from None
+                raise ToolError(self._timed_out(deadline, arguments)) from None
             except BacklogError as exc:
                 raise ToolError(describe(exc, app.settings.base_url)) from None
             except Exception:
@@ -221,6 +218,19 @@ class Entry:
         if ages:
             text = f"**Note: Backlog is not answering; this is a cached copy about {_age(max(ages))} old.**\n\n{text}"
         return text
+
+    def _timed_out(self, deadline: float, arguments: Mapping[str, Any]) -> str:
+        if self.spec.kind is Kind.READ:
+            return (
+                f"Backlog did not finish answering within {deadline:g} s; try again, or ask for less "
+                "(smaller `count`, fewer comments)."
+            )
+        # The request may have reached Backlog: never invite a blind retry of a write.
+        check = self.spec.verify(arguments) if self.spec.verify else "a read of what it changes"
+        return (
+            f"Backlog did not confirm within {deadline:g} s, so it is unknown whether the change was made. "
+            f"Check with {check} before trying again."
+        )
 
 
 def entries(specs: Sequence[ToolSpec]) -> list[Entry]:
