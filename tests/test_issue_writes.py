@@ -89,7 +89,7 @@ async def test_an_unconfirmed_comment_says_the_outcome_is_unknown_and_how_to_che
     result = await tools.call_tool("add_issue_comment", {"issue_key": "ORBIT-3", "content": "Once only"})
     assert result.is_error
     assert text_of(result) == snapshot(
-        'Backlog did not confirm the comment on ORBIT-3 (ServerError); it may or may not have been added. Check the newest comments with get_issue_comments(issue_key="ORBIT-3", count=5) before trying again, or it may be posted twice.'
+        'Backlog did not confirm the comment on ORBIT-3 (ServerError); it may or may not have been saved. Check with get_issue_comments(issue_key="ORBIT-3", count=5) before trying again, or it may be applied twice.'
     )
     assert [r.method for r in fake.requests].count("POST") == 1  # never retried blindly
 

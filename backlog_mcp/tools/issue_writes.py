@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -27,6 +28,20 @@ Body = Annotated[str, Field(max_length=MAX_BODY)]
 _UNCONFIRMED = (TransportError, ServerError, BadResponseError)
 
 
+@contextmanager
+def _unconfirmed_is_unknown(key: str, call: Call, what: str, check: str) -> Iterator[None]:
+    """A missing issue reads as missing; a write Backlog did not confirm is said to be of unknown outcome."""
+    try:
+        yield
+    except NotFoundError:
+        raise missing(key, call.app) from None
+    except _UNCONFIRMED as exc:
+        raise OutcomeUnknownError(
+            f"Backlog did not confirm {what} ({type(exc).__name__}); it may or may not have been saved. "
+            f"Check with {check} before trying again, or it may be applied twice."
+        ) from None
+
+
 async def update_issue_description(
     call: Call,
     issue_key: IssueKey,
@@ -35,16 +50,10 @@ async def update_issue_description(
     """Replace an issue's description (text in the project's format: Markdown or Backlog notation)."""
     key = key_arg(issue_key)
     c = call.app.client
-    try:
-        before = await c.issue(key)
+    check = _check_description({"issue_key": key})
+    with _unconfirmed_is_unknown(key, call, f"the new description of {key}", check):
+        before = await c.issue(key, child_summary=True)  # the form the write itself looks at: one request
         issue = await c.update_issue(key, {"description": description})
-    except NotFoundError:
-        raise missing(key, call.app) from None
-    except _UNCONFIRMED as exc:
-        raise OutcomeUnknownError(
-            f"Backlog did not confirm the new description of {key} ({type(exc).__name__}); it may or may not "
-            f"have been saved. Check with {_check_description({'issue_key': key})} before trying again."
-        ) from None
     return render_description_set(issue, str(before.get("description") or ""), await call.app.view(UTC_ZONE))
 
 
@@ -57,16 +66,8 @@ async def add_issue_comment(
     key = key_arg(issue_key)
     if not content.strip():
         raise UsageError("content is empty; write the comment text.")
-    try:
+    with _unconfirmed_is_unknown(key, call, f"the comment on {key}", _check_comments({"issue_key": key})):
         comment = await call.app.client.add_comment(key, content)
-    except NotFoundError:
-        raise missing(key, call.app) from None
-    except _UNCONFIRMED as exc:
-        raise OutcomeUnknownError(
-            f"Backlog did not confirm the comment on {key} ({type(exc).__name__}); it may or may not have "
-            f"been added. Check the newest comments with {_check_comments({'issue_key': key})} before trying "
-            "again, or it may be posted twice."
-        ) from None
     return render_comment_added(comment, key, await call.app.view(UTC_ZONE))
 
 
