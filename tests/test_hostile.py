@@ -32,6 +32,8 @@ POISONED = frozenset(
 NASTY = "\r\n\v\f\x1c\x85\u2028\u2029#*_`[]()<>|·→-+>!~=:. \\\"'1"
 CALLS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("get_myself", {}),
+    ("get_projects", {"include_archived": True}),
+    ("get_project", {"project_key": "ORBIT"}),
     ("get_issue_details", {"issue_key": "ORBIT-1", "max_tokens": 20000}),
     ("get_issue_details", {"issue_key": "NOVA-1", "max_tokens": 20000}),
     ("get_issue_comments", {"issue_key": "ORBIT-1", "count": 30, "max_tokens": 20000}),

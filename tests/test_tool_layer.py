@@ -53,7 +53,7 @@ DENIED_VS_MISSING: dict[str, list[tuple[Any, Any]]] = {
 # and filters over issues that are themselves limited to the allowed projects.
 NOT_ADDRESSES = frozenset({"before_id", "after_id", "assignee_ids", "status_ids", "milestone_ids", "user_id"})
 # Valid values for the required arguments of each kind, to call a tool when only one argument varies.
-FILLERS: dict[str, Any] = {"issue_key": "ORBIT-1", "description": "x", "content": "x"}
+FILLERS: dict[str, Any] = {"issue_key": "ORBIT-1", "description": "x", "content": "x", "project_key": "ORBIT"}
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
@@ -274,7 +274,47 @@ async def test_toolsets_and_tool_names_filter_what_is_offered(fake: FakeBacklog,
                     },
                 },
             ],
-            "projects": [],
+            "projects": [
+                {
+                    "name": "get_projects",
+                    "title": "List projects",
+                    "description": "Projects this user can see: key, name, text format (Markdown or Backlog notation).",
+                    "inputSchema": {
+                        "type": "object",
+                        "properties": {
+                            "include_archived": {
+                                "default": False,
+                                "description": "Archived projects too",
+                                "type": "boolean",
+                            }
+                        },
+                    },
+                    "annotations": {
+                        "readOnlyHint": True,
+                        "destructiveHint": False,
+                        "idempotentHint": True,
+                        "openWorldHint": False,
+                    },
+                },
+                {
+                    "name": "get_project",
+                    "title": "A project's set-up",
+                    "description": "One project's set-up: statuses in workflow order, types, categories, milestones, custom fields, members.",
+                    "inputSchema": {
+                        "type": "object",
+                        "properties": {
+                            "project_key": {"description": "Project key (or name), e.g. ORBIT", "type": "string"}
+                        },
+                        "required": ["project_key"],
+                    },
+                    "annotations": {
+                        "readOnlyHint": True,
+                        "destructiveHint": False,
+                        "idempotentHint": True,
+                        "openWorldHint": False,
+                    },
+                },
+            ],
             "issues": [
                 {
                     "name": "get_issue_details",

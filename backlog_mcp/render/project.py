@@ -1,0 +1,110 @@
+"""A project's set-up and the list of projects, as compact Markdown."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from backlog_mcp.render.text import View, cell, fmt_date, inline, user_name
+
+JSON = dict[str, Any]
+FIELD_TYPES = {
+    1: "text",
+    2: "multi-line text",
+    3: "number",
+    4: "date",
+    5: "single choice",
+    6: "multiple choice",
+    7: "check boxes",
+    8: "radio",
+}
+RULES = {"backlog": "Backlog notation", "markdown": "Markdown"}
+
+
+def render_projects(projects: Sequence[JSON], *, archived_shown: bool) -> str:
+    if not projects:
+        return "No projects: this user is not a member of any." if archived_shown else "No active projects."
+    rows = [
+        f"| {cell(p.get('projectKey'))} | {cell(p.get('name'))} | "
+        f"{RULES.get(str(p.get('textFormattingRule')), cell(p.get('textFormattingRule')))} |"
+        + (f" {'archived' if p.get('archived') else 'active'} |" if archived_shown else "")
+        for p in projects
+    ]
+    columns = ["Key", "Name", "Text format", *(["State"] if archived_shown else [])]
+    what = "Projects (archived ones too)" if archived_shown else "Active projects"
+    return "\n".join(
+        [f"{what}: {len(projects)}.", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns), *rows]
+    )
+
+
+def _field(definition: JSON, type_names: dict[int, str]) -> str:
+    kind = FIELD_TYPES.get(int(definition.get("typeId") or 0), f"type {inline(definition.get('typeId'))}")
+    extras = []
+    applicable = [type_names.get(int(t), str(t)) for t in definition.get("applicableIssueTypes") or []]
+    if applicable:
+        extras.append("only for " + ", ".join(applicable))
+    if definition.get("unit"):
+        extras.append(f"unit {inline(definition['unit'])}")
+    items = definition.get("items") or []
+    if items:
+        extras.append(", ".join(inline(item.get("name")) for item in sorted(items, key=_order)))
+    if definition.get("allowInput"):
+        extras.append("free text allowed")
+    required = "required " if definition.get("required") else ""
+    detail = f": {'; '.join(extras)}" if extras else ""
+    return f"- {inline(definition.get('name'))} ({required}{kind}){detail}"
+
+
+def _order(item: JSON) -> tuple[int, int]:
+    return int(item.get("displayOrder") or 0), int(item.get("id") or 0)
+
+
+def render_project(
+    project: JSON,
+    *,
+    statuses: Sequence[JSON],
+    issue_types: Sequence[JSON],
+    categories: Sequence[JSON],
+    versions: Sequence[JSON],
+    custom_fields: Sequence[JSON],
+    members: Sequence[JSON],
+    view: View,
+) -> str:
+    """Everything an assistant needs to work in one project, in one answer."""
+    key = inline(project.get("projectKey"))
+    rule = RULES.get(str(project.get("textFormattingRule")), inline(project.get("textFormattingRule")))
+    state = " · archived" if project.get("archived") else ""
+    out = [
+        f"# {key}: {inline(project.get('name'))}",
+        f"Text format: {rule}{state} · {view.base_url}/projects/{key}",
+        "",
+        "## Statuses (in workflow order)",
+        " → ".join(inline(s.get("name")) for s in sorted(statuses, key=_order)) or "-",
+        "",
+        "## Issue types",
+        ", ".join(inline(t.get("name")) for t in sorted(issue_types, key=_order)) or "-",
+        "",
+        "## Categories",
+        ", ".join(inline(c.get("name")) for c in sorted(categories, key=_order)) or "-",
+    ]
+    out += ["", "## Milestones and versions"]
+    if versions:
+        out += ["| Name | Start | Release due | State |", "|---|---|---|---|"]
+        for v in sorted(versions, key=_order):
+            state_text = "archived" if v.get("archived") else "open"
+            start, due = fmt_date(v.get("startDate"), view), fmt_date(v.get("releaseDueDate"), view)
+            out.append(f"| {cell(v.get('name'))} | {start} | {due} | {state_text} |")
+    else:
+        out.append("-")
+    out += ["", "## Custom fields"]
+    type_names = {int(t["id"]): inline(t.get("name")) for t in issue_types}
+    out += [_field(f, type_names) for f in sorted(custom_fields, key=_order)] or ["-"]
+    out += ["", f"## Members ({len(members)})"]
+    out.append(
+        ", ".join(f"{user_name(m)} ({inline(m.get('userId') or '-')})" for m in sorted(members, key=_by_name)) or "-"
+    )
+    return "\n".join(out)
+
+
+def _by_name(user: JSON) -> str:
+    return str(user.get("name") or "")
