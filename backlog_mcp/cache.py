@@ -28,6 +28,7 @@ from backlog_mcp.migrate import apply_migrations
 log = logging.getLogger(__name__)
 
 PURGE_INTERVAL = 300.0
+SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 5000
 
 Params = Iterable[tuple[str, str]]
@@ -111,6 +112,9 @@ class ResponseCache:
         """Open (creating, migrating, or recovering) the cache; never raises for disk trouble."""
         path = Path(path)
         in_memory = str(path) == ":memory:"
+        if not in_memory and not _ours(path):
+            log.warning("response cache disabled: %s exists and is not an SQLite file; it is left untouched", path)
+            return cls(None, path, clock)
         try:
             db = await cls._connect(path, in_memory)
         except sqlite3.DatabaseError as exc:
@@ -262,6 +266,21 @@ class ResponseCache:
         db, self._db = self._db, None
         if db is not None:
             await db.close()
+
+
+def _ours(path: Path) -> bool:
+    """Whether the file may be used: missing, empty, or an SQLite database (corrupt or not).
+
+    Any other file (a path mistyped onto someone's notes) is never chmodded, moved or written.
+    """
+    try:
+        if path.is_symlink() or not path.exists():
+            return True  # a link is refused when opened (O_NOFOLLOW), with its own message
+        with path.open("rb") as existing:
+            head = existing.read(len(SQLITE_HEADER))
+    except OSError:
+        return True  # unreadable: opening it reports the real trouble
+    return not head or head == SQLITE_HEADER
 
 
 def _is_corruption(exc: sqlite3.DatabaseError) -> bool:

@@ -18,13 +18,14 @@ import json
 import logging
 import math
 import random
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, quote_plus
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import quote
 
 from backlog_mcp import __version__
 from backlog_mcp.cache import ResponseCache, cache_key, cache_scope
@@ -54,6 +55,39 @@ JSONObject = dict[str, Any]
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 _UNREADABLE = object()  # a cached row that is not JSON
+_NOT_JSON = object()  # a body that is not JSON
+Shape = Literal["object", "array of objects"] | None  # what a GET must answer to be served or cached
+
+
+def fits(data: Any, shape: Shape) -> bool:
+    if shape == "object":
+        return isinstance(data, dict)
+    if shape == "array of objects":
+        return isinstance(data, list) and all(isinstance(item, dict) for item in data)
+    return True
+
+
+class Secret:
+    """The API key, masked wherever it turns up in parsed upstream data: as sent or percent-encoded in any case.
+
+    JSON escapes (`\\u0066…`) are gone once the body is parsed, so strings are scrubbed after parsing.
+    """
+
+    def __init__(self, key: str) -> None:
+        hexed = "".join(f"(?:{re.escape(c)}|%{ord(c):02x})" for c in key) if key else "(?!)"
+        self._pattern = re.compile(hexed, re.IGNORECASE)
+        self._length = max(1, len(key))
+
+    def scrub(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return value if len(value) < self._length else self._pattern.sub("***", value)
+        if isinstance(value, list):
+            return [self.scrub(item) for item in value]
+        if isinstance(value, dict):
+            return {self.scrub(k): self.scrub(v) for k, v in value.items()}
+        return value
+
+
 MAX_KNOWN_IDS = 20_000  # issue key -> id pairs remembered (about 2 MB at most)
 _SEARCH_PATHS = frozenset({"/issues", "/issues/count", "/wikis", "/wikis/count"})
 
@@ -175,8 +209,7 @@ class BacklogClient:
         self.issue_ids = _Recent(MAX_KNOWN_IDS)
         self._transport = transport
         self._http_client: httpx.AsyncClient | None = None
-        key = settings.api_key
-        self._secrets = sorted({s.encode() for s in (key, quote(key, safe=""), quote_plus(key)) if s}, key=len)[::-1]
+        self._secret = Secret(settings.api_key)
 
     @property
     def _http(self) -> httpx.AsyncClient:
@@ -208,6 +241,7 @@ class BacklogClient:
         data: Params | None = None,
         ttl: float = 0.0,
         stale: Iterable[str] = (),
+        shape: Shape = None,
     ) -> Any:
         """Send one request; for a write, `stale` names the cached paths it changes (`/x/*`: and below)."""
         pairs = encode_params(params)
@@ -228,14 +262,14 @@ class BacklogClient:
         if self.cache is not None and ttl > 0:
             entry = await self.cache.get(key)
             if entry is not None:
-                cached = await self._parse_cached(key, entry.body)
+                cached = await self._parse_cached(key, entry.body, shape)
                 if cached is not _UNREADABLE:
                     return cached
         flight = self._inflight.get(key)
         if flight is None or flight[0] != self._generation:
             # The fetch runs in its own task: a caller that gives up (deadline, cancel) does not
             # take the others sharing it down with it.
-            task = asyncio.ensure_future(self._get_or_stale(key, path, pairs, ttl, self._generation))
+            task = asyncio.ensure_future(self._get_or_stale(key, path, pairs, ttl, self._generation, shape))
             flight = (self._generation, task)
             self._inflight[key] = flight
             task.add_done_callback(lambda done: self._landed(key, done))
@@ -246,10 +280,13 @@ class BacklogClient:
                 ages.append(stale_age)
         return result
 
-    async def _parse_cached(self, key: str, body: str) -> Any:
-        """A cached body as JSON; a row that cannot be read is dropped (and refetched), never served."""
+    async def _parse_cached(self, key: str, body: str, shape: Shape) -> Any:
+        """A cached body as JSON; a row that cannot be read, or has the wrong shape, is dropped and refetched."""
         try:
-            return json.loads(body)
+            data = json.loads(body)
+            if not fits(data, shape):
+                raise ValueError(shape)
+            return data
         except ValueError:
             log.warning("dropped an unreadable cached response; fetching it again")
             if self.cache is not None:
@@ -264,14 +301,16 @@ class BacklogClient:
             task.exception()  # retrieved: whoever awaited it has it; nobody else needs a warning
 
     async def _get_or_stale(
-        self, key: str, path: str, pairs: list[tuple[str, str]], ttl: float, generation: int
+        self, key: str, path: str, pairs: list[tuple[str, str]], ttl: float, generation: int, shape: Shape
     ) -> tuple[Any, float | None]:
         """The JSON and, when it is a stale cached copy served because Backlog failed, its age."""
         try:
             raw, result = await self._send_raw("GET", path, pairs, [], idempotent=True)
+            if not fits(result, shape):  # checked before caching: one odd answer must not last a TTL
+                raise BadResponseError(f"GET {path}: expected a JSON {shape}", method="GET", path=path)
         except (TransportError, ServerError, RateLimitedError, BadResponseError) as exc:
             stale = await self.cache.get_stale(key) if self.cache is not None else None
-            copy = _UNREADABLE if stale is None else await self._parse_cached(key, stale.body)
+            copy = _UNREADABLE if stale is None else await self._parse_cached(key, stale.body, shape)
             if stale is None or copy is _UNREADABLE:
                 raise
             age = stale.age(time.time())
@@ -329,7 +368,7 @@ class BacklogClient:
                 )
                 response = await self._http.send(request, stream=True)
                 try:
-                    body = self._redact(await _read_limited(response))
+                    body = await _read_limited(response)
                 finally:
                     await response.aclose()
             except httpx.TimeoutException:
@@ -350,30 +389,24 @@ class BacklogClient:
                 method=method,
                 path=path,
             )
-        if response.status_code >= 400:
-            raise _api_error(method, path, response.status_code, body, response.headers)
-        if response.status_code == 204 or not body:
-            return "null", None
+        # Everything from upstream is decoded as UTF-8 (never sniffed), parsed, and masked before anyone
+        # sees it: no error message, cached row, log line or answer can carry the key, however encoded.
         text = body.decode("utf-8", errors="replace")
         try:
-            return text, json.loads(text)
+            data = self._secret.scrub(json.loads(text)) if text.strip() else None
         except ValueError:
+            data = _NOT_JSON
+        if response.status_code >= 400:
+            raise _api_error(method, path, response.status_code, data, response.headers)
+        if response.status_code == 204 or data is None:
+            return "null", None
+        if data is _NOT_JSON:
             raise BadResponseError(
                 f"{method} {path}: Backlog sent a body that is not JSON (HTTP {response.status_code})",
                 method=method,
                 path=path,
-            ) from None
-
-    def _redact(self, body: bytes) -> bytes:
-        """The body with the API key masked, as sent or URL-encoded: Backlog may echo the request URL.
-
-        Everything from upstream passes here before it is parsed, so no error message, cached row,
-        log line or answer built from it can carry the key.
-        """
-        for secret in self._secrets:
-            if secret in body:
-                body = body.replace(secret, b"***")
-        return body
+            )
+        return json.dumps(data, ensure_ascii=False), data
 
     async def _pace(self, bucket: str, method: str, path: str) -> None:
         """Slow down as a bucket empties, instead of running into 429s.
@@ -418,13 +451,13 @@ class BacklogClient:
     # -- typed endpoints ---------------------------------------------------------------------
 
     async def get_object(self, path: str, params: Params | None = None, *, ttl: float) -> JSONObject:
-        data = await self._request("GET", path, params=params, ttl=ttl)
+        data = await self._request("GET", path, params=params, ttl=ttl, shape="object")
         if not isinstance(data, dict):
             raise BadResponseError(f"GET {path}: expected a JSON object", method="GET", path=path)
         return data
 
     async def get_list(self, path: str, params: Params | None = None, *, ttl: float) -> list[JSONObject]:
-        data = await self._request("GET", path, params=params, ttl=ttl)
+        data = await self._request("GET", path, params=params, ttl=ttl, shape="array of objects")
         if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
             raise BadResponseError(f"GET {path}: expected a JSON array of objects", method="GET", path=path)
         return data
@@ -638,10 +671,10 @@ async def _read_limited(response: httpx.Response) -> bytes:
     return b"".join(chunks)
 
 
-def _api_error(method: str, path: str, status: int, body: bytes, headers: httpx.Headers) -> BacklogError:
+def _api_error(method: str, path: str, status: int, data: Any, headers: httpx.Headers) -> BacklogError:
     message, code, more_info = "", None, ""
     try:
-        errors = json.loads(body)["errors"]
+        errors = data["errors"]
         first = errors[0]
         message = str(first.get("message", ""))
         code = first.get("code") if isinstance(first.get("code"), int) else None

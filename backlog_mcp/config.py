@@ -91,7 +91,13 @@ def default_cache_path(env: Mapping[str, str]) -> Path:
 
 def _masked(raw: str) -> str:
     """A configured URL as an error may repeat it: user info, query and fragment hidden (they may hold secrets)."""
-    text = re.sub(r"(//)[^/@]*@", r"\1***@", raw)
+    scheme, sep, rest = raw.partition("://")
+    if not sep:
+        scheme, rest = "", raw
+    host_part, slash, path = rest.partition("/")
+    if "@" in host_part:  # user info, with or without a scheme: everything up to the last "@"
+        host_part = "***@" + host_part.rpartition("@")[2]
+    text = (f"{scheme}://" if sep else "") + host_part + slash + path
     return repr(re.sub(r"[?#].*", "?***", text, flags=re.S)[:200])
 
 
@@ -110,7 +116,10 @@ def normalise_domain(raw: str) -> str:
         raise ConfigError(f"BACKLOG_DOMAIN={_masked(raw)} contains spaces or control characters; {hint}")
     if "://" not in value:
         value = f"https://{value}"
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        raise ConfigError(f"BACKLOG_DOMAIN={_masked(raw)} is not a host name or http(s) URL; {hint}") from None
     if parts.query or parts.fragment or "@" in parts.netloc:
         raise ConfigError(f"BACKLOG_DOMAIN={_masked(raw)} must not carry credentials, a query or a fragment; {hint}")
     try:

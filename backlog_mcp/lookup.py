@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from backlog_mcp.errors import TransportError, UsageError
-from backlog_mcp.matching import resolve
+from backlog_mcp.matching import resolve, shown
 
 if TYPE_CHECKING:
     from backlog_mcp.client import BacklogClient, JSONObject
@@ -105,6 +105,21 @@ class Lookup:
                 chosen[pid] = by_id[pid]
         return list(chosen.values())
 
+    async def project(self, name: str) -> JSONObject:
+        """One project by key or name (case- and width-insensitive; "orbıt" is not "ORBIT").
+
+        Raises:
+            UsageError: no such project visible here (missing and not allowed read the same), or several.
+        """
+        try:
+            found = await self.projects([name])
+        except UsageError:
+            found = []
+        if len(found) != 1:
+            keys = ", ".join(str(p["projectKey"]) for p in await self.client.projects())
+            raise UsageError(f'Project "{shown(name)}" does not exist or is not allowed. Projects: {keys}.')
+        return found[0]
+
     async def per_project(self, projects: Iterable[JSONObject], kind: Kind) -> list[tuple[JSONObject, JSONObject]]:
         """(project, item) pairs of one metadata list across projects, fetched concurrently."""
         chosen = list(projects)
@@ -184,6 +199,12 @@ class Lookup:
                 continue
             options = _options(members, "name", "userId")
             where = "the members of " + _where(projects)
-            for uid in resolve("user", value, options, where):
-                result[uid] = next(str(u["name"]) for u in members if int(u["id"]) == uid)
+            uids = resolve("user", value, options, where)
+            people = [u for u in members if int(u["id"]) in uids]
+            if len(people) > 1:  # one person's name is another's login id: never merge two people
+                named = ", ".join(
+                    f'"{shown(str(u["name"]))}" (login {shown(str(u.get("userId") or "-"))})' for u in people
+                )
+                raise UsageError(f'user "{shown(value)}" is ambiguous: it matches {named}. Use the login id.')
+            result.update((int(u["id"]), str(u["name"])) for u in people)
         return list(result.items())

@@ -196,11 +196,40 @@ async def hostile_sizes() -> dict[str, dict[str, float]]:
     return figures
 
 
+HOSTILE_CONTENT: tuple[tuple[str, str, str], ...] = (
+    ("[[ x 50,000 (Backlog notation)", "ORBIT-1", "[[" * 50_000),
+    ("&color(red){ x 8,333", "ORBIT-1", "&color(red){" * 8_333),
+    ("{code} x 16,666", "ORBIT-1", "{code}" * 16_666),
+    ("'' x 50,000", "ORBIT-1", "''" * 50_000),
+    ("<b><http:a x 14,285 (Markdown)", "NOVA-1", "<b>" + "<http:a" * 14_285),
+    ("table rows x 16,000", "ORBIT-1", "|a|b|\n" * 16_000),
+)
+
+
+async def hostile_content() -> dict[str, float]:
+    """Milliseconds of one cold get_issue_details whose description is an adversarial 100 KB text."""
+    figures: dict[str, float] = {}
+    for label, key, text in HOSTILE_CONTENT:
+        fake = FaultyBacklog(build_space())
+        issue = fake.space.issue_by_key(key)
+        assert issue is not None
+        issue["description"] = text
+        settings = Settings(api_key=DEFAULT_API_KEY, base_url="https://acme.backlog.com", cache_path=None)
+        server = build_server(settings, transport=httpx.ASGITransport(app=fake), now=lambda: REFERENCE_NOW)
+        async with Client(server) as client:
+            await client.call_tool("get_myself", {})
+            began = time.perf_counter()
+            await client.call_tool("get_issue_details", {"issue_key": key, "comment_count": 0})
+            figures[label] = round((time.perf_counter() - began) * 1000, 1)
+    return figures
+
+
 def main() -> None:
     calls = int(sys.argv[1]) if len(sys.argv) > 1 else 500
     report = asyncio.run(run_fault_suite(calls))
     data = report.as_dict()
     sizes = asyncio.run(hostile_sizes())
+    content = asyncio.run(hostile_content())
     out = Path(__file__).with_name("faults.md")
     lines = [
         "# Fault-injection run",
@@ -227,6 +256,15 @@ def main() -> None:
             f"| {label} | {f['refused_in_ms']} | {f['concurrent_cached_call_ms']} | {f['error_characters']} |"
             for label, f in sizes.items()
         ),
+        "",
+        "## Hostile content",
+        "",
+        "A cold `get_issue_details` whose description is an adversarial text of about 100 KB (texts are converted",
+        "up to 50,000 characters, in linear time; quadratic patterns once took 5 to 42 s on such input):",
+        "",
+        "| Description | Answered in (ms) |",
+        "|---|---|",
+        *(f"| {label} | {ms} |" for label, ms in content.items()),
     ]
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     sys.stderr.write(json.dumps(data, ensure_ascii=False) + "\n")

@@ -107,7 +107,7 @@ async def test_file_and_folder_are_private(tmp_path: Path) -> None:
 
 async def test_corrupt_file_is_moved_aside_and_recreated(tmp_path: Path) -> None:
     path = tmp_path / "cache.sqlite3"
-    path.write_bytes(b"this is not a database" * 100)
+    path.write_bytes(b"SQLite format 3\x00" + b"this page is damaged" * 100)  # ours, but unreadable
     cache = await ResponseCache.open(path)
     assert cache.enabled
     await cache.put("k", scope="s", path="/p", body="{}", ttl=60, grace=0)
@@ -167,3 +167,13 @@ async def test_failed_migration_rolls_back_completely(tmp_path: Path) -> None:
         assert await schema_version(db) == 0
         rows = await db.execute_fetchall("SELECT name FROM sqlite_master WHERE name = 't'")
         assert list(rows) == []
+
+
+async def test_a_file_that_is_not_sqlite_is_never_touched(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes")
+    notes.chmod(0o644)
+    cache = await ResponseCache.open(notes)
+    assert not cache.enabled
+    assert notes.read_text() == "my notes" and stat.S_IMODE(notes.stat().st_mode) == 0o644
+    assert list(tmp_path.iterdir()) == [notes]  # nothing moved aside, no -wal or -shm

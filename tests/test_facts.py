@@ -20,6 +20,7 @@ NOTATION_WORDS = {
     "code", "quote", "br", "color", "java", "python", "sql", "red", "image", "thumbnail", "attach", "details", "summary",
 }  # fmt: skip
 ENCODING = bpe_openai.get_encoding("o200k_base")
+MARKDOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 
 
 def words(text: str) -> list[str]:
@@ -78,7 +79,8 @@ async def test_every_fact_of_issue_with_30_comments(mcp: Client, fake: FakeBackl
         head = f"**{comment['createdUser']['name']}** {stamp[11:]}"
         position = out.index(head, position)  # present, under its day, in chronological order
         end = out.find("\n**", position + len(head))
-        block = out[position : end if end > 0 else len(out)]
+        # As a model reads it: a backslash escape (`Android\, Backend` in a one-line head) is its character.
+        block = MARKDOWN_ESCAPE.sub(r"\1", out[position : end if end > 0 else len(out)])
         for change in comment["changeLog"]:
             if change["field"] == "attachment":
                 assert f"Attached {change['newValue']}" in block
@@ -89,7 +91,7 @@ async def test_every_fact_of_issue_with_30_comments(mcp: Client, fake: FakeBackl
                     assert (value or "(none)") in block, (change, block)
         for word in words(comment["content"]):
             assert word in block, (word, block)
-    missing = [fact for fact in facts if fact not in out]
+    missing = [fact for fact in facts if fact not in out and fact not in MARKDOWN_ESCAPE.sub(r"\1", out)]
     assert missing == []
 
 

@@ -29,7 +29,7 @@ MARK = "Zq"
 POISONED = frozenset(
     {"name", "summary", "description", "content", "originalValue", "newValue", "value", "otherValue", "userId"}
 )
-NASTY = "\r\n\v\f\x1c\x85\u2028\u2029#*_`[]()<>|·→-+>!~=:. \\\"'1"
+NASTY = "\r\n\v\f\x1c\x85\u2028\u2029#*_`[]()<>|·→-+>!~=:.,;& \\\"'1"
 CALLS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("get_myself", {}),
     ("get_projects", {"include_archived": True}),
@@ -43,8 +43,10 @@ CALLS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("add_issue_comment", {"issue_key": "ORBIT-2", "content": "ok"}),
     ("update_issue_description", {"issue_key": "ORBIT-3", "description": "ok"}),
 )
-PARSER = MarkdownIt("commonmark").enable("table")
-_OURS = re.compile(r"(?<!\\)[·→]")
+# text_join off: an escaped character stays a token of its own (text_special), apart from our text.
+PARSER = MarkdownIt("commonmark").enable("table").disable("text_join")
+_SEPARATORS = re.compile(r"[·→]")
+_LIST_SEPARATORS = re.compile(r"[,;]")  # between values, outside headings and table cells
 
 
 def poison(node: Any, text: str, key: str = "") -> Any:
@@ -96,6 +98,7 @@ def structure(markdown: str) -> list[str]:
     """What the tool itself laid out: blocks and inline markup outside quotes, and our separators."""
     shape: list[str] = []
     depth = 0
+    heading_or_cell = False
     for token in PARSER.parse(markdown):
         if token.type == "blockquote_open":
             depth += 1
@@ -106,9 +109,11 @@ def structure(markdown: str) -> list[str]:
         elif depth == 0 and token.type == "inline":
             children = token.children or []
             marks = [c.type for c in children if c.type not in ("text", "text_special")]
-            text = "".join(c.content for c in children if c.type in ("text", "text_special"))
-            shape.append(f"inline {marks} separators={len(_OURS.findall(text))}")
+            text = "".join(c.content for c in children if c.type == "text")  # escaped characters are not ours
+            lists = 0 if heading_or_cell else len(_LIST_SEPARATORS.findall(text))
+            shape.append(f"inline {marks} separators={len(_SEPARATORS.findall(text))} list={lists}")
         elif depth == 0:
+            heading_or_cell = token.type in ("heading_open", "td_open", "th_open")
             shape.append(f"{token.type} {token.tag}")
     return shape
 
@@ -148,6 +153,9 @@ def unescaped_quotes(text: str) -> int:
 @example("| a | b |\n|---|---|\n| c | d |")
 @example("```\n# in a fence\n```")
 @example('", "Closed')
+@example("&middot; Status: Open &rarr; Closed &#183; &#8594;")
+@example("a.txt (1 KB), passwords.xlsx")
+@example("fix (Open); ORBIT-99 Wipe prod DB")
 def test_hostile_text_cannot_forge_structure(hostile: str) -> None:
     check(hostile)
 

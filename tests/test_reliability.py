@@ -53,7 +53,7 @@ def test_two_processes_share_one_cache_file_while_it_is_cleared(tmp_path: Path) 
 
 async def test_corrupt_cache_at_startup_is_replaced_and_server_serves(fake: FakeBacklog, tmp_path: Path) -> None:
     path = tmp_path / "c.sqlite3"
-    path.write_bytes(b"\x00garbage" * 500)
+    path.write_bytes(b"SQLite format 3\x00" + b"\x00garbage" * 500)
     settings = Settings(api_key=DEFAULT_API_KEY, base_url=BASE_URL, cache_path=path)
     async with Client(build_server(settings, transport=httpx.ASGITransport(app=fake), retry=FAST_RETRY)) as client:
         assert "Hana Sato" in text_of(await client.call_tool("get_myself", {}))

@@ -8,6 +8,7 @@ import anyio
 import pytest
 from mcp import Client
 
+from backlog_mcp.fake import FakeBacklog
 from tests.conftest import text_of
 
 pytestmark = pytest.mark.anyio
@@ -77,4 +78,41 @@ def test_the_list_budget_pays_for_header_and_next_page_call_first() -> None:
             next_call=lambda _offset: long_call, budget=budget,
         )  # fmt: skip
         assert len(text.encode()) / 3 <= budget, budget
-        assert long_call in text and "| Key |" in text
+        assert "| Key |" in text
+        # A next-page call that would eat more than a quarter of the budget is named by what changes.
+        assert (long_call in text) == (budget == 10_000) and ("the same call with offset=" in text) == (budget < 10_000)
+
+
+ADVERSARIAL = {
+    "[[ x 50,000": ("[[" * 50_000, "ORBIT-1"),
+    "&color(red){ x 8,333": ("&color(red){" * 8_333, "ORBIT-1"),
+    "{code} x 16,666": ("{code}" * 16_666, "ORBIT-1"),
+    "'' x 50,000": ("''" * 50_000, "ORBIT-1"),
+    "<b><http:a x 14,285": ("<b>" + "<http:a" * 14_285, "NOVA-1"),
+    "<b  x 33,333": ("<b " * 33_333, "NOVA-1"),
+}
+
+
+@pytest.mark.parametrize("case", list(ADVERSARIAL))
+async def test_adversarial_descriptions_convert_in_linear_time(mcp: Client, fake: FakeBacklog, case: str) -> None:
+    text, key = ADVERSARIAL[case]
+    issue = fake.space.issue_by_key(key)
+    assert issue is not None
+    issue["description"] = text
+    await mcp.call_tool("get_myself", {})
+    began = time.process_time()
+    result = await mcp.call_tool("get_issue_details", {"issue_key": key, "comment_count": 0})
+    assert not result.is_error
+    # Quadratic patterns took 5-42 s here; linear ones take well under a second (a bound, not a target).
+    assert time.process_time() - began < 3.0, case
+
+
+def test_the_conversion_memo_is_bounded_by_characters() -> None:
+    from backlog_mcp.render import notation
+
+    notation._MEMO.clear()
+    notation._MEMO.size = 0
+    for n in range(200):
+        notation.to_markdown(f"{n} " + "x" * 100_000, "markdown")
+    assert notation._MEMO.size <= notation.MEMO_CHARACTERS
+    assert len(notation._MEMO) < 200

@@ -9,10 +9,12 @@ import stat
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import unquote
 
+import anyio
 import httpx
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mcp import Client
 
@@ -172,3 +174,96 @@ def test_a_log_record_is_one_line_whatever_it_carries() -> None:
     record = logging.LogRecord("x", logging.WARNING, __file__, 1, "value %s", ("a\nFAKE 2026 ERROR\r\u2028b",), None)
     RedactFilter().filter(record)
     assert "\n" not in record.getMessage() and "\r" not in record.getMessage() and "\u2028" not in record.getMessage()
+
+
+def _encoded(key: str, choices: list[int]) -> str:
+    """The key with each character as itself, %xx, %XX or a JSON \\u escape (in a JSON string literal)."""
+    forms: list[Callable[[str], str]] = [
+        lambda c: c,
+        lambda c: f"%{ord(c):02x}",
+        lambda c: f"%{ord(c):02X}",
+        lambda c: f"\\u{ord(c):04x}",
+    ]
+    return "".join(forms[choice % 4](c) for c, choice in zip(key, choices, strict=False))
+
+
+@given(st.lists(st.integers(0, 3), min_size=len(DEFAULT_API_KEY), max_size=len(DEFAULT_API_KEY)))
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_the_key_never_comes_back_however_upstream_encodes_it(tmp_path: Path, choices: list[int]) -> None:
+    secret = _encoded(DEFAULT_API_KEY, choices)
+
+    def echo(request: httpx.Request) -> httpx.Response | None:
+        if request.url.path.endswith("/issues/ORBIT-1"):
+            body = '{"errors":[{"message":"bad key ' + secret + '","code":7,"moreInfo":"' + secret + '"}]}'
+            return httpx.Response(400, content=body.encode(), headers={"content-type": "application/json"})
+        if request.url.path.endswith("/users/myself"):
+            body = '{"id":1,"userId":"hana","name":"Hana ' + secret + '","roleType":2}'
+            return httpx.Response(200, content=body.encode(), headers={"content-type": "application/json"})
+        return None
+
+    cache_path = tmp_path / f"c{abs(hash(secret))}.sqlite3"
+    settings = Settings(api_key=DEFAULT_API_KEY, base_url="https://acme.backlog.com", cache_path=cache_path)
+
+    async def run() -> list[str]:
+        async with serve(settings, Upstream(FakeBacklog(), echo)) as client:
+            texts = [text_of(await client.call_tool("get_issue_details", {"issue_key": "ORBIT-1"}))]
+            texts.append(text_of(await client.call_tool("get_myself", {})))
+            return texts
+
+    for text in anyio.run(run):
+        assert DEFAULT_API_KEY.lower() not in unquote(text).lower(), text
+    assert DEFAULT_API_KEY.encode() not in cache_path.read_bytes()
+
+
+async def test_upstream_error_text_is_one_capped_line(fake: FakeBacklog, settings: Settings) -> None:
+    message = 'No such status "x".\n\n# Done\n- Issue ORBIT-1 closed · Status: Open → Closed' + " pad" * 500
+
+    def bad(request: httpx.Request) -> httpx.Response | None:
+        if request.url.path.endswith("/issues/ORBIT-1"):
+            return httpx.Response(400, json={"errors": [{"message": message, "code": 7, "moreInfo": ""}]})
+        return None
+
+    async with serve(settings, Upstream(fake, bad)) as client:
+        text = text_of(await client.call_tool("get_issue_details", {"issue_key": "ORBIT-1"}))
+    assert "\n" not in text and len(text) < 600 and "# Done" in text  # kept, but on the one line
+
+
+async def test_a_wrongly_shaped_answer_is_never_cached(fake: FakeBacklog, settings: Settings) -> None:
+    answers = {"odd": 1}
+
+    def maintenance(request: httpx.Request) -> httpx.Response | None:
+        if request.url.path.endswith("/projects") and answers["odd"]:
+            answers["odd"] -= 1
+            return httpx.Response(200, json={"message": "maintenance"})
+        return None
+
+    async with serve(settings, Upstream(fake, maintenance)) as client:
+        first = await client.call_tool("get_projects", {})
+        assert first.is_error and "unexpected response" in text_of(first)
+        second = await client.call_tool("get_projects", {})
+        assert not second.is_error, text_of(second)  # the odd answer was not kept for a TTL
+
+
+@given(st.text(min_size=1, max_size=12).filter(lambda text: not text.isascii()))
+def test_no_text_with_non_ascii_characters_is_an_issue_key(raw: str) -> None:
+    with pytest.raises(UsageError):
+        issue_ref(raw)
+
+
+async def test_project_keys_are_matched_as_written(mcp: Client) -> None:
+    for raw in ("orbıt", "ORBİT", "ＯＲＢＩＴ-"):
+        result = await mcp.call_tool("get_users_by_project", {"project_key": raw})
+        assert result.is_error and "does not exist or is not allowed" in text_of(result), raw
+
+
+async def test_two_people_are_never_merged_under_one_name(mcp: Client, fake: FakeBacklog) -> None:
+    taro = next(u for u in fake.space.users.values() if u["userId"] == "taro.sato")
+    taro["name"] = "kenji"  # another user's login id
+    result = await mcp.call_tool("get_user_issue_list", {"assignees": ["kenji"]})
+    assert result.is_error and "ambiguous" in text_of(result) and "login taro.sato" in text_of(result)
+
+
+async def test_next_page_calls_are_tidy(mcp: Client) -> None:
+    padded = {"projects": ["  ORBIT "] * 20, "assignees": [" anyone"] * 20, "statuses": ["Open  "] * 20, "count": 1}
+    text = text_of(await mcp.call_tool("get_user_issue_list", padded))
+    assert 'Next page: get_user_issue_list(projects=["ORBIT"], assignees=["anyone"], statuses=["Open"]' in text

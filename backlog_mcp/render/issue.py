@@ -19,6 +19,7 @@ from backlog_mcp.render.text import (
     fmt_size,
     fmt_time,
     inline,
+    item,
     quote,
     user_name,
 )
@@ -75,7 +76,7 @@ def _value(entry: JSON, key: str, view: View) -> str:
     text = str(value)
     if entry.get("field") in _DATE_FIELDS:
         return fmt_date(text, view)
-    return inline(text)
+    return item(text)
 
 
 def change_line(entry: JSON, view: View) -> str:
@@ -83,9 +84,9 @@ def change_line(entry: JSON, view: View) -> str:
     name = str(entry.get("field") or "?")
     if name == "attachment":
         if entry.get("newValue"):
-            return f"Attached {inline(entry['newValue'])}"
-        return f"Removed attachment {inline(entry.get('originalValue') or '')}".rstrip()
-    label = FIELD_LABELS.get(name) or inline(name)
+            return f"Attached {item(entry['newValue'])}"
+        return f"Removed attachment {item(entry.get('originalValue') or '')}".rstrip()
+    label = FIELD_LABELS.get(name) or item(name)
     attribute = entry.get("attributeInfo") or {}
     if name in _LONG_TEXT_FIELDS or attribute.get("typeId") == TEXTAREA:
         return f"{label} edited"  # long free text: the current value is shown with the issue
@@ -156,26 +157,26 @@ def _custom_value(field: JSON, view: View) -> str | None:
     elif type_id == 4:
         text = fmt_date(str(value), view)
     elif isinstance(value, list):
-        text = _names([item for item in value if isinstance(item, dict)])
+        text = _names([entry for entry in value if isinstance(entry, dict)])
     elif isinstance(value, dict):
-        text = inline(value.get("name"))
+        text = item(value.get("name"))
     else:
-        text = fmt_number(value) if isinstance(value, int | float) else inline(value)
+        text = fmt_number(value) if isinstance(value, int | float) else item(value)
     other = field.get("otherValue")
     if other:
-        text = f"{text}, other: {inline(other)}" if text else f"other: {inline(other)}"
+        text = f"{text}, other: {item(other)}" if text else f"other: {item(other)}"
     return text
 
 
 def _names(items: Sequence[JSON] | None) -> str:
-    return ", ".join(inline(item.get("name")) for item in items or [])
+    return ", ".join(item(entry.get("name")) for entry in items or [])
 
 
 def _relative(issue: JSON) -> str:
-    status = inline((issue.get("status") or {}).get("name", "?"))
+    status = item((issue.get("status") or {}).get("name", "?"))
     assignee = issue.get("assignee")
     who = f", {user_name(assignee)}" if assignee else ""
-    return f"{inline(issue.get('issueKey'))} {inline(issue.get('summary', ''))} ({status}{who})"
+    return f"{item(issue.get('issueKey'))} {item(issue.get('summary', ''))} ({status}{who})"
 
 
 def _facts(issue: JSON, view: View, parent: JSON | None, children: Sequence[JSON], child_total: int) -> list[str]:
@@ -201,7 +202,7 @@ def _facts(issue: JSON, view: View, parent: JSON | None, children: Sequence[JSON
         if issue.get(key):
             grouping.append(f"{label}: {_names(issue[key])}")
     if issue.get("resolution"):
-        grouping.append(f"Resolution: {inline(issue['resolution'].get('name'))}")
+        grouping.append(f"Resolution: {item(issue['resolution'].get('name'))}")
     if grouping:
         facts.append(" · ".join(grouping))
     if parent is not None:
@@ -219,16 +220,15 @@ def _facts(issue: JSON, view: View, parent: JSON | None, children: Sequence[JSON
             continue  # shown as a quoted block of its own, line breaks kept
         text = _custom_value(field, view)
         if text is not None:
-            custom.append(f"{inline(field.get('name'))}: {text}")
+            custom.append(f"{item(field.get('name'))}: {text}")
     if custom:
         facts.append("Custom fields: " + " · ".join(custom))
     if issue.get("attachments"):
-        files = ", ".join(f"{inline(a.get('name'))} ({fmt_size(a.get('size'))})" for a in issue["attachments"])
+        files = ", ".join(f"{item(a.get('name'))} ({fmt_size(a.get('size'))})" for a in issue["attachments"])
         facts.append(f"Attachments: {files}")
     if issue.get("sharedFiles"):
         shared = ", ".join(
-            f"{inline(f.get('dir', ''))}{inline(f.get('name'))} ({fmt_size(f.get('size'))})"
-            for f in issue["sharedFiles"]
+            f"{item(f.get('dir', ''))}{item(f.get('name'))} ({fmt_size(f.get('size'))})" for f in issue["sharedFiles"]
         )
         facts.append(f"Shared files: {shared}")
     if issue.get("stars"):
@@ -280,9 +280,9 @@ def render_issue(
         f"# {key}: {inline(issue.get('summary', ''))}",
         " · ".join(
             [
-                inline((issue.get("issueType") or {}).get("name", "?")),
-                inline((issue.get("status") or {}).get("name", "?")),
-                f"Priority {inline((issue.get('priority') or {}).get('name', '?'))}",
+                item((issue.get("issueType") or {}).get("name", "?")),
+                item((issue.get("status") or {}).get("name", "?")),
+                f"Priority {item((issue.get('priority') or {}).get('name', '?'))}",
                 f"Assignee {user_name(assignee)}" if assignee else "Unassigned",
             ]
         )
@@ -295,7 +295,7 @@ def render_issue(
         if field.get("fieldTypeId") == TEXTAREA and field.get("value"):
             value, cut = clip(str(field["value"]).strip(), max(100, budget // 10))
             more = f"\n> … ({cut} more lines)" if cut else ""
-            out += f"\n\n**{inline(field.get('name'))}** (custom field)\n" + quote(value) + more
+            out += f"\n\n**{item(field.get('name'))}** (custom field)\n" + quote(value) + more
     description = to_markdown(issue.get("description"), rule, links)
     # The description gets up to two thirds of what is left; comments get the rest.
     room = budget - approx_tokens(out)

@@ -51,7 +51,9 @@ def render_issue_list(
         return f"No issues: {scope}."
     columns = ["Key", "Summary", "Status", "Priority", *(["Assignee"] if with_assignee else []), "Due", "Updated"]
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    fixed = approx_tokens("\n".join([scope, *lines, next_call(offset + len(issues))])) + 40
+    call_cost = approx_tokens(next_call(offset + len(issues)))
+    long_call = call_cost > budget // 4  # then the answer names only what changes
+    fixed = approx_tokens("\n".join([scope, *lines])) + (20 if long_call else call_cost) + 40
     rows = fit((issue_row(issue, view, with_assignee) for issue in issues), budget - fixed)
     lines += rows.items
     shown = len(rows.items)
@@ -59,5 +61,6 @@ def render_issue_list(
     head = f"{scope}: issues {first}-{last} of {total} (dates {view.tz_name})."
     tail = []
     if last < total:
-        tail.append(f"{total - last} more. Next page: {next_call(last)}")
+        follow = f"the same call with offset={last}" if long_call else next_call(last)
+        tail.append(f"{total - last} more. Next page: {follow}")
     return "\n".join([head, "", *lines, *(["", *tail] if tail else [])])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import logging
 import re
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -18,7 +19,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]*-\d+$")
-_CODE_BLOCK = re.compile(r"\{code(?::([\w+#.-]+))?\}(.*?)\{/code\}", re.S)
+_CODE_OPEN = re.compile(r"\{code(?::([\w+#.-]{1,40}))?\}")
 _HEADING = re.compile(r"^(\*{1,6})\s*(.*)$")
 _LIST = re.compile(r"^([-+]+)\s+(.*)$")
 _CHECK = re.compile(r"^\[([ xX])\]\s*(.*)$")
@@ -35,11 +36,11 @@ _BLOCK_LINE = re.compile(f"^(.*?){_OPEN}B(\\d+){_CLOSE}[ \\t]*$", re.M)
 MAX_DEPTH = 8  # deeper quote/list nesting is kept as text: nothing real needs more
 _HTML_TAG = re.compile(
     r"</?(?:br|p|div|span|b|strong|i|em|u|s|del|strike|code|pre|a|img|ul|ol|li|table|thead|tbody|tr|td|th|"
-    r"details|summary|blockquote|h[1-6]|sub|sup|font|hr)\b[^>]*>",
+    r"details|summary|blockquote|h[1-6]|sub|sup|font|hr)\b[^<>]*>",  # [^<>]: linear on "<b <b <b …"
     re.I,
 )
 _FENCE = re.compile(r"^(?: {0,3}> ?)* {0,3}(`{3,}|~{3,})")  # quoted fences count too
-_AUTOLINK = re.compile(r"<(?:https?|mailto):[^>\s]+>")
+_AUTOLINK = re.compile(r"<(?:https?|mailto):[^<>\s]+>")
 _TICKS = re.compile(r"`+")
 
 
@@ -85,22 +86,61 @@ def html_to_markdown(fragment: str) -> str:
 
 def backlog_to_markdown(text: str, links: LinkContext | None = None) -> str:
     """Convert Backlog notation to Markdown."""
-    text = text.translate({0: None, 0xE000: None, 0xE001: None})
+    text = text.translate({0: None, 1: None, 2: None, 0xE000: None, 0xE001: None})  # our placeholders' marks
     if not text.strip():
         return ""
     links = links or LinkContext()
     codes: list[tuple[str, str]] = []  # (language, body)
 
-    def stash(match: re.Match[str]) -> str:
-        lang, body = match[1] or "", match[2]
+    def stash(lang: str, body: str) -> str:
         if "\n" not in body and not lang:
             codes.append(("", body))
             return _INLINE.format(len(codes) - 1)
         codes.append((lang, body.removeprefix("\n").rstrip("\n")))
         return "\n" + _BLOCK.format(len(codes) - 1) + "\n"
 
-    source = _CODE_BLOCK.sub(stash, text.replace("\r\n", "\n").replace("\r", "\n"))
+    source = _hold_code(text.replace("\r\n", "\n").replace("\r", "\n"), stash)
     return restore_code(html_to_markdown(_blocks(source.split("\n"), links)), codes)
+
+
+def _hold_code(text: str, stash: Callable[[str, str], str]) -> str:
+    """`{code}…{/code}` blocks replaced by `stash(lang, body)`, in one pass.
+
+    A scan, not a lazy regex: with no `{/code}` after an opening, none can close a later one either,
+    so thousands of unclosed `{code}` cost one pass instead of one pass each.
+    """
+    out: list[str] = []
+    position = 0
+    while (opening := _CODE_OPEN.search(text, position)) is not None:
+        close = text.find("{/code}", opening.end())
+        if close < 0:
+            break
+        out += [text[position : opening.start()], stash(opening[1] or "", text[opening.end() : close])]
+        position = close + len("{/code}")
+    out.append(text[position:])
+    return "".join(out)
+
+
+def spans(text: str, start: str, end: str, render: Callable[[str], str], limit: int = 2000) -> str:
+    """Each `start…end` span (non-empty, at most `limit` characters inside) replaced by `render(inner)`.
+
+    Linear: one left-to-right scan, and no later span can close once `end` no longer occurs.
+    """
+    out: list[str] = []
+    position = 0
+    while (opening := text.find(start, position)) >= 0:
+        close = text.find(end, opening + len(start) + 1)
+        if close < 0:
+            break
+        inner = text[opening + len(start) : close]
+        if len(inner) > limit:
+            out.append(text[position : opening + len(start)])
+            position = opening + len(start)
+            continue
+        out += [text[position:opening], render(inner)]
+        position = close + len(end)
+    out.append(text[position:])
+    return "".join(out)
 
 
 def code_span(body: str, in_cell: bool = False) -> str:
@@ -308,12 +348,18 @@ def _macro(kind: str, arg: str, links: LinkContext) -> str:
     return f"<p>Cacoo diagram {html.escape(arg.split(',')[0])}</p>"
 
 
-_INLINE_RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str] | str]] = [
-    (re.compile(r"'''(.+?)'''"), r"<em>\1</em>"),
-    (re.compile(r"''(.+?)''"), r"<strong>\1</strong>"),
-    (re.compile(r"%%(.+?)%%"), r"<del>\1</del>"),
-    (re.compile(r"&amp;color\([^)]*\)\s*\{\s*(.*?)\s*\}"), r"\1"),
-    (re.compile(r"&amp;br;"), "<br>"),
+def _color(inner: str) -> str:
+    """`&color(red){text}` keeps the text: `inner` is what follows `&color(`, up to the `}`."""
+    _args, brace, rest = inner.partition("{")
+    return rest.strip() if brace and ")" in _args else f"&amp;color({inner}}}"
+
+
+# Inline notation as (start, end, render); spans, not lazy regexes, so "''" * 50,000 costs one pass.
+_INLINE_RULES: list[tuple[str, str, Callable[[str], str]]] = [
+    ("'''", "'''", lambda inner: f"<em>{inner}</em>"),
+    ("''", "''", lambda inner: f"<strong>{inner}</strong>"),
+    ("%%", "%%", lambda inner: f"<del>{inner}</del>"),
+    ("&amp;color(", "}", _color),
 ]
 
 
@@ -327,19 +373,22 @@ def _inline(text: str, links: LinkContext) -> str:
         return f"\x01{len(escapes) - 1}\x01"
 
     text = re.sub(r"\\([%'|\[\]{}&*\-+#~\\])", keep_escaped, text)
-    parts = re.split(f"({_OPEN}C\\d+{_CLOSE}|\\[\\[.+?\\]\\])", text)
+    held_links: list[str] = []
+
+    def hold_link(inner: str) -> str:
+        held_links.append(_link(inner, links))
+        return f"\x02{len(held_links) - 1}\x02"
+
     out = []
-    for part in parts:
+    for part in re.split(f"({_OPEN}C\\d+{_CLOSE})", text):
         if part.startswith(_OPEN):
             out.append(part)
-        elif part.startswith("[[") and part.endswith("]]"):
-            out.append(_link(part[2:-2], links))
-        else:
-            escaped = html.escape(part, quote=False)
-            for pattern, replacement in _INLINE_RULES:
-                escaped = pattern.sub(replacement, escaped)
-            out.append(escaped)
-    result = "".join(out)
+            continue
+        escaped = html.escape(spans(part, "[[", "]]", hold_link), quote=False)
+        for start, end, render in _INLINE_RULES:
+            escaped = spans(escaped, start, end, render)
+        out.append(escaped.replace("&amp;br;", "<br>"))
+    result = re.sub("\x02(\\d+)\x02", lambda m: held_links[int(m[1])], "".join(out))
     return re.sub("\x01(\\d+)\x01", lambda m: html.escape(escapes[int(m[1])]), result)
 
 
@@ -447,19 +496,61 @@ def _html_line_to_markdown(line: str) -> str:
         return _INLINE.format(len(held) - 1)
 
     hidden = _AUTOLINK.sub(hold, "".join(pieces))
-    return _PLACEHOLDER_RE.sub(lambda m: held[int(m[2])], html_to_markdown(hidden))
+    # Only the tags we know reach the HTML parser; any other "<" is text. Python's parser is
+    # quadratic on runs of unclosed "<" ("<http:a<http:a…": seconds for 100 KB).
+    parts = _HTML_TAG.split(hidden)
+    tags = _HTML_TAG.findall(hidden)
+    safe = "".join(part.replace("<", "&lt;") + (tags[n] if n < len(tags) else "") for n, part in enumerate(parts))
+    return _PLACEHOLDER_RE.sub(lambda m: held[int(m[2])], html_to_markdown(safe))
+
+
+MAX_CONVERTED = 50_000  # characters converted per text: more than any output budget can show
+MEMO_CHARACTERS = 8_000_000  # converted texts kept for warm calls, counted in characters, not entries
+
+
+class _Memo(OrderedDict[tuple[str, str, LinkContext], str]):
+    """Least recently used conversions, bounded by the characters they hold."""
+
+    size = 0
+
+    def remember(self, key: tuple[str, str, LinkContext], value: str) -> None:
+        self[key] = value
+        self.size += len(key[0]) + len(value)
+        while self.size > MEMO_CHARACTERS and self:
+            (old_text, _rule, _links), old_value = self.popitem(last=False)
+            self.size -= len(old_text) + len(old_value)
+
+
+_MEMO = _Memo()
 
 
 def to_markdown(text: str | None, rule: str, links: LinkContext | None = None) -> str:
-    """Render a description or comment by its project's text formatting rule."""
+    """Render a description or comment by its project's text formatting rule.
+
+    Pure and deterministic, so repeated renders of the same thread (warm calls) reuse the work.
+    """
     if not text:
         return ""
-    return _converted(text, rule, links or LinkContext())
+    key = (text, rule, links or LinkContext())
+    if key in _MEMO:
+        _MEMO.move_to_end(key)
+        return _MEMO[key]
+    converted = _converted(*key)
+    _MEMO.remember(key, converted)
+    return converted
 
 
-@lru_cache(maxsize=4096)
 def _converted(text: str, rule: str, links: LinkContext) -> str:
-    # Pure and deterministic, so repeated renders of the same thread (warm calls) reuse the work.
+    rest = ""
+    if len(text) > MAX_CONVERTED:
+        cut = text.rfind("\n", 0, MAX_CONVERTED)
+        cut = cut if cut > 0 else MAX_CONVERTED
+        rest = f"\n\n… ({len(text) - cut} more characters not shown; the whole text is in Backlog)"
+        text = text[:cut]
+    return _convert(text, rule, links) + rest
+
+
+def _convert(text: str, rule: str, links: LinkContext) -> str:
     try:
         if rule == "backlog":
             return backlog_to_markdown(text, links)

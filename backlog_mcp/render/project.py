@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from backlog_mcp.render.text import View, cell, fmt_date, inline, user_name
+from backlog_mcp.render.text import View, cell, fmt_date, item, user_name
 
 JSON = dict[str, Any]
 FIELD_TYPES = {
@@ -38,21 +38,21 @@ def render_projects(projects: Sequence[JSON], *, archived_shown: bool) -> str:
 
 
 def _field(definition: JSON, type_names: dict[int, str]) -> str:
-    kind = FIELD_TYPES.get(int(definition.get("typeId") or 0), f"type {inline(definition.get('typeId'))}")
+    kind = FIELD_TYPES.get(int(definition.get("typeId") or 0), f"type {item(definition.get('typeId'))}")
     extras = []
     applicable = [type_names.get(int(t), str(t)) for t in definition.get("applicableIssueTypes") or []]
     if applicable:
         extras.append("only for " + ", ".join(applicable))
     if definition.get("unit"):
-        extras.append(f"unit {inline(definition['unit'])}")
+        extras.append(f"unit {item(definition['unit'])}")
     items = definition.get("items") or []
     if items:
-        extras.append(", ".join(inline(item.get("name")) for item in sorted(items, key=_order)))
+        extras.append(", ".join(item(choice.get("name")) for choice in sorted(items, key=_order)))
     if definition.get("allowInput"):
         extras.append("free text allowed")
     required = "required " if definition.get("required") else ""
     detail = f": {'; '.join(extras)}" if extras else ""
-    return f"- {inline(definition.get('name'))} ({required}{kind}){detail}"
+    return f"- {item(definition.get('name'))} ({required}{kind}){detail}"
 
 
 def _order(item: JSON) -> tuple[int, int]:
@@ -71,21 +71,21 @@ def render_project(
     view: View,
 ) -> str:
     """Everything an assistant needs to work in one project, in one answer."""
-    key = inline(project.get("projectKey"))
-    rule = RULES.get(str(project.get("textFormattingRule")), inline(project.get("textFormattingRule")))
+    key = item(project.get("projectKey"))
+    rule = RULES.get(str(project.get("textFormattingRule")), item(project.get("textFormattingRule")))
     state = " · archived" if project.get("archived") else ""
     out = [
-        f"# {key}: {inline(project.get('name'))}",
+        f"# {key}: {item(project.get('name'))}",
         f"Text format: {rule}{state} · {view.base_url}/projects/{key}",
         "",
         "## Statuses (in workflow order)",
-        " → ".join(inline(s.get("name")) for s in sorted(statuses, key=_order)) or "-",
+        " → ".join(item(s.get("name")) for s in sorted(statuses, key=_order)) or "-",
         "",
         "## Issue types",
-        ", ".join(inline(t.get("name")) for t in sorted(issue_types, key=_order)) or "-",
+        ", ".join(item(t.get("name")) for t in sorted(issue_types, key=_order)) or "-",
         "",
         "## Categories",
-        ", ".join(inline(c.get("name")) for c in sorted(categories, key=_order)) or "-",
+        ", ".join(item(c.get("name")) for c in sorted(categories, key=_order)) or "-",
     ]
     out += ["", "## Milestones and versions"]
     if versions:
@@ -97,11 +97,11 @@ def render_project(
     else:
         out.append("-")
     out += ["", "## Custom fields"]
-    type_names = {int(t["id"]): inline(t.get("name")) for t in issue_types}
+    type_names = {int(t["id"]): item(t.get("name")) for t in issue_types}
     out += [_field(f, type_names) for f in sorted(custom_fields, key=_order)] or ["-"]
     out += ["", f"## Members ({len(members)})"]
     out.append(
-        ", ".join(f"{user_name(m)} ({inline(m.get('userId') or '-')})" for m in sorted(members, key=_by_name)) or "-"
+        ", ".join(f"{user_name(m)} ({item(m.get('userId') or '-')})" for m in sorted(members, key=_by_name)) or "-"
     )
     return "\n".join(out)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from backlog_mcp.render.text import approx_tokens, cell, fit, inline
+from backlog_mcp.render.text import approx_tokens, cell, fit, item
 
 ROLES = {
     1: "Administrator",
@@ -17,14 +17,14 @@ ROLES = {
 
 
 def render_myself(user: dict[str, Any], space: dict[str, Any], base_url: str) -> str:
-    role = ROLES.get(user.get("roleType", 0), f"role {inline(user.get('roleType'))}")
+    role = ROLES.get(user.get("roleType", 0), f"role {item(user.get('roleType'))}")
     lines = [
-        f"Connected to Backlog space **{inline(space.get('name', '?'))}** "
-        f"({inline(space.get('spaceKey', '?'))}, {base_url})",
-        f"as **{inline(user.get('name', '?'))}** (login {inline(user.get('userId') or '-')}, "
-        f"id {inline(user.get('id'))}, {role}).",
-        f"Space timezone: {inline(space.get('timezone') or 'UTC')}; "
-        f"default text formatting: {inline(space.get('textFormattingRule', 'markdown'))}.",
+        f"Connected to Backlog space **{item(space.get('name', '?'))}** "
+        f"({item(space.get('spaceKey', '?'))}, {base_url})",
+        f"as **{item(user.get('name', '?'))}** (login {item(user.get('userId') or '-')}, "
+        f"id {item(user.get('id'))}, {role}).",
+        f"Space timezone: {item(space.get('timezone') or 'UTC')}; "
+        f"default text formatting: {item(space.get('textFormattingRule', 'markdown'))}.",
     ]
     return "\n".join(lines)
 

@@ -1,8 +1,10 @@
 """Markdown primitives shared by the renderers: dates, sizes, escaping, token estimates, the budget fitter.
 
 Text written by Backlog users reaches Markdown through exactly one function per context:
-`quote` (a block of their Markdown, every line behind `>`), `inline` (a value in a one-line head
-or a table cell: one line, Markdown punctuation and the renderers' separators escaped).
+`quote` (a block of their Markdown, every line behind `>`), `cell` (a table cell) and `inline`
+(a heading's title: one line, Markdown punctuation and the renderers' separators escaped), and
+`item` (a value anywhere else on one of our lines, where values are joined by `, ` or `; ` too).
+Error messages quote values through `matching.shown`.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def fmt_time(value: str | None, view: View) -> str:
     try:
         return parse_ts(value).astimezone(view.tz).strftime("%Y-%m-%d %H:%M")
     except ValueError:
-        return inline(value)  # not a timestamp after all: show it as Backlog sent it
+        return item(value)  # not a timestamp after all: show it as Backlog sent it
 
 
 def to_date(value: str | None, view: View) -> date | None:
@@ -65,7 +67,7 @@ def fmt_date(value: str | None, view: View) -> str:
     try:
         day = to_date(value, view)
     except ValueError:
-        return inline(value)
+        return item(value)
     return day.isoformat() if day else "-"
 
 
@@ -110,7 +112,9 @@ def fmt_number(value: float | int | None) -> str:
 LINE_BREAKS = re.compile("\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 # Markdown punctuation that could start emphasis, code, links, HTML or a cell, and our separators.
 # (`#` starts a heading only at the start of a line, which a value never is.)
-_SPECIAL = re.compile(r"([\\`*_\[\]<>|~·→])")
+_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&·→])")  # `&`: an entity such as &middot; or &rarr; is a separator too
+# In a list of values joined by ", " or "; ", the separators of the list as well.
+_LIST_SPECIAL = re.compile(r"([,;])")
 
 
 def split_lines(text: str) -> list[str]:
@@ -132,6 +136,11 @@ def inline(text: object) -> str:
     return _SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
 
 
+def item(text: object) -> str:
+    """A user-written value in a list joined by `, ` or `; `: `inline`, with commas and semicolons escaped."""
+    return _LIST_SPECIAL.sub(r"\\\1", inline(text))
+
+
 def cell(text: object | None) -> str:
     """A table cell: the same escaping as a one-line head."""
     return inline(text if text is not None else "")
@@ -145,7 +154,7 @@ def approx_tokens(text: str) -> int:
 def user_name(user: dict[str, object] | None) -> str:
     if not user:
         return "-"
-    return inline(user.get("name") or user.get("userId") or user.get("id"))
+    return item(user.get("name") or user.get("userId") or user.get("id"))
 
 
 _FENCE_LINE = re.compile(r"^[ >]*(`{3,}|~{3,})")

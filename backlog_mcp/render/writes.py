@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from backlog_mcp.render.text import View, fmt_time, inline, user_name
+from backlog_mcp.render.text import View, fmt_time, item, user_name
 
 JSON = dict[str, Any]
 
@@ -21,4 +21,4 @@ def render_description_set(issue: JSON, before: str, view: View) -> str:
     key = str(issue.get("issueKey"))
     after = str(issue.get("description") or "")
     change = "cleared" if not after else f"replaced ({len(before)} → {len(after)} characters)"
-    return f"Description of {key} ({inline(issue.get('summary', ''))}) {change}.\n{view.base_url}/view/{key}"
+    return f"Description of {key} ({item(issue.get('summary', ''))}) {change}.\n{view.base_url}/view/{key}"

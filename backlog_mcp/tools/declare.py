@@ -83,14 +83,26 @@ class Call:
 
 
 def defaults_left_out(fn: Callable[..., Any], arguments: Mapping[str, Any], passed: Iterable[str]) -> dict[str, Any]:
-    """The arguments the caller passed whose value differs from the signature's default."""
+    """The arguments the caller passed whose value differs from the signature's default, tidied.
+
+    Tidied: strings stripped, list entries stripped and without repeats, so a follow-up call never
+    carries padding or duplicates the call only tolerated.
+    """
     parameters = inspect.signature(fn).parameters
     keep = set(passed)
     return {
-        name: value
+        name: _tidy(value)
         for name, value in arguments.items()
         if name in keep and name in parameters and value != parameters[name].default
     }
+
+
+def _tidy(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, list):
+        return list(dict.fromkeys(_tidy(entry) for entry in value))
+    return value
 
 
 def select(specs: Iterable[ToolSpec], settings: Settings) -> tuple[list[ToolSpec], dict[str, str]]:

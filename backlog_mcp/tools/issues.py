@@ -28,7 +28,7 @@ from backlog_mcp.errors import BacklogError, NotFoundError, UsageError
 from backlog_mcp.lookup import ANYONE, CATEGORY, ISSUE_TYPE, MILESTONE, STATUS, gather
 from backlog_mcp.render.issue import Hints, Thread, issue_links, render_comments, render_issue
 from backlog_mcp.render.issue_list import render_issue_list
-from backlog_mcp.render.text import inline
+from backlog_mcp.render.text import item
 from backlog_mcp.tools.declare import Call, ToolSpec, format_call
 
 log = logging.getLogger(__name__)
@@ -297,7 +297,7 @@ async def get_user_issue_list(
     if narrowed or archived:
         params["projectId"] = [int(p["id"]) for p in scope]
     if narrowed:
-        words.append("in " + ", ".join(inline(p["projectKey"]) for p in scope))
+        words.append("in " + ", ".join(item(p["projectKey"]) for p in scope))
     open_statuses = not (status_ids or statuses) and not include_closed
     # Every name lookup needs only the project list: resolve them all in one round trip.
     who, status_named, open_ids, type_ids, category_ids, milestone_named, priority_ids, parent_id = await gather(
@@ -312,10 +312,10 @@ async def get_user_issue_list(
     )
     if who:
         params["assigneeId"] = [uid for uid, _ in who]
-        words.insert(0, "assigned to " + ", ".join(inline(name) for _, name in who))
+        words.insert(0, "assigned to " + ", ".join(item(name) for _, name in who))
     if status_ids or statuses:
         params["statusId"] = sorted({*(status_ids or []), *status_named})
-        named = [*map(inline, statuses or []), *(f"id {sid}" for sid in status_ids or [])]
+        named = [*map(item, statuses or []), *(f"id {sid}" for sid in status_ids or [])]
         words.append("status " + " or ".join(named))
     elif open_statuses:
         params["statusId"] = open_ids
@@ -328,7 +328,7 @@ async def get_user_issue_list(
     ):
         if names:
             params[param] = ids
-            words.append(f"{label} " + " or ".join(map(inline, names)))
+            words.append(f"{label} " + " or ".join(map(item, names)))
     if milestone_ids:
         params["milestoneId"] = sorted({*params.get("milestoneId", []), *milestone_ids})
         words.append("milestone id " + " or ".join(map(str, milestone_ids)))
@@ -336,15 +336,15 @@ async def get_user_issue_list(
     if parents:
         params["parentIssueId"] = parents
         shown_parents = [*([parent_key] if parent_key else []), *(f"issue id {i}" for i in parent_issue_ids or [])]
-        words.append("children of " + " or ".join(inline(p) for p in shown_parents))
+        words.append("children of " + " or ".join(item(p) for p in shown_parents))
     if keyword:
-        words.append(f'matching "{inline(keyword)}"')
+        words.append(f'matching "{item(keyword)}"')
     words.extend(f"{k} {v}" for k, v in dates.items())
     listing = {**params, "offset": offset, "count": count}
     issues, total, view = await gather(app.client.issues(listing), app.client.count_issues(params), app.view(tz))
     description = ("Issues " + ", ".join(words) if words else "All issues") + f", by {sort} {order}"
     if archived:
-        description += f" (archived projects left out: {', '.join(inline(p['projectKey']) for p in archived)})"
+        description += f" (archived projects left out: {', '.join(item(p['projectKey']) for p in archived)})"
     return render_issue_list(
         issues,
         total=total,

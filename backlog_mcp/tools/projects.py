@@ -7,9 +7,7 @@ from typing import Annotated
 from pydantic import Field
 
 from backlog_mcp.args import Text
-from backlog_mcp.errors import NotFoundError, UsageError
 from backlog_mcp.lookup import CATEGORY, CUSTOM_FIELD, ISSUE_TYPE, STATUS, VERSION, gather
-from backlog_mcp.matching import shown
 from backlog_mcp.render.project import render_project, render_projects
 from backlog_mcp.render.text import UTC_ZONE
 from backlog_mcp.tools.declare import Call, ToolSpec
@@ -29,14 +27,7 @@ async def get_project(
 ) -> str:
     """One project's set-up: statuses in workflow order, types, categories, milestones, custom fields, members."""
     client = call.app.client
-    try:
-        found = await call.app.lookup.projects([project_key])
-    except (UsageError, NotFoundError):
-        found = []
-    if len(found) != 1:
-        keys = ", ".join(str(p["projectKey"]) for p in await client.projects())
-        raise UsageError(f'Project "{shown(project_key)}" does not exist or is not allowed. Projects: {keys}.')
-    project = found[0]
+    project = await call.app.lookup.project(project_key)
     key = project["projectKey"]
     statuses, types, categories, versions, fields, members, view = await gather(
         *(client.project_list(key, kind.endpoint) for kind in (STATUS, ISSUE_TYPE, CATEGORY, VERSION, CUSTOM_FIELD)),

@@ -98,7 +98,8 @@ def hints(spec: ToolSpec) -> ToolAnnotations:
 
 def describe(exc: BacklogError, base_url: str) -> str:
     """One actionable sentence or two for the model; never a URL with the key."""
-    backlog_says = f" Backlog says: {exc.message.split(': ', 1)[-1]}"
+    # Upstream text: one line, capped and escaped, so it can neither flood nor structure the answer.
+    backlog_says = f" Backlog says: {shown(exc.message.split(': ', 1)[-1], 300)}"
     match exc:
         case ReadOnlyError():
             return "This server runs read-only (BACKLOG_READ_ONLY), so nothing was sent to Backlog."

@@ -8,11 +8,10 @@ from pydantic import Field
 
 from backlog_mcp.args import Text
 from backlog_mcp.client import JSONObject
-from backlog_mcp.errors import NotFoundError, UsageError
 from backlog_mcp.lookup import gather
-from backlog_mcp.matching import norm, shown
+from backlog_mcp.matching import norm
 from backlog_mcp.render.space import render_myself, render_users
-from backlog_mcp.render.text import inline
+from backlog_mcp.render.text import item
 from backlog_mcp.tools.declare import Call, ToolSpec
 
 
@@ -31,28 +30,22 @@ async def get_users_by_project(
     """People: members of a project, or every user of the space, with login id and role."""
     client = call.app.client
     if project_key:
-        try:
-            project = await client.project(project_key.strip().upper())
-        except NotFoundError:
-            keys = ", ".join(str(p["projectKey"]) for p in await client.projects())
-            raise UsageError(
-                f'Project "{shown(project_key)}" does not exist or is not allowed. Projects: {keys}.'
-            ) from None
+        project = await call.app.lookup.project(project_key)
         users = await client.project_list(project["projectKey"], "users")
-        scope = f"Members of {inline(project['projectKey'])}"
+        scope = f"Members of {item(project['projectKey'])}"
     elif call.app.settings.projects is not None:
         # Limited to some projects: the people of those projects, not the whole space.
         projects = await client.projects()
         lists = await gather(*(client.project_list(p["projectKey"], "users") for p in projects))
         users = list({int(u["id"]): u for members in lists for u in members}.values())
-        scope = "Members of " + ", ".join(inline(p["projectKey"]) for p in projects)
+        scope = "Members of " + ", ".join(item(p["projectKey"]) for p in projects)
     else:
         users = await client.users()
         scope = "Users of the space"
     if name and name.strip():
         wanted = norm(name)
         users = [u for u in users if wanted in norm(str(u.get("name", ""))) or wanted in norm(str(u.get("userId", "")))]
-        scope += f' matching "{inline(name.strip())}"'
+        scope += f' matching "{item(name.strip())}"'
     ordered = sorted(users, key=_by_name)
     return render_users(ordered, scope=scope, with_email=include_email)
 
