@@ -40,7 +40,7 @@ def issue_ref(raw: str, find: str = "") -> str:
     Raises:
         UsageError: neither a key like PROJ-123 nor a numeric id.
     """
-    value = raw.strip()
+    value = raw.strip().replace("\\_", "_")  # as copied from an answer where "_" was escaped
     if _ID.fullmatch(value):
         return value
     # ASCII before upper-casing: "ı".upper() is "I", and "４２" is not an id.

@@ -39,6 +39,7 @@ from backlog_mcp.errors import (
     ReadOnlyError,
     ServerError,
     TransportError,
+    UnconfirmedWriteError,
     api_error_class,
 )
 
@@ -56,6 +57,7 @@ JSONObject = dict[str, Any]
 MAX_BODY_BYTES = 32 * 1024 * 1024
 _UNREADABLE = object()  # a cached row that is not JSON
 _NOT_JSON = object()  # a body that is not JSON
+_SURROGATE = re.compile("[\ud800-\udfff]")
 Shape = Literal["object", "array of objects"] | None  # what a GET must answer to be served or cached
 
 
@@ -70,7 +72,8 @@ def fits(data: Any, shape: Shape) -> bool:
 class Secret:
     """The API key, masked wherever it turns up in parsed upstream data: as sent or percent-encoded in any case.
 
-    JSON escapes (`\\u0066…`) are gone once the body is parsed, so strings are scrubbed after parsing.
+    JSON escapes (`\\u0066…`) are gone once the body is parsed, so strings are scrubbed after parsing;
+    lone surrogates (`\\ud83d` alone) become U+FFFD there too, since nothing downstream can store them.
     """
 
     def __init__(self, key: str) -> None:
@@ -78,8 +81,13 @@ class Secret:
         self._pattern = re.compile(hexed, re.IGNORECASE)
         self._length = max(1, len(key))
 
+    def may_hide_in(self, text: str) -> bool:
+        """Whether the raw body can hold the key (or a surrogate): only then is the parsed data walked."""
+        return "\\u" in text or self._pattern.search(text) is not None
+
     def scrub(self, value: Any) -> Any:
         if isinstance(value, str):
+            value = _SURROGATE.sub("\ufffd", value)
             return value if len(value) < self._length else self._pattern.sub("***", value)
         if isinstance(value, list):
             return [self.scrub(item) for item in value]
@@ -89,10 +97,27 @@ class Secret:
 
 
 MAX_KNOWN_IDS = 20_000  # issue key -> id pairs remembered (about 2 MB at most)
+# What a parent issue shows of each child: an update to one of these makes the parent stale.
+_PARENT_SHOWS = frozenset({"summary", "statusId", "assigneeId", "parentIssueId"})
 _SEARCH_PATHS = frozenset({"/issues", "/issues/count", "/wikis", "/wikis/count"})
 
 # Ages (seconds) of stale cache copies served during the current tool call; see `collect_stale`.
 _stale_ages: ContextVar[list[float] | None] = ContextVar("backlog_stale_ages", default=None)
+
+
+# Writes sent during the current tool call; see `collect_writes`.
+_writes_sent: ContextVar[list[str] | None] = ContextVar("backlog_writes_sent", default=None)
+
+
+@contextlib.contextmanager
+def collect_writes() -> Iterator[list[str]]:
+    """Collect the writes this client sends inside this block (to know whether one may have landed)."""
+    sent: list[str] = []
+    token = _writes_sent.set(sent)
+    try:
+        yield sent
+    finally:
+        _writes_sent.reset(token)
 
 
 @contextlib.contextmanager
@@ -248,8 +273,13 @@ class BacklogClient:
         if method != "GET":
             if self.settings.read_only:
                 raise ReadOnlyError(f"{method} {path}: refused, the server runs read-only", method=method, path=path)
+            sent = _writes_sent.get()
+            if sent is not None:
+                sent.append(f"{method} {path}")
             try:
                 _raw, result = await self._send_raw(method, path, pairs, encode_params(data), idempotent=False)
+            except (TransportError, ServerError, BadResponseError) as exc:
+                raise UnconfirmedWriteError(exc.message, method=method, path=path) from exc
             finally:
                 # Even a failed write may have landed (a timeout after Backlog applied it): drop what
                 # it touches, and make reads that started before it neither store nor share.
@@ -393,9 +423,12 @@ class BacklogClient:
         # sees it: no error message, cached row, log line or answer can carry the key, however encoded.
         text = body.decode("utf-8", errors="replace")
         try:
-            data = self._secret.scrub(json.loads(text)) if text.strip() else None
+            data = json.loads(text) if text.strip() else None
         except ValueError:
             data = _NOT_JSON
+        if data is not None and data is not _NOT_JSON and self._secret.may_hide_in(text):
+            data = self._secret.scrub(data)
+            text = json.dumps(data, ensure_ascii=False)
         if response.status_code >= 400:
             raise _api_error(method, path, response.status_code, data, response.headers)
         if response.status_code == 204 or data is None:
@@ -614,20 +647,15 @@ class BacklogClient:
         # its key and id are both known, so rows cached under either name (by any process) are dropped.
         current = await self.issue(key, child_summary=True)  # the form get_issue_details cached
         stale = issue_paths(key, current.get("issueKey"), current.get("id"))
-        parent_id = current.get("parentIssueId") if method == "PATCH" else None
-        if parent_id:  # the parent lists this issue among its children, with status and assignee
-            parent = await self._optional_issue(int(parent_id))
-            stale += issue_paths(parent_id, parent.get("issueKey") if parent else None)[2:]
+        parent_id = current.get("parentIssueId")
+        if parent_id and method == "PATCH" and _PARENT_SHOWS & set(form):
+            # The parent lists this issue among its children, with its summary, status and assignee.
+            parent_key = next((k for k, v in self.issue_ids.items() if v == int(parent_id)), None)
+            stale += [f"/issues/{segment(ref)}" for ref in (parent_id, parent_key) if ref]
         data = await self._request(method, path, data=form, stale=stale)
         if not isinstance(data, dict):
             raise BadResponseError(f"{method} {path}: expected a JSON object", method=method, path=path)
         return data
-
-    async def _optional_issue(self, issue_id: int) -> JSONObject | None:
-        try:
-            return await self.issue(issue_id)
-        except BacklogError:
-            return None  # a parent this user or the allow-list cannot see: its id is enough
 
     async def update_issue(self, key: str | int, form: Params) -> JSONObject:
         issue = await self._write_issue("PATCH", f"/issues/{segment(key)}", key, form)

@@ -5,7 +5,8 @@
     ├── TransportError          network failure or timeout after retries
     ├── BadResponseError        a 2xx body that is not the JSON we expect
     ├── ReadOnlyError           a write refused before sending: the server runs read-only
-    ├── OutcomeUnknownError     a write sent, but whether Backlog applied it is unknown
+    ├── UnconfirmedWriteError   a write was sent, and Backlog's answer never came (or was garbled)
+    ├── OutcomeUnknownError     the same, worded for the model with the read that checks it
     └── APIError                Backlog answered with an error status
         ├── BadRequestError     400 (code 7: invalid parameters)
         ├── AuthenticationError 401 (code 11)
@@ -48,6 +49,10 @@ class BadResponseError(BacklogError):
 
 class ReadOnlyError(BacklogError):
     """A write was refused before anything was sent, because the server runs read-only."""
+
+
+class UnconfirmedWriteError(BacklogError):
+    """A write left this client but its outcome is unknown: a timeout, a cut connection, a 5xx, a garbled reply."""
 
 
 class OutcomeUnknownError(BacklogError):

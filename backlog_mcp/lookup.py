@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from backlog_mcp.errors import TransportError, UsageError
-from backlog_mcp.matching import resolve, shown
+from backlog_mcp.matching import norm, resolve, shown
 
 if TYPE_CHECKING:
     from backlog_mcp.client import BacklogClient, JSONObject
@@ -201,6 +201,9 @@ class Lookup:
             where = "the members of " + _where(projects)
             uids = resolve("user", value, options, where)
             people = [u for u in members if int(u["id"]) in uids]
+            by_login = [u for u in people if norm(str(u.get("userId") or "")) == norm(value)]
+            if len(people) > 1 and len(by_login) == 1:  # the exact login id wins over someone's display name
+                people = by_login
             if len(people) > 1:  # one person's name is another's login id: never merge two people
                 named = ", ".join(
                     f'"{shown(str(u["name"]))}" (login {shown(str(u.get("userId") or "-"))})' for u in people

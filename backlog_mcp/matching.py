@@ -7,6 +7,7 @@ Bounded: the typed name and each candidate are cut to `MAX_NAME` characters and 
 from __future__ import annotations
 
 import difflib
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 
@@ -17,8 +18,12 @@ MAX_RANKED = 500  # candidates ranked by similarity; the rest keep their order
 SHOWN = 15  # valid values quoted in an error
 
 
+_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")  # a Markdown backslash escape, as a model may copy it from an answer
+
+
 def norm(text: str) -> str:
-    return unicodedata.normalize("NFKC", text[: MAX_NAME * 2]).casefold().strip()[:MAX_NAME]
+    unescaped = _ESCAPE.sub(r"\1", text[: MAX_NAME * 2])
+    return unicodedata.normalize("NFKC", unescaped).casefold().strip()[:MAX_NAME]
 
 
 def shown(text: str, limit: int = 40) -> str:

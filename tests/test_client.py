@@ -22,6 +22,7 @@ from backlog_mcp.errors import (
     RateLimitedError,
     ServerError,
     TransportError,
+    UnconfirmedWriteError,
 )
 from backlog_mcp.fake import DEFAULT_API_KEY, FakeBacklog
 from tests.conftest import BASE_URL, FAST_RETRY
@@ -172,7 +173,7 @@ async def test_writes_are_not_retried(settings: Settings) -> None:
         return httpx.Response(503, json=envelope("Internal error.", 1))
 
     client = make_client(settings, handler)
-    with pytest.raises(ServerError):
+    with pytest.raises(UnconfirmedWriteError):  # sent: the outcome is unknown, not simply failed
         await client.add_comment("X-1", "hello")
     assert client.requests_sent == 2  # one GET, one POST: never a second POST
     await client.aclose()

@@ -27,7 +27,20 @@ from tests.conftest import BASE_URL, FAST_RETRY
 
 MARK = "Zq"
 POISONED = frozenset(
-    {"name", "summary", "description", "content", "originalValue", "newValue", "value", "otherValue", "userId"}
+    {
+        "name",
+        "summary",
+        "description",
+        "content",
+        "originalValue",
+        "newValue",
+        "value",
+        "otherValue",
+        "userId",
+        "dir",
+        "unit",
+        "mailAddress",
+    }
 )
 NASTY = "\r\n\v\f\x1c\x85\u2028\u2029#*_`[]()<>|·→-+>!~=:.,;& \\\"'1"
 CALLS: tuple[tuple[str, dict[str, Any]], ...] = (

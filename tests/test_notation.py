@@ -405,3 +405,15 @@ def test_backtick_heavy_lines_stay_fast() -> None:
     to_markdown("x " + "`" * 30000 + " <b>y</b>", "markdown")
     to_markdown(" ".join("`" * k for k in range(1, 400)) + " <b>y</b>", "markdown")
     assert time.perf_counter() - began < 2.0  # was quadratic: seconds per line
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("&color(red){alert} and &color(#fff) { spaced }", "alert and spaced"),
+        ("&color(red) warning, see {the docs}", "&color(red) warning, see {the docs}"),
+        ("Use &color(red) then {x}", "Use &color(red) then {x}"),
+    ],
+)
+def test_color_keeps_text_and_only_takes_its_own_braces(text: str, expected: str) -> None:
+    assert to_markdown(text, "backlog") == expected

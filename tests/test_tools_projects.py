@@ -46,11 +46,11 @@ Android, iOS, Backend, デザイン
 ## Milestones and versions
 | Name | Start | Release due | State |
 |---|---|---|---|
-| 2.3.0 | 2026-10-23 | 2026-11-05 | archived |
 | 2.4.0 | 2026-11-06 | 2026-11-19 | open |
 | Sprint 14 | 2026-11-20 | 2026-12-03 | open |
 | Sprint 15 | 2026-12-04 | 2026-12-17 | open |
 | スプリント 16 | 2026-12-18 | 2026-12-31 | open |
+| 2.3.0 | 2026-10-23 | 2026-11-05 | archived |
 
 ## Custom fields
 - Device model (text): only for Bug
@@ -72,3 +72,20 @@ async def test_get_project_names_the_valid_projects(mcp: Client) -> None:
     result = await mcp.call_tool("get_project", {"project_key": "ORBT"})
     assert result.is_error
     assert text_of(result) == snapshot('Project "ORBT" does not exist or is not allowed. Projects: ORBIT, NOVA, OLD.')
+
+
+async def test_a_huge_project_stays_a_short_answer(mcp: Client, fake: FakeBacklog) -> None:
+    project = fake.space.projects[104]
+    for n in range(3000):
+        uid = 2_000_000 + n
+        fake.space.users[uid] = {
+            **fake.space.users[project.member_ids[0]],
+            "id": uid,
+            "userId": f"u{n}",
+            "name": f"User {n}",
+        }
+        project.member_ids.append(uid)
+    project.custom_fields[3]["items"] = [{"id": n, "name": f"Choice {n}", "displayOrder": n} for n in range(500)]
+    text = text_of(await mcp.call_tool("get_project", {"project_key": "ORBIT"}))
+    assert len(text.encode()) / 3 < 8_000
+    assert "and 470 more" in text and 'more: get_users_by_project(project_key="ORBIT")' in text

@@ -258,12 +258,57 @@ async def test_project_keys_are_matched_as_written(mcp: Client) -> None:
 
 async def test_two_people_are_never_merged_under_one_name(mcp: Client, fake: FakeBacklog) -> None:
     taro = next(u for u in fake.space.users.values() if u["userId"] == "taro.sato")
-    taro["name"] = "kenji"  # another user's login id
-    result = await mcp.call_tool("get_user_issue_list", {"assignees": ["kenji"]})
+    taro["name"] = "Hana Sato"  # another user's display name: nothing tells them apart
+    result = await mcp.call_tool("get_user_issue_list", {"assignees": ["Hana Sato"]})
     assert result.is_error and "ambiguous" in text_of(result) and "login taro.sato" in text_of(result)
+
+
+async def test_an_exact_login_id_wins_over_a_display_name(mcp: Client, fake: FakeBacklog) -> None:
+    taro = next(u for u in fake.space.users.values() if u["userId"] == "taro.sato")
+    taro["name"] = "kenji"  # another user's login id
+    by_login = await mcp.call_tool("get_user_issue_list", {"assignees": ["kenji"], "count": 1})
+    assert text_of(by_login).startswith("Issues assigned to 伊藤 健二,"), text_of(by_login)
 
 
 async def test_next_page_calls_are_tidy(mcp: Client) -> None:
     padded = {"projects": ["  ORBIT "] * 20, "assignees": [" anyone"] * 20, "statuses": ["Open  "] * 20, "count": 1}
     text = text_of(await mcp.call_tool("get_user_issue_list", padded))
     assert 'Next page: get_user_issue_list(projects=["ORBIT"], assignees=["anyone"], statuses=["Open"]' in text
+
+
+async def test_a_write_whose_first_look_fails_says_nothing_was_sent(fake: FakeBacklog, settings: Settings) -> None:
+    def down(request: httpx.Request) -> httpx.Response | None:
+        if request.method == "GET" and request.url.path.endswith("/issues/ORBIT-2"):
+            return httpx.Response(503, json={"errors": [{"message": "Maintenance.", "code": 1, "moreInfo": ""}]})
+        return None
+
+    upstream = Upstream(fake, down)
+    async with serve(settings, upstream) as client:
+        result = await client.call_tool("add_issue_comment", {"issue_key": "ORBIT-2", "content": "hi"})
+    assert result.is_error and "may or may not" not in text_of(result)
+    assert "internal error" in text_of(result)  # Backlog's own 5xx, after retries: a plain failure
+    assert not any(r.method == "POST" for r in fake.requests)
+
+
+async def test_a_lone_surrogate_from_upstream_costs_nothing(fake: FakeBacklog, settings: Settings) -> None:
+    def odd(request: httpx.Request) -> httpx.Response | None:
+        if request.url.path.endswith("/issues/ORBIT-3") and "expand[]" in request.url.params:
+            issue = dict(fake.space.issue_by_key("ORBIT-3") or {})
+            body = json.dumps({**issue, "summary": "PLACEHOLDER"}).replace("PLACEHOLDER", "bad \\ud83d end")
+            return httpx.Response(200, content=body.encode(), headers={"content-type": "application/json"})
+        return None
+
+    async with serve(settings, Upstream(fake, odd)) as client:
+        for _ in range(2):  # fresh, then from the cache
+            result = await client.call_tool("get_issue_details", {"issue_key": "ORBIT-3", "comment_count": 0})
+            assert not result.is_error, text_of(result)
+            assert "bad \ufffd end" in text_of(result)
+
+
+def test_keys_and_logins_stay_copyable() -> None:
+    from backlog_mcp.matching import norm
+    from backlog_mcp.render.text import inline, item
+
+    assert inline("MY_APP-12") == "MY_APP-12" and item("alice_m") == "alice_m"
+    assert inline("_em_") == "\\_em\\_"
+    assert norm("Martin\\, Alice") == norm("Martin, Alice") and issue_ref("MY\\_APP-1") == "MY_APP-1"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from backlog_mcp.render.text import View, approx_tokens, cell, fit, fmt_due, fmt_time, user_name
+from backlog_mcp.render.text import View, approx_tokens, cell, fit, fmt_due, fmt_time
 
 JSON = dict[str, Any]
 CLOSED_STATUS_ID = 4
@@ -22,7 +22,8 @@ def issue_row(issue: JSON, view: View, with_assignee: bool) -> str:
         cell((issue.get("priority") or {}).get("name")),
     ]
     if with_assignee:
-        cells.append(cell(user_name(issue.get("assignee")) if issue.get("assignee") else ""))
+        assignee = issue.get("assignee") or {}
+        cells.append(cell(assignee.get("name") or assignee.get("userId") or ""))  # escaped once, as a cell
     cells += [due, fmt_time(issue.get("updated"), view)[:10]]
     return "| " + " | ".join(cells) + " |"
 

@@ -121,23 +121,25 @@ def _hold_code(text: str, stash: Callable[[str, str], str]) -> str:
     return "".join(out)
 
 
-def spans(text: str, start: str, end: str, render: Callable[[str], str], limit: int = 2000) -> str:
-    """Each `start…end` span (non-empty, at most `limit` characters inside) replaced by `render(inner)`.
+def spans(text: str, start: str, end: str, render: Callable[[str], str | None]) -> str:
+    """Each non-empty `start…end` span replaced by `render(inner)` (left as it is when `render` gives None).
 
-    Linear: one left-to-right scan, and no later span can close once `end` no longer occurs.
+    Linear, unlike a lazy regex: one left-to-right scan; the closing found for one opening serves
+    every opening before it, and once `end` no longer occurs no later span can close.
     """
     out: list[str] = []
-    position = 0
+    position, close = 0, -1
     while (opening := text.find(start, position)) >= 0:
-        close = text.find(end, opening + len(start) + 1)
-        if close < 0:
-            break
-        inner = text[opening + len(start) : close]
-        if len(inner) > limit:
+        if close < opening + len(start) + 1:
+            close = text.find(end, opening + len(start) + 1)
+            if close < 0:
+                break
+        rendered = render(text[opening + len(start) : close])
+        if rendered is None:
             out.append(text[position : opening + len(start)])
             position = opening + len(start)
             continue
-        out += [text[position:opening], render(inner)]
+        out += [text[position:opening], rendered]
         position = close + len(end)
     out.append(text[position:])
     return "".join(out)
@@ -348,14 +350,17 @@ def _macro(kind: str, arg: str, links: LinkContext) -> str:
     return f"<p>Cacoo diagram {html.escape(arg.split(',')[0])}</p>"
 
 
-def _color(inner: str) -> str:
+_COLOR_ARGS = re.compile(r"[^)]*\)\s*")
+
+
+def _color(inner: str) -> str | None:
     """`&color(red){text}` keeps the text: `inner` is what follows `&color(`, up to the `}`."""
-    _args, brace, rest = inner.partition("{")
-    return rest.strip() if brace and ")" in _args else f"&amp;color({inner}}}"
+    args, brace, rest = inner.partition("{")
+    return rest.strip() if brace and _COLOR_ARGS.fullmatch(args) else None
 
 
 # Inline notation as (start, end, render); spans, not lazy regexes, so "''" * 50,000 costs one pass.
-_INLINE_RULES: list[tuple[str, str, Callable[[str], str]]] = [
+_INLINE_RULES: list[tuple[str, str, Callable[[str], str | None]]] = [
     ("'''", "'''", lambda inner: f"<em>{inner}</em>"),
     ("''", "''", lambda inner: f"<strong>{inner}</strong>"),
     ("%%", "%%", lambda inner: f"<del>{inner}</del>"),

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from backlog_mcp.render.text import View, cell, fmt_date, item, user_name
+from backlog_mcp.render.text import View, cell, fit, fmt_date, item, user_name
 
 JSON = dict[str, Any]
 FIELD_TYPES = {
@@ -19,6 +19,9 @@ FIELD_TYPES = {
     8: "radio",
 }
 RULES = {"backlog": "Backlog notation", "markdown": "Markdown"}
+MAX_CHOICES = 30  # a list field's choices shown; the rest are counted
+# Token budgets of the long sections, so a project with thousands of members stays a short answer.
+SECTION_BUDGET = {"versions": 1500, "fields": 2500, "members": 1500}
 
 
 def render_projects(projects: Sequence[JSON], *, archived_shown: bool) -> str:
@@ -45,9 +48,10 @@ def _field(definition: JSON, type_names: dict[int, str]) -> str:
         extras.append("only for " + ", ".join(applicable))
     if definition.get("unit"):
         extras.append(f"unit {item(definition['unit'])}")
-    items = definition.get("items") or []
+    items = sorted(definition.get("items") or [], key=_order)
     if items:
-        extras.append(", ".join(item(choice.get("name")) for choice in sorted(items, key=_order)))
+        more = f" and {len(items) - MAX_CHOICES} more" if len(items) > MAX_CHOICES else ""
+        extras.append(", ".join(item(choice.get("name")) for choice in items[:MAX_CHOICES]) + more)
     if definition.get("allowInput"):
         extras.append("free text allowed")
     required = "required " if definition.get("required") else ""
@@ -69,8 +73,9 @@ def render_project(
     custom_fields: Sequence[JSON],
     members: Sequence[JSON],
     view: View,
+    more_members: Callable[[], str],
 ) -> str:
-    """Everything an assistant needs to work in one project, in one answer."""
+    """Everything an assistant needs to work in one project, in one answer (long sections budgeted)."""
     key = item(project.get("projectKey"))
     rule = RULES.get(str(project.get("textFormattingRule")), item(project.get("textFormattingRule")))
     state = " · archived" if project.get("archived") else ""
@@ -89,21 +94,36 @@ def render_project(
     ]
     out += ["", "## Milestones and versions"]
     if versions:
-        out += ["| Name | Start | Release due | State |", "|---|---|---|---|"]
-        for v in sorted(versions, key=_order):
-            state_text = "archived" if v.get("archived") else "open"
-            start, due = fmt_date(v.get("startDate"), view), fmt_date(v.get("releaseDueDate"), view)
-            out.append(f"| {cell(v.get('name'))} | {start} | {due} | {state_text} |")
+        # Open ones first: they are what work is planned against.
+        ordered = sorted(versions, key=lambda v: (bool(v.get("archived")), *_order(v)))
+        rows = fit((_version_row(v, view) for v in ordered), SECTION_BUDGET["versions"])
+        out += ["| Name | Start | Release due | State |", "|---|---|---|---|", *rows.items]
+        if rows.dropped:
+            out.append(f"… and {len(versions) - len(rows.items)} more (archived ones last).")
     else:
         out.append("-")
     out += ["", "## Custom fields"]
     type_names = {int(t["id"]): item(t.get("name")) for t in issue_types}
-    out += [_field(f, type_names) for f in sorted(custom_fields, key=_order)] or ["-"]
+    fields = fit((_field(f, type_names) for f in sorted(custom_fields, key=_order)), SECTION_BUDGET["fields"])
+    out += fields.items or ["-"]
+    if fields.dropped:
+        out.append(f"- … and {len(custom_fields) - len(fields.items)} more fields")
     out += ["", f"## Members ({len(members)})"]
-    out.append(
-        ", ".join(f"{user_name(m)} ({item(m.get('userId') or '-')})" for m in sorted(members, key=_by_name)) or "-"
+    people = fit(
+        (f"{user_name(m)} ({item(m.get('userId') or '-')})" for m in sorted(members, key=_by_name)),
+        SECTION_BUDGET["members"],
     )
+    listed = ", ".join(people.items) or "-"
+    if people.dropped:
+        listed += f", … and {len(members) - len(people.items)} more: {more_members()}"
+    out.append(listed)
     return "\n".join(out)
+
+
+def _version_row(version: JSON, view: View) -> str:
+    state = "archived" if version.get("archived") else "open"
+    start, due = fmt_date(version.get("startDate"), view), fmt_date(version.get("releaseDueDate"), view)
+    return f"| {cell(version.get('name'))} | {start} | {due} | {state} |"
 
 
 def _by_name(user: JSON) -> str:

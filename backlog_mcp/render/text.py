@@ -112,7 +112,9 @@ def fmt_number(value: float | int | None) -> str:
 LINE_BREAKS = re.compile("\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 # Markdown punctuation that could start emphasis, code, links, HTML or a cell, and our separators.
 # (`#` starts a heading only at the start of a line, which a value never is.)
-_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&·→])")  # `&`: an entity such as &middot; or &rarr; is a separator too
+# `&`: an entity such as &middot; or &rarr; is a separator too. `_` only at a word's edge: inside a
+# word (MY_APP-1, alice_m) CommonMark never reads it as emphasis, and keys and logins stay copyable.
+_SPECIAL = re.compile(r"([\\`*\[\]<>|~&·→]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z]))")
 # In a list of values joined by ", " or "; ", the separators of the list as well.
 _LIST_SPECIAL = re.compile(r"([,;])")
 

@@ -9,14 +9,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from backlog_mcp.args import IssueKey
-from backlog_mcp.errors import (
-    BadResponseError,
-    NotFoundError,
-    OutcomeUnknownError,
-    ServerError,
-    TransportError,
-    UsageError,
-)
+from backlog_mcp.errors import NotFoundError, OutcomeUnknownError, UnconfirmedWriteError, UsageError
 from backlog_mcp.render.text import UTC_ZONE
 from backlog_mcp.render.writes import render_comment_added, render_description_set
 from backlog_mcp.tools.declare import Call, Kind, ToolSpec, format_call
@@ -25,7 +18,6 @@ from backlog_mcp.tools.issues import get_issue_comments, get_issue_details, key_
 MAX_BODY = 100_000  # characters of a description or comment
 
 Body = Annotated[str, Field(max_length=MAX_BODY)]
-_UNCONFIRMED = (TransportError, ServerError, BadResponseError)
 
 
 @contextmanager
@@ -35,9 +27,9 @@ def _unconfirmed_is_unknown(key: str, call: Call, what: str, check: str) -> Iter
         yield
     except NotFoundError:
         raise missing(key, call.app) from None
-    except _UNCONFIRMED as exc:
+    except UnconfirmedWriteError as exc:
         raise OutcomeUnknownError(
-            f"Backlog did not confirm {what} ({type(exc).__name__}); it may or may not have been saved. "
+            f"Backlog did not confirm {what} ({type(exc.__cause__).__name__}); it may or may not have been saved. "
             f"Check with {check} before trying again, or it may be applied twice."
         ) from None
 

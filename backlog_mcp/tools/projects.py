@@ -10,7 +10,8 @@ from backlog_mcp.args import Text
 from backlog_mcp.lookup import CATEGORY, CUSTOM_FIELD, ISSUE_TYPE, STATUS, VERSION, gather
 from backlog_mcp.render.project import render_project, render_projects
 from backlog_mcp.render.text import UTC_ZONE
-from backlog_mcp.tools.declare import Call, ToolSpec
+from backlog_mcp.tools.declare import Call, ToolSpec, format_call
+from backlog_mcp.tools.space import get_users_by_project
 
 
 async def get_projects(
@@ -43,6 +44,7 @@ async def get_project(
         custom_fields=fields,
         members=members,
         view=view,
+        more_members=lambda: format_call(get_users_by_project, {"project_key": key}),
     )
 
 

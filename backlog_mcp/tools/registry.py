@@ -23,7 +23,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import ValidationError
 
 from backlog_mcp.app import AppState
-from backlog_mcp.client import collect_stale
+from backlog_mcp.client import collect_stale, collect_writes
 from backlog_mcp.errors import (
     AuthenticationError,
     BacklogError,
@@ -36,6 +36,7 @@ from backlog_mcp.errors import (
     ReadOnlyError,
     ServerError,
     TransportError,
+    UnconfirmedWriteError,
     UsageError,
 )
 from backlog_mcp.matching import closest_first, shown
@@ -105,6 +106,11 @@ def describe(exc: BacklogError, base_url: str) -> str:
             return "This server runs read-only (BACKLOG_READ_ONLY), so nothing was sent to Backlog."
         case OutcomeUnknownError():
             return exc.message
+        case UnconfirmedWriteError():
+            return (
+                "Backlog did not confirm the change, so it may or may not have been made. "
+                "Read it again before retrying."
+            )
         case AuthenticationError():
             return (
                 "Backlog rejected the API key (HTTP 401). The server's BACKLOG_API_KEY is wrong, revoked, "
@@ -200,7 +206,7 @@ class Entry:
 
     async def run(self, app: AppState, arguments: Mapping[str, Any]) -> str:
         deadline = app.settings.tool_deadline
-        with collect_stale() as ages:
+        with collect_stale() as ages, collect_writes() as writes:
             try:
                 args = self._arguments(arguments)
                 call = Call(app, self.spec.fn, defaults_left_out(self.spec.fn, args, arguments))
@@ -209,7 +215,7 @@ class Entry:
             except UsageError as exc:
                 raise ToolError(str(exc)) from None
             except TimeoutError:
-                raise ToolError(self._timed_out(deadline, arguments)) from None
+                raise ToolError(self._timed_out(deadline, arguments, sent=bool(writes))) from None
             except BacklogError as exc:
                 raise ToolError(describe(exc, app.settings.base_url)) from None
             except Exception:
@@ -220,8 +226,8 @@ class Entry:
             text = f"**Note: Backlog is not answering; this is a cached copy about {_age(max(ages))} old.**\n\n{text}"
         return text
 
-    def _timed_out(self, deadline: float, arguments: Mapping[str, Any]) -> str:
-        if self.spec.kind is Kind.READ:
+    def _timed_out(self, deadline: float, arguments: Mapping[str, Any], *, sent: bool) -> str:
+        if not sent:  # a read, or a write cut before its request left: nothing changed
             return (
                 f"Backlog did not finish answering within {deadline:g} s; try again, or ask for less "
                 "(smaller `count`, fewer comments)."
