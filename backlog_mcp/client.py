@@ -640,6 +640,19 @@ class BacklogClient:
     async def child_issues(self, parent_id: int) -> list[JSONObject]:
         return await self.issues({"parentIssueId": [parent_id], "count": 100, "sort": "created", "order": "asc"})
 
+    # -- notifications ---------------------------------------------------------------------------
+
+    async def notifications(self, params: Params) -> list[JSONObject]:
+        """The key owner's notifications, within the allow-list (kept for the issue TTL: they arrive often)."""
+        found = await self.get_list("/notifications", params, ttl=self._issue_ttl)
+        return [n for n in found if self.allows_key(str((n.get("project") or {}).get("projectKey", "")))]
+
+    async def count_notifications(self, params: Params) -> int | None:
+        """Backlog's count, or None under an allow-list: it counts other projects' notifications too."""
+        if self.settings.projects is not None:
+            return None
+        return await self.get_count("/notifications/count", params, ttl=self._issue_ttl)
+
     # -- writes ----------------------------------------------------------------------------------
 
     async def _write_issue(self, method: str, path: str, key: str | int, form: Params) -> JSONObject:

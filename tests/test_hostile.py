@@ -53,6 +53,7 @@ CALLS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("get_user_issue_list", {"projects": ["ORBIT"], "assignees": ["anyone"], "count": 30}),
     ("get_my_issues", {"count": 30}),
     ("get_users_by_project", {"project_key": "ORBIT", "include_email": True}),
+    ("get_notifications", {"count": 24}),
     ("add_issue_comment", {"issue_key": "ORBIT-2", "content": "ok"}),
     ("update_issue_description", {"issue_key": "ORBIT-3", "description": "ok"}),
 )

@@ -31,7 +31,7 @@ SERVER = build_server(
     now=lambda: REFERENCE_NOW,
 )
 KNOWN_PATHS = (
-    "/space", "/users/myself", "/users", "/projects", "/priorities", "/issues", "/issues/count",
+    "/space", "/users/myself", "/users", "/projects", "/priorities", "/issues", "/issues/count", "/notifications",
 )  # fmt: skip
 
 scalars = st.one_of(

@@ -52,6 +52,7 @@ DENIED_VS_MISSING: dict[str, list[tuple[Any, Any]]] = {
 # Arguments that look like addresses but are not: ids of comments inside an already-checked issue,
 # and filters over issues that are themselves limited to the allowed projects.
 NOT_ADDRESSES = frozenset({"before_id", "after_id", "assignee_ids", "status_ids", "milestone_ids", "user_id"})
+# (`before_id` of get_notifications bounds the user's own inbox, which is filtered to the allowed projects.)
 # Valid values for the required arguments of each kind, to call a tool when only one argument varies.
 FILLERS: dict[str, Any] = {"issue_key": "ORBIT-1", "description": "x", "content": "x", "project_key": "ORBIT"}
 
@@ -536,7 +537,32 @@ Default: my issues not closed, latest update first. Filters take names; date fil
             "wiki": [],
             "documents": [],
             "git": [],
-            "notifications": [],
+            "notifications": [
+                {
+                    "name": "get_notifications",
+                    "title": "My notifications",
+                    "description": "My notifications: who did what on which issue (assigned, commented, mentioned…), unread first.",
+                    "inputSchema": {
+                        "type": "object",
+                        "properties": {
+                            "count": {"default": 20, "description": "1-100", "type": "integer"},
+                            "before_id": {"type": "integer", "description": "Notifications older than this id"},
+                            "unread_only": {"default": False, "type": "boolean"},
+                            "timezone": {
+                                "default": "UTC",
+                                "description": "IANA zone, e.g. Asia/Tokyo",
+                                "type": "string",
+                            },
+                        },
+                    },
+                    "annotations": {
+                        "readOnlyHint": True,
+                        "destructiveHint": False,
+                        "idempotentHint": True,
+                        "openWorldHint": False,
+                    },
+                }
+            ],
         }
     )
     settings = make_settings(tmp_path / "mix", toolsets=frozenset({"space"}), tools=frozenset({"get_issue_details"}))

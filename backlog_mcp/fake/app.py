@@ -183,6 +183,8 @@ class FakeBacklog:
         r.append(("GET", re.compile(rf"/issues/{seg}/comments/count"), self.count_comments))
         r.append(("POST", re.compile(rf"/issues/{seg}/comments"), self.add_comment))
         r.append(("GET", re.compile(rf"/issues/{seg}/attachments"), self.get_attachments))
+        r.append(("GET", re.compile(r"/notifications"), self.get_notifications))
+        r.append(("GET", re.compile(r"/notifications/count"), self.count_notifications))
 
     def _route(self, req: Request) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
         allowed = False
@@ -358,6 +360,35 @@ class FakeBacklog:
 
     def get_attachments(self, req: Request, key: str) -> tuple[int, Any, list[Any]]:
         return 200, self._issue(req, key)["attachments"], []
+
+    def get_notifications(self, req: Request) -> tuple[int, Any, list[Any]]:
+        """Newest first by default; `minId`/`maxId` bound by id (inclusive here), `senderId` filters."""
+        inbox = self.space.notifications.get(req.user_id, [])
+        min_id, max_id, sender = (_single(req.query, name) for name in ("minId", "maxId", "senderId"))
+        for name, value in (("minId", min_id), ("maxId", max_id), ("senderId", sender)):
+            if value is not None and not (value.isascii() and value.isdigit()):
+                raise bad(f"{name} must be numeric.")
+        chosen = [
+            n
+            for n in inbox
+            if (not min_id or n["id"] >= int(min_id))
+            and (not max_id or n["id"] <= int(max_id))
+            and (not sender or n["sender"]["id"] == int(sender))
+        ]
+        order = _single(req.query, "order") or "desc"
+        if order not in ("asc", "desc"):
+            raise bad("order must be asc or desc.")
+        chosen.sort(key=lambda n: n["id"], reverse=order == "desc")
+        _, count = _paging(req.query, with_offset=False)
+        return 200, chosen[:count], []
+
+    def count_notifications(self, req: Request) -> tuple[int, Any, list[Any]]:
+        inbox = self.space.notifications.get(req.user_id, [])
+        for name, key in (("alreadyRead", "alreadyRead"), ("resourceAlreadyRead", "resourceAlreadyRead")):
+            flag = _single(req.query, name)
+            if flag in ("true", "false"):
+                inbox = [n for n in inbox if n[key] == (flag == "true")]
+        return 200, {"count": len(inbox)}, []
 
     def get_comments(self, req: Request, key: str) -> tuple[int, Any, list[Any]]:
         issue = self._issue(req, key)

@@ -86,6 +86,7 @@ class Space:
     projects: dict[int, Project]
     issues: dict[int, JSON] = field(default_factory=dict)
     comments: dict[int, list[JSON]] = field(default_factory=dict)  # issue id -> comments by id
+    notifications: dict[int, list[JSON]] = field(default_factory=dict)  # user id -> newest first
     next_issue_id: int = 2_041_000
     next_comment_id: int = 5_500_000
     next_attachment_id: int = 66_119  # so ORBIT-1 gets 66120 and 66121, as its description says
@@ -550,6 +551,7 @@ def build_space(
         space.projects[106] = scale
         for n in range(scale_project_issues):
             _bulk_issue(b, scale, n)
+    _notifications(space, all_ids[0])
     # Last, so the other projects' data does not depend on it: an archived project with open issues.
     old = _project(103, "OLD", "Old Intranet", "markdown", all_ids[:4])
     old.data["archived"] = True
@@ -559,6 +561,48 @@ def build_space(
         if n % 2 == 0:  # open and Hana's: left out of "my issues" only because the project is archived
             issue["assignee"], issue["status"] = dict(users[all_ids[0]]), dict(old.statuses[0])
     return space
+
+
+REASONS_CYCLE = (2, 1, 2, 4, 3, 2, 2, 1, 4, 2)  # commented, assigned, updated, added: as a real inbox mixes them
+
+
+def _notifications(space: Space, user_id: int) -> None:
+    """Hana's inbox: 24 notifications about issues in ORBIT and NOVA, the 7 newest unread."""
+    inbox: list[JSON] = []
+    threads = [(i, space.comments[i["id"]]) for i in space.issues.values() if space.comments.get(i["id"])]
+    threads.sort(key=lambda pair: pair[0]["issueKey"])
+    pool = sorted((i for i in space.issues.values() if user_id in space.projects[i["projectId"]].member_ids), key=_id)
+    for n in range(24):
+        reason = REASONS_CYCLE[n % len(REASONS_CYCLE)]
+        issue, comments = threads[(n * 7) % len(threads)] if reason == 2 else (pool[(n * 37) % len(pool)], [])
+        comment = comments[-1 - (n % len(comments))] if reason == 2 else None
+        sender = comment["createdUser"] if comment else issue["updatedUser"]
+        if sender["id"] == user_id:  # nobody is notified of their own doing
+            sender = next(u for uid, u in space.users.items() if uid != user_id and uid in _members(space, issue))
+        project = next(p for p in space.projects.values() if p.data["id"] == issue["projectId"])
+        notification: JSON = {
+            "id": 900_024 - n,
+            "alreadyRead": n >= 7,
+            "reason": reason,
+            "resourceAlreadyRead": n >= 5,
+            "project": project.data,
+            "issue": {k: v for k, v in issue.items() if k != "customFields"},
+            "comment": comment,
+            "pullRequest": None,
+            "pullRequestComment": None,
+            "sender": sender,
+            "created": ts(REFERENCE_NOW - timedelta(hours=3 * n + 1, minutes=7 * n)),
+        }
+        inbox.append(notification)
+    space.notifications[user_id] = inbox
+
+
+def _members(space: Space, issue: JSON) -> list[int]:
+    return space.projects[issue["projectId"]].member_ids
+
+
+def _id(item: JSON) -> int:
+    return int(item["id"])
 
 
 def _rich_issue(b: _Builder, project: Project, description: str, texts: list[str], ja_summary: str | None) -> None:

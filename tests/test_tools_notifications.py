@@ -1,0 +1,80 @@
+"""get_notifications against the fake inbox: unread first, exact paging, the allow-list."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+from inline_snapshot import snapshot
+from mcp import Client
+
+from backlog_mcp.config import Settings
+from backlog_mcp.fake import DEFAULT_API_KEY, REFERENCE_NOW, FakeBacklog
+from backlog_mcp.server import build_server
+from tests.conftest import BASE_URL, FAST_RETRY, text_of
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_unread_first_with_who_why_and_what(mcp: Client) -> None:
+    text = text_of(await mcp.call_tool("get_notifications", {"count": 8, "timezone": "Asia/Tokyo"}))
+    assert text == snapshot("""\
+Notifications, newest first (7 unread in all; times Asia/Tokyo).
+
+## Unread
+- 2026-11-20 17:00 · **田中 美咲** commented on NOVA-1 Checkout fails with 502 for large carts: "Follow-up"
+- 2026-11-20 13:53 · **田中 美咲** assigned you ORBIT-35 Login button unresponsive on slow networks #31
+- 2026-11-20 10:46 · **鈴木 一郎** commented on ORBIT-1 地図画面を回転するとクラッシュする
+- 2026-11-20 07:39 · **伊藤 健二** updated ORBIT-109 Settings page layout broken in dark mode #105
+- 2026-11-20 04:32 · **Tanaka Yuki** added ORBIT-146 Improve onboarding copy #142
+- 2026-11-20 01:25 · **佐藤 太郎** commented on ORBIT-4 長いスレッド: release coordination
+- 2026-11-19 22:18 · **佐藤 太郎** commented on ORBIT-1 地図画面を回転するとクラッシュする: "原因候補: 回転時の再生成"
+
+## Read
+- 2026-11-19 19:11 · **伊藤 健二** assigned you NOVA-41 Search returns stale results #37
+
+Older: get_notifications(count=8, before_id=900017, timezone="Asia/Tokyo")\
+""")
+
+
+async def test_pages_cover_the_inbox_without_overlap(mcp: Client, fake: FakeBacklog) -> None:
+    inbox = next(iter(fake.space.notifications.values()))
+    seen: list[str] = []
+    call: dict[str, object] = {"count": 7}
+    while True:
+        text = text_of(await mcp.call_tool("get_notifications", call))
+        seen += [line for line in text.split("\n") if line.startswith("- ")]
+        match = re.search(r"before_id=(\d+)", text)
+        if not match:
+            break
+        call = {"count": 7, "before_id": int(match[1])}
+    assert len(seen) == len(inbox) == 24 and len(set(seen)) == 24
+
+
+async def test_the_allow_list_keeps_other_projects_notifications_out(fake: FakeBacklog, tmp_path: Path) -> None:
+    settings = Settings(
+        api_key=DEFAULT_API_KEY, base_url=BASE_URL, cache_path=tmp_path / "c", projects=frozenset({"ORBIT"})
+    )
+    server = build_server(
+        settings, transport=httpx.ASGITransport(app=fake), retry=FAST_RETRY, now=lambda: REFERENCE_NOW
+    )
+    async with Client(server) as client:
+        text = text_of(await client.call_tool("get_notifications", {"count": 24}))
+    assert "ORBIT-" in text and "NOVA" not in text
+    assert "unread here" in text and "unread in all" not in text  # Backlog's count would include NOVA's
+    assert not any(r.path == "/notifications/count" for r in fake.requests)
+
+
+async def test_the_fake_counts_and_bounds_like_backlog(fake: FakeBacklog) -> None:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=fake), base_url=f"{BASE_URL}/api/v2") as http:
+        key = {"apiKey": DEFAULT_API_KEY}
+        unread = (await http.get("/notifications/count", params={**key, "alreadyRead": "false"})).json()
+        every = (await http.get("/notifications/count", params=key)).json()
+        page = (await http.get("/notifications", params={**key, "maxId": 900010, "count": 3})).json()
+        bad = await http.get("/notifications", params={**key, "count": 101})
+    assert unread == {"count": 7} and every == {"count": 24}
+    assert [n["id"] for n in page] == [900010, 900009, 900008]
+    assert all(n["sender"]["userId"] != "hana.sato" for n in page)
+    assert bad.status_code == 400 and bad.json()["errors"][0]["code"] == 7
