@@ -640,6 +640,21 @@ class BacklogClient:
     async def child_issues(self, parent_id: int) -> list[JSONObject]:
         return await self.issues({"parentIssueId": [parent_id], "count": 100, "sort": "created", "order": "asc"})
 
+    # -- watchings -------------------------------------------------------------------------------
+
+    async def watchings(self, user_id: int, params: Params) -> list[JSONObject]:
+        """A user's watched issues, within the allow-list."""
+        found = await self.get_list(f"/users/{segment(user_id)}/watchings", params, ttl=self._issue_ttl)
+        allowed = [w for w in found if self.allows_key(project_of(str((w.get("issue") or {}).get("issueKey", ""))))]
+        self._learn_ids([w["issue"] for w in allowed if isinstance(w.get("issue"), dict)])
+        return allowed
+
+    async def count_watchings(self, user_id: int) -> int | None:
+        """Backlog's count, or None under an allow-list (it counts other projects' issues too)."""
+        if self.settings.projects is not None:
+            return None
+        return await self.get_count(f"/users/{segment(user_id)}/watchings/count", ttl=self._issue_ttl)
+
     # -- notifications ---------------------------------------------------------------------------
 
     async def notifications(self, params: Params) -> list[JSONObject]:

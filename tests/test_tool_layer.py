@@ -190,9 +190,12 @@ async def test_allow_list_keeps_lists_to_the_allowed_projects(fake: FakeBacklog,
         assert "ORBIT-" in text and "NOVA-" not in text
         details = text_of(await client.call_tool("get_issue_details", {"issue_key": "ORBIT-1"}))
         assert details.startswith("# ORBIT-1:")
+        watched = text_of(await client.call_tool("get_user_issue_list", {"watching": True, "count": 100}))
+        assert "ORBIT-" in watched and "NOVA-" not in watched and " of " not in watched.split("\n")[0]
         assert "Only these projects are reachable: ORBIT." in (client.instructions or "")
     # NOVA was never asked for by key, id or list: the project list itself was filtered.
     assert not any("NOVA" in r.path for r in fake.requests)
+    assert not any(r.path.endswith("/watchings/count") for r in fake.requests)  # it would count NOVA's too
     assert all(
         pair[1] == "104" for r in fake.requests if r.path == "/issues" for pair in r.query if pair[0] == "projectId[]"
     )
@@ -450,6 +453,11 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                             "include_archived": {
                                 "default": False,
                                 "description": "Archived projects too",
+                                "type": "boolean",
+                            },
+                            "watching": {
+                                "default": False,
+                                "description": "Issues I watch instead (no other filters)",
                                 "type": "boolean",
                             },
                             "sort": {

@@ -471,7 +471,7 @@ def test_space_fixture_is_deterministic() -> None:
 
 async def test_misspelled_arguments_are_errors_not_silently_ignored(tools: Client) -> None:
     assert await error(tools, "get_user_issue_list", project=["ORBIT"]) == snapshot(
-        'Unknown argument "project"; did you mean "projects"? Valid arguments: assignees, categories, count, created, due_date, include_archived, include_closed, issue_types, keyword, milestones, offset, order, parent, priorities, projects, sort, start_date, statuses, timezone, updated.'
+        'Unknown argument "project"; did you mean "projects"? Valid arguments: assignees, categories, count, created, due_date, include_archived, include_closed, issue_types, keyword, milestones, offset, order, parent, priorities, projects, sort, start_date, statuses, timezone, updated, watching.'
     )
     text = await error(tools, "get_issue_details", issue_key="ORBIT-1", comments=5)
     assert 'Unknown argument "comments"; did you mean "comment_count"?' in text
@@ -550,3 +550,18 @@ async def test_textarea_custom_field_respects_the_budget(tools: Client, fake: Fa
     text = await call(tools, "get_issue_details", issue_key="ORBIT-1", max_tokens=2000)
     assert len(text.encode()) / 3 < 2300
     assert "> note 0" in text and "more lines)" in text
+
+
+async def test_issues_i_watch_with_the_changed_ones_marked(tools: Client, fake: FakeBacklog) -> None:
+    watched = next(iter(fake.space.watchings.values()))
+    text = await call(tools, "get_user_issue_list", watching=True, count=20)
+    assert text.startswith(
+        "Issues I watch, 5 here changed since I last read them, latest change first: issues 1-12 of 12"
+    )
+    for watching in watched:
+        marker = " (changed)" if not watching["resourceAlreadyRead"] else " |"
+        assert f"| {watching['issue']['issueKey']}{marker}" in text
+    refused = await error(tools, "get_user_issue_list", watching=True, keyword="x")
+    assert refused == "watching=true lists every issue I watch; leave out keyword."
+    page = await call(tools, "get_user_issue_list", watching=True, count=5, offset=5)
+    assert "issues 6-10 of 12" in page and "Next page: get_user_issue_list(watching=true, offset=10, count=5)" in page

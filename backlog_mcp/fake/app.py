@@ -163,6 +163,8 @@ class FakeBacklog:
         r.append(("GET", re.compile(r"/users/myself"), self.get_myself))
         r.append(("GET", re.compile(r"/users"), self.get_users))
         r.append(("GET", re.compile(rf"/users/{seg}"), self.get_user))
+        r.append(("GET", re.compile(rf"/users/{seg}/watchings"), self.get_watchings))
+        r.append(("GET", re.compile(rf"/users/{seg}/watchings/count"), self.count_watchings))
         r.append(("GET", re.compile(r"/projects"), self.get_projects))
         r.append(("GET", re.compile(rf"/projects/{seg}"), self.get_project))
         r.append(
@@ -360,6 +362,33 @@ class FakeBacklog:
 
     def get_attachments(self, req: Request, key: str) -> tuple[int, Any, list[Any]]:
         return 200, self._issue(req, key)["attachments"], []
+
+    def _watchings_of(self, req: Request, uid: str) -> list[JSON]:
+        if not (uid.isascii() and uid.isdigit()) or int(uid) not in self.space.users:
+            raise missing("user")
+        watched = self.space.watchings.get(int(uid), [])
+        flag = _single(req.query, "resourceAlreadyRead")
+        if flag in ("true", "false"):
+            watched = [w for w in watched if w["resourceAlreadyRead"] == (flag == "true")]
+        visible = set(self._member_projects(req.user_id))
+        return [w for w in watched if w["issue"]["projectId"] in visible]
+
+    def get_watchings(self, req: Request, uid: str) -> tuple[int, Any, list[Any]]:
+        """Sorted by `sort` (created, updated, issueUpdated: the default), `order` desc by default, paged."""
+        watched = self._watchings_of(req, uid)
+        sort = _single(req.query, "sort") or "issueUpdated"
+        keys = {"created": "created", "updated": "updated", "issueUpdated": "lastContentUpdated"}
+        if sort not in keys:
+            raise bad("sort must be created, updated or issueUpdated.")
+        order = _single(req.query, "order") or "desc"
+        if order not in ("asc", "desc"):
+            raise bad("order must be asc or desc.")
+        watched = sorted(watched, key=lambda w: (w[keys[sort]], w["id"]), reverse=order == "desc")
+        offset, count = _paging(req.query)
+        return 200, watched[offset : offset + count], []
+
+    def count_watchings(self, req: Request, uid: str) -> tuple[int, Any, list[Any]]:
+        return 200, {"count": len(self._watchings_of(req, uid))}, []
 
     def get_notifications(self, req: Request) -> tuple[int, Any, list[Any]]:
         """Newest first by default; `minId`/`maxId` bound by id (inclusive here), `senderId` filters."""

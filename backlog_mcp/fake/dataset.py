@@ -87,6 +87,7 @@ class Space:
     issues: dict[int, JSON] = field(default_factory=dict)
     comments: dict[int, list[JSON]] = field(default_factory=dict)  # issue id -> comments by id
     notifications: dict[int, list[JSON]] = field(default_factory=dict)  # user id -> newest first
+    watchings: dict[int, list[JSON]] = field(default_factory=dict)  # user id -> watchings
     next_issue_id: int = 2_041_000
     next_comment_id: int = 5_500_000
     next_attachment_id: int = 66_119  # so ORBIT-1 gets 66120 and 66121, as its description says
@@ -552,6 +553,7 @@ def build_space(
         for n in range(scale_project_issues):
             _bulk_issue(b, scale, n)
     _notifications(space, all_ids[0])
+    _watchings(space, all_ids[0])
     # Last, so the other projects' data does not depend on it: an archived project with open issues.
     old = _project(103, "OLD", "Old Intranet", "markdown", all_ids[:4])
     old.data["archived"] = True
@@ -595,6 +597,27 @@ def _notifications(space: Space, user_id: int) -> None:
         }
         inbox.append(notification)
     space.notifications[user_id] = inbox
+
+
+def _watchings(space: Space, user_id: int) -> None:
+    """Hana watches 12 issues; the 5 that changed since she last looked are unread."""
+    pool = sorted((i for i in space.issues.values() if user_id in _members(space, i)), key=_id)
+    watched = []
+    for n in range(12):
+        issue = pool[(n * 53 + 11) % len(pool)]
+        watched.append(
+            {
+                "id": 7_700 + n,
+                "resourceAlreadyRead": n % 12 >= 5,
+                "note": "" if n % 3 else "follow up before the release",
+                "type": "issue",
+                "issue": {k: v for k, v in issue.items() if k != "customFields"},
+                "lastContentUpdated": issue["updated"],
+                "created": ts(REFERENCE_NOW - timedelta(days=30 + n)),
+                "updated": issue["updated"],
+            }
+        )
+    space.watchings[user_id] = watched
 
 
 def _members(space: Space, issue: JSON) -> list[int]:

@@ -12,11 +12,11 @@ CLOSED_STATUS_ID = 4
 MAX_SCOPE = 1_000  # characters of the header's description of the filters
 
 
-def issue_row(issue: JSON, view: View, with_assignee: bool) -> str:
+def issue_row(issue: JSON, view: View, with_assignee: bool, changed: bool = False) -> str:
     closed = (issue.get("status") or {}).get("id") == CLOSED_STATUS_ID
     due = fmt_due(issue.get("dueDate"), closed, view) if issue.get("dueDate") else ""
     cells = [
-        cell(issue.get("issueKey")),
+        cell(issue.get("issueKey")) + (" (changed)" if changed else ""),
         cell(issue.get("summary")),
         cell((issue.get("status") or {}).get("name")),
         cell((issue.get("priority") or {}).get("name")),
@@ -31,15 +31,20 @@ def issue_row(issue: JSON, view: View, with_assignee: bool) -> str:
 def render_issue_list(
     issues: Sequence[JSON],
     *,
-    total: int,
+    total: int | None,
     offset: int,
     scope: str,
     view: View,
     next_call: Callable[[int], str],
     with_assignee: bool = True,
     budget: int = 10_000,
+    changed: frozenset[int] = frozenset(),
+    full_page: bool = False,
 ) -> str:
     """`scope` says what was asked for; `next_call` is the exact call for the next page.
+
+    `total` None: unknown (the answer then says whether more may exist, from `full_page`);
+    `changed`: ids of issues marked "(changed)", e.g. watched ones changed since last read.
 
     The budget covers the whole answer: the header (`scope` is cut to `MAX_SCOPE` characters) and
     the next-page call are paid for first, the rows fill what is left.
@@ -55,13 +60,16 @@ def render_issue_list(
     call_cost = approx_tokens(next_call(offset + len(issues)))
     long_call = call_cost > budget // 4  # then the answer names only what changes
     fixed = approx_tokens("\n".join([scope, *lines])) + (20 if long_call else call_cost) + 40
-    rows = fit((issue_row(issue, view, with_assignee) for issue in issues), budget - fixed)
+    rows = fit((issue_row(i, view, with_assignee, int(i.get("id", 0)) in changed) for i in issues), budget - fixed)
     lines += rows.items
     shown = len(rows.items)
     first, last = offset + 1, offset + shown
-    head = f"{scope}: issues {first}-{last} of {total} (dates {view.tz_name})."
+    of = f" of {total}" if total is not None else ""
+    head = f"{scope}: issues {first}-{last}{of} (dates {view.tz_name})."
     tail = []
-    if last < total:
-        follow = f"the same call with offset={last}" if long_call else next_call(last)
+    follow = f"the same call with offset={last}" if long_call else next_call(last)
+    if total is not None and last < total:
         tail.append(f"{total - last} more. Next page: {follow}")
+    elif total is None and (full_page or shown < len(issues)):
+        tail.append(f"More may exist. Next page: {follow}")
     return "\n".join([head, "", *lines, *(["", *tail] if tail else [])])

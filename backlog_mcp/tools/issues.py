@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable
 from typing import Annotated, Any, Literal, TypeVar
+from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
@@ -246,6 +247,7 @@ async def get_user_issue_list(
     start_date: DayRange = None,
     due_date: DayRange = None,
     include_archived: Annotated[bool, Field(description="Archived projects too")] = False,
+    watching: Annotated[bool, Field(description="Issues I watch instead (no other filters)")] = False,
     sort: SortKey = "updated",
     order: Literal["asc", "desc"] = "desc",
     offset: Offset = 0,
@@ -272,6 +274,11 @@ async def get_user_issue_list(
     `YYYY-MM-DD..YYYY-MM-DD` (either end optional). Ends with the total and the next-page call.
     """
     tz = zone(timezone)
+    if watching:
+        filters = set(call.given) - {"watching", "offset", "count", "timezone"}
+        if filters:
+            raise UsageError(f"watching=true lists every issue I watch; leave out {', '.join(sorted(filters))}.")
+        return await _watched(call, offset, count, tz)
     dates = _days(
         {"created": created, "updated": updated, "start_date": start_date, "due_date": due_date},
         {
@@ -353,6 +360,27 @@ async def get_user_issue_list(
         view=view,
         next_call=lambda next_offset: call.again(offset=next_offset),
         with_assignee=len(who) != 1,
+    )
+
+
+async def _watched(call: Call, offset: int, count: int, tz: ZoneInfo) -> str:
+    """The issues the key's owner watches, those changed since they last looked marked."""
+    client = call.app.client
+    me, view = await gather(client.myself(), call.app.view(tz))
+    params: Params = {"offset": offset, "count": count, "sort": "issueUpdated", "order": "desc"}
+    page, total = await gather(client.watchings(int(me["id"]), params), client.count_watchings(int(me["id"])))
+    issues = [w["issue"] for w in page if isinstance(w.get("issue"), dict)]
+    changed = frozenset(int(w["issue"]["id"]) for w in page if not w.get("resourceAlreadyRead") and w.get("issue"))
+    note = f", {len(changed)} here changed since I last read them" if changed else ""
+    return render_issue_list(
+        issues,
+        total=total,
+        offset=offset,
+        scope=f"Issues I watch{note}, latest change first",
+        view=view,
+        next_call=lambda next_offset: call.again(offset=next_offset),
+        changed=changed,
+        full_page=len(page) == count,
     )
 
 
