@@ -640,6 +640,23 @@ class BacklogClient:
     async def child_issues(self, parent_id: int) -> list[JSONObject]:
         return await self.issues({"parentIssueId": [parent_id], "count": 100, "sort": "created", "order": "asc"})
 
+    # -- wikis -----------------------------------------------------------------------------------
+
+    async def wikis(self, project_key: str, keyword: str | None = None) -> list[JSONObject]:
+        """A project's wiki pages (no content); `project_key` must pass the allow-list."""
+        project = await self.project(project_key)
+        params = {"projectIdOrKey": project["projectKey"], "keyword": keyword}
+        return await self.get_list("/wikis", params, ttl=self._issue_ttl)
+
+    async def wiki(self, wiki_id: int) -> JSONObject:
+        """One page with its content; a page of a project outside the allow-list reads as missing."""
+        path = f"/wikis/{segment(wiki_id)}"
+        page = await self.get_object(path, ttl=self._issue_ttl)
+        allowed = await self._allowed_project_ids()
+        if allowed is not None and int(page.get("projectId") or 0) not in allowed:
+            raise self._denied("wiki", path)
+        return page
+
     # -- watchings -------------------------------------------------------------------------------
 
     async def watchings(self, user_id: int, params: Params) -> list[JSONObject]:

@@ -54,6 +54,9 @@ CALLS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("get_my_issues", {"count": 30}),
     ("get_users_by_project", {"project_key": "ORBIT", "include_email": True}),
     ("get_notifications", {"count": 24}),
+    ("get_wiki_pages", {"project_key": "ORBIT"}),
+    ("get_wiki_page", {"page_id": 3_300_002}),
+    ("get_wiki_page", {"page_id": 3_300_009}),
     ("add_issue_comment", {"issue_key": "ORBIT-2", "content": "ok"}),
     ("update_issue_description", {"issue_key": "ORBIT-3", "description": "ok"}),
 )

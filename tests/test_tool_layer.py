@@ -46,6 +46,7 @@ DENIED_VS_MISSING: dict[str, list[tuple[Any, Any]]] = {
     "parent": [("NOVA-1", "ORBIT-99999")],
     "projects": [(["NOVA"], ["NOPE"])],
     "project_key": [("NOVA", "NOPE")],
+    "page_id": [("{NOVA wiki id}", 99_999_999)],
     "project_ids": [([105], [999])],
     "parent_issue_ids": [(["{NOVA-1 id}"], [999999999])],
 }
@@ -144,6 +145,8 @@ def _value(fake: FakeBacklog, value: Any) -> Any:
         return str(issue["id"])
     if value == ["{NOVA-1 id}"]:
         return [issue["id"]]
+    if value == "{NOVA wiki id}":
+        return next(w["id"] for w in fake.space.wikis.values() if w["projectId"] == 105)
     return value
 
 
@@ -542,7 +545,66 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                     },
                 },
             ],
-            "wiki": [],
+            "wiki": [
+                {
+                    "name": "get_wiki_pages",
+                    "title": "Wiki pages of a project",
+                    "description": "A project's wiki pages as a tree by name, with ids, tags and last update; searchable.",
+                    "inputSchema": {
+                        "type": "object",
+                        "properties": {
+                            "project_key": {"description": "Project key (or name), e.g. ORBIT", "type": "string"},
+                            "keyword": {"type": "string", "description": "Words in page names or text"},
+                            "tag": {"type": "string", "description": "Only pages with this tag"},
+                            "offset": {"default": 0, "type": "integer"},
+                            "timezone": {
+                                "default": "UTC",
+                                "description": "IANA zone, e.g. Asia/Tokyo",
+                                "type": "string",
+                            },
+                        },
+                        "required": ["project_key"],
+                    },
+                    "annotations": {
+                        "readOnlyHint": True,
+                        "destructiveHint": False,
+                        "idempotentHint": True,
+                        "openWorldHint": False,
+                    },
+                },
+                {
+                    "name": "get_wiki_page",
+                    "title": "A wiki page",
+                    "description": "One wiki page as Markdown (Backlog notation converted), with its tags, attachments and last update.",
+                    "inputSchema": {
+                        "type": "object",
+                        "properties": {
+                            "page_id": {"type": "integer", "description": "Page id (from get_wiki_pages)"},
+                            "project_key": {"type": "string", "description": "With name: the page's project"},
+                            "name": {
+                                "type": "string",
+                                "description": "With project_key: the page's name, e.g. Release/Checklist",
+                            },
+                            "timezone": {
+                                "default": "UTC",
+                                "description": "IANA zone, e.g. Asia/Tokyo",
+                                "type": "string",
+                            },
+                            "max_tokens": {
+                                "default": 10000,
+                                "description": "Output budget, 1000-20000 tokens",
+                                "type": "integer",
+                            },
+                        },
+                    },
+                    "annotations": {
+                        "readOnlyHint": True,
+                        "destructiveHint": False,
+                        "idempotentHint": True,
+                        "openWorldHint": False,
+                    },
+                },
+            ],
             "documents": [],
             "git": [],
             "notifications": [

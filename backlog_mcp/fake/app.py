@@ -185,6 +185,10 @@ class FakeBacklog:
         r.append(("GET", re.compile(rf"/issues/{seg}/comments/count"), self.count_comments))
         r.append(("POST", re.compile(rf"/issues/{seg}/comments"), self.add_comment))
         r.append(("GET", re.compile(rf"/issues/{seg}/attachments"), self.get_attachments))
+        r.append(("GET", re.compile(r"/wikis"), self.get_wikis))
+        r.append(("GET", re.compile(r"/wikis/count"), self.count_wikis))
+        r.append(("GET", re.compile(r"/wikis/tags"), self.get_wiki_tags))
+        r.append(("GET", re.compile(rf"/wikis/{seg}"), self.get_wiki))
         r.append(("GET", re.compile(r"/notifications"), self.get_notifications))
         r.append(("GET", re.compile(r"/notifications/count"), self.count_notifications))
 
@@ -362,6 +366,36 @@ class FakeBacklog:
 
     def get_attachments(self, req: Request, key: str) -> tuple[int, Any, list[Any]]:
         return 200, self._issue(req, key)["attachments"], []
+
+    def _wikis_of(self, req: Request) -> list[JSON]:
+        key = _single(req.query, "projectIdOrKey")
+        if not key:
+            raise bad("projectIdOrKey is required.")
+        project = self._project(req, key)
+        pages = [w for w in self.space.wikis.values() if w["projectId"] == project.data["id"]]
+        keyword = (_single(req.query, "keyword") or "").lower()
+        return [w for w in pages if not keyword or keyword in f"{w['name']} {w['content']}".lower()]
+
+    def get_wikis(self, req: Request) -> tuple[int, Any, list[Any]]:
+        """WikiListItem[]: no `content`, as Backlog sends it."""
+        listed = [
+            {k: v for k, v in w.items() if k not in ("content", "attachments", "sharedFiles", "stars")}
+            for w in self._wikis_of(req)
+        ]
+        return 200, listed, []
+
+    def count_wikis(self, req: Request) -> tuple[int, Any, list[Any]]:
+        return 200, {"count": len(self._wikis_of(req))}, []
+
+    def get_wiki_tags(self, req: Request) -> tuple[int, Any, list[Any]]:
+        tags = {t["id"]: t for w in self._wikis_of(req) for t in w["tags"]}
+        return 200, sorted(tags.values(), key=lambda t: t["id"]), []
+
+    def get_wiki(self, req: Request, wid: str) -> tuple[int, Any, list[Any]]:
+        wiki = self.space.wikis.get(int(wid)) if wid.isascii() and wid.isdigit() else None
+        if wiki is None or req.user_id not in self.space.projects[wiki["projectId"]].member_ids:
+            raise missing("wiki")
+        return 200, wiki, []
 
     def _watchings_of(self, req: Request, uid: str) -> list[JSON]:
         if not (uid.isascii() and uid.isdigit()) or int(uid) not in self.space.users:

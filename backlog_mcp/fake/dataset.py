@@ -88,6 +88,7 @@ class Space:
     comments: dict[int, list[JSON]] = field(default_factory=dict)  # issue id -> comments by id
     notifications: dict[int, list[JSON]] = field(default_factory=dict)  # user id -> newest first
     watchings: dict[int, list[JSON]] = field(default_factory=dict)  # user id -> watchings
+    wikis: dict[int, JSON] = field(default_factory=dict)  # wiki id -> Wiki (content included)
     next_issue_id: int = 2_041_000
     next_comment_id: int = 5_500_000
     next_attachment_id: int = 66_119  # so ORBIT-1 gets 66120 and 66121, as its description says
@@ -552,6 +553,7 @@ def build_space(
         space.projects[106] = scale
         for n in range(scale_project_issues):
             _bulk_issue(b, scale, n)
+    _wikis(space, [orbit, nova])
     _notifications(space, all_ids[0])
     _watchings(space, all_ids[0])
     # Last, so the other projects' data does not depend on it: an archived project with open issues.
@@ -597,6 +599,58 @@ def _notifications(space: Space, user_id: int) -> None:
         }
         inbox.append(notification)
     space.notifications[user_id] = inbox
+
+
+WIKI_PAGES = (
+    ("Home", ("guide",)),
+    ("Deployment", ("ops", "release")),
+    ("Deployment/Rollback", ("ops",)),
+    ("Release/Checklist", ("release",)),
+    ("Release/2.4.0 notes", ("release",)),
+    ("Onboarding", ("guide",)),
+    ("Onboarding/開発環境のセットアップ", ("guide",)),
+)
+
+
+def _wiki_content(name: str, rule: str) -> str:
+    if rule == "backlog":
+        return (
+            f"* {name}\n{name} の手順です。\n** Steps\n- Build with ''make release''\n"
+            "- Deploy: [[Deployment/Rollback]]\n"
+            "{code:sh}\n./deploy.sh --env staging\n{/code}\n|Env|Owner|h\n|staging|kenji|"
+        )
+    return (
+        f"# {name}\n{name} の手順です。\n## Steps\n- Build with **make release**\n"
+        "- See [Rollback](Deployment/Rollback)\n\n"
+        "```sh\n./deploy.sh --env staging\n```\n\n| Env | Owner |\n|---|---|\n| staging | kenji |"
+    )
+
+
+def _wikis(space: Space, projects: list[Project]) -> None:
+    """Seven pages a project, nested by "/" in their names, with tags; page names match across projects."""
+    next_id = 3_300_000
+    for project in projects:
+        tags = {
+            name: {"id": 10 * project.data["id"] + n, "name": name}
+            for n, name in enumerate(("guide", "ops", "release"))
+        }
+        for n, (name, tag_names) in enumerate(WIKI_PAGES):
+            next_id += 1
+            author = space.users[project.member_ids[n % len(project.member_ids)]]
+            space.wikis[next_id] = {
+                "id": next_id,
+                "projectId": project.data["id"],
+                "name": name,
+                "content": _wiki_content(name, project.data["textFormattingRule"]),
+                "tags": [tags[t] for t in tag_names],
+                "attachments": [],
+                "sharedFiles": [],
+                "stars": [],
+                "createdUser": author,
+                "created": ts(REFERENCE_NOW - timedelta(days=200 - n)),
+                "updatedUser": author,
+                "updated": ts(REFERENCE_NOW - timedelta(days=10 * n + 1)),
+            }
 
 
 def _watchings(space: Space, user_id: int) -> None:

@@ -8,11 +8,11 @@ from typing import Any
 
 from backlog_mcp.render.notation import LinkContext, to_markdown
 from backlog_mcp.render.text import (
-    Fences,
     View,
     approx_tokens,
     clip,
     fit,
+    fit_blocks,
     fmt_date,
     fmt_due,
     fmt_number,
@@ -236,24 +236,6 @@ def _facts(issue: JSON, view: View, parent: JSON | None, children: Sequence[JSON
     return [f"- {fact}" for fact in facts]  # every value in them is escaped where it was put in
 
 
-def _fit_blocks(markdown: str, budget: int) -> tuple[str, bool]:
-    """Keep whole blocks (never splitting a fence, list or table) within `budget`; say if any was cut."""
-    blocks: list[str] = []
-    current: list[str] = []
-    fences = Fences()
-    for line in markdown.split("\n"):
-        fences.feed(line)
-        if not line.strip() and not fences.open and current:
-            blocks.append("\n".join(current))
-            current = []
-        elif line.strip() or fences.open:
-            current.append(line)
-    if current:
-        blocks.append("\n".join(current))
-    fitted = fit(blocks, budget)
-    return "\n\n".join(fitted.items), fitted.dropped
-
-
 def issue_links(issue: JSON) -> LinkContext:
     attachments = tuple((str(a.get("id")), str(a.get("name"))) for a in issue.get("attachments") or [])
     return LinkContext(attachments=attachments)
@@ -300,7 +282,7 @@ def render_issue(
     # The description gets up to two thirds of what is left; comments get the rest.
     room = budget - approx_tokens(out)
     if description:
-        fitted, shortened = _fit_blocks(description, max(200, room * 2 // 3 if thread else room))
+        fitted, shortened = fit_blocks(description, max(200, room * 2 // 3 if thread else room))
         out += "\n\n## Description\n" + quote(fitted)
         if shortened:
             where = (

@@ -234,3 +234,21 @@ def fit(items: Iterable[str], budget: int, *, overhead: int = 1) -> Fitted:
         kept.append(item)
         used += cost
     return Fitted(kept, used)
+
+
+def fit_blocks(markdown: str, budget: int) -> tuple[str, bool]:
+    """Keep whole blocks (never splitting a fence, list or table) within `budget`; say if any was cut."""
+    blocks: list[str] = []
+    current: list[str] = []
+    fences = Fences()
+    for line in markdown.split("\n"):
+        fences.feed(line)
+        if not line.strip() and not fences.open and current:
+            blocks.append("\n".join(current))
+            current = []
+        elif line.strip() or fences.open:
+            current.append(line)
+    if current:
+        blocks.append("\n".join(current))
+    fitted = fit(blocks, budget)
+    return "\n\n".join(fitted.items), fitted.dropped

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from backlog_mcp.tools import issue_writes, issues, notifications, projects, space
+from backlog_mcp.tools import issue_writes, issues, notifications, projects, space, wiki
 from backlog_mcp.tools.declare import ToolSpec
 
-TOOLS: tuple[ToolSpec, ...] = (*space.TOOLS, *projects.TOOLS, *issues.TOOLS, *issue_writes.TOOLS, *notifications.TOOLS)
+TOOLS: tuple[ToolSpec, ...] = (
+    *space.TOOLS,
+    *projects.TOOLS,
+    *issues.TOOLS,
+    *issue_writes.TOOLS,
+    *wiki.TOOLS,
+    *notifications.TOOLS,
+)
