@@ -24,7 +24,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import quote
 
 from backlog_mcp import __version__
@@ -100,6 +100,7 @@ MAX_KNOWN_IDS = 20_000  # issue key -> id pairs remembered (about 2 MB at most)
 # What a parent issue shows of each child: an update to one of these makes the parent stale.
 _PARENT_SHOWS = frozenset({"summary", "statusId", "assigneeId", "parentIssueId"})
 _SEARCH_PATHS = frozenset({"/issues", "/issues/count", "/wikis", "/wikis/count"})
+T = TypeVar("T")
 
 # Ages (seconds) of stale cache copies served during the current tool call; see `collect_stale`.
 _stale_ages: ContextVar[list[float] | None] = ContextVar("backlog_stale_ages", default=None)
@@ -110,25 +111,23 @@ _writes_sent: ContextVar[list[str] | None] = ContextVar("backlog_writes_sent", d
 
 
 @contextlib.contextmanager
-def collect_writes() -> Iterator[list[str]]:
+def _collecting(var: ContextVar[list[T] | None]) -> Iterator[list[T]]:
+    found: list[T] = []
+    token = var.set(found)
+    try:
+        yield found
+    finally:
+        var.reset(token)
+
+
+def collect_writes() -> contextlib.AbstractContextManager[list[str]]:
     """Collect the writes this client sends inside this block (to know whether one may have landed)."""
-    sent: list[str] = []
-    token = _writes_sent.set(sent)
-    try:
-        yield sent
-    finally:
-        _writes_sent.reset(token)
+    return _collecting(_writes_sent)
 
 
-@contextlib.contextmanager
-def collect_stale() -> Iterator[list[float]]:
+def collect_stale() -> contextlib.AbstractContextManager[list[float]]:
     """Collect the ages of stale copies served by the client inside this block."""
-    ages: list[float] = []
-    token = _stale_ages.set(ages)
-    try:
-        yield ages
-    finally:
-        _stale_ages.reset(token)
+    return _collecting(_stale_ages)
 
 
 @dataclass(frozen=True)
