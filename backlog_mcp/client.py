@@ -131,6 +131,14 @@ def collect_stale() -> contextlib.AbstractContextManager[list[float]]:
 
 
 @dataclass(frozen=True)
+class Page:
+    """A page of a list, within the allow-list, and the page as Backlog sent it (for paging on)."""
+
+    items: list[JSONObject]
+    sent: list[JSONObject]
+
+
+@dataclass(frozen=True)
 class RetryPolicy:
     """How hard to try before giving up; tests shrink the delays."""
 
@@ -658,12 +666,12 @@ class BacklogClient:
 
     # -- watchings -------------------------------------------------------------------------------
 
-    async def watchings(self, user_id: int, params: Params) -> list[JSONObject]:
+    async def watchings(self, user_id: int, params: Params) -> Page:
         """A user's watched issues, within the allow-list."""
         found = await self.get_list(f"/users/{segment(user_id)}/watchings", params, ttl=self._issue_ttl)
         allowed = [w for w in found if self.allows_key(project_of(str((w.get("issue") or {}).get("issueKey", ""))))]
         self._learn_ids([w["issue"] for w in allowed if isinstance(w.get("issue"), dict)])
-        return allowed
+        return Page(allowed, found)
 
     async def count_watchings(self, user_id: int) -> int | None:
         """Backlog's count, or None under an allow-list (it counts other projects' issues too)."""
@@ -673,10 +681,10 @@ class BacklogClient:
 
     # -- notifications ---------------------------------------------------------------------------
 
-    async def notifications(self, params: Params) -> list[JSONObject]:
+    async def notifications(self, params: Params) -> Page:
         """The key owner's notifications, within the allow-list (kept for the issue TTL: they arrive often)."""
         found = await self.get_list("/notifications", params, ttl=self._issue_ttl)
-        return [n for n in found if self.allows_key(str((n.get("project") or {}).get("projectKey", "")))]
+        return Page([n for n in found if self.allows_key(str((n.get("project") or {}).get("projectKey", "")))], found)
 
     async def count_notifications(self, params: Params) -> int | None:
         """Backlog's count, or None under an allow-list: it counts other projects' notifications too."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import inspect
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -704,3 +705,23 @@ def test_the_import_graph_has_no_circle() -> None:
 
     for module in graph:
         visit(module, ())
+
+
+async def test_watched_issues_page_on_past_pages_the_allow_list_thinned(fake: FakeBacklog, tmp_path: Path) -> None:
+    watched = next(iter(fake.space.watchings.values()))
+    orbit = {w["issue"]["issueKey"] for w in watched if w["issue"]["issueKey"].startswith("ORBIT-")}
+    seen: list[str] = []
+    async with connect(fake, make_settings(tmp_path, projects=ALLOWED)) as client:
+        args: dict[str, Any] = {"watching": True, "count": 3}
+        for _ in range(20):
+            text = text_of(await client.call_tool("get_user_issue_list", args))
+            seen += [
+                line.split(" | ")[0].removeprefix("| ").split(" ")[0]
+                for line in text.split("\n")[4:]
+                if line.startswith("| ")
+            ]
+            match = re.search(r"offset=(\d+)", text)
+            if not match:
+                break
+            args = {"watching": True, "count": 3, "offset": int(match[1])}
+    assert sorted(seen) == sorted(orbit) and len(seen) == len(set(seen))

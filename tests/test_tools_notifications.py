@@ -78,3 +78,63 @@ async def test_the_fake_counts_and_bounds_like_backlog(fake: FakeBacklog) -> Non
     assert [n["id"] for n in page] == [900010, 900009, 900008]
     assert all(n["sender"]["userId"] != "hana.sato" for n in page)
     assert bad.status_code == 400 and bad.json()["errors"][0]["code"] == 7
+
+
+async def _follow(client: Client, first: dict[str, object]) -> list[str]:
+    seen: list[str] = []
+    call = dict(first)
+    for _ in range(50):
+        text = text_of(await client.call_tool("get_notifications", call))
+        seen += [line for line in text.split("\n") if line.startswith("- ")]
+        match = re.search(r"before_id=(\d+)", text)
+        if not match:
+            return seen
+        call = {**first, "before_id": int(match[1])}
+    raise AssertionError("paging did not end")
+
+
+async def test_paging_goes_on_past_pages_the_allow_list_thinned(fake: FakeBacklog, tmp_path: Path) -> None:
+    settings = Settings(
+        api_key=DEFAULT_API_KEY, base_url=BASE_URL, cache_path=tmp_path / "c", projects=frozenset({"ORBIT"})
+    )
+    server = build_server(
+        settings, transport=httpx.ASGITransport(app=fake), retry=FAST_RETRY, now=lambda: REFERENCE_NOW
+    )
+    inbox = next(iter(fake.space.notifications.values()))
+    orbit = [n for n in inbox if n["project"]["projectKey"] == "ORBIT"]
+    async with Client(server) as client:
+        seen = await _follow(client, {"count": 10})
+    assert len(seen) == len(orbit) == len(set(seen)) and all("NOVA" not in line for line in seen)
+
+
+async def test_full_pages_of_a_hundred_reach_the_oldest(mcp: Client, fake: FakeBacklog) -> None:
+    inbox = next(iter(fake.space.notifications.values()))
+    template = inbox[-1]
+    inbox += [{**template, "id": 800_000 - n, "created": template["created"]} for n in range(226)]
+    seen = await _follow(mcp, {"count": 100})
+    assert len(seen) == 250
+
+
+def test_a_budget_cut_page_goes_on_right_after_the_oldest_shown() -> None:
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    from backlog_mcp.fake import build_space
+    from backlog_mcp.render.notifications import render_notifications
+    from backlog_mcp.render.text import View
+
+    inbox = next(iter(build_space(issues_per_project=30).notifications.values()))[:6]
+    for n in inbox:
+        n["issue"] = {**n["issue"], "summary": "long " * 80}
+    view = View(tz=ZoneInfo("UTC"), today=date(2026, 11, 20), base_url="https://a.backlog.com")
+    text = render_notifications(
+        inbox,
+        unread_total=7,
+        view=view,
+        older_call=lambda oldest: f"older(before_id={oldest})",
+        lowest_sent=None,
+        budget=400,
+    )
+    shown = text.count("\n- ")
+    assert 0 < shown < 6
+    assert f"older(before_id={inbox[shown - 1]['id']})" in text  # the next page starts right below the last shown

@@ -67,3 +67,10 @@ async def test_pages_that_are_not_there_say_what_is(mcp: Client, fake: FakeBackl
     neither = await mcp.call_tool("get_wiki_page", {})
     assert neither.is_error and "Pass page_id, or project_key and name" in text_of(neither)
     assert all(r.method == "GET" for r in fake.requests)
+
+
+async def test_offsets_and_arguments_are_checked(mcp: Client) -> None:
+    past = await mcp.call_tool("get_wiki_pages", {"project_key": "ORBIT", "offset": 50})
+    assert past.is_error and "offsets 0 to 6" in text_of(past)
+    both = await mcp.call_tool("get_wiki_page", {"page_id": 3_300_001, "project_key": "NOVA", "name": "x"})
+    assert both.is_error and text_of(both) == "Pass page_id alone, or project_key and name, not both."

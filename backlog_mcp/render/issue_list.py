@@ -40,11 +40,14 @@ def render_issue_list(
     budget: int = 10_000,
     changed: frozenset[int] = frozenset(),
     full_page: bool = False,
+    sent: int | None = None,
 ) -> str:
     """`scope` says what was asked for; `next_call` is the exact call for the next page.
 
     `total` None: unknown (the answer then says whether more may exist, from `full_page`);
     `changed`: ids of issues marked "(changed)", e.g. watched ones changed since last read.
+    `sent`: how many rows Backlog sent for this page before the allow-list filtered them (the next
+    page starts after those, and row numbers are not shown: they would not be Backlog's).
 
     The budget covers the whole answer: the header (`scope` is cut to `MAX_SCOPE` characters) and
     the next-page call are paid for first, the rows fill what is left.
@@ -66,6 +69,9 @@ def render_issue_list(
     first, last = offset + 1, offset + shown
     of = f" of {total}" if total is not None else ""
     head = f"{scope}: issues {first}-{last}{of} (dates {view.tz_name})."
+    if sent is not None and total is None:
+        head = f"{scope}: {shown} issues (dates {view.tz_name})."
+        last = offset + sent if shown == len(issues) else last
     tail = []
     follow = f"the same call with offset={last}" if long_call else next_call(last)
     if total is not None and last < total:

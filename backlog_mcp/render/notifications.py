@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from backlog_mcp.render.text import View, approx_tokens, fit, fmt_time, item, split_lines, user_name
@@ -66,28 +66,32 @@ def render_notifications(
     *,
     unread_total: int | None,
     view: View,
-    older_call: str | None,
+    older_call: Callable[[int], str],
+    lowest_sent: int | None,
     budget: int = 10_000,
 ) -> str:
-    """Unread first, then read, each newest first; the unread count; the call for older ones."""
-    unread = [n for n in notifications if not n.get("alreadyRead")]
-    read = [n for n in notifications if n.get("alreadyRead")]
-    total = f"{unread_total} unread in all" if unread_total is not None else f"{len(unread)} unread here"
+    """Unread first, then read, each newest first; the unread count; the exact call for older ones.
+
+    The budget keeps the newest that fit (so the older call starts right below the oldest shown);
+    `lowest_sent` is the oldest id of Backlog's page when it was full (None: nothing older).
+    """
+    newest_first = sorted(notifications, key=lambda n: -int(n["id"]))
+    unread_count = sum(1 for n in newest_first if not n.get("alreadyRead"))
+    total = f"{unread_total} unread in all" if unread_total is not None else f"{unread_count} unread here"
     head = f"Notifications, newest first ({total}; times {view.tz_name})."
-    if not notifications:
-        return head.replace(",", ":", 1).replace("newest first ", "") + " None in this range."
-    room = budget - approx_tokens(head) - 60
+    kept = fit((notification_line(n, view) for n in newest_first), budget - approx_tokens(head) - 60)
+    shown = newest_first[: len(kept.items)]
+    lines = dict(zip((int(n["id"]) for n in shown), kept.items, strict=True))
     sections: list[str] = [head]
-    shown = 0
-    for title, group in (("Unread", unread), ("Read", read)):
-        if not group or room <= 0:
-            continue
-        lines = fit((notification_line(n, view) for n in group), room)
-        room -= lines.used
-        shown += len(lines.items)
-        sections += ["", f"## {title}", *lines.items]
-    if shown < len(notifications):
-        sections += ["", f"_{len(notifications) - shown} more in this page did not fit the budget._"]
-    if older_call is not None:
-        sections += ["", f"Older: {older_call}"]
+    for title, unread in (("Unread", True), ("Read", False)):
+        group = [lines[int(n["id"])] for n in shown if bool(not n.get("alreadyRead")) == unread]
+        if group:
+            sections += ["", f"## {title}", *group]
+    if not shown:
+        sections += ["", "None in this range."]
+    oldest = min((int(n["id"]) for n in shown), default=None)
+    if kept.dropped and oldest is not None:
+        sections += ["", f"Older: {older_call(oldest)}"]
+    elif lowest_sent is not None:
+        sections += ["", f"Older: {older_call(lowest_sent)}"]
     return "\n".join(sections)

@@ -369,8 +369,10 @@ async def _watched(call: Call, offset: int, count: int, tz: ZoneInfo) -> str:
     me, view = await gather(client.myself(), call.app.view(tz))
     params: Params = {"offset": offset, "count": count, "sort": "issueUpdated", "order": "desc"}
     page, total = await gather(client.watchings(int(me["id"]), params), client.count_watchings(int(me["id"])))
-    issues = [w["issue"] for w in page if isinstance(w.get("issue"), dict)]
-    changed = frozenset(int(w["issue"]["id"]) for w in page if not w.get("resourceAlreadyRead") and w.get("issue"))
+    issues = [w["issue"] for w in page.items if isinstance(w.get("issue"), dict)]
+    changed = frozenset(
+        int(w["issue"]["id"]) for w in page.items if not w.get("resourceAlreadyRead") and w.get("issue")
+    )
     note = f", {len(changed)} here changed since I last read them" if changed else ""
     return render_issue_list(
         issues,
@@ -380,7 +382,8 @@ async def _watched(call: Call, offset: int, count: int, tz: ZoneInfo) -> str:
         view=view,
         next_call=lambda next_offset: call.again(offset=next_offset),
         changed=changed,
-        full_page=len(page) == count,
+        full_page=len(page.sent) == count,
+        sent=len(page.sent),
     )
 
 

@@ -23,15 +23,21 @@ async def get_notifications(
     """My notifications: who did what on which issue (assigned, commented, mentioned…), unread first."""
     tz = zone(timezone)
     client = call.app.client
-    # Whether Backlog's id bounds are inclusive is not documented: ask for one more and drop the bound.
-    params: Params = {"count": min(count + 1, 100), "maxId": before_id, "order": "desc"}
+    # Ids are integers: `maxId` one below the bound is right whether Backlog's bound is inclusive or not.
+    params: Params = {"count": count, "maxId": before_id - 1 if before_id else None, "order": "desc"}
     page, unread_total, view = await gather(
         client.notifications(params), client.count_notifications({"alreadyRead": False}), call.app.view(tz)
     )
-    page = [n for n in page if n.get("id") != before_id][:count]
-    older = call.again(before_id=min(int(n["id"]) for n in page)) if len(page) == count else None
-    shown = [n for n in page if not n.get("alreadyRead")] if unread_only else page
-    return render_notifications(shown, unread_total=unread_total, view=view, older_call=older)
+    full = len(page.sent) == count  # Backlog's page, before the allow-list: older ones may exist
+    lowest_sent = min((int(n["id"]) for n in page.sent), default=None)
+    shown = [n for n in page.items if not n.get("alreadyRead")] if unread_only else page.items
+    return render_notifications(
+        shown,
+        unread_total=unread_total,
+        view=view,
+        older_call=lambda oldest_shown: call.again(before_id=oldest_shown),
+        lowest_sent=lowest_sent if full else None,
+    )
 
 
 TOOLS = (ToolSpec(get_notifications, "My notifications", "notifications"),)

@@ -40,6 +40,10 @@ async def get_wiki_pages(
         ids = resolve("tag", tag, options, f"the wiki of {project['projectKey']}")
         pages = [p for p in pages if any(int(t["id"]) in ids for t in p.get("tags") or [])]
         scope += f" tagged {item(tag)}"
+    if pages and offset >= len(pages):
+        raise UsageError(
+            f"offset={offset} is past the end: {scope} has {len(pages)} pages (offsets 0 to {len(pages) - 1})."
+        )
     return render_wiki_pages(
         pages,
         scope=scope,
@@ -60,6 +64,8 @@ async def get_wiki_page(
     """One wiki page as Markdown (Backlog notation converted), with its tags, attachments and last update."""
     tz = zone(timezone)
     client = call.app.client
+    if page_id is not None and (project_key or name):
+        raise UsageError("Pass page_id alone, or project_key and name, not both.")
     if page_id is None:
         if not (project_key and name):
             raise UsageError("Pass page_id, or project_key and name; find pages with get_wiki_pages(project_key=...).")
