@@ -24,7 +24,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 from urllib.parse import quote
 
 from backlog_mcp import __version__
@@ -446,7 +446,7 @@ class BacklogClient:
                 method=method,
                 path=path,
             )
-        return json.dumps(data, ensure_ascii=False), data
+        return text, data  # re-serialised above only when something was masked
 
     async def _pace(self, bucket: str, method: str, path: str) -> None:
         """Slow down as a bucket empties, instead of running into 429s.
@@ -491,16 +491,12 @@ class BacklogClient:
     # -- typed endpoints ---------------------------------------------------------------------
 
     async def get_object(self, path: str, params: Params | None = None, *, ttl: float) -> JSONObject:
-        data = await self._request("GET", path, params=params, ttl=ttl, shape="object")
-        if not isinstance(data, dict):
-            raise BadResponseError(f"GET {path}: expected a JSON object", method="GET", path=path)
-        return data
+        # `_request` checked the shape, fresh, cached or stale, before serving it.
+        return cast(JSONObject, await self._request("GET", path, params=params, ttl=ttl, shape="object"))
 
     async def get_list(self, path: str, params: Params | None = None, *, ttl: float) -> list[JSONObject]:
         data = await self._request("GET", path, params=params, ttl=ttl, shape="array of objects")
-        if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
-            raise BadResponseError(f"GET {path}: expected a JSON array of objects", method="GET", path=path)
-        return data
+        return cast(list[JSONObject], data)
 
     async def get_count(self, path: str, params: Params | None = None, *, ttl: float) -> int:
         data = await self.get_object(path, params, ttl=ttl)
@@ -600,7 +596,11 @@ class BacklogClient:
     async def project_list(self, key: str | int, what: str) -> list[JSONObject]:
         """Per-project metadata: statuses, issueTypes, categories, versions, customFields, users."""
         if self.settings.projects is not None:
-            await self.project(key)
+            if isinstance(key, str) and not is_id(key):
+                if not self.allows_key(key):  # a key says its project: no lookup needed
+                    raise self._denied("project", f"/projects/{segment(key)}")
+            else:
+                await self.project(key)
         return await self.get_list(f"/projects/{segment(key)}/{what}", ttl=self._meta_ttl)
 
     # -- issues ----------------------------------------------------------------------------------
@@ -694,10 +694,13 @@ class BacklogClient:
 
     # -- writes ----------------------------------------------------------------------------------
 
-    async def _write_issue(self, method: str, path: str, key: str | int, form: Params) -> JSONObject:
-        # The issue itself first (usually cached): its project is checked against the allow-list, and
-        # its key and id are both known, so rows cached under either name (by any process) are dropped.
-        current = await self.issue(key, child_summary=True)  # the form get_issue_details cached
+    async def _write_issue(
+        self, method: str, path: str, key: str | int, form: Params, current: JSONObject | None = None
+    ) -> JSONObject:
+        # The issue itself first (usually cached; `current` when the caller has just read it): its project
+        # is checked against the allow-list, and its key and id are both known, so rows cached under either
+        # name (by any process) are dropped.
+        current = current or await self.issue(key, child_summary=True)  # the form get_issue_details cached
         stale = issue_paths(key, current.get("issueKey"), current.get("id"))
         parent_id = current.get("parentIssueId")
         if parent_id and method == "PATCH" and _PARENT_SHOWS & set(form):
@@ -709,8 +712,9 @@ class BacklogClient:
             raise BadResponseError(f"{method} {path}: expected a JSON object", method=method, path=path)
         return data
 
-    async def update_issue(self, key: str | int, form: Params) -> JSONObject:
-        issue = await self._write_issue("PATCH", f"/issues/{segment(key)}", key, form)
+    async def update_issue(self, key: str | int, form: Params, *, current: JSONObject | None = None) -> JSONObject:
+        """`current`: the issue as `issue(key)` just returned it, so it is not fetched twice."""
+        issue = await self._write_issue("PATCH", f"/issues/{segment(key)}", key, form, current)
         self._learn_ids([issue])
         return issue
 

@@ -44,8 +44,8 @@ async def update_issue_description(
     c = call.app.client
     check = _check_description({"issue_key": key})
     with _unconfirmed_is_unknown(key, call, f"the new description of {key}", check):
-        before = await c.issue(key, child_summary=True)  # the form the write itself looks at: one request
-        issue = await c.update_issue(key, {"description": description})
+        before = await c.issue(key, child_summary=True)
+        issue = await c.update_issue(key, {"description": description}, current=before)
     return render_description_set(issue, str(before.get("description") or ""), await call.app.view(UTC_ZONE))
 
 
