@@ -26,8 +26,9 @@ from urllib.parse import parse_qsl
 import uvicorn
 
 from backlog_mcp.fake import DEFAULT_API_KEY, FakeBacklog, Request, build_space
-from backlog_mcp.fake.app import JSON_TYPE, Receive, Scope, Send, envelope, lifespan, read_body
+from backlog_mcp.fake.app import JSON_TYPE, Receive, Scope, Send, lifespan, read_body
 from backlog_mcp.fake.dataset import Space
+from backlog_mcp.fake.protocol import envelope
 
 Headers = list[tuple[bytes, bytes]]
 

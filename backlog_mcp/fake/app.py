@@ -13,12 +13,30 @@ import operator
 import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
-from backlog_mcp.fake.dataset import JSON, PRIORITIES, RESOLUTIONS, Space, build_space, change, ts
+from backlog_mcp.fake.activity import ISSUE_CREATED, ActivityRoutes, comment_activity, issue_content, record
+from backlog_mcp.fake.dataset import PRIORITIES, RESOLUTIONS, Space, change, ts
+from backlog_mcp.fake.documents import DocumentRoutes
+from backlog_mcp.fake.files import content_type, file_bytes
+from backlog_mcp.fake.git import GitRoutes
+from backlog_mcp.fake.protocol import (
+    JSON,
+    Answer,
+    Download,
+    HTTPFailure,
+    Request,
+    bad,
+    envelope,
+    id_window,
+    missing,
+    multi,
+    paging,
+    single,
+)
+from backlog_mcp.fake.sample import build_space
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -48,30 +66,7 @@ SORT_KEYS = {
 DEFAULT_LIMITS = {"read": 600, "update": 150, "search": 150, "icon": 60}
 
 
-class HTTPFailure(Exception):
-    def __init__(self, status: int, message: str, code: int) -> None:
-        super().__init__(message)
-        self.status, self.message, self.code = status, message, code
-
-
-def bad(message: str) -> HTTPFailure:
-    return HTTPFailure(400, message, 7)
-
-
-def missing(what: str) -> HTTPFailure:
-    return HTTPFailure(404, f"No {what}.", 6)
-
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: list[tuple[str, str]]  # without apiKey
-    form: list[tuple[str, str]]
-    user_id: int
-
-
-class FakeBacklog:
+class FakeBacklog(GitRoutes, DocumentRoutes, ActivityRoutes):
     """An ASGI app; `requests` records every authenticated request (never the key)."""
 
     def __init__(
@@ -96,8 +91,16 @@ class FakeBacklog:
             await lifespan(receive, send)
             return
         status, payload, headers = await self.handle(scope, await read_body(receive))
-        raw = b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode()
-        await send({"type": "http.response.start", "status": status, "headers": [JSON_TYPE, *headers]})
+        if isinstance(payload, Download):
+            raw = payload.body
+            kind = (b"content-type", payload.content_type.encode())
+            # RFC 5987, as Backlog names the file
+            disposition = f"attachment; filename*=UTF-8''{quote(payload.name, safe='')}".encode()
+            headers = [(b"content-disposition", disposition), *headers]
+        else:
+            raw = b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode()
+            kind = JSON_TYPE
+        await send({"type": "http.response.start", "status": status, "headers": [kind, *headers]})
         await send({"type": "http.response.body", "body": raw})
 
     async def handle(self, scope: Scope, body: bytes) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
@@ -191,6 +194,26 @@ class FakeBacklog:
         r.append(("GET", re.compile(rf"/wikis/{seg}"), self.get_wiki))
         r.append(("GET", re.compile(r"/notifications"), self.get_notifications))
         r.append(("GET", re.compile(r"/notifications/count"), self.count_notifications))
+        r.append(("GET", re.compile(rf"/issues/{seg}/attachments/{seg}"), self.download_issue_file))
+        r.append(("GET", re.compile(rf"/wikis/{seg}/attachments"), self.get_wiki_attachments))
+        r.append(("GET", re.compile(rf"/wikis/{seg}/attachments/{seg}"), self.download_wiki_file))
+        repo = rf"/projects/{seg}/git/repositories/{seg}"
+        pr = rf"{repo}/pullRequests/{seg}"
+        r.append(("GET", re.compile(rf"/projects/{seg}/git/repositories"), self.get_repositories))
+        r.append(("GET", re.compile(repo), self.get_repository))
+        r.append(("GET", re.compile(rf"{repo}/pullRequests"), self.get_pull_requests))
+        r.append(("GET", re.compile(rf"{repo}/pullRequests/count"), self.count_pull_requests))
+        r.append(("GET", re.compile(pr), self.get_pull_request))
+        r.append(("GET", re.compile(rf"{pr}/comments"), self.get_pr_comments))
+        r.append(("GET", re.compile(rf"{pr}/comments/count"), self.count_pr_comments))
+        r.append(("GET", re.compile(rf"{pr}/attachments"), self.get_pr_attachments))
+        r.append(("GET", re.compile(rf"{pr}/attachments/{seg}"), self.download_pr_file))
+        r.append(("GET", re.compile(r"/documents"), self.get_documents))
+        r.append(("GET", re.compile(r"/documents/tree"), self.get_document_tree))
+        r.append(("GET", re.compile(rf"/documents/{seg}"), self.get_document))
+        r.append(("GET", re.compile(r"/space/activities"), self.get_space_activities))
+        r.append(("GET", re.compile(rf"/projects/{seg}/activities"), self.get_project_activities))
+        r.append(("GET", re.compile(rf"/users/{seg}/activities"), self.get_user_activities))
 
     def _route(self, req: Request) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
         allowed = False
@@ -224,39 +247,39 @@ class FakeBacklog:
 
     # -- handlers ------------------------------------------------------------------------------
 
-    def get_space(self, req: Request) -> tuple[int, Any, list[Any]]:
+    def get_space(self, req: Request) -> Answer:
         return 200, self.space.space, []
 
-    def get_rate_limit(self, req: Request) -> tuple[int, Any, list[Any]]:
+    def get_rate_limit(self, req: Request) -> Answer:
         out = {}
         for bucket, limit in self.limits.items():
             start, used = self._windows.get((req.user_id, bucket), (time.time(), 0))
             out[bucket] = {"limit": limit, "remaining": max(0, limit - used), "reset": int(start + 60)}
         return 200, {"rateLimit": out}, []
 
-    def get_myself(self, req: Request) -> tuple[int, Any, list[Any]]:
+    def get_myself(self, req: Request) -> Answer:
         return 200, self.space.users[req.user_id], []
 
-    def get_users(self, req: Request) -> tuple[int, Any, list[Any]]:
+    def get_users(self, req: Request) -> Answer:
         return 200, list(self.space.users.values()), []
 
-    def get_user(self, req: Request, uid: str) -> tuple[int, Any, list[Any]]:
+    def get_user(self, req: Request, uid: str) -> Answer:
         user = self.space.users.get(int(uid)) if uid.isascii() and uid.isdigit() else None
         if user is None:
             raise missing("user")
         return 200, user, []
 
-    def get_projects(self, req: Request) -> tuple[int, Any, list[Any]]:
-        archived = _single(req.query, "archived")
+    def get_projects(self, req: Request) -> Answer:
+        archived = single(req.query, "archived")
         projects = [self.space.projects[pid].data for pid in self._member_projects(req.user_id)]
         if archived in ("true", "false"):
             projects = [p for p in projects if p["archived"] == (archived == "true")]
         return 200, projects, []
 
-    def get_project(self, req: Request, key: str) -> tuple[int, Any, list[Any]]:
+    def get_project(self, req: Request, key: str) -> Answer:
         return 200, self._project(req, key).data, []
 
-    def get_project_list(self, req: Request, key: str, what: str) -> tuple[int, Any, list[Any]]:
+    def get_project_list(self, req: Request, key: str, what: str) -> Answer:
         project = self._project(req, key)
         if what == "users":
             return 200, [self.space.users[uid] for uid in project.member_ids], []
@@ -269,7 +292,7 @@ class FakeBacklog:
         issues = [i for i in self.space.issues.values() if i["projectId"] in visible]
 
         def ids(name: str) -> set[int] | None:
-            values = _multi(q, name)
+            values = multi(q, name)
             if not values:
                 return None
             try:
@@ -295,7 +318,7 @@ class FakeBacklog:
         keep("resolutionId", lambda i: {i["resolution"]["id"]} if i["resolution"] else set())
         keep("id", lambda i: {i["id"]})
         keep("parentIssueId", lambda i: {i["parentIssueId"]} if i["parentIssueId"] else set())
-        parent_child = _single(q, "parentChild")
+        parent_child = single(q, "parentChild")
         if parent_child:
             parents = {i["parentIssueId"] for i in self.space.issues.values() if i["parentIssueId"]}
             rules: dict[str, Callable[[JSON], bool]] = {
@@ -310,7 +333,7 @@ class FakeBacklog:
                 raise bad("parentChild must be 0 to 4.")
             issues = [i for i in issues if rule(i)]
         for name, key in (("attachment", "attachments"), ("sharedFile", "sharedFiles")):
-            flag = _single(q, name)
+            flag = single(q, name)
             if flag in ("true", "false"):
                 issues = [i for i in issues if bool(i[key]) == (flag == "true")]
         for prefix, key in (
@@ -320,18 +343,18 @@ class FakeBacklog:
             ("dueDate", "dueDate"),
         ):
             for suffix, cmp in (("Since", operator.ge), ("Until", operator.le)):
-                bound = _single(q, prefix + suffix)
+                bound = single(q, prefix + suffix)
                 if bound is None:
                     continue
                 if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", bound):
                     raise bad(f"{prefix}{suffix} must be yyyy-MM-dd.")
                 issues = [i for i in issues if i[key] and cmp(_local_day(i[key], key), bound)]
-        has_due = _single(q, "hasDueDate")
+        has_due = single(q, "hasDueDate")
         if has_due == "true":
             raise bad("hasDueDate=true is not supported.")
         if has_due == "false":
             issues = [i for i in issues if not i["dueDate"]]
-        keyword = _single(q, "keyword")
+        keyword = single(q, "keyword")
         if keyword:
             words = keyword.lower().split()
             issues = [
@@ -341,42 +364,60 @@ class FakeBacklog:
             ]
         return issues
 
-    def get_issues(self, req: Request) -> tuple[int, Any, list[Any]]:
+    def get_issues(self, req: Request) -> Answer:
         issues = self._filtered(req)
-        sort = _single(req.query, "sort") or "updated"
+        sort = single(req.query, "sort") or "updated"
         if sort not in SORT_KEYS:
             raise bad(f"sort: unsupported value {sort!r}.")
-        order = _single(req.query, "order") or "desc"
+        order = single(req.query, "order") or "desc"
         if order not in ("asc", "desc"):
             raise bad("order must be asc or desc.")
         issues.sort(key=lambda i: (_sort_value(i, sort), i["id"]), reverse=order == "desc")
-        offset, count = _paging(req.query)
+        offset, count = paging(req.query)
         return 200, issues[offset : offset + count], []
 
-    def count_issues(self, req: Request) -> tuple[int, Any, list[Any]]:
+    def count_issues(self, req: Request) -> Answer:
         return 200, {"count": len(self._filtered(req))}, []
 
-    def get_issue(self, req: Request, key: str) -> tuple[int, Any, list[Any]]:
+    def get_issue(self, req: Request, key: str) -> Answer:
         issue = self._issue(req, key)
-        if "childIssueSummary" in _multi(req.query, "expand"):
+        if "childIssueSummary" in multi(req.query, "expand"):
             children = [i for i in self.space.issues.values() if i["parentIssueId"] == issue["id"]]
             closed = sum(1 for i in children if i["status"]["id"] == 4)
             issue = {**issue, "childIssueSummary": {"total": len(children), "closed": closed}}
         return 200, issue, []
 
-    def get_attachments(self, req: Request, key: str) -> tuple[int, Any, list[Any]]:
+    def get_attachments(self, req: Request, key: str) -> Answer:
         return 200, self._issue(req, key)["attachments"], []
 
+    def download_issue_file(self, req: Request, key: str, file_id: str) -> Answer:
+        return _download(self._issue(req, key)["attachments"], file_id)
+
+    def _wiki(self, req: Request, wid: str) -> JSON:
+        wiki = self.space.wikis.get(int(wid)) if wid.isascii() and wid.isdigit() else None
+        if wiki is None or req.user_id not in self.space.projects[wiki["projectId"]].member_ids:
+            raise missing("wiki")
+        return wiki
+
+    def get_wiki_attachments(self, req: Request, wid: str) -> Answer:
+        return 200, self._wiki(req, wid)["attachments"], []
+
+    def download_wiki_file(self, req: Request, wid: str, file_id: str) -> Answer:
+        return _download(self._wiki(req, wid)["attachments"], file_id)
+
+    def download_pr_file(self, req: Request, key: str, repo: str, number: str, file_id: str) -> Answer:
+        return _download(self._pull_request(req, key, repo, number)["attachments"], file_id)
+
     def _wikis_of(self, req: Request) -> list[JSON]:
-        key = _single(req.query, "projectIdOrKey")
+        key = single(req.query, "projectIdOrKey")
         if not key:
             raise bad("projectIdOrKey is required.")
         project = self._project(req, key)
         pages = [w for w in self.space.wikis.values() if w["projectId"] == project.data["id"]]
-        keyword = (_single(req.query, "keyword") or "").lower()
+        keyword = (single(req.query, "keyword") or "").lower()
         return [w for w in pages if not keyword or keyword in f"{w['name']} {w['content']}".lower()]
 
-    def get_wikis(self, req: Request) -> tuple[int, Any, list[Any]]:
+    def get_wikis(self, req: Request) -> Answer:
         """WikiListItem[]: no `content`, as Backlog sends it."""
         listed = [
             {k: v for k, v in w.items() if k not in ("content", "attachments", "sharedFiles", "stars")}
@@ -384,50 +425,47 @@ class FakeBacklog:
         ]
         return 200, listed, []
 
-    def count_wikis(self, req: Request) -> tuple[int, Any, list[Any]]:
+    def count_wikis(self, req: Request) -> Answer:
         return 200, {"count": len(self._wikis_of(req))}, []
 
-    def get_wiki_tags(self, req: Request) -> tuple[int, Any, list[Any]]:
+    def get_wiki_tags(self, req: Request) -> Answer:
         tags = {t["id"]: t for w in self._wikis_of(req) for t in w["tags"]}
         return 200, sorted(tags.values(), key=lambda t: t["id"]), []
 
-    def get_wiki(self, req: Request, wid: str) -> tuple[int, Any, list[Any]]:
-        wiki = self.space.wikis.get(int(wid)) if wid.isascii() and wid.isdigit() else None
-        if wiki is None or req.user_id not in self.space.projects[wiki["projectId"]].member_ids:
-            raise missing("wiki")
-        return 200, wiki, []
+    def get_wiki(self, req: Request, wid: str) -> Answer:
+        return 200, self._wiki(req, wid), []
 
     def _watchings_of(self, req: Request, uid: str) -> list[JSON]:
         if not (uid.isascii() and uid.isdigit()) or int(uid) not in self.space.users:
             raise missing("user")
         watched = self.space.watchings.get(int(uid), [])
-        flag = _single(req.query, "resourceAlreadyRead")
+        flag = single(req.query, "resourceAlreadyRead")
         if flag in ("true", "false"):
             watched = [w for w in watched if w["resourceAlreadyRead"] == (flag == "true")]
         visible = set(self._member_projects(req.user_id))
         return [w for w in watched if w["issue"]["projectId"] in visible]
 
-    def get_watchings(self, req: Request, uid: str) -> tuple[int, Any, list[Any]]:
+    def get_watchings(self, req: Request, uid: str) -> Answer:
         """Sorted by `sort` (created, updated, issueUpdated: the default), `order` desc by default, paged."""
         watched = self._watchings_of(req, uid)
-        sort = _single(req.query, "sort") or "issueUpdated"
+        sort = single(req.query, "sort") or "issueUpdated"
         keys = {"created": "created", "updated": "updated", "issueUpdated": "lastContentUpdated"}
         if sort not in keys:
             raise bad("sort must be created, updated or issueUpdated.")
-        order = _single(req.query, "order") or "desc"
+        order = single(req.query, "order") or "desc"
         if order not in ("asc", "desc"):
             raise bad("order must be asc or desc.")
         watched = sorted(watched, key=lambda w: (w[keys[sort]], w["id"]), reverse=order == "desc")
-        offset, count = _paging(req.query)
+        offset, count = paging(req.query)
         return 200, watched[offset : offset + count], []
 
-    def count_watchings(self, req: Request, uid: str) -> tuple[int, Any, list[Any]]:
+    def count_watchings(self, req: Request, uid: str) -> Answer:
         return 200, {"count": len(self._watchings_of(req, uid))}, []
 
-    def get_notifications(self, req: Request) -> tuple[int, Any, list[Any]]:
+    def get_notifications(self, req: Request) -> Answer:
         """Newest first by default; `minId`/`maxId` bound by id (inclusive here), `senderId` filters."""
         inbox = self.space.notifications.get(req.user_id, [])
-        min_id, max_id, sender = (_single(req.query, name) for name in ("minId", "maxId", "senderId"))
+        min_id, max_id, sender = (single(req.query, name) for name in ("minId", "maxId", "senderId"))
         for name, value in (("minId", min_id), ("maxId", max_id), ("senderId", sender)):
             if value is not None and not (value.isascii() and value.isdigit()):
                 raise bad(f"{name} must be numeric.")
@@ -438,42 +476,30 @@ class FakeBacklog:
             and (not max_id or n["id"] <= int(max_id))
             and (not sender or n["sender"]["id"] == int(sender))
         ]
-        order = _single(req.query, "order") or "desc"
+        order = single(req.query, "order") or "desc"
         if order not in ("asc", "desc"):
             raise bad("order must be asc or desc.")
         chosen.sort(key=lambda n: n["id"], reverse=order == "desc")
-        _, count = _paging(req.query, with_offset=False)
+        _, count = paging(req.query, with_offset=False)
         return 200, chosen[:count], []
 
-    def count_notifications(self, req: Request) -> tuple[int, Any, list[Any]]:
+    def count_notifications(self, req: Request) -> Answer:
         inbox = self.space.notifications.get(req.user_id, [])
         for name, key in (("alreadyRead", "alreadyRead"), ("resourceAlreadyRead", "resourceAlreadyRead")):
-            flag = _single(req.query, name)
+            flag = single(req.query, name)
             if flag in ("true", "false"):
                 inbox = [n for n in inbox if n[key] == (flag == "true")]
         return 200, {"count": len(inbox)}, []
 
-    def get_comments(self, req: Request, key: str) -> tuple[int, Any, list[Any]]:
-        issue = self._issue(req, key)
-        comments = self.space.comments[issue["id"]]
-        min_id, max_id = _single(req.query, "minId"), _single(req.query, "maxId")
-        if min_id:
-            comments = [c for c in comments if c["id"] >= int(min_id)]
-        if max_id:
-            comments = [c for c in comments if c["id"] <= int(max_id)]
-        order = _single(req.query, "order") or "desc"
-        if order not in ("asc", "desc"):
-            raise bad("order must be asc or desc.")
-        ordered = sorted(comments, key=lambda c: c["id"], reverse=order == "desc")
-        _, count = _paging(req.query, with_offset=False)
-        return 200, ordered[:count], []
+    def get_comments(self, req: Request, key: str) -> Answer:
+        return 200, id_window(req.query, self.space.comments[self._issue(req, key)["id"]]), []
 
-    def count_comments(self, req: Request, key: str) -> tuple[int, Any, list[Any]]:
+    def count_comments(self, req: Request, key: str) -> Answer:
         return 200, {"count": len(self.space.comments[self._issue(req, key)["id"]])}, []
 
-    def add_comment(self, req: Request, key: str) -> tuple[int, Any, list[Any]]:
+    def add_comment(self, req: Request, key: str) -> Answer:
         issue = self._issue(req, key)
-        content = _single(req.form, "content")
+        content = single(req.form, "content")
         if not content:
             raise bad("content is required.")
         comment = self._append_comment(issue, req.user_id, content, [])
@@ -498,16 +524,18 @@ class FakeBacklog:
         self.space.comments[issue["id"]].append(comment)
         issue["updated"] = now
         issue["updatedUser"] = self.space.users[user_id]
+        kind, said = comment_activity(self.space, issue, comment)
+        record(self.space, kind, self.space.projects[issue["projectId"]], said, self.space.users[user_id])
         return comment
 
-    def add_issue(self, req: Request) -> tuple[int, Any, list[Any]]:
+    def add_issue(self, req: Request) -> Answer:
         form = req.form
         for name in ("projectId", "summary", "issueTypeId", "priorityId"):
-            if not _single(form, name):
+            if not single(form, name):
                 raise bad(f"{name} is required.")
-        project = self._project(req, _single(form, "projectId") or "")
-        issue_type = next((t for t in project.issue_types if str(t["id"]) == _single(form, "issueTypeId")), None)
-        priority = next((p for p in PRIORITIES if str(p["id"]) == _single(form, "priorityId")), None)
+        project = self._project(req, single(form, "projectId") or "")
+        issue_type = next((t for t in project.issue_types if str(t["id"]) == single(form, "issueTypeId")), None)
+        priority = next((p for p in PRIORITIES if str(p["id"]) == single(form, "priorityId")), None)
         if issue_type is None or priority is None:
             raise bad("No such issue type or priority.")
         self.space.next_issue_id += 1
@@ -521,8 +549,8 @@ class FakeBacklog:
             "issueKey": f"{project.data['projectKey']}-{key_id}",
             "keyId": key_id,
             "issueType": {k: v for k, v in issue_type.items() if not k.startswith("template")},
-            "summary": _single(form, "summary"),
-            "description": _single(form, "description") or "",
+            "summary": single(form, "summary"),
+            "description": single(form, "description") or "",
             "resolution": None,
             "priority": dict(priority),
             "status": dict(project.statuses[0]),
@@ -546,9 +574,10 @@ class FakeBacklog:
         }
         self.space.issues[issue["id"]] = issue
         self.space.comments[issue["id"]] = []
+        record(self.space, ISSUE_CREATED, project, issue_content(issue), user)
         return 201, issue, [(b"location", f"{self.base_url}/view/{issue['issueKey']}".encode())]
 
-    def update_issue(self, req: Request, key: str) -> tuple[int, Any, list[Any]]:
+    def update_issue(self, req: Request, key: str) -> Answer:
         issue = self._issue(req, key)
         project = self.space.projects[issue["projectId"]]
         form = dict(req.form)
@@ -616,8 +645,12 @@ async def read_body(receive: Receive) -> bytes:
             return body
 
 
-def envelope(message: str, code: int) -> JSON:
-    return {"errors": [{"message": message, "code": code, "moreInfo": ""}]}
+def _download(attachments: list[JSON], file_id: str) -> Answer:
+    """An attachment's bytes, as Backlog sends a download: its own type, the name in RFC 5987 form."""
+    found = next((a for a in attachments if str(a["id"]) == file_id), None)
+    if found is None:
+        raise missing("attachment")
+    return 200, Download(file_bytes(found["name"], found["size"]), content_type(found["name"]), found["name"]), []
 
 
 def _bucket(method: str, path: str) -> str:
@@ -626,26 +659,6 @@ def _bucket(method: str, path: str) -> str:
     if path in ("/issues", "/issues/count", "/wikis", "/wikis/count"):
         return "search"
     return "read"
-
-
-def _multi(pairs: list[tuple[str, str]], name: str) -> list[str]:
-    """Values of `name[]`, `name[N]` or a repeated bare `name`."""
-    pattern = re.compile(rf"{re.escape(name)}(\[\d*\])?")
-    return [v for k, v in pairs if pattern.fullmatch(k)]
-
-
-def _single(pairs: list[tuple[str, str]], name: str) -> str | None:
-    return next((v for k, v in pairs if k == name), None)
-
-
-def _paging(query: list[tuple[str, str]], with_offset: bool = True) -> tuple[int, int]:
-    raw_count = _single(query, "count") or "20"
-    raw_offset = (_single(query, "offset") or "0") if with_offset else "0"
-    if not (raw_count.isascii() and raw_count.isdigit()) or not 1 <= int(raw_count) <= 100:
-        raise bad("count must be between 1 and 100.")
-    if not (raw_offset.isascii() and raw_offset.isdigit()):
-        raise bad("offset must be a non-negative integer.")
-    return int(raw_offset), int(raw_count)
 
 
 def _local_day(value: str, key: str) -> str:

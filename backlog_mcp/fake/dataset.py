@@ -89,6 +89,12 @@ class Space:
     notifications: dict[int, list[JSON]] = field(default_factory=dict)  # user id -> newest first
     watchings: dict[int, list[JSON]] = field(default_factory=dict)  # user id -> watchings
     wikis: dict[int, JSON] = field(default_factory=dict)  # wiki id -> Wiki (content included)
+    repositories: dict[int, JSON] = field(default_factory=dict)  # repository id -> GitRepository
+    pull_requests: dict[int, JSON] = field(default_factory=dict)  # pull request id -> PullRequest
+    pr_comments: dict[int, list[JSON]] = field(default_factory=dict)  # pull request id -> comments
+    documents: dict[str, JSON] = field(default_factory=dict)  # document id -> Document
+    document_trees: dict[int, JSON] = field(default_factory=dict)  # project id -> DocumentTree
+    activities: list[JSON] = field(default_factory=list)  # newest first
     next_issue_id: int = 2_041_000
     next_comment_id: int = 5_500_000
     next_attachment_id: int = 66_119  # so ORBIT-1 gets 66120 and 66121, as its description says
@@ -510,13 +516,16 @@ def custom_values(project: Project, values: dict[int, Any]) -> list[JSON]:
     return out
 
 
-def build_space(
+def build_base(
     seed: int = 7,
     issues_per_project: int = 220,
     long_thread_comments: int = 120,
     scale_project_issues: int = 0,
 ) -> Space:
-    """Build the dataset. `scale_project_issues` > 0 adds project SCALE with that many issues."""
+    """Issues, comments, wikis, notifications and watchings (`sample.build_space` adds the rest).
+
+    `scale_project_issues` > 0 adds project SCALE with that many issues.
+    """
     rng = random.Random(seed)
     users = {spec[0]: make_user(spec) for spec in USERS_SPEC}
     all_ids = list(users)
@@ -612,6 +621,13 @@ WIKI_PAGES = (
 )
 
 
+def _file(aid: int, name: str, size: int, user: JSON, when: datetime) -> JSON:
+    return {"id": aid, "name": name, "size": size, "createdUser": user, "created": ts(when)}
+
+
+WIKI_FILES = {"Deployment": (("architecture.png", 24_576), ("runbook.pdf", 51_200))}
+
+
 def _wiki_content(name: str, rule: str) -> str:
     if rule == "backlog":
         return (
@@ -643,7 +659,16 @@ def _wikis(space: Space, projects: list[Project]) -> None:
                 "name": name,
                 "content": _wiki_content(name, project.data["textFormattingRule"]),
                 "tags": [tags[t] for t in tag_names],
-                "attachments": [],
+                "attachments": [
+                    {
+                        "id": 68_000 + next_id % 1000 * 10 + a,
+                        "name": file_name,
+                        "size": size,
+                        "createdUser": author,
+                        "created": ts(REFERENCE_NOW - timedelta(days=150 - n)),
+                    }
+                    for a, (file_name, size) in enumerate(WIKI_FILES.get(name, ()))
+                ],
                 "sharedFiles": [],
                 "stars": [],
                 "createdUser": author,
