@@ -85,6 +85,13 @@ class Secret:
         """Whether the raw body can hold the key (or a surrogate): only then is the parsed data walked."""
         return "\\u" in text or self._pattern.search(text) is not None
 
+    def blank(self, data: bytes) -> bytes:
+        """Bytes with every ASCII occurrence of the key (as sent or percent-encoded) overwritten."""
+        text = data.decode("latin-1")  # one char per byte: lengths and offsets stay the same
+        if self._pattern.search(text) is None:
+            return data
+        return self._pattern.sub(lambda m: "*" * len(m.group()), text).encode("latin-1")
+
     def scrub(self, value: Any) -> Any:
         if isinstance(value, str):
             value = _SURROGATE.sub("\ufffd", value)
@@ -136,6 +143,15 @@ class Page:
 
     items: list[JSONObject]
     sent: list[JSONObject]
+
+
+@dataclass(frozen=True)
+class Download:
+    """A file's first bytes, at most the cap: `complete` says whether that was all of it."""
+
+    body: bytes
+    complete: bool
+    content_type: str
 
 
 @dataclass(frozen=True)
@@ -274,8 +290,12 @@ class BacklogClient:
         ttl: float = 0.0,
         stale: Iterable[str] = (),
         shape: Shape = None,
+        cap: int | None = None,
     ) -> Any:
-        """Send one request; for a write, `stale` names the cached paths it changes (`/x/*`: and below)."""
+        """Send one request; for a write, `stale` names the cached paths it changes (`/x/*`: and below).
+
+        With `cap`, a GET is a download: streamed, cut after `cap` bytes, never cached (a `Download`).
+        """
         pairs = encode_params(params)
         if method != "GET":
             if self.settings.read_only:
@@ -295,6 +315,8 @@ class BacklogClient:
                     await self.cache.invalidate(self.scope, stale)
             return result
 
+        if cap is not None:
+            return (await self._send_raw("GET", path, pairs, [], idempotent=True, cap=cap))[1]
         key = cache_key(self.scope, path, pairs)
         if self.cache is not None and ttl > 0:
             entry = await self.cache.get(key)
@@ -365,13 +387,14 @@ class BacklogClient:
         form: list[tuple[str, str]],
         *,
         idempotent: bool,
+        cap: int | None = None,
     ) -> tuple[str, Any]:
         bucket = rate_bucket(method, path)
         attempt = 0
         while True:
             attempt += 1
             try:
-                return await self._attempt(method, path, pairs, form, bucket)
+                return await self._attempt(method, path, pairs, form, bucket, cap)
             except RateLimitedError as exc:
                 wait = exc.retry_after()
                 if attempt >= self.retry.attempts or wait is None or wait > self.retry.max_rate_wait:
@@ -388,8 +411,15 @@ class BacklogClient:
                 await self._sleep(delay)
 
     async def _attempt(
-        self, method: str, path: str, pairs: list[tuple[str, str]], form: list[tuple[str, str]], bucket: str
+        self,
+        method: str,
+        path: str,
+        pairs: list[tuple[str, str]],
+        form: list[tuple[str, str]],
+        bucket: str,
+        cap: int | None = None,
     ) -> tuple[str, Any]:
+        """One request; with `cap`, a download: at most `cap` bytes are read, then the stream is dropped."""
         import httpx
 
         await self._pace(bucket, method, path)  # before taking a slot: a drained bucket must not starve others
@@ -405,7 +435,8 @@ class BacklogClient:
                 )
                 response = await self._http.send(request, stream=True)
                 try:
-                    body = await _read_limited(response)
+                    limit = MAX_BODY_BYTES if cap is None or response.status_code >= 400 else cap + 1
+                    body = await _read_limited(response, limit, cut=cap is not None)
                 finally:
                     await response.aclose()
             except httpx.TimeoutException:
@@ -426,6 +457,9 @@ class BacklogClient:
                 method=method,
                 path=path,
             )
+        if cap is not None and response.status_code < 300:
+            kind = response.headers.get("content-type", "")
+            return "", Download(self._secret.blank(body[:cap]), len(body) <= cap, kind)
         # Everything from upstream is decoded as UTF-8 (never sniffed), parsed, and masked before anyone
         # sees it: no error message, cached row, log line or answer can carry the key, however encoded.
         text = body.decode("utf-8", errors="replace")
@@ -692,6 +726,73 @@ class BacklogClient:
             return None
         return await self.get_count("/notifications/count", params, ttl=self._issue_ttl)
 
+    # -- activity --------------------------------------------------------------------------------
+
+    async def activities(self, path: str, params: Params) -> Page:
+        """`/space/activities`, `/projects/KEY/activities` or `/users/ID/activities`, within the allow-list."""
+        found = await self.get_list(path, params, ttl=self._issue_ttl)
+        return Page([a for a in found if self.allows_key(str((a.get("project") or {}).get("projectKey", "")))], found)
+
+    # -- documents -------------------------------------------------------------------------------
+
+    async def documents(self, project_key: str, params: Params) -> list[JSONObject]:
+        project = await self.project(project_key)
+        query = {**params, "projectId": [int(project["id"])]}
+        return await self.get_list("/documents", query, ttl=self._issue_ttl)
+
+    async def document_tree(self, project_key: str) -> JSONObject:
+        project = await self.project(project_key)
+        return await self.get_object("/documents/tree", {"projectIdOrKey": project["projectKey"]}, ttl=self._issue_ttl)
+
+    async def document(self, document_id: str) -> JSONObject:
+        path = f"/documents/{segment(document_id)}"
+        document = await self.get_object(path, ttl=self._issue_ttl)
+        allowed = await self._allowed_project_ids()
+        if allowed is not None and int(document.get("projectId") or 0) not in allowed:
+            raise self._denied("document", path)
+        return document
+
+    # -- git -------------------------------------------------------------------------------------
+
+    async def repositories(self, project_key: str) -> list[JSONObject]:
+        return await self.project_list(project_key, "git/repositories")
+
+    def _repo_path(self, project_key: str, repository: str) -> str:
+        if not self.allows_key(project_key):
+            raise self._denied("project", f"/projects/{segment(project_key)}")
+        return f"/projects/{segment(project_key)}/git/repositories/{segment(repository)}"
+
+    async def pull_requests(self, project_key: str, repository: str, params: Params) -> list[JSONObject]:
+        path = self._repo_path(project_key, repository) + "/pullRequests"
+        return await self.get_list(path, params, ttl=self._issue_ttl)
+
+    async def count_pull_requests(self, project_key: str, repository: str, params: Params) -> int:
+        path = self._repo_path(project_key, repository) + "/pullRequests/count"
+        return await self.get_count(path, params, ttl=self._issue_ttl)
+
+    async def pull_request(self, project_key: str, repository: str, number: int) -> JSONObject:
+        path = f"{self._repo_path(project_key, repository)}/pullRequests/{number}"
+        return await self.get_object(path, ttl=self._issue_ttl)
+
+    async def pull_request_comments(
+        self, project_key: str, repository: str, number: int, params: Params
+    ) -> list[JSONObject]:
+        path = f"{self._repo_path(project_key, repository)}/pullRequests/{number}/comments"
+        return await self.get_list(path, params, ttl=self._issue_ttl)
+
+    async def count_pull_request_comments(self, project_key: str, repository: str, number: int) -> int:
+        path = f"{self._repo_path(project_key, repository)}/pullRequests/{number}/comments/count"
+        return await self.get_count(path, ttl=self._issue_ttl)
+
+    # -- attachments -----------------------------------------------------------------------------
+
+    async def download(self, path: str) -> Download:
+        """An attachment's bytes, up to the configured cap (the caller checked the owner is allowed)."""
+        result = await self._request("GET", path, cap=self.settings.attachment_cap)
+        if not isinstance(result, Download):
+            raise BadResponseError(f"GET {path}: expected a file", method="GET", path=path)
+        return result
+
     # -- writes ----------------------------------------------------------------------------------
 
     async def _write_issue(
@@ -744,15 +845,19 @@ def _group(form: list[tuple[str, str]]) -> dict[str, str | list[str]]:
     return grouped
 
 
-async def _read_limited(response: httpx.Response) -> bytes:
+async def _read_limited(response: httpx.Response, limit: int = MAX_BODY_BYTES, *, cut: bool = False) -> bytes:
+    """The body, read in chunks up to `limit` bytes; beyond it an error, or with `cut` the bytes so far."""
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.aiter_bytes():
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise BadResponseError(f"Backlog sent more than {MAX_BODY_BYTES // 2**20} MB; narrow the request")
         chunks.append(chunk)
-    return b"".join(chunks)
+        if size >= limit:
+            if cut:
+                break
+            if size > limit:
+                raise BadResponseError(f"Backlog sent more than {limit // 2**20} MB; narrow the request")
+    return b"".join(chunks)[:limit] if cut else b"".join(chunks)
 
 
 def _api_error(method: str, path: str, status: int, data: Any, headers: httpx.Headers) -> BacklogError:

@@ -23,6 +23,7 @@ DEFAULT_STALE_GRACE = 86400.0
 DEFAULT_TIMEOUT = 15.0
 DEFAULT_TOOL_DEADLINE = 60.0
 DEFAULT_MAX_CONCURRENCY = 4
+DEFAULT_ATTACHMENT_CAP = 4 * 2**20  # bytes; an image's base64 must stay under clients' 5 MB limits
 
 _HOST_RE = re.compile(r"^[A-Za-z0-9.-]+(:\d{1,5})?$")
 _IPV6_RE = re.compile(r"^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
@@ -59,6 +60,7 @@ class Settings:
     projects: frozenset[str] | None = None  # the allow-list of project keys; None: every project
     toolsets: frozenset[str] | None = None  # None: every toolset
     tools: frozenset[str] | None = None  # tool names enabled on top of `toolsets`
+    attachment_cap: int = DEFAULT_ATTACHMENT_CAP  # a download stops here: bigger files are described
 
     def __repr__(self) -> str:
         return (
@@ -134,7 +136,7 @@ def normalise_domain(raw: str) -> str:
     return f"{parts.scheme}://{parts.netloc.lower()}{path}"
 
 
-def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float = 0.0) -> float:
+def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float = 0.0, unit: str = "seconds") -> float:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -143,7 +145,7 @@ def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float
         if not math.isfinite(value):
             raise ValueError(raw)
     except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number of seconds; e.g. {name}={default:g}") from None
+        raise ConfigError(f"{name}={raw!r} is not a number of {unit}; e.g. {name}={default:g}") from None
     if value < minimum:
         raise ConfigError(f"{name}={raw!r} must be at least {minimum:g}; e.g. {name}={default:g}")
     return value
@@ -257,6 +259,9 @@ def settings_from_env(
         timeout=_number(env, "BACKLOG_TIMEOUT", DEFAULT_TIMEOUT, minimum=0.1),
         tool_deadline=_number(env, "BACKLOG_TOOL_DEADLINE", DEFAULT_TOOL_DEADLINE, minimum=1.0),
         max_concurrency=int(concurrency_raw),
+        attachment_cap=int(
+            _number(env, "BACKLOG_ATTACHMENT_MAX_BYTES", DEFAULT_ATTACHMENT_CAP, minimum=1024, unit="bytes")
+        ),
         read_only=read_only or _flag(env, "BACKLOG_READ_ONLY"),
         projects=_projects(projects, "--projects")
         if projects

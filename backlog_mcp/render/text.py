@@ -252,3 +252,10 @@ def fit_blocks(markdown: str, budget: int) -> tuple[str, bool]:
         blocks.append("\n".join(current))
     fitted = fit(blocks, budget)
     return "\n\n".join(fitted.items), fitted.dropped
+
+
+def fenced(text: str, lang: str = "") -> str:
+    """A code block around `text` whose fence no line of it can close (longer than any backtick run)."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{lang}\n{text}\n{fence}"

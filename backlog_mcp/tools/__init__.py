@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from backlog_mcp.tools import issue_writes, issues, notifications, projects, space, wiki
+from backlog_mcp.tools import attachments, documents, git, issue_writes, issues, notifications, projects, space, wiki
 from backlog_mcp.tools.declare import ToolSpec
 
 TOOLS: tuple[ToolSpec, ...] = (
     *space.TOOLS,
     *projects.TOOLS,
     *issues.TOOLS,
+    *attachments.TOOLS,
     *issue_writes.TOOLS,
     *wiki.TOOLS,
+    *documents.TOOLS,
+    *git.TOOLS,
     *notifications.TOOLS,
 )

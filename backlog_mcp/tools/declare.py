@@ -21,6 +21,18 @@ if TYPE_CHECKING:
     from backlog_mcp.app import AppState
 
 
+@dataclass(frozen=True)
+class Image:
+    """An image block of an answer (sent as MCP image content, base64)."""
+
+    data: bytes
+    mime: str
+
+
+# What a tool function returns: Markdown, or Markdown and images in order.
+Answer = str | list[str | Image]
+
+
 class Kind(Enum):
     READ = "read"
     WRITE = "write"  # changes Backlog, adds or updates only
@@ -31,7 +43,7 @@ class Kind(Enum):
 class ToolSpec:
     """One tool: its function, a human title, its toolset and what it does to Backlog."""
 
-    fn: Callable[..., Awaitable[str]]
+    fn: Callable[..., Awaitable[Answer]]
     title: str
     toolset: str
     kind: Kind = Kind.READ

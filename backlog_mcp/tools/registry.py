@@ -8,6 +8,7 @@ into one `ToolError` the model can act on. This is the only place a `ToolError` 
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools.base import Tool
 from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata, func_metadata
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from mcp.types import CallToolResult, ContentBlock, ImageContent, TextContent, ToolAnnotations
 from pydantic import ValidationError
 
 from backlog_mcp.app import AppState
@@ -40,7 +41,7 @@ from backlog_mcp.errors import (
     UsageError,
 )
 from backlog_mcp.matching import closest_first, shown
-from backlog_mcp.tools.declare import Call, Kind, ToolSpec, defaults_left_out
+from backlog_mcp.tools.declare import Answer, Call, Image, Kind, ToolSpec, defaults_left_out
 
 log = logging.getLogger(__name__)
 
@@ -204,14 +205,14 @@ class Entry:
         except ValidationError as exc:
             raise UsageError(_invalid(exc)) from None
 
-    async def run(self, app: AppState, arguments: Mapping[str, Any]) -> str:
+    async def run(self, app: AppState, arguments: Mapping[str, Any]) -> Answer:
         deadline = app.settings.tool_deadline
         with collect_stale() as ages, collect_writes() as writes:
             try:
                 args = self._arguments(arguments)
                 call = Call(app, self.spec.fn, defaults_left_out(self.spec.fn, args, arguments))
                 with anyio.fail_after(deadline):
-                    text = await self.spec.fn(call, **args)
+                    answer = await self.spec.fn(call, **args)
             except UsageError as exc:
                 raise ToolError(str(exc)) from None
             except TimeoutError:
@@ -223,8 +224,9 @@ class Entry:
                 log.exception("unexpected failure in %s", self.spec.name)
                 raise ToolError(INTERNAL_ERROR) from None
         if ages:
-            text = f"**Note: Backlog is not answering; this is a cached copy about {_age(max(ages))} old.**\n\n{text}"
-        return text
+            note = f"**Note: Backlog is not answering; this is a cached copy about {_age(max(ages))} old.**\n\n"
+            return note + answer if isinstance(answer, str) else [note, *answer]
+        return answer
 
     def _timed_out(self, deadline: float, arguments: Mapping[str, Any], *, sent: bool) -> str:
         if not sent:  # a read, or a write cut before its request left: nothing changed
@@ -261,5 +263,18 @@ class BacklogServer(MCPServer[AppState]):
                 raise ToolError(self._held[name])
             raise ToolError(f"Unknown tool: {shown(name, 60)}. Valid tools: {', '.join(self._entries)}.")
         app: AppState = context.request_context.lifespan_context
-        text = await entry.run(app, arguments if isinstance(arguments, Mapping) else {})
-        return CallToolResult(content=[TextContent(type="text", text=text)], is_error=False)
+        answer = await entry.run(app, arguments if isinstance(arguments, Mapping) else {})
+        return CallToolResult(content=blocks(answer), is_error=False)
+
+
+def blocks(answer: Answer) -> list[ContentBlock]:
+    """MCP content for an answer: Markdown as text, images as base64 image content."""
+    parts = [answer] if isinstance(answer, str) else answer
+    out: list[ContentBlock] = []
+    for part in parts:
+        if isinstance(part, Image):
+            data = base64.b64encode(part.data).decode("ascii")
+            out.append(ImageContent(type="image", data=data, mime_type=part.mime))
+        else:
+            out.append(TextContent(type="text", text=part))
+    return out

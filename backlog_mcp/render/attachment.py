@@ -1,0 +1,72 @@
+"""Attachments: a list of them, and one file shown as an image, as text, or described."""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Sequence
+from typing import Any
+
+from backlog_mcp.render.text import View, approx_tokens, clip, fenced, fmt_size, fmt_time, item, quote, user_name
+
+JSON = dict[str, Any]
+_IMAGES = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
+
+
+def image_type(head: bytes) -> str | None:
+    """PNG, JPEG, GIF or WebP, by the file's own first bytes (a sent Content-Type can lie)."""
+    for magic, mime in _IMAGES:
+        if head.startswith(magic):
+            return mime
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def as_text(body: bytes, complete: bool) -> str | None:
+    """The file as text when it is UTF-8 without NUL bytes; a cut last character is dropped."""
+    if b"\x00" in body[:65536]:
+        return None
+    try:
+        return codecs.getincrementaldecoder("utf-8-sig")().decode(body, final=complete)
+    except UnicodeDecodeError:
+        return None
+
+
+def attachment_line(attachment: JSON, view: View) -> str:
+    return (
+        f"- {item(attachment.get('name'))} (id {item(attachment.get('id'))}) · {fmt_size(attachment.get('size'))} · "
+        f"{user_name(attachment.get('createdUser'))}, {fmt_time(attachment.get('created'), view)[:10]}"
+    )
+
+
+def render_attachments(attachments: Sequence[JSON], *, owner: str, view: View) -> str:
+    if not attachments:
+        return f"{owner} has no attachments."
+    lines = [attachment_line(a, view) for a in attachments]
+    return "\n".join([f"{owner}: {len(lines)} attachments. Open one by its name or id.", "", *lines])
+
+
+def describe(attachment: JSON, *, owner: str, url: str, view: View, why: str) -> str:
+    """What a file is, when its content is not shown: name, type, size, who attached it, when, where."""
+    return (
+        f"{item(attachment.get('name'))} (id {item(attachment.get('id'))}) on {owner}: "
+        f"{fmt_size(attachment.get('size'))}, attached by {user_name(attachment.get('createdUser'))} "
+        f"on {fmt_time(attachment.get('created'), view)} ({view.tz_name}). {why} Open it in Backlog: {url}"
+    )
+
+
+def render_text_file(attachment: JSON, text: str, *, owner: str, complete: bool, budget: int) -> str:
+    """A text file, fenced (it is not ours), clipped to the budget with a note saying so."""
+    size = fmt_size(attachment.get("size"))
+    head = f"{item(attachment.get('name'))} (id {item(attachment.get('id'))}, {size}) on {owner}:"
+    # The estimate is ~3 bytes a token: nothing past budget * 3 bytes can be shown anyway.
+    shown_text, cut = clip(text[: budget * 3 + 1], budget - approx_tokens(head) - 80)
+    body = quote(fenced(shown_text))
+    if cut or not complete or len(text) > budget * 3:
+        return f"{head}\n\n{body}\n\n_Only the start of the file is shown; it is {size} in all._"
+    return f"{head}\n\n{body}"

@@ -1,0 +1,74 @@
+"""Documents: a project's document tree, search hits, and one document as text."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from backlog_mcp.render.text import View, approx_tokens, fit, fit_blocks, fmt_time, inline, item, quote, user_name
+
+JSON = dict[str, Any]
+
+
+def _tree_lines(nodes: Sequence[JSON], depth: int = 0) -> list[str]:
+    lines = []
+    for node in nodes:
+        emoji = f"{item(node['emoji'])} " if node.get("emoji") else ""
+        lines.append(f"{'  ' * depth}- {emoji}{item(node.get('name'))} (id {item(node.get('id'))})")
+        lines.extend(_tree_lines(node.get("children") or [], depth + 1))
+    return lines
+
+
+def render_document_tree(tree: JSON, *, project: str, budget: int) -> str:
+    nodes = (tree.get("activeTree") or {}).get("children") or []
+    if not nodes:
+        return f"Project {item(project)} has no documents."
+    lines = _tree_lines(nodes)
+    head = f"Documents of {item(project)}: {len(lines)} (nested as in Backlog). Open one by its id."
+    fitted = fit(lines, budget - approx_tokens(head) - 40)
+    tail = [f"_{len(lines) - len(fitted.items)} more not shown; search with a keyword._"] if fitted.dropped else []
+    trash = len((tree.get("trashTree") or {}).get("children") or [])
+    if trash:
+        tail.append(f"({trash} in the trash, not listed.)")
+    return "\n".join([head, "", *fitted.items, *([""] if tail else []), *tail])
+
+
+def document_line(document: JSON, view: View) -> str:
+    emoji = f"{item(document['emoji'])} " if document.get("emoji") else ""
+    return (
+        f"- {emoji}{item(document.get('title'))} (id {item(document.get('id'))}) · updated "
+        f"{fmt_time(document.get('updated'), view)[:10]} by {user_name(document.get('updatedUser'))}"
+    )
+
+
+def render_document_hits(
+    documents: Sequence[JSON], *, scope: str, offset: int, view: View, next_call: Callable[[int], str] | None
+) -> str:
+    if not documents:
+        return f"No documents: {scope}."
+    head = f"{scope}: {offset + 1}-{offset + len(documents)} (dates {view.tz_name}), newest update first."
+    tail = ["", f"More may exist. Next page: {next_call(offset + len(documents))}"] if next_call else []
+    return "\n".join([head, "", *(document_line(d, view) for d in documents), *tail])
+
+
+def render_document(document: JSON, *, project: str, view: View, url: str, budget: int) -> str:
+    """One document from its plain text (never the editor's JSON), quoted: it is not ours."""
+    emoji = f"{item(document['emoji'])} " if document.get("emoji") else ""
+    tags = ", ".join(item(t.get("name")) for t in document.get("tags") or [])
+    head = [
+        f"# {emoji}{inline(document.get('title'))}",
+        f"Document in {item(project)}{f' [{tags}]' if tags else ''} · updated "
+        f"{fmt_time(document.get('updated'), view)} by {user_name(document.get('updatedUser'))} "
+        f"(times {view.tz_name}) · {url}",
+    ]
+    attachments = document.get("attachments") or []
+    if attachments:
+        head.append("Attachments: " + ", ".join(item(a.get("name")) for a in attachments))
+    text = str(document.get("plain") or "").strip()
+    if not text:
+        return "\n".join([*head, "", "_Empty document._"])
+    fitted, cut = fit_blocks(text, budget - approx_tokens("\n".join(head)) - 60)
+    out = "\n".join([*head, "", quote(fitted)])
+    if cut:
+        out += f"\n\n_Document shortened (about {approx_tokens(text)} tokens in all); the whole of it is at {url}._"
+    return out

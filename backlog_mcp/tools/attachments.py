@@ -1,0 +1,145 @@
+"""Attachments of issues, wiki pages and pull requests: images as images, text as text, else described."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import Field
+
+from backlog_mcp.args import MaxTokens, Text, Timezone, zone
+from backlog_mcp.client import JSONObject, segment
+from backlog_mcp.errors import NotFoundError, UsageError
+from backlog_mcp.matching import resolve
+from backlog_mcp.render.attachment import as_text, describe, image_type, render_attachments, render_text_file
+from backlog_mcp.render.text import fmt_size, item
+from backlog_mcp.tools.declare import Answer, Call, Image, ToolSpec, format_call
+from backlog_mcp.tools.git import get_pull_requests, repository_name
+from backlog_mcp.tools.issues import key_arg, missing
+from backlog_mcp.tools.wiki import get_wiki_pages
+
+
+@dataclass(frozen=True)
+class Owner:
+    """What the attachments hang on: its name in answers, its page in Backlog, its files' download path."""
+
+    name: str
+    url: str
+    files: str  # the download path, to which "/<id>" is added
+    attachments: list[JSONObject]
+
+
+async def _owner(
+    call: Call,
+    issue_key: str | None,
+    page_id: int | None,
+    project_key: str | None,
+    repository: str | None,
+    number: int | None,
+) -> Owner:
+    app = call.app
+    base = app.settings.base_url
+    given = [issue_key is not None, page_id is not None, repository is not None or number is not None]
+    if sum(given) != 1:
+        raise UsageError(
+            "Name one owner: issue_key (an issue), page_id (a wiki page), or project_key, repository and "
+            "number (a pull request)."
+        )
+    if issue_key is not None:
+        key = key_arg(issue_key)
+        try:
+            issue = await app.client.issue(key)
+        except NotFoundError:
+            raise missing(key, app) from None
+        real = str(issue["issueKey"])
+        return Owner(
+            real, f"{base}/view/{real}", f"/issues/{segment(real)}/attachments", issue.get("attachments") or []
+        )
+    if page_id is not None:
+        try:
+            page = await app.client.wiki(page_id)
+        except NotFoundError:
+            raise UsageError(
+                f"Wiki page {page_id} does not exist or is not allowed; find pages with "
+                + format_call(get_wiki_pages, {"project_key": "..."})
+            ) from None
+        return Owner(
+            f"wiki page {item(page.get('name'))}",
+            f"{base}/alias/wiki/{page_id}",
+            f"/wikis/{page_id}/attachments",
+            page.get("attachments") or [],
+        )
+    if not (project_key and repository and number):
+        raise UsageError("A pull request needs project_key, repository and number, e.g. ORBIT, orbit-ios, 12.")
+    project = await app.lookup.project(project_key)
+    key = str(project["projectKey"])
+    repo = await repository_name(call, key, repository)
+    try:
+        pr = await app.client.pull_request(key, repo, number)
+    except NotFoundError:
+        raise UsageError(
+            f"Pull request {number} does not exist in {key}/{item(repo)}; list them with "
+            + format_call(get_pull_requests, {"project_key": key, "repository": repo, "status": "all"})
+        ) from None
+    path = f"/projects/{segment(key)}/git/repositories/{segment(repo)}/pullRequests/{number}"
+    return Owner(
+        f"pull request {key}/{item(repo)}#{number}",
+        f"{base}/git/{key}/{repo}/pullRequests/{number}",
+        f"{path}/attachments",
+        pr.get("attachments") or [],
+    )
+
+
+async def get_attachment(
+    call: Call,
+    attachment: Annotated[Text | None, Field(description="File name or id; leave out to list the files")] = None,
+    issue_key: Annotated[Text | None, Field(description="The issue it is attached to")] = None,
+    page_id: Annotated[int | None, Field(ge=1, description="Or: the wiki page's id")] = None,
+    project_key: Annotated[Text | None, Field(description="Or, with repository and number: a pull request")] = None,
+    repository: Text | None = None,
+    number: Annotated[int | None, Field(ge=1)] = None,
+    timezone: Timezone = "UTC",
+    max_tokens: MaxTokens = 10000,
+) -> Answer:
+    """One file attached to an issue, wiki page or pull request: images as images, text as text, else described."""
+    tz = zone(timezone)
+    owner = await _owner(call, issue_key, page_id, project_key, repository, number)
+    view = await call.app.view(tz)
+    if attachment is None:
+        return render_attachments(owner.attachments, owner=owner.name, view=view)
+    if not owner.attachments:
+        raise UsageError(f"{owner.name} has no attachments.")
+    options: dict[str, set[int]] = {}
+    for a in owner.attachments:
+        options.setdefault(str(a.get("name")), set()).add(int(a["id"]))
+        options.setdefault(str(a.get("id")), set()).add(int(a["id"]))
+    chosen = max(resolve("attachment", attachment.strip(), options, owner.name))  # the newest of a repeated name
+    found = next(a for a in owner.attachments if int(a["id"]) == chosen)
+    cap = call.app.settings.attachment_cap
+    size = found.get("size")
+    if isinstance(size, int) and size > cap and not _maybe_text(found):
+        return describe(found, owner=owner.name, url=owner.url, view=view, why=_too_big(cap))
+    download = await call.app.client.download(f"{owner.files}/{chosen}")
+    mime = image_type(download.body[:16])
+    if mime is not None:
+        if not download.complete:
+            return describe(found, owner=owner.name, url=owner.url, view=view, why=_too_big(cap))
+        line = describe(found, owner=owner.name, url=owner.url, view=view, why="The image follows.")
+        return [line, Image(download.body, mime)]
+    text = as_text(download.body, download.complete)
+    if text is not None:
+        return render_text_file(found, text, owner=owner.name, complete=download.complete, budget=max_tokens)
+    return describe(found, owner=owner.name, url=owner.url, view=view, why="It is neither an image nor text.")
+
+
+def _maybe_text(attachment: JSONObject) -> bool:
+    """Worth downloading the start of a big file: its name says text (a log, CSV, JSON, source)."""
+    name = str(attachment.get("name") or "").lower()
+    return not name.endswith((".png", ".jpg", ".jpeg", ".gif", ".webp", ".zip", ".pdf", ".xlsx", ".docx", ".mp4"))
+
+
+def _too_big(cap: int) -> str:
+    return f"It is bigger than this server's download cap ({fmt_size(cap)}, BACKLOG_ATTACHMENT_MAX_BYTES)."
+
+
+TOOLS = (ToolSpec(get_attachment, "An attachment", "issues"),)

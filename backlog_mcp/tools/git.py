@@ -1,0 +1,160 @@
+"""Git tools: a project's repositories and pull requests, and one pull request with its comments."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from backlog_mcp.args import Count, MaxTokens, Offset, Text, Timezone, zone
+from backlog_mcp.client import Params
+from backlog_mcp.errors import NotFoundError, UsageError
+from backlog_mcp.lookup import gather
+from backlog_mcp.matching import resolve
+from backlog_mcp.render.git import render_pull_request, render_pull_requests, render_repositories
+from backlog_mcp.render.issue import render_comments
+from backlog_mcp.render.notation import LinkContext
+from backlog_mcp.render.text import item
+from backlog_mcp.tools.declare import Call, ToolSpec, format_call
+from backlog_mcp.tools.issues import key_arg, missing
+
+ProjectKey = Annotated[Text, Field(description="Project key (or name), e.g. ORBIT")]
+STATUS_IDS = {"open": [1], "closed": [2], "merged": [3], "all": []}
+
+
+async def repository_name(call: Call, project_key: str, wanted: str) -> str:
+    """A repository's name from its name (or an unambiguous part of it) or id; unknown: the valid names."""
+    repos = await call.app.client.repositories(project_key)
+    by_id = [r for r in repos if str(r.get("id")) == wanted.strip()]
+    if by_id:
+        return str(by_id[0]["name"])
+    options: dict[str, set[int]] = {}
+    for repo in repos:
+        options.setdefault(str(repo.get("name")), set()).add(int(repo["id"]))
+    chosen = resolve("repository", wanted.strip(), options, f"project {project_key}")
+    return next(str(r["name"]) for r in repos if int(r["id"]) in chosen)
+
+
+async def get_pull_requests(
+    call: Call,
+    project_key: ProjectKey,
+    repository: Annotated[Text | None, Field(description="Leave out to list the repositories")] = None,
+    status: Literal["open", "closed", "merged", "all"] = "open",
+    assignee: Annotated[Text | None, Field(description="Name, login id or me")] = None,
+    issue_key: Annotated[Text | None, Field(description="Only pull requests linked to this issue")] = None,
+    offset: Offset = 0,
+    count: Count = 20,
+    timezone: Timezone = "UTC",
+    max_tokens: MaxTokens = 10000,
+) -> str:
+    """A project's Git repositories, or one repository's pull requests with branch, author and linked issue."""
+    tz = zone(timezone)
+    app, client = call.app, call.app.client
+    project = await app.lookup.project(project_key)
+    key = str(project["projectKey"])
+    if repository is None:
+        if assignee or issue_key or offset:
+            raise UsageError("Name a repository to filter pull requests; without one, the repositories are listed.")
+        repos, view = await gather(client.repositories(key), app.view(tz))
+        counts = await gather(*(client.count_pull_requests(key, str(r["name"]), {"statusId": [1]}) for r in repos))
+        return render_repositories(repos, list(counts), project=key, view=view)
+    repo = await repository_name(call, key, repository)
+    params: dict[str, list[int]] = {"statusId": STATUS_IDS[status]}
+    scope = f"{status.capitalize() if status != 'all' else 'All'} pull requests of {key}/{item(repo)}"
+    if assignee:
+        people = await app.lookup.users([assignee], [project])
+        params["assigneeId"] = [uid for uid, _ in people]
+        scope += f" assigned to {', '.join(item(name) for _, name in people)}"
+    if issue_key:
+        ref = key_arg(issue_key)
+        try:
+            issue = await client.issue(ref)
+        except NotFoundError:
+            raise missing(ref, app) from None
+        params["issueId"] = [int(issue["id"])]
+        scope += f" linked to {item(issue['issueKey'])}"
+    query: Params = {**params, "offset": offset, "count": count}
+    filters: Params = params
+    prs, total, view = await gather(
+        client.pull_requests(key, repo, query), client.count_pull_requests(key, repo, filters), app.view(tz)
+    )
+    if prs and offset >= total:
+        raise UsageError(f"offset={offset} is past the end: {total} pull requests.")
+    shown_to = offset + len(prs)
+    return render_pull_requests(
+        prs,
+        scope=scope,
+        total=total,
+        offset=offset,
+        view=view,
+        next_call=call.again(project_key=key, repository=repo, offset=shown_to) if shown_to < total else None,
+        budget=max_tokens,
+    )
+
+
+async def get_pull_request(
+    call: Call,
+    project_key: ProjectKey,
+    repository: Annotated[Text, Field(description="Repository name")],
+    number: Annotated[int, Field(ge=1, description="Pull request number")],
+    comment_count: Annotated[int, Field(ge=0, le=100, description="Newest comments to include")] = 20,
+    before_id: Annotated[int | None, Field(ge=1, description="Comments before this comment id")] = None,
+    timezone: Timezone = "UTC",
+    max_tokens: MaxTokens = 10000,
+) -> str:
+    """One pull request: description, linked issue, branches, status, and its comments with changes."""
+    tz = zone(timezone)
+    app, client = call.app, call.app.client
+    project = await app.lookup.project(project_key)
+    key = str(project["projectKey"])
+    repo = await repository_name(call, key, repository)
+    params: Params = {"order": "desc", "count": min(comment_count + 1, 100), "maxId": before_id}
+    try:
+        pr, comments, total, view = await gather(
+            client.pull_request(key, repo, number),
+            client.pull_request_comments(key, repo, number, params) if comment_count else _none(),
+            client.count_pull_request_comments(key, repo, number),
+            app.view(tz),
+        )
+    except NotFoundError:
+        find = format_call(get_pull_requests, {"project_key": key, "repository": repo, "status": "all"})
+        raise UsageError(f"{key}/{repo} has no pull request {number}; list them with {find}.") from None
+    comments = [c for c in comments if c.get("id") != before_id]
+    more = len(comments) > comment_count
+    page = sorted(comments[:comment_count], key=lambda c: int(c["id"]))
+    thread = ""
+    if page:
+        thread, _ = render_comments(
+            page,
+            rule=str(project.get("textFormattingRule", "markdown")),
+            view=view,
+            links=LinkContext(),
+            budget=max_tokens // 2,
+            older=-1 if more else 0,
+            older_call=lambda first: call.again(project_key=key, repository=repo, before_id=first),
+        )
+        thread = f"{total} comments in all.\n\n{thread}"
+    elif total and comment_count:
+        thread = f"{total} comments, none before comment {before_id}."
+    elif total:
+        thread = f"{total} comments; read them with {call.again(comment_count=20)}."
+    return render_pull_request(
+        pr,
+        repo=repo,
+        project=key,
+        rule=str(project.get("textFormattingRule", "markdown")),
+        view=view,
+        url=f"{app.settings.base_url}/git/{key}/{repo}/pullRequests/{number}",
+        thread=thread,
+        budget=max_tokens,
+    )
+
+
+async def _none() -> list[dict[str, object]]:
+    return []
+
+
+TOOLS = (
+    ToolSpec(get_pull_requests, "Repositories and pull requests", "git"),
+    ToolSpec(get_pull_request, "A pull request", "git"),
+)
