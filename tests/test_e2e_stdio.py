@@ -120,6 +120,7 @@ async def test_stdio_access_controls_from_flags_and_env(
                 "get_issue_comments",
                 "get_my_issues",
                 "get_user_issue_list",
+                "get_attachment",
             ]
             refused = await client.call_tool("add_issue_comment", {"issue_key": "ORBIT-1", "content": "hi"})
             assert refused.is_error and "read-only" in text_of(refused)
@@ -133,7 +134,7 @@ def test_unknown_toolset_or_tool_exits_2_with_the_valid_names(tmp_path: Path) ->
     env = {"BACKLOG_API_KEY": DEFAULT_API_KEY, "BACKLOG_DOMAIN": "http://127.0.0.1:9", "HOME": str(tmp_path)}
     for extra, expected in (
         (["--toolsets", "issue"], "valid toolsets: space, projects, issues, wiki, documents, git, notifications"),
-        (["--tools", "get_issue"], "valid tools: add_issue_comment, get_issue_comments, get_issue_details"),
+        (["--tools", "get_issue"], "valid tools: add_issue_comment, get_activity, get_attachment"),
     ):
         done = subprocess.run(
             [sys.executable, "-m", "backlog_mcp", "--no-cache", *extra],

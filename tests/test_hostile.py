@@ -40,6 +40,14 @@ POISONED = frozenset(
         "dir",
         "unit",
         "mailAddress",
+        "title",
+        "plain",
+        "new_value",
+        "old_value",
+        "branch",
+        "base",
+        "ref",
+        "comment",
     }
 )
 NASTY = "\r\n\v\f\x1c\x85\u2028\u2029#*_`[]()<>|·→-+>!~=:.,;& \\\"'1"
@@ -57,6 +65,15 @@ CALLS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("get_wiki_pages", {"project_key": "ORBIT"}),
     ("get_wiki_page", {"page_id": 3_300_002}),
     ("get_wiki_page", {"page_id": 3_300_009}),
+    ("get_activity", {"project_key": "ORBIT", "max_tokens": 20000}),
+    ("get_activity", {"kinds": ["git", "documents", "wiki"], "max_tokens": 20000}),
+    ("get_attachment", {"issue_key": "ORBIT-1"}),
+    ("get_attachment", {"issue_key": "ORBIT-1", "attachment": "66120"}),
+    ("get_documents", {"project_key": "ORBIT"}),
+    ("get_document", {"document_id": "3ea04565cdadba2237b3285908419ea2"}),
+    ("get_pull_requests", {"project_key": "ORBIT"}),
+    ("get_pull_requests", {"project_key": "ORBIT", "repository": "41", "status": "all"}),
+    ("get_pull_request", {"project_key": "ORBIT", "repository": "41", "number": 1}),
     ("add_issue_comment", {"issue_key": "ORBIT-2", "content": "ok"}),
     ("update_issue_description", {"issue_key": "ORBIT-3", "description": "ok"}),
 )
@@ -83,6 +100,9 @@ def fake_with(text: str) -> FakeBacklog:
     space.users = {uid: poison(user, text) for uid, user in space.users.items()}
     space.issues = {iid: poison(issue, text) for iid, issue in space.issues.items()}
     space.comments = {iid: poison(thread, text) for iid, thread in space.comments.items()}
+    for name in ("repositories", "pull_requests", "pr_comments", "documents", "document_trees"):
+        setattr(space, name, {k: poison(v, text) for k, v in getattr(space, name).items()})
+    space.activities = poison(space.activities, text)
     for project in space.projects.values():
         for attribute in ("statuses", "issue_types", "categories", "versions", "custom_fields"):
             setattr(project, attribute, poison(getattr(project, attribute), text))

@@ -50,13 +50,22 @@ DENIED_VS_MISSING: dict[str, list[tuple[Any, Any]]] = {
     "page_id": [("{NOVA wiki id}", 99_999_999)],
     "project_ids": [([105], [999])],
     "parent_issue_ids": [(["{NOVA-1 id}"], [999999999])],
+    "document_id": [("7ed9787dd2c4775adc68badc2fb2bd14", "00000000000000000000000000000000")],
 }
 # Arguments that look like addresses but are not: ids of comments inside an already-checked issue,
 # and filters over issues that are themselves limited to the allowed projects.
 NOT_ADDRESSES = frozenset({"before_id", "after_id", "assignee_ids", "status_ids", "milestone_ids", "user_id"})
 # (`before_id` of get_notifications bounds the user's own inbox, which is filtered to the allowed projects.)
 # Valid values for the required arguments of each kind, to call a tool when only one argument varies.
-FILLERS: dict[str, Any] = {"issue_key": "ORBIT-1", "description": "x", "content": "x", "project_key": "ORBIT"}
+FILLERS: dict[str, Any] = {
+    "issue_key": "ORBIT-1",
+    "description": "x",
+    "content": "x",
+    "project_key": "ORBIT",
+    "repository": "orbit-android",
+    "number": 1,
+    "document_id": "3ea04565cdadba2237b3285908419ea2",
+}
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
@@ -272,6 +281,51 @@ async def test_toolsets_and_tool_names_filter_what_is_offered(fake: FakeBacklog,
                             },
                             "name": {"type": "string", "description": "Part of a name or login id"},
                             "include_email": {"default": False, "type": "boolean"},
+                        },
+                    },
+                    "annotations": {
+                        "readOnlyHint": True,
+                        "destructiveHint": False,
+                        "idempotentHint": True,
+                        "openWorldHint": False,
+                    },
+                },
+                {
+                    "name": "get_activity",
+                    "title": "Recent activity",
+                    "description": """\
+What happened, newest first, grouped by day then by item: issues, comments, wiki, git, documents.
+
+For stand-ups and "what changed since yesterday". Days are in `timezone`.\
+""",
+                    "inputSchema": {
+                        "type": "object",
+                        "properties": {
+                            "project_key": {"type": "string", "description": "Only this project"},
+                            "user": {
+                                "type": "string",
+                                "description": "Only what this person did: name, login id or me",
+                            },
+                            "since": {"type": "string", "description": "From this day, YYYY-MM-DD"},
+                            "until": {"type": "string", "description": "Up to this day, YYYY-MM-DD"},
+                            "kinds": {
+                                "items": {
+                                    "enum": ["issues", "comments", "wiki", "files", "git", "documents", "project"],
+                                    "type": "string",
+                                },
+                                "type": "array",
+                            },
+                            "before_id": {"type": "integer", "description": "Activity before this id (paging)"},
+                            "timezone": {
+                                "default": "UTC",
+                                "description": "IANA zone, e.g. Asia/Tokyo",
+                                "type": "string",
+                            },
+                            "max_tokens": {
+                                "default": 10000,
+                                "description": "Output budget, 1000-20000 tokens",
+                                "type": "integer",
+                            },
                         },
                     },
                     "annotations": {
@@ -504,6 +558,44 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                     },
                 },
                 {
+                    "name": "get_attachment",
+                    "title": "An attachment",
+                    "description": "One file attached to an issue, wiki page or pull request: images as images, text as text, else described.",
+                    "inputSchema": {
+                        "type": "object",
+                        "properties": {
+                            "attachment": {
+                                "type": "string",
+                                "description": "File name or id; leave out to list the files",
+                            },
+                            "issue_key": {"type": "string", "description": "The issue it is attached to"},
+                            "page_id": {"type": "integer", "description": "Or: the wiki page's id"},
+                            "project_key": {
+                                "type": "string",
+                                "description": "Or, with repository and number: a pull request",
+                            },
+                            "repository": {"type": "string"},
+                            "number": {"type": "integer"},
+                            "timezone": {
+                                "default": "UTC",
+                                "description": "IANA zone, e.g. Asia/Tokyo",
+                                "type": "string",
+                            },
+                            "max_tokens": {
+                                "default": 10000,
+                                "description": "Output budget, 1000-20000 tokens",
+                                "type": "integer",
+                            },
+                        },
+                    },
+                    "annotations": {
+                        "readOnlyHint": True,
+                        "destructiveHint": False,
+                        "idempotentHint": True,
+                        "openWorldHint": False,
+                    },
+                },
+                {
                     "name": "update_issue_description",
                     "title": "Replace an issue's description",
                     "description": "Replace an issue's description (text in the project's format: Markdown or Backlog notation).",
@@ -606,8 +698,148 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                     },
                 },
             ],
-            "documents": [],
-            "git": [],
+            "documents": [
+                {
+                    "name": "get_documents",
+                    "title": "Documents of a project",
+                    "description": "A project's documents as a tree (titles, ids, nesting), or those matching a keyword.",
+                    "inputSchema": {
+                        "type": "object",
+                        "properties": {
+                            "project_key": {"description": "Project key (or name), e.g. ORBIT", "type": "string"},
+                            "keyword": {
+                                "type": "string",
+                                "description": "Words in titles or text; leave out for the tree",
+                            },
+                            "offset": {"default": 0, "type": "integer"},
+                            "timezone": {
+                                "default": "UTC",
+                                "description": "IANA zone, e.g. Asia/Tokyo",
+                                "type": "string",
+                            },
+                            "max_tokens": {
+                                "default": 10000,
+                                "description": "Output budget, 1000-20000 tokens",
+                                "type": "integer",
+                            },
+                        },
+                        "required": ["project_key"],
+                    },
+                    "annotations": {
+                        "readOnlyHint": True,
+                        "destructiveHint": False,
+                        "idempotentHint": True,
+                        "openWorldHint": False,
+                    },
+                },
+                {
+                    "name": "get_document",
+                    "title": "A document",
+                    "description": "One document as text, with its tags, attachments and last update.",
+                    "inputSchema": {
+                        "type": "object",
+                        "properties": {
+                            "document_id": {
+                                "description": "Document id (32 hex characters, from get_documents)",
+                                "type": "string",
+                            },
+                            "timezone": {
+                                "default": "UTC",
+                                "description": "IANA zone, e.g. Asia/Tokyo",
+                                "type": "string",
+                            },
+                            "max_tokens": {
+                                "default": 10000,
+                                "description": "Output budget, 1000-20000 tokens",
+                                "type": "integer",
+                            },
+                        },
+                        "required": ["document_id"],
+                    },
+                    "annotations": {
+                        "readOnlyHint": True,
+                        "destructiveHint": False,
+                        "idempotentHint": True,
+                        "openWorldHint": False,
+                    },
+                },
+            ],
+            "git": [
+                {
+                    "name": "get_pull_requests",
+                    "title": "Repositories and pull requests",
+                    "description": "A project's Git repositories, or one repository's pull requests with branch, author and linked issue.",
+                    "inputSchema": {
+                        "type": "object",
+                        "properties": {
+                            "project_key": {"description": "Project key (or name), e.g. ORBIT", "type": "string"},
+                            "repository": {"type": "string", "description": "Leave out to list the repositories"},
+                            "status": {
+                                "default": "open",
+                                "enum": ["open", "closed", "merged", "all"],
+                                "type": "string",
+                            },
+                            "assignee": {"type": "string", "description": "Name, login id or me"},
+                            "issue_key": {"type": "string", "description": "Only pull requests linked to this issue"},
+                            "offset": {"default": 0, "type": "integer"},
+                            "count": {"default": 20, "description": "1-100", "type": "integer"},
+                            "timezone": {
+                                "default": "UTC",
+                                "description": "IANA zone, e.g. Asia/Tokyo",
+                                "type": "string",
+                            },
+                            "max_tokens": {
+                                "default": 10000,
+                                "description": "Output budget, 1000-20000 tokens",
+                                "type": "integer",
+                            },
+                        },
+                        "required": ["project_key"],
+                    },
+                    "annotations": {
+                        "readOnlyHint": True,
+                        "destructiveHint": False,
+                        "idempotentHint": True,
+                        "openWorldHint": False,
+                    },
+                },
+                {
+                    "name": "get_pull_request",
+                    "title": "A pull request",
+                    "description": "One pull request: description, linked issue, branches, status, and its comments with changes.",
+                    "inputSchema": {
+                        "type": "object",
+                        "properties": {
+                            "project_key": {"description": "Project key (or name), e.g. ORBIT", "type": "string"},
+                            "repository": {"description": "Repository name", "type": "string"},
+                            "number": {"description": "Pull request number", "type": "integer"},
+                            "comment_count": {
+                                "default": 20,
+                                "description": "Newest comments to include",
+                                "type": "integer",
+                            },
+                            "before_id": {"type": "integer", "description": "Comments before this comment id"},
+                            "timezone": {
+                                "default": "UTC",
+                                "description": "IANA zone, e.g. Asia/Tokyo",
+                                "type": "string",
+                            },
+                            "max_tokens": {
+                                "default": 10000,
+                                "description": "Output budget, 1000-20000 tokens",
+                                "type": "integer",
+                            },
+                        },
+                        "required": ["project_key", "repository", "number"],
+                    },
+                    "annotations": {
+                        "readOnlyHint": True,
+                        "destructiveHint": False,
+                        "idempotentHint": True,
+                        "openWorldHint": False,
+                    },
+                },
+            ],
             "notifications": [
                 {
                     "name": "get_notifications",
@@ -638,7 +870,12 @@ Default: my issues not closed, latest update first. Filters take names; date fil
     )
     settings = make_settings(tmp_path / "mix", toolsets=frozenset({"space"}), tools=frozenset({"get_issue_details"}))
     async with connect(fake, settings) as client:
-        assert [t["name"] for t in await listed(client)] == ["get_myself", "get_users_by_project", "get_issue_details"]
+        assert [t["name"] for t in await listed(client)] == [
+            "get_myself",
+            "get_users_by_project",
+            "get_activity",
+            "get_issue_details",
+        ]
         held = await client.call_tool("get_user_issue_list", {})
         assert held.is_error and "not enabled on this server" in text_of(held)
 

@@ -72,7 +72,16 @@ def build_activities(space: Space, projects: list[Project]) -> None:
         pid = project.data["id"]
         for issue in (i for i in space.issues.values() if i["projectId"] == pid):
             add(issue["created"], ISSUE_CREATED, project, issue_content(issue), issue["createdUser"])
-            for comment in space.comments[issue["id"]]:
+            thread = space.comments[issue["id"]]
+            if not thread and issue["updated"] != issue["created"]:
+                # An issue edited without a comment thread in the dataset: its last update, as Backlog logs it.
+                status = str(issue["status"]["id"])
+                changes = [] if status == "1" else [{"field": "status", "new_value": status, "old_value": "1"}]
+                content = {**issue_content(issue), "comment": {"id": None, "content": ""}, "attachments": [],
+                           "changes": [{**c, "type": "standard"} for c in changes], "shared_files": [],
+                           "external_file_links": []}  # fmt: skip
+                add(issue["updated"], ISSUE_UPDATED, project, content, issue["updatedUser"])
+            for comment in thread:
                 kind, content = comment_activity(space, issue, comment)
                 add(comment["created"], kind, project, content, comment["createdUser"])
         for page in (w for w in space.wikis.values() if w["projectId"] == pid):

@@ -41,7 +41,7 @@ def _issue_key(pr: JSON) -> str:
 
 def pull_request_row(pr: JSON, view: View) -> str:
     parts = [
-        f"#{item(pr.get('number'))} {inline(pr.get('summary'))}",
+        f"#{item(pr.get('number'))} {item(pr.get('summary'))}",
         item((pr.get("status") or {}).get("name", "?")),
         f"{item(pr.get('branch'))} → {item(pr.get('base'))}",
         f"by {user_name(pr.get('createdUser'))}",
@@ -79,7 +79,7 @@ def render_pull_request(
     issue = pr.get("issue") or {}
     if issue.get("issueKey"):
         state = item((issue.get("status") or {}).get("name", ""))
-        facts.append(f"Issue: {item(issue['issueKey'])} {inline(issue.get('summary', ''))} ({state})")
+        facts.append(f"Issue: {item(issue['issueKey'])} {item(issue.get('summary', ''))} ({state})")
     if pr.get("mergeAt"):
         facts.append(f"Merged {fmt_time(pr.get('mergeAt'), view)} · commit {item(str(pr.get('mergeCommit'))[:10])}")
     elif pr.get("closeAt"):

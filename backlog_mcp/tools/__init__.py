@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from backlog_mcp.tools import attachments, documents, git, issue_writes, issues, notifications, projects, space, wiki
+from backlog_mcp.tools import (
+    activity,
+    attachments,
+    documents,
+    git,
+    issue_writes,
+    issues,
+    notifications,
+    projects,
+    space,
+    wiki,
+)
 from backlog_mcp.tools.declare import ToolSpec
 
 TOOLS: tuple[ToolSpec, ...] = (
     *space.TOOLS,
+    *activity.TOOLS,
     *projects.TOOLS,
     *issues.TOOLS,
     *attachments.TOOLS,

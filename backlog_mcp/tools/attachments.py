@@ -73,18 +73,18 @@ async def _owner(
         raise UsageError("A pull request needs project_key, repository and number, e.g. ORBIT, orbit-ios, 12.")
     project = await app.lookup.project(project_key)
     key = str(project["projectKey"])
-    repo = await repository_name(call, key, repository)
+    repo_id, repo = await repository_name(call, key, repository)
     try:
-        pr = await app.client.pull_request(key, repo, number)
+        pr = await app.client.pull_request(key, repo_id, number)
     except NotFoundError:
         raise UsageError(
             f"Pull request {number} does not exist in {key}/{item(repo)}; list them with "
             + format_call(get_pull_requests, {"project_key": key, "repository": repo, "status": "all"})
         ) from None
-    path = f"/projects/{segment(key)}/git/repositories/{segment(repo)}/pullRequests/{number}"
+    path = f"/projects/{segment(key)}/git/repositories/{repo_id}/pullRequests/{number}"
     return Owner(
         f"pull request {key}/{item(repo)}#{number}",
-        f"{base}/git/{key}/{repo}/pullRequests/{number}",
+        f"{base}/git/{key}/{segment(repo)}/pullRequests/{number}",
         f"{path}/attachments",
         pr.get("attachments") or [],
     )

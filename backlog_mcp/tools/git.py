@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from backlog_mcp.args import Count, MaxTokens, Offset, Text, Timezone, zone
-from backlog_mcp.client import Params
+from backlog_mcp.client import Params, segment
 from backlog_mcp.errors import NotFoundError, UsageError
 from backlog_mcp.lookup import gather
 from backlog_mcp.matching import resolve
@@ -22,17 +22,20 @@ ProjectKey = Annotated[Text, Field(description="Project key (or name), e.g. ORBI
 STATUS_IDS = {"open": [1], "closed": [2], "merged": [3], "all": []}
 
 
-async def repository_name(call: Call, project_key: str, wanted: str) -> str:
-    """A repository's name from its name (or an unambiguous part of it) or id; unknown: the valid names."""
+async def repository_name(call: Call, project_key: str, wanted: str) -> tuple[str, str]:
+    """A repository's (id, name) from its name (or an unambiguous part of it) or id; unknown: the valid names.
+
+    Requests address it by id: a name is only ever shown.
+    """
     repos = await call.app.client.repositories(project_key)
     by_id = [r for r in repos if str(r.get("id")) == wanted.strip()]
     if by_id:
-        return str(by_id[0]["name"])
+        return str(by_id[0]["id"]), str(by_id[0]["name"])
     options: dict[str, set[int]] = {}
     for repo in repos:
         options.setdefault(str(repo.get("name")), set()).add(int(repo["id"]))
     chosen = resolve("repository", wanted.strip(), options, f"project {project_key}")
-    return next(str(r["name"]) for r in repos if int(r["id"]) in chosen)
+    return next((str(r["id"]), str(r["name"])) for r in repos if int(r["id"]) in chosen)
 
 
 async def get_pull_requests(
@@ -56,9 +59,9 @@ async def get_pull_requests(
         if assignee or issue_key or offset:
             raise UsageError("Name a repository to filter pull requests; without one, the repositories are listed.")
         repos, view = await gather(client.repositories(key), app.view(tz))
-        counts = await gather(*(client.count_pull_requests(key, str(r["name"]), {"statusId": [1]}) for r in repos))
+        counts = await gather(*(client.count_pull_requests(key, str(r["id"]), {"statusId": [1]}) for r in repos))
         return render_repositories(repos, list(counts), project=key, view=view)
-    repo = await repository_name(call, key, repository)
+    repo_id, repo = await repository_name(call, key, repository)
     params: dict[str, list[int]] = {"statusId": STATUS_IDS[status]}
     scope = f"{status.capitalize() if status != 'all' else 'All'} pull requests of {key}/{item(repo)}"
     if assignee:
@@ -76,7 +79,7 @@ async def get_pull_requests(
     query: Params = {**params, "offset": offset, "count": count}
     filters: Params = params
     prs, total, view = await gather(
-        client.pull_requests(key, repo, query), client.count_pull_requests(key, repo, filters), app.view(tz)
+        client.pull_requests(key, repo_id, query), client.count_pull_requests(key, repo_id, filters), app.view(tz)
     )
     if prs and offset >= total:
         raise UsageError(f"offset={offset} is past the end: {total} pull requests.")
@@ -107,13 +110,13 @@ async def get_pull_request(
     app, client = call.app, call.app.client
     project = await app.lookup.project(project_key)
     key = str(project["projectKey"])
-    repo = await repository_name(call, key, repository)
+    repo_id, repo = await repository_name(call, key, repository)
     params: Params = {"order": "desc", "count": min(comment_count + 1, 100), "maxId": before_id}
     try:
         pr, comments, total, view = await gather(
-            client.pull_request(key, repo, number),
-            client.pull_request_comments(key, repo, number, params) if comment_count else _none(),
-            client.count_pull_request_comments(key, repo, number),
+            client.pull_request(key, repo_id, number),
+            client.pull_request_comments(key, repo_id, number, params) if comment_count else _none(),
+            client.count_pull_request_comments(key, repo_id, number),
             app.view(tz),
         )
     except NotFoundError:
@@ -144,7 +147,7 @@ async def get_pull_request(
         project=key,
         rule=str(project.get("textFormattingRule", "markdown")),
         view=view,
-        url=f"{app.settings.base_url}/git/{key}/{repo}/pullRequests/{number}",
+        url=f"{app.settings.base_url}/git/{key}/{segment(repo)}/pullRequests/{number}",
         thread=thread,
         budget=max_tokens,
     )

@@ -1,0 +1,176 @@
+"""The activity timeline: grouped by day, then by the item it happened to, newest first.
+
+Activity content comes in Backlog's snake_case per type; status and resolution changes arrive
+as ids and are named by the caller (`names`) before rendering.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from backlog_mcp.render.issue import change_line
+from backlog_mcp.render.text import View, approx_tokens, fit, fmt_time, item, split_lines, user_name
+
+JSON = dict[str, Any]
+KINDS: dict[str, tuple[int, ...]] = {
+    "issues": (1, 2, 4, 14, 34, 35, 47),
+    "comments": (3,),
+    "wiki": (5, 6, 7),
+    "files": (8, 9, 10),
+    "git": (11, 12, 13, 18, 19, 20, 21),
+    "documents": (36, 37, 38, 40, 41, 42, 43, 44, 45, 46, 48),
+    "project": (15, 16, 17, 22, 23, 24, 25, 26),
+}
+
+
+@dataclass(frozen=True)
+class Happening:
+    """One activity, ready to show: the item it belongs to and one line of what happened."""
+
+    day: str
+    item: str
+    line: str
+
+
+def _first_line(text: object, limit: int = 100) -> str:
+    lines = [line.strip() for line in split_lines(str(text or "")) if line.strip()]
+    if not lines:
+        return ""
+    first = lines[0][:limit] + ("…" if len(lines[0]) > limit or len(lines) > 1 else "")
+    return f': "{item(first)}"'
+
+
+def _changes(content: JSON, view: View) -> str:
+    entries = content.get("changes") or []
+    lines = [
+        change_line(
+            {"field": c.get("field"), "newValue": c.get("new_value"), "originalValue": c.get("old_value")}, view
+        )
+        for c in entries
+    ]
+    return (" · " + " · ".join(lines)) if lines else ""
+
+
+def _issue_item(project: str, content: JSON) -> str:
+    key = f"{project}-{content.get('key_id')}" if content.get("key_id") else f"{project} issue {content.get('id')}"
+    summary = f" {item(content['summary'])}" if content.get("summary") else ""
+    return f"{item(key)}{summary}"
+
+
+def describe(activity: JSON, view: View) -> tuple[str, str]:
+    """(item heading, what happened) for one activity of any type."""
+    kind = int(activity.get("type") or 0)
+    content = activity.get("content") or {}
+    project = str((activity.get("project") or {}).get("projectKey") or "?")
+    comment = (content.get("comment") or {}) if isinstance(content.get("comment"), dict) else {}
+    said = _first_line(comment.get("content"))
+    repo = item((content.get("repository") or {}).get("name", "?"))
+    pr = f"{project}/{repo}#{item(content.get('number'))} {item(content.get('summary') or '')}".rstrip()
+    match kind:
+        case 1:
+            return _issue_item(project, content), "created it"
+        case 2:
+            return _issue_item(project, content), "updated it" + _changes(content, view) + said
+        case 3:
+            return _issue_item(project, content), "commented" + said + _changes(content, view)
+        case 4:
+            return _issue_item(project, content), "deleted it"
+        case 14 | 47:
+            links = content.get("link") or []
+            keys = ", ".join(item(f"{project}-{link.get('key_id')}") for link in links[:10])
+            verb = "updated" if kind == 14 else "created"
+            return f"{project}: several issues", f"{verb} {len(links)} issues ({keys})" + _changes(content, view)
+        case 5 | 6 | 7:
+            verb = {5: "created", 6: "edited", 7: "deleted"}[kind]
+            return f"{project} wiki {item(content.get('name'))} (id {item(content.get('id'))})", f"{verb} the page"
+        case 8 | 9 | 10:
+            verb = {8: "added", 9: "updated", 10: "deleted"}[kind]
+            return f"{project} files", f"{verb} {item(str(content.get('dir') or '') + str(content.get('name') or ''))}"
+        case 11:
+            return f"{project} Subversion", f"committed r{item(content.get('rev'))}" + _first_line(
+                content.get("comment")
+            )
+        case 12:
+            revisions = content.get("revisions") or []
+            ref = str(content.get("ref") or "").removeprefix("refs/heads/")
+            first = _first_line(revisions[0].get("comment")) if revisions else ""
+            return (
+                f"{project}/{repo}",
+                f"pushed {content.get('revision_count', len(revisions))} commits to {item(ref)}{first}",
+            )
+        case 13:
+            return f"{project}/{repo}", "created the repository"
+        case 18:
+            return pr, "opened it"
+        case 19:
+            return pr, "updated it" + _changes(content, view) + said
+        case 20:
+            return pr, "commented" + said
+        case 21:
+            return pr, "merged it"
+        case 15 | 16:
+            people = ", ".join(user_name(u) for u in content.get("users") or [])
+            return f"{project} members", ("added " if kind == 15 else "removed ") + people
+        case 22 | 23 | 24:
+            verb = {22: "created", 23: "updated", 24: "deleted"}[kind]
+            return f"{project} milestone {item(content.get('name'))}", f"{verb} it" + _changes(content, view)
+        case 36 | 37 | 38 | 46:
+            verb = {36: "created it", 37: "deleted it", 38: "renamed it", 46: "attached a file"}[kind]
+            return f"Document {item(content.get('title') or '')} (id {item(content.get('id'))})", verb
+        case 40 | 41 | 42 | 43 | 44 | 45:
+            verb = "commented" if kind in (40, 43) else "edited a comment" if kind in (41, 44) else "deleted a comment"
+            return f"Document {item(content.get('title') or '')} (id {item(content.get('id'))})", verb
+        case 48:
+            titles = ", ".join(item(d.get("title")) for d in content.get("documents") or [])
+            return f"{project} documents", f"created {titles}"
+    return f"{project}", f"activity of type {kind}"
+
+
+def happening(activity: JSON, view: View) -> Happening:
+    when = fmt_time(activity.get("created"), view)
+    heading, what = describe(activity, view)
+    return Happening(when[:10], heading, f"- {when[11:]} {user_name(activity.get('createdUser'))} {what}")
+
+
+def render_activity(
+    activities: Sequence[JSON],
+    *,
+    scope: str,
+    view: View,
+    budget: int,
+    older_call: Callable[[int], str],
+    more: bool,
+) -> str:
+    """Newest first; a day heading, then each item once with its lines under it.
+
+    `older_call(before_id)`: the call for what comes before an activity id; `more`: Backlog has older
+    activity in range than `activities`.
+    """
+    head = f"{scope} (times {view.tz_name}), newest first."
+    if not activities:
+        return f"No activity: {scope}."
+    events = [happening(a, view) for a in activities]
+    # One block per (day, item), in order of the item's newest event that day; budgeted whole.
+    blocks: dict[tuple[str, str], list[str]] = {}
+    members: dict[tuple[str, str], list[int]] = {}
+    for activity, event in zip(activities, events, strict=True):
+        key = (event.day, event.item)
+        blocks.setdefault(key, []).append(event.line)
+        members.setdefault(key, []).append(int(activity["id"]))
+    texts = []
+    day = ""
+    for (block_day, heading), lines in blocks.items():
+        prefix = f"## {block_day}\n" if block_day != day else ""
+        day = block_day
+        texts.append(f"{prefix}**{heading}**\n" + "\n".join(lines))
+    fitted = fit(texts, budget - approx_tokens(head) - 80)
+    out = [head, "", "\n\n".join(fitted.items)]
+    left_out = [i for key in list(blocks)[len(fitted.items) :] for i in members[key]]
+    if left_out:
+        # Blocks interleave in time: page on from the newest activity left out (some shown ones may repeat).
+        out += ["", f"_More activity was left out for size; continue with {older_call(max(left_out) + 1)}._"]
+    elif more:
+        out += ["", f"_Older activity: {older_call(int(activities[-1]['id']))}._"]
+    return "\n".join(out)

@@ -1,0 +1,141 @@
+"""The activity tool: what happened in the space, a project or by one user, as a timeline."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from backlog_mcp.args import MAX_ITEMS, MaxTokens, Text, Timezone, day, zone
+from backlog_mcp.client import JSONObject, Params
+from backlog_mcp.errors import UsageError
+from backlog_mcp.lookup import gather
+from backlog_mcp.render.activity import KINDS, render_activity
+from backlog_mcp.render.text import item, parse_ts
+from backlog_mcp.tools.declare import Call, ToolSpec
+
+PAGE = 100  # Backlog's largest page
+MAX_PAGES = 5  # requests one call may spend walking back to `since`
+ActivityKind = Literal["issues", "comments", "wiki", "files", "git", "documents", "project"]
+
+
+async def _named(call: Call, activities: list[JSONObject]) -> list[JSONObject]:
+    """Activities whose status and resolution changes carry names, as Backlog sends them by id."""
+    client = call.app.client
+    project_ids = sorted({int(a["project"]["id"]) for a in activities if _has(a, "status")})
+    statuses = await gather(*(client.project_list(pid, "statuses") for pid in project_ids))
+    status_names = {
+        (pid, str(s["id"])): str(s["name"]) for pid, found in zip(project_ids, statuses, strict=True) for s in found
+    }
+    resolutions = (
+        {str(r["id"]): str(r["name"]) for r in await client.resolutions()}
+        if any(_has(a, "resolution") for a in activities)
+        else {}
+    )
+    out = []
+    for activity in activities:
+        content = activity.get("content") or {}
+        changes = content.get("changes") if isinstance(content, dict) else None
+        if not changes:
+            out.append(activity)
+            continue
+        pid = int(activity["project"]["id"])
+        renamed = []
+        for change in changes:
+            field = change.get("field")
+            if field == "status":
+                change = _renamed(change, {k[1]: v for k, v in status_names.items() if k[0] == pid})
+            elif field == "resolution":
+                change = _renamed(change, resolutions)
+            renamed.append(change)
+        out.append({**activity, "content": {**content, "changes": renamed}})
+    return out
+
+
+def _renamed(change: JSONObject, names: dict[str, str]) -> JSONObject:
+    sides = ("new_value", "old_value")
+    return {**change, **{side: names.get(str(change.get(side)), change.get(side)) for side in sides}}
+
+
+def _has(activity: JSONObject, field: str) -> bool:
+    content = activity.get("content")
+    return isinstance(content, dict) and any(c.get("field") == field for c in content.get("changes") or [])
+
+
+async def get_activity(
+    call: Call,
+    project_key: Annotated[Text | None, Field(description="Only this project")] = None,
+    user: Annotated[Text | None, Field(description="Only what this person did: name, login id or me")] = None,
+    since: Annotated[Text | None, Field(description="From this day, YYYY-MM-DD")] = None,
+    until: Annotated[Text | None, Field(description="Up to this day, YYYY-MM-DD")] = None,
+    kinds: Annotated[list[ActivityKind] | None, Field(max_length=MAX_ITEMS)] = None,
+    before_id: Annotated[int | None, Field(ge=1, description="Activity before this id (paging)")] = None,
+    timezone: Timezone = "UTC",
+    max_tokens: MaxTokens = 10000,
+) -> str:
+    """What happened, newest first, grouped by day then by item: issues, comments, wiki, git, documents.
+
+    For stand-ups and "what changed since yesterday". Days are in `timezone`.
+    """
+    tz = zone(timezone)
+    first, last = day("since", since), day("until", until)
+    if first and last and first > last:
+        raise UsageError(f'since="{first}" is after until="{last}"; write the earlier day first.')
+    app, client = call.app, call.app.client
+    scope = "Activity"
+    path = "/space/activities"
+    only_user: int | None = None
+    project = await app.lookup.project(project_key) if project_key else None
+    if project is not None:
+        path = f"/projects/{project['projectKey']}/activities"
+        scope += f" in {item(project['projectKey'])}"
+    if user:
+        projects = [project] if project is not None else await app.lookup.projects()
+        people = await app.lookup.users([user], projects)
+        only_user = people[0][0]
+        scope += f" by {item(people[0][1])}"
+        if project is None:
+            path = f"/users/{only_user}/activities"
+    start = datetime.combine(datetime.fromisoformat(first), time(), tz) if first else None
+    end = datetime.combine(datetime.fromisoformat(last), time(), tz) + timedelta(days=1) if last else None
+    if first or last:
+        scope += f" from {first or 'the start'} to {last or 'now'}"
+    type_ids = sorted({t for kind in kinds or () for t in KINDS[kind]})
+    if kinds:
+        scope += f" ({', '.join(dict.fromkeys(kinds))})"
+    found: list[JSONObject] = []
+    cursor = before_id - 1 if before_id else None
+    exhausted = False
+    for _ in range(MAX_PAGES):
+        params: Params = {"count": PAGE, "order": "desc", "maxId": cursor, "activityTypeId": type_ids}
+        page = await client.activities(path, params)
+        for activity in page.items:
+            created = parse_ts(str(activity.get("created")))
+            if only_user is not None and int((activity.get("createdUser") or {}).get("id") or 0) != only_user:
+                continue
+            if end is not None and created >= end:
+                continue
+            if start is not None and created < start:
+                exhausted = True
+                break
+            found.append(activity)
+        if exhausted or len(page.sent) < PAGE or len(found) >= PAGE:
+            exhausted = exhausted or len(page.sent) < PAGE
+            break
+        cursor = min(int(a["id"]) for a in page.sent) - 1
+    if not found and not exhausted and cursor is not None:
+        older = call.again(before_id=cursor + 1)
+        return f"No activity: {scope}, among the newest {MAX_PAGES * PAGE} checked. Older: {older}"
+    found, view = await gather(_named(call, found), app.view(tz))
+    return render_activity(
+        found,
+        scope=scope,
+        view=view,
+        budget=max_tokens,
+        older_call=lambda oldest: call.again(before_id=oldest),
+        more=not exhausted,
+    )
+
+
+TOOLS = (ToolSpec(get_activity, "Recent activity", "space"),)
