@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl
 import uvicorn
 
 from backlog_mcp.fake import DEFAULT_API_KEY, FakeBacklog, Request, build_space
-from backlog_mcp.fake.app import JSON_TYPE, Receive, Scope, Send, lifespan, read_body
+from backlog_mcp.fake.app import JSON_TYPE, Receive, Scope, Send, encode, lifespan, read_body
 from backlog_mcp.fake.dataset import Space
 from backlog_mcp.fake.protocol import envelope
 
@@ -79,10 +79,10 @@ class FaultyBacklog(FakeBacklog):
         status, payload, headers = await self.handle(scope, body)
         if status == 429 and payload == envelope("Too Many Requests.", 13):  # the real limit, not a script
             self.injected["429 (limit)"] += 1
-        raw = b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode()
+        raw, headers = encode(payload, headers)
         if f.drop_rate and self._rng.random() < f.drop_rate:
             self.injected["drop"] += 1
-            headers = [JSON_TYPE, *headers, (b"content-length", str(len(raw) + 1000).encode())]
+            headers = [*headers, (b"content-length", str(len(raw) + 1000).encode())]
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": raw[: len(raw) // 2], "more_body": True})
             raise ConnectionAbortedError("fake Backlog dropped the connection")
@@ -92,7 +92,7 @@ class FaultyBacklog(FakeBacklog):
         elif status < 300 and f.huge_rate and self._rng.random() < f.huge_rate:
             self.injected["huge"] += 1
             raw = json.dumps(_pad(payload), ensure_ascii=False).encode()
-        await send({"type": "http.response.start", "status": status, "headers": [JSON_TYPE, *headers]})
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": raw})
 
     def intercept(self, request: Request, limit_headers: Headers) -> tuple[int, Any, Headers] | None:

@@ -117,3 +117,50 @@ async def test_form_encoded_writes(http: httpx.AsyncClient, fake: FakeBacklog) -
     assert posted.headers["location"].endswith(f"/view/{new_key}#comment-{posted.json()['id']}")
     rejected = await http.patch(f"/issues/{new_key}", params=key(), data={"statusId": "999"})
     assert rejected.status_code == 400
+
+
+async def test_downloads_are_real_files_with_their_type_and_name(http: httpx.AsyncClient) -> None:
+    png = await http.get("/issues/ORBIT-1/attachments/66121", params=key())
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    assert png.headers["content-disposition"] == "attachment; filename*=UTF-8''screenshot.png"
+    assert png.content.startswith(b"\x89PNG\r\n\x1a\n") and len(png.content) == 182_044
+    log = await http.get("/issues/ORBIT-1/attachments/66120", params=key())
+    assert log.headers["content-type"] == "text/plain" and len(log.content) == 4821
+    log.content.decode("utf-8")  # whole characters, exactly the declared size
+    pdf = await http.get("/wikis/3300002/attachments/68021", params=key())
+    assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF-")
+    gone = await http.get("/issues/ORBIT-1/attachments/1", params=key())
+    assert (gone.status_code, gone.json()["errors"][0]["code"]) == (404, 6)
+
+
+async def test_documents_need_an_offset_and_keep_to_member_projects(http: httpx.AsyncClient) -> None:
+    no_offset = await http.get("/documents", params=key())
+    assert no_offset.status_code == 400 and no_offset.json()["errors"][0]["message"] == "offset is required."
+    listed = await http.get("/documents", params=key(offset=0, count=100))
+    assert {d["projectId"] for d in listed.json()} == {104, 105} and len(listed.json()) == 14
+    assert all(len(d["id"]) == 32 and "plain" in d and "json" in d for d in listed.json())
+    tree = (await http.get("/documents/tree", params=key(projectIdOrKey="ORBIT"))).json()
+    assert tree["activeTree"]["id"] == "Active" and tree["trashTree"]["children"][0]["name"] == "Old draft"
+
+
+async def test_pull_requests_filter_and_count_alike(http: httpx.AsyncClient) -> None:
+    base = "/projects/ORBIT/git/repositories/orbit-android/pullRequests"
+    merged = (await http.get(base, params=key(**{"statusId[]": 3}))).json()
+    count = (await http.get(f"{base}/count", params=key(**{"statusId[]": 3}))).json()
+    assert merged and all(p["status"] == {"id": 3, "name": "Merged"} for p in merged)
+    assert count == {"count": len(merged)}
+    by_number = (await http.get(f"{base}/{merged[0]['number']}", params=key())).json()
+    assert by_number["mergeCommit"] and by_number["mergeAt"]
+
+
+async def test_activities_are_newest_first_in_snake_case_and_typed(http: httpx.AsyncClient) -> None:
+    page = (await http.get("/projects/ORBIT/activities", params=key(count=100))).json()
+    assert [a["id"] for a in page] == sorted((a["id"] for a in page), reverse=True)
+    assert all(a["project"]["projectKey"] == "ORBIT" and a["notifications"] == [] for a in page)
+    comment = next(a for a in page if a["type"] == 2 and a["content"]["changes"])
+    assert {"key_id", "summary", "comment", "changes"} <= set(comment["content"])
+    assert set(comment["content"]["changes"][0]) == {"field", "new_value", "old_value", "type"}
+    only = (await http.get("/space/activities", params=key(**{"activityTypeId[]": 12}))).json()
+    assert only and {a["type"] for a in only} == {12}
+    wrong = await http.get("/space/activities", params=key(**{"activityTypeId[]": 99}))
+    assert wrong.status_code == 400

@@ -32,7 +32,7 @@ SERVER = build_server(
 )
 KNOWN_PATHS = (
     "/space", "/users/myself", "/users", "/projects", "/priorities", "/issues", "/issues/count", "/notifications",
-    "/wikis",
+    "/wikis", "/documents",
 )  # fmt: skip
 
 scalars = st.one_of(

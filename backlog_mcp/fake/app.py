@@ -91,16 +91,8 @@ class FakeBacklog(GitRoutes, DocumentRoutes, ActivityRoutes):
             await lifespan(receive, send)
             return
         status, payload, headers = await self.handle(scope, await read_body(receive))
-        if isinstance(payload, Download):
-            raw = payload.body
-            kind = (b"content-type", payload.content_type.encode())
-            # RFC 5987, as Backlog names the file
-            disposition = f"attachment; filename*=UTF-8''{quote(payload.name, safe='')}".encode()
-            headers = [(b"content-disposition", disposition), *headers]
-        else:
-            raw = b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode()
-            kind = JSON_TYPE
-        await send({"type": "http.response.start", "status": status, "headers": [kind, *headers]})
+        raw, headers = encode(payload, headers)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": raw})
 
     async def handle(self, scope: Scope, body: bytes) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
@@ -624,6 +616,17 @@ class FakeBacklog(GitRoutes, DocumentRoutes, ActivityRoutes):
 
 
 JSON_TYPE = (b"content-type", b"application/json;charset=utf-8")
+
+
+def encode(payload: Any, headers: list[tuple[bytes, bytes]]) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    """The body and all headers of an answer: JSON, or a file's bytes with its type and name."""
+    if isinstance(payload, Download):
+        # The name in RFC 5987 form, as Backlog sends it.
+        disposition = f"attachment; filename*=UTF-8''{quote(payload.name, safe='')}".encode()
+        kind = (b"content-type", payload.content_type.encode())
+        return payload.body, [kind, (b"content-disposition", disposition), *headers]
+    raw = b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode()
+    return raw, [JSON_TYPE, *headers]
 
 
 async def lifespan(receive: Receive, send: Send) -> None:

@@ -89,17 +89,15 @@ def describe(activity: JSON, view: View) -> tuple[str, str]:
             verb = {8: "added", 9: "updated", 10: "deleted"}[kind]
             return f"{project} files", f"{verb} {item(str(content.get('dir') or '') + str(content.get('name') or ''))}"
         case 11:
-            return f"{project} Subversion", f"committed r{item(content.get('rev'))}" + _first_line(
-                content.get("comment")
-            )
+            said = _first_line(content.get("comment"))
+            return f"{project} Subversion", f"committed r{item(content.get('rev'))}{said}"
         case 12:
             revisions = content.get("revisions") or []
             ref = str(content.get("ref") or "").removeprefix("refs/heads/")
             first = _first_line(revisions[0].get("comment")) if revisions else ""
-            return (
-                f"{project}/{repo}",
-                f"pushed {content.get('revision_count', len(revisions))} commits to {item(ref)}{first}",
-            )
+            count = int(content.get("revision_count") or len(revisions))
+            commits = "1 commit" if count == 1 else f"{count} commits"
+            return f"{project}/{repo}", f"pushed {commits} to {item(ref)}{first}"
         case 13:
             return f"{project}/{repo}", "created the repository"
         case 18:

@@ -59,7 +59,8 @@ def render_pull_requests(
 ) -> str:
     if not prs:
         return f"No pull requests: {scope}."
-    head = f"{scope}: {total} pull requests, showing {offset + 1}-{offset + len(prs)} (dates {view.tz_name})."
+    noun = "pull request" if total == 1 else "pull requests"
+    head = f"{scope}: {total} {noun}, showing {offset + 1}-{offset + len(prs)} (dates {view.tz_name})."
     fitted = fit((pull_request_row(p, view) for p in prs), budget - approx_tokens(head) - 80)
     shown_to = offset + len(fitted.items)
     tail = ["", f"{total - shown_to} more. Next page: {next_call}"] if next_call and shown_to < total else []

@@ -109,11 +109,13 @@ async def get_attachment(
         return render_attachments(owner.attachments, owner=owner.name, view=view)
     if not owner.attachments:
         raise UsageError(f"{owner.name} has no attachments.")
+    wanted = attachment.strip()
+    by_id = [int(a["id"]) for a in owner.attachments if str(a.get("id")) == wanted]
     options: dict[str, set[int]] = {}
     for a in owner.attachments:
         options.setdefault(str(a.get("name")), set()).add(int(a["id"]))
-        options.setdefault(str(a.get("id")), set()).add(int(a["id"]))
-    chosen = max(resolve("attachment", attachment.strip(), options, owner.name))  # the newest of a repeated name
+    # By id, or by name; the newest of a repeated name.
+    chosen = by_id[0] if by_id else max(resolve("attachment", wanted, options, owner.name))
     found = next(a for a in owner.attachments if int(a["id"]) == chosen)
     cap = call.app.settings.attachment_cap
     size = found.get("size")

@@ -1,0 +1,77 @@
+"""get_activity: the timeline by day then item, in the caller's days, by project, user and kind."""
+
+from __future__ import annotations
+
+import pytest
+from inline_snapshot import snapshot
+from mcp import Client
+
+from tests.conftest import text_of
+from tests.faulty_backlog import FaultyBacklog
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_what_happened_in_a_project_since_yesterday(mcp: Client) -> None:
+    text = text_of(
+        await mcp.call_tool("get_activity", {"project_key": "ORBIT", "since": "2026-11-18", "timezone": "Asia/Tokyo"})
+    )
+    assert text == snapshot("""\
+Activity in ORBIT from 2026-11-18 to now (times Asia/Tokyo), newest first.
+
+## 2026-11-20
+**ORBIT-210 Export to CSV drops Japanese characters #206**
+- 17:48 Tanaka Yuki updated it · Status: Open → Resolved
+
+## 2026-11-19
+**ORBIT-211 Upgrade the payment SDK #207**
+- 23:06 Tanaka Yuki updated it
+
+**ORBIT wiki Home (id 3300001)**
+- 18:00 Hana Sato edited the page\
+""")
+
+
+async def test_status_changes_are_named_not_numbered(mcp: Client) -> None:
+    text = text_of(await mcp.call_tool("get_activity", {"project_key": "ORBIT", "kinds": ["comments", "issues"]}))
+    assert "Status: Open → In Progress" in text or "Status: In Progress →" in text
+    assert "Status: 1 →" not in text and "Status: 2 →" not in text
+
+
+async def test_what_i_did_and_other_kinds(mcp: Client, fake: FaultyBacklog) -> None:
+    mine = text_of(await mcp.call_tool("get_activity", {"user": "me", "until": "2026-11-12", "max_tokens": 1000}))
+    assert mine.startswith("Activity by Hana Sato from the start to 2026-11-12 (times UTC), newest first.")
+    assert "/users/1073925001/activities" in [r.path for r in fake.requests]
+    lines = [line for line in mine.split("\n") if line.startswith("- ")]
+    assert lines and all(" Hana Sato " in line for line in lines)
+    assert 'get_activity(user="me", until="2026-11-12", before_id=' in mine.split("\n")[-1]
+    git = text_of(await mcp.call_tool("get_activity", {"kinds": ["git"], "max_tokens": 3000}))
+    assert "pushed 1 commit to" in git and "opened it" in git and "ORBIT-1 " not in git
+
+
+async def test_paging_on_reaches_older_activity(mcp: Client) -> None:
+    first = text_of(await mcp.call_tool("get_activity", {"project_key": "NOVA", "max_tokens": 1000}))
+    call = first.split("continue with ")[-1].rstrip("._") if "continue with" in first else None
+    assert call is not None and call.startswith('get_activity(project_key="NOVA", before_id=')
+    before = int(call.split("before_id=")[1].split(",")[0])
+    second = text_of(
+        await mcp.call_tool("get_activity", {"project_key": "NOVA", "max_tokens": 1000, "before_id": before})
+    )
+    assert second != first and second.startswith("Activity in NOVA (times UTC), newest first.")
+
+
+async def test_a_comment_shows_up_in_the_timeline_at_once(mcp: Client) -> None:
+    before = text_of(await mcp.call_tool("get_activity", {"project_key": "ORBIT", "kinds": ["comments"]}))
+    assert "Timeline check" not in before
+    added = await mcp.call_tool("add_issue_comment", {"issue_key": "ORBIT-7", "content": "Timeline check"})
+    assert not added.is_error
+    after = text_of(await mcp.call_tool("get_activity", {"project_key": "ORBIT", "kinds": ["comments"]}))
+    assert 'Hana Sato commented: "Timeline check"' in after
+
+
+async def test_bad_days_are_refused_before_any_request(mcp: Client, fake: FaultyBacklog) -> None:
+    backwards = await mcp.call_tool("get_activity", {"since": "2026-11-20", "until": "2026-11-01"})
+    assert backwards.is_error and "earlier day first" in text_of(backwards)
+    wrong = await mcp.call_tool("get_activity", {"since": "yesterday"})
+    assert wrong.is_error and "YYYY-MM-DD" in text_of(wrong)
+    assert fake.requests == []
