@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from backlog_mcp.audit import AuditLog
 from backlog_mcp.cache import ResponseCache
 from backlog_mcp.client import BacklogClient, RetryPolicy
 from backlog_mcp.config import Settings
@@ -35,6 +36,7 @@ class AppState:
     cache: ResponseCache | None
     lookup: Lookup
     now: Callable[[], datetime] = utc_now  # "today" for overdue marks; tests pin it
+    audit: AuditLog | None = None  # every write attempt, one line each
 
     async def view(self, tz: ZoneInfo) -> View:
         """How to show times: the caller's zone, the space's zone (date-only fields), today there."""
@@ -58,7 +60,8 @@ async def open_state(
     cache = await ResponseCache.open(settings.cache_path) if settings.cache_path else None
     client = BacklogClient(settings, cache, transport=transport, retry=retry)
     try:
-        yield AppState(settings, client, cache, Lookup(client), now)
+        audit = AuditLog(settings.audit_path) if settings.audit_path else None
+        yield AppState(settings, client, cache, Lookup(client), now, audit)
     finally:
         await client.aclose()
         if cache is not None:

@@ -29,7 +29,7 @@ from urllib.parse import quote
 
 from backlog_mcp import __version__
 from backlog_mcp.cache import ResponseCache, cache_key, cache_scope
-from backlog_mcp.config import Settings
+from backlog_mcp.config import WRITE_LEVELS, Settings
 from backlog_mcp.errors import (
     APIError,
     BacklogError,
@@ -40,6 +40,7 @@ from backlog_mcp.errors import (
     ServerError,
     TransportError,
     UnconfirmedWriteError,
+    WriteLevelError,
     api_error_class,
 )
 
@@ -798,23 +799,52 @@ class BacklogClient:
 
     # -- writes ----------------------------------------------------------------------------------
 
+    def require(self, project_key: str, need: str) -> None:
+        """Refuse, before anything is sent, a write above the project's level.
+
+        Raises:
+            WriteLevelError: `need` ("comment" or "write") is above what `BACKLOG_PROJECTS` gives the project.
+        """
+        have = self.settings.level(project_key)
+        if WRITE_LEVELS.index(have) < WRITE_LEVELS.index(need):
+            if self.settings.read_only:
+                raise ReadOnlyError(f"{project_key}: refused, the server runs read-only")
+            raise WriteLevelError(
+                f"Project {project_key} is at level {have!r} on this server, and this write needs {need!r}; "
+                f"nothing was sent. The server's configuration decides: BACKLOG_PROJECTS={project_key}:{need}."
+            )
+
     async def _write_issue(
-        self, method: str, path: str, key: str | int, form: Params, current: JSONObject | None = None
+        self,
+        method: str,
+        path: str,
+        key: str | int,
+        form: Params,
+        current: JSONObject | None = None,
+        *,
+        need: str = "write",
     ) -> JSONObject:
         # The issue itself first (usually cached; `current` when the caller has just read it): its project
-        # is checked against the allow-list, and its key and id are both known, so rows cached under either
-        # name (by any process) are dropped.
+        # is checked against the allow-list and its write level, and its key and id are both known, so rows
+        # cached under either name (by any process) are dropped.
         current = current or await self.issue(key, child_summary=True)  # the form get_issue_details cached
+        self.require(project_of(str(current.get("issueKey", ""))), need)
         stale = issue_paths(key, current.get("issueKey"), current.get("id"))
         parent_id = current.get("parentIssueId")
         if parent_id and method == "PATCH" and _PARENT_SHOWS & set(form):
             # The parent lists this issue among its children, with its summary, status and assignee.
-            parent_key = next((k for k, v in self.issue_ids.items() if v == int(parent_id)), None)
-            stale += [f"/issues/{segment(ref)}" for ref in (parent_id, parent_key) if ref]
+            stale += self._parent_paths(int(parent_id))
+        new_parent = form.get("parentIssueId")
+        if new_parent and str(new_parent).isdigit():
+            stale += self._parent_paths(int(str(new_parent)))
         data = await self._request(method, path, data=form, stale=stale)
         if not isinstance(data, dict):
             raise BadResponseError(f"{method} {path}: expected a JSON object", method=method, path=path)
         return data
+
+    def _parent_paths(self, parent_id: int) -> list[str]:
+        parent_key = next((k for k, v in self.issue_ids.items() if v == parent_id), None)
+        return [f"/issues/{segment(ref)}" for ref in (parent_id, parent_key) if ref]
 
     async def update_issue(self, key: str | int, form: Params, *, current: JSONObject | None = None) -> JSONObject:
         """`current`: the issue as `issue(key)` just returned it, so it is not fetched twice."""
@@ -822,8 +852,93 @@ class BacklogClient:
         self._learn_ids([issue])
         return issue
 
-    async def add_comment(self, key: str | int, content: str) -> JSONObject:
-        return await self._write_issue("POST", f"/issues/{segment(key)}/comments", key, {"content": content})
+    async def add_comment(
+        self, key: str | int, content: str, notify: Sequence[int] = (), *, current: JSONObject | None = None
+    ) -> JSONObject:
+        form: Params = {"content": content, "notifiedUserId": list(notify)}
+        path = f"/issues/{segment(key)}/comments"
+        return await self._write_issue("POST", path, key, form, current, need="comment")
+
+    async def comment(self, key: str | int, comment_id: int) -> JSONObject:
+        await self._check_issue_ref(key)
+        return await self.get_object(f"/issues/{segment(key)}/comments/{comment_id}", ttl=0)
+
+    async def update_comment(self, key: str | int, comment_id: int, content: str) -> JSONObject:
+        path = f"/issues/{segment(key)}/comments/{comment_id}"
+        return await self._write_issue("PATCH", path, key, {"content": content}, need="comment")
+
+    async def create_issue(self, project_key: str, form: Params) -> JSONObject:
+        """A new issue in an allowed project at level `write`; lists (and a parent) become stale."""
+        if not self.allows_key(project_key):
+            raise self._denied("project", f"/projects/{segment(project_key)}")
+        self.require(project_key, "write")
+        stale = ["/issues", "/issues/count"]
+        parent = form.get("parentIssueId")
+        if parent and str(parent).isdigit():
+            stale += self._parent_paths(int(str(parent)))
+        data = await self._request("POST", "/issues", data=form, stale=stale)
+        if not isinstance(data, dict):
+            raise BadResponseError("POST /issues: expected a JSON object", method="POST", path="/issues")
+        self._learn_ids([data])
+        return data
+
+    # -- watching (the only DELETE this client can send is `unwatch`) ------------------------------
+
+    def _watch_paths(self, user_id: int) -> list[str]:
+        return [f"/users/{user_id}/watchings", f"/users/{user_id}/watchings/count", "/watchings/*"]
+
+    async def watching_of(self, user_id: int, issue_id: int) -> JSONObject | None:
+        found = await self.get_list(f"/users/{user_id}/watchings", {"issueId": [issue_id], "count": 1}, ttl=0)
+        return found[0] if found else None
+
+    async def watch(self, issue: JSONObject, user_id: int, note: str) -> JSONObject:
+        self.require(project_of(str(issue.get("issueKey", ""))), "comment")
+        form: Params = {"issueIdOrKey": str(issue["issueKey"]), "note": note}
+        data = await self._request("POST", "/watchings", data=form, stale=self._watch_paths(user_id))
+        return data if isinstance(data, dict) else {}
+
+    async def update_watching(self, issue: JSONObject, watching_id: int, user_id: int, note: str) -> JSONObject:
+        self.require(project_of(str(issue.get("issueKey", ""))), "comment")
+        path = f"/watchings/{watching_id}"
+        data = await self._request("PATCH", path, data={"note": note}, stale=self._watch_paths(user_id))
+        return data if isinstance(data, dict) else {}
+
+    async def unwatch(self, issue: JSONObject, watching_id: int, user_id: int) -> None:
+        self.require(project_of(str(issue.get("issueKey", ""))), "comment")
+        await self._request("DELETE", f"/watchings/{watching_id}", stale=self._watch_paths(user_id))
+
+    # -- notifications ----------------------------------------------------------------------------
+
+    _INBOX = ("/notifications", "/notifications/count")
+
+    async def mark_notification_read(self, notification_id: int) -> None:
+        await self._request("POST", f"/notifications/{notification_id}/markAsRead", stale=self._INBOX)
+
+    async def reset_unread_count(self) -> None:
+        await self._request("POST", "/notifications/markAsRead", stale=self._INBOX)
+
+    # -- wiki and pull-request writes -----------------------------------------------------------
+
+    async def create_wiki(self, project: JSONObject, name: str, content: str) -> JSONObject:
+        self.require(str(project["projectKey"]), "write")
+        form: Params = {"projectId": int(project["id"]), "name": name, "content": content, "mailNotify": "false"}
+        data = await self._request("POST", "/wikis", data=form, stale=("/wikis", "/wikis/count", "/wikis/tags"))
+        return data if isinstance(data, dict) else {}
+
+    async def update_wiki(self, project: JSONObject, wiki_id: int, form: Params) -> JSONObject:
+        self.require(str(project["projectKey"]), "write")
+        stale = ("/wikis", "/wikis/count", "/wikis/tags", f"/wikis/{wiki_id}/*")
+        data = await self._request("PATCH", f"/wikis/{wiki_id}", data=form, stale=stale)
+        return data if isinstance(data, dict) else {}
+
+    async def add_pull_request_comment(
+        self, project_key: str, repository: str, number: int, content: str, notify: Sequence[int] = ()
+    ) -> JSONObject:
+        self.require(project_key, "comment")
+        path = f"{self._repo_path(project_key, repository)}/pullRequests/{number}"
+        form: Params = {"content": content, "notifiedUserId": list(notify)}
+        data = await self._request("POST", f"{path}/comments", data=form, stale=(f"{path}/*",))
+        return data if isinstance(data, dict) else {}
 
 
 def reset_time(raw: str | None) -> float | None:
@@ -868,7 +983,8 @@ def _api_error(method: str, path: str, status: int, data: Any, headers: httpx.He
     try:
         errors = data["errors"]
         first = errors[0]
-        message = str(first.get("message", ""))
+        # All of them: a 400 on a write lists every field Backlog rejected.
+        message = " / ".join(str(e.get("message", "")) for e in errors[:10] if isinstance(e, dict))
         code = first.get("code") if isinstance(first.get("code"), int) else None
         more_info = str(first.get("moreInfo") or "")
     except (ValueError, KeyError, IndexError, TypeError, AttributeError):

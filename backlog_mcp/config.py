@@ -61,6 +61,9 @@ class Settings:
     toolsets: frozenset[str] | None = None  # None: every toolset
     tools: frozenset[str] | None = None  # tool names enabled on top of `toolsets`
     attachment_cap: int = DEFAULT_ATTACHMENT_CAP  # a download stops here: bigger files are described
+    # Per-project write levels from `BACKLOG_PROJECTS=KEY:level`: read, comment or write (a bare key: write).
+    levels: Mapping[str, str] = field(default_factory=dict)
+    audit_path: Path | None = None  # one JSON line per write attempt; None: no audit log
 
     def __repr__(self) -> str:
         return (
@@ -70,6 +73,14 @@ class Settings:
         )
 
     __str__ = __repr__
+
+    def level(self, project_key: str) -> str:
+        """What this server may do in a project: read, comment or write."""
+        if self.read_only:
+            return "read"
+        if self.projects is None:
+            return "write"
+        return self.levels.get(project_key.upper(), "read")
 
     @property
     def api_root(self) -> str:
@@ -84,6 +95,14 @@ class Settings:
 
 def _sorted(names: frozenset[str] | None) -> list[str] | None:
     return None if names is None else sorted(names)
+
+
+def _audit_path(env: Mapping[str, str]) -> Path | None:
+    """`BACKLOG_AUDIT_LOG`: a file, or `off`; by default `audit.jsonl` beside the default cache."""
+    raw = env.get("BACKLOG_AUDIT_LOG", "").strip()
+    if raw.lower() in ("off", "none", "false", "0"):
+        return None
+    return Path(raw).expanduser() if raw else default_cache_path(env).parent / "audit.jsonl"
 
 
 def default_cache_path(env: Mapping[str, str]) -> Path:
@@ -166,15 +185,27 @@ def name_list(raw: str | None) -> frozenset[str] | None:
     return names or None
 
 
-def _projects(raw: str | None, source: str) -> frozenset[str] | None:
-    keys = name_list(raw)
-    if keys is None:
-        return None
-    upper = frozenset(key.upper() for key in keys)
-    bad = sorted(key for key in upper if not _PROJECT_KEY_RE.match(key))
-    if bad:
-        raise ConfigError(f"{source} has {bad[0][:40]!r}, which is not a project key; e.g. {source}=ORBIT,NOVA")
-    return upper
+WRITE_LEVELS = ("read", "comment", "write")  # each allows what the ones before it do
+
+
+def _projects(raw: str | None, source: str) -> tuple[frozenset[str] | None, dict[str, str]]:
+    """The allowed keys, and each key's write level (`KEY:comment`); a bare key may write."""
+    entries = name_list(raw)
+    if entries is None:
+        return None, {}
+    levels: dict[str, str] = {}
+    for entry in entries:
+        key, _, level = entry.partition(":")
+        key, level = key.strip().upper(), level.strip().lower() or "write"
+        if not _PROJECT_KEY_RE.match(key):
+            raise ConfigError(f"{source} has {key[:40]!r}, which is not a project key; e.g. {source}=ORBIT,NOVA")
+        if level not in WRITE_LEVELS:
+            raise ConfigError(
+                f"{source} gives {key} the level {level[:20]!r}; valid levels: {', '.join(WRITE_LEVELS)}, "
+                f"e.g. {source}={key}:comment"
+            )
+        levels[key] = level
+    return frozenset(levels), levels
 
 
 def _toolsets(raw: str | None, source: str) -> frozenset[str] | None:
@@ -245,6 +276,9 @@ def settings_from_env(
     if not no_cache:
         raw_path = env.get("BACKLOG_CACHE_PATH", "").strip()
         path = cache_path or (Path(raw_path).expanduser() if raw_path else default_cache_path(env))
+    allowed, levels = (
+        _projects(projects, "--projects") if projects else _projects(env.get("BACKLOG_PROJECTS"), "BACKLOG_PROJECTS")
+    )
     concurrency_raw = env.get("BACKLOG_MAX_CONCURRENCY", "").strip() or str(DEFAULT_MAX_CONCURRENCY)
     if not (concurrency_raw.isascii() and concurrency_raw.isdigit()) or not 1 <= int(concurrency_raw) <= 32:
         raise ConfigError(f"BACKLOG_MAX_CONCURRENCY={concurrency_raw!r} must be an integer from 1 to 32")
@@ -263,9 +297,9 @@ def settings_from_env(
             _number(env, "BACKLOG_ATTACHMENT_MAX_BYTES", DEFAULT_ATTACHMENT_CAP, minimum=1024, unit="bytes")
         ),
         read_only=read_only or _flag(env, "BACKLOG_READ_ONLY"),
-        projects=_projects(projects, "--projects")
-        if projects
-        else _projects(env.get("BACKLOG_PROJECTS"), "BACKLOG_PROJECTS"),
+        projects=allowed,
+        levels=levels,
+        audit_path=_audit_path(env),
         toolsets=_toolsets(toolsets, "--toolsets")
         if toolsets
         else _toolsets(env.get("BACKLOG_TOOLSETS"), "BACKLOG_TOOLSETS"),

@@ -51,6 +51,10 @@ class ReadOnlyError(BacklogError):
     """A write was refused before anything was sent, because the server runs read-only."""
 
 
+class WriteLevelError(BacklogError):
+    """A write was refused before anything was sent: the project's level (`BACKLOG_PROJECTS`) is below it."""
+
+
 class UnconfirmedWriteError(BacklogError):
     """A write left this client but its outcome is unknown: a timeout, a cut connection, a 5xx, a garbled reply."""
 

@@ -18,7 +18,7 @@ from backlog_mcp.app import AppState, open_state, utc_now
 from backlog_mcp.client import RetryPolicy
 from backlog_mcp.config import Settings
 from backlog_mcp.tools import TOOLS
-from backlog_mcp.tools.declare import ToolSpec, select
+from backlog_mcp.tools.declare import Kind, ToolSpec, select
 from backlog_mcp.tools.registry import BacklogServer, entries
 
 if TYPE_CHECKING:
@@ -62,6 +62,7 @@ def build_server(
     return BacklogServer(
         entries(chosen),
         held,
+        frozenset(spec.name for spec in TOOLS if spec.kind is not Kind.READ),
         name="backlog",
         version=__version__,
         instructions=instructions(chosen, settings),

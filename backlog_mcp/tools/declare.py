@@ -86,6 +86,12 @@ class Call:
     app: AppState
     fn: Callable[..., Any]
     given: Mapping[str, Any]  # the arguments the caller set, validated; defaults left out
+    # What a write tells the audit log: project, object, fields, texts (see `note`).
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def note(self, **facts: Any) -> None:
+        """Record for the audit log what this write is about (project, target, fields, texts)."""
+        self.notes.update(facts)
 
     def again(self, **changes: Any) -> str:
         """This very call with some arguments changed (None: left out), in signature order."""

@@ -39,6 +39,7 @@ from backlog_mcp.errors import (
     TransportError,
     UnconfirmedWriteError,
     UsageError,
+    WriteLevelError,
 )
 from backlog_mcp.matching import closest_first, shown
 from backlog_mcp.tools.declare import Answer, Call, Image, Kind, ToolSpec, defaults_left_out
@@ -105,6 +106,8 @@ def describe(exc: BacklogError, base_url: str) -> str:
     match exc:
         case ReadOnlyError():
             return "This server runs read-only (BACKLOG_READ_ONLY), so nothing was sent to Backlog."
+        case WriteLevelError():
+            return exc.message
         case OutcomeUnknownError():
             return exc.message
         case UnconfirmedWriteError():
@@ -207,6 +210,7 @@ class Entry:
 
     async def run(self, app: AppState, arguments: Mapping[str, Any]) -> Answer:
         deadline = app.settings.tool_deadline
+        call: Call | None = None
         with collect_stale() as ages, collect_writes() as writes:
             try:
                 args = self._arguments(arguments)
@@ -214,19 +218,46 @@ class Entry:
                 with anyio.fail_after(deadline):
                     answer = await self.spec.fn(call, **args)
             except UsageError as exc:
+                self._audit(app, call, "refused", str(exc))
                 raise ToolError(str(exc)) from None
             except TimeoutError:
+                self._audit(app, call, "unknown" if writes else "failed", "deadline")
                 raise ToolError(self._timed_out(deadline, arguments, sent=bool(writes))) from None
             except BacklogError as exc:
+                outcome = (
+                    "refused"
+                    if isinstance(exc, ReadOnlyError | WriteLevelError)
+                    else "unknown"
+                    if isinstance(exc, OutcomeUnknownError | UnconfirmedWriteError)
+                    else "failed"
+                )
+                self._audit(app, call, outcome, describe(exc, app.settings.base_url))
                 raise ToolError(describe(exc, app.settings.base_url)) from None
             except Exception:
                 # A bug of ours: the traceback goes to stderr, the model gets a sentence it can act on.
                 log.exception("unexpected failure in %s", self.spec.name)
+                self._audit(app, call, "failed", "internal error")
                 raise ToolError(INTERNAL_ERROR) from None
+        self._audit(app, call, "dry run" if arguments.get("dry_run") is True else "done")
         if ages:
             note = f"**Note: Backlog is not answering; this is a cached copy about {_age(max(ages))} old.**\n\n"
             return note + answer if isinstance(answer, str) else [note, *answer]
         return answer
+
+    def _audit(self, app: AppState, call: Call | None, outcome: str, detail: str = "") -> None:
+        """One line in the audit log for every attempt of a write tool (never for a read)."""
+        if app.audit is None or self.spec.kind is Kind.READ:
+            return
+        notes = call.notes if call is not None else {}
+        app.audit.append(
+            tool=self.spec.name,
+            outcome=outcome,
+            project=notes.get("project"),
+            target=notes.get("target"),
+            fields=notes.get("fields", ()),
+            texts=notes.get("texts"),
+            detail=detail if outcome != "done" else "",
+        )
 
     def _timed_out(self, deadline: float, arguments: Mapping[str, Any], *, sent: bool) -> str:
         if not sent:  # a read, or a write cut before its request left: nothing changed
@@ -249,10 +280,13 @@ def entries(specs: Sequence[ToolSpec]) -> list[Entry]:
 class BacklogServer(MCPServer[AppState]):
     """`MCPServer` whose tool calls run through `Entry.run`, with held-back tools refused by name."""
 
-    def __init__(self, tools: Sequence[Entry], held: Mapping[str, str], **kwargs: Any) -> None:
+    def __init__(
+        self, tools: Sequence[Entry], held: Mapping[str, str], held_writes: frozenset[str] = frozenset(), **kwargs: Any
+    ) -> None:
         super().__init__(tools=[entry.tool() for entry in tools], **kwargs)
         self._entries = {entry.spec.name: entry for entry in tools}
         self._held = dict(held)
+        self._held_writes = held_writes  # refusals of these are audited
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
@@ -260,6 +294,10 @@ class BacklogServer(MCPServer[AppState]):
         entry = self._entries.get(name)
         if entry is None or context is None:
             if name in self._held:
+                if context is not None and name in self._held_writes:
+                    state: AppState = context.request_context.lifespan_context
+                    if state.audit is not None:
+                        state.audit.append(tool=name, outcome="refused", detail=self._held[name])
                 raise ToolError(self._held[name])
             raise ToolError(f"Unknown tool: {shown(name, 60)}. Valid tools: {', '.join(self._entries)}.")
         app: AppState = context.request_context.lifespan_context
