@@ -13,12 +13,12 @@ import operator
 import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
-from backlog_mcp.fake.activity import ISSUE_CREATED, ActivityRoutes, comment_activity, issue_content, record
-from backlog_mcp.fake.dataset import PRIORITIES, RESOLUTIONS, Space, change, ts
+from backlog_mcp.fake.activity import ActivityRoutes
+from backlog_mcp.fake.dataset import PRIORITIES, RESOLUTIONS, Space
 from backlog_mcp.fake.documents import DocumentRoutes
 from backlog_mcp.fake.files import content_type, file_bytes
 from backlog_mcp.fake.git import GitRoutes
@@ -37,6 +37,7 @@ from backlog_mcp.fake.protocol import (
     single,
 )
 from backlog_mcp.fake.sample import build_space
+from backlog_mcp.fake.writes import WriteRoutes
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -66,7 +67,7 @@ SORT_KEYS = {
 DEFAULT_LIMITS = {"read": 600, "update": 150, "search": 150, "icon": 60}
 
 
-class FakeBacklog(GitRoutes, DocumentRoutes, ActivityRoutes):
+class FakeBacklog(WriteRoutes, GitRoutes, DocumentRoutes, ActivityRoutes):
     """An ASGI app; `requests` records every authenticated request (never the key)."""
 
     def __init__(
@@ -124,7 +125,7 @@ class FakeBacklog(GitRoutes, DocumentRoutes, ActivityRoutes):
         try:
             status, payload, extra = self._route(request)
         except HTTPFailure as exc:
-            return exc.status, envelope(exc.message, exc.code), limit_headers
+            return exc.status, envelope(exc.message, exc.code, exc.messages), limit_headers
         return status, payload, limit_headers + extra
 
     def intercept(
@@ -180,6 +181,16 @@ class FakeBacklog(GitRoutes, DocumentRoutes, ActivityRoutes):
         r.append(("GET", re.compile(rf"/issues/{seg}/comments/count"), self.count_comments))
         r.append(("POST", re.compile(rf"/issues/{seg}/comments"), self.add_comment))
         r.append(("GET", re.compile(rf"/issues/{seg}/attachments"), self.get_attachments))
+        r.append(("GET", re.compile(rf"/issues/{seg}/comments/{seg}"), self.get_comment))
+        r.append(("PATCH", re.compile(rf"/issues/{seg}/comments/{seg}"), self.update_comment))
+        r.append(("POST", re.compile(r"/watchings"), self.add_watching))
+        r.append(("GET", re.compile(rf"/watchings/{seg}"), self.get_watching))
+        r.append(("PATCH", re.compile(rf"/watchings/{seg}"), self.update_watching))
+        r.append(("DELETE", re.compile(rf"/watchings/{seg}"), self.delete_watching))
+        r.append(("POST", re.compile(r"/notifications/markAsRead"), self.reset_unread))
+        r.append(("POST", re.compile(rf"/notifications/{seg}/markAsRead"), self.read_notification))
+        r.append(("POST", re.compile(r"/wikis"), self.add_wiki))
+        r.append(("PATCH", re.compile(rf"/wikis/{seg}"), self.update_wiki))
         r.append(("GET", re.compile(r"/wikis"), self.get_wikis))
         r.append(("GET", re.compile(r"/wikis/count"), self.count_wikis))
         r.append(("GET", re.compile(r"/wikis/tags"), self.get_wiki_tags))
@@ -197,6 +208,7 @@ class FakeBacklog(GitRoutes, DocumentRoutes, ActivityRoutes):
         r.append(("GET", re.compile(rf"{repo}/pullRequests/count"), self.count_pull_requests))
         r.append(("GET", re.compile(pr), self.get_pull_request))
         r.append(("GET", re.compile(rf"{pr}/comments"), self.get_pr_comments))
+        r.append(("POST", re.compile(rf"{pr}/comments"), self.add_pr_comment))
         r.append(("GET", re.compile(rf"{pr}/comments/count"), self.count_pr_comments))
         r.append(("GET", re.compile(rf"{pr}/attachments"), self.get_pr_attachments))
         r.append(("GET", re.compile(rf"{pr}/attachments/{seg}"), self.download_pr_file))
@@ -488,131 +500,6 @@ class FakeBacklog(GitRoutes, DocumentRoutes, ActivityRoutes):
 
     def count_comments(self, req: Request, key: str) -> Answer:
         return 200, {"count": len(self.space.comments[self._issue(req, key)["id"]])}, []
-
-    def add_comment(self, req: Request, key: str) -> Answer:
-        issue = self._issue(req, key)
-        content = single(req.form, "content")
-        if not content:
-            raise bad("content is required.")
-        comment = self._append_comment(issue, req.user_id, content, [])
-        location = f"{self.base_url}/view/{issue['issueKey']}#comment-{comment['id']}"
-        return 201, comment, [(b"location", location.encode())]
-
-    def _append_comment(self, issue: JSON, user_id: int, content: str, changes: list[JSON]) -> JSON:
-        self.space.next_comment_id += 1
-        now = ts(datetime.now(UTC))
-        comment = {
-            "id": self.space.next_comment_id,
-            "projectId": issue["projectId"],
-            "issueId": issue["id"],
-            "content": content,
-            "changeLog": changes,
-            "createdUser": self.space.users[user_id],
-            "created": now,
-            "updated": now,
-            "stars": [],
-            "notifications": [],
-        }
-        self.space.comments[issue["id"]].append(comment)
-        issue["updated"] = now
-        issue["updatedUser"] = self.space.users[user_id]
-        kind, said = comment_activity(self.space, issue, comment)
-        record(self.space, kind, self.space.projects[issue["projectId"]], said, self.space.users[user_id])
-        return comment
-
-    def add_issue(self, req: Request) -> Answer:
-        form = req.form
-        for name in ("projectId", "summary", "issueTypeId", "priorityId"):
-            if not single(form, name):
-                raise bad(f"{name} is required.")
-        project = self._project(req, single(form, "projectId") or "")
-        issue_type = next((t for t in project.issue_types if str(t["id"]) == single(form, "issueTypeId")), None)
-        priority = next((p for p in PRIORITIES if str(p["id"]) == single(form, "priorityId")), None)
-        if issue_type is None or priority is None:
-            raise bad("No such issue type or priority.")
-        self.space.next_issue_id += 1
-        key_id = project.next_key_id
-        project.next_key_id += 1
-        now = ts(datetime.now(UTC))
-        user = self.space.users[req.user_id]
-        issue = {
-            "id": self.space.next_issue_id,
-            "projectId": project.data["id"],
-            "issueKey": f"{project.data['projectKey']}-{key_id}",
-            "keyId": key_id,
-            "issueType": {k: v for k, v in issue_type.items() if not k.startswith("template")},
-            "summary": single(form, "summary"),
-            "description": single(form, "description") or "",
-            "resolution": None,
-            "priority": dict(priority),
-            "status": dict(project.statuses[0]),
-            "assignee": None,
-            "category": [],
-            "versions": [],
-            "milestone": [],
-            "startDate": None,
-            "dueDate": None,
-            "estimatedHours": None,
-            "actualHours": None,
-            "parentIssueId": None,
-            "createdUser": user,
-            "created": now,
-            "updatedUser": user,
-            "updated": now,
-            "customFields": [],
-            "attachments": [],
-            "sharedFiles": [],
-            "stars": [],
-        }
-        self.space.issues[issue["id"]] = issue
-        self.space.comments[issue["id"]] = []
-        record(self.space, ISSUE_CREATED, project, issue_content(issue), user)
-        return 201, issue, [(b"location", f"{self.base_url}/view/{issue['issueKey']}".encode())]
-
-    def update_issue(self, req: Request, key: str) -> Answer:
-        issue = self._issue(req, key)
-        project = self.space.projects[issue["projectId"]]
-        form = dict(req.form)
-        changes: list[JSON] = []
-
-        def swap(field_name: str, legacy: str, new_obj: Any, label: Callable[[Any], str | None]) -> None:
-            old = issue[field_name]
-            if old != new_obj:
-                changes.append(change(legacy, label(old), label(new_obj)))
-                issue[field_name] = new_obj
-
-        if "summary" in form:
-            swap("summary", "summary", form["summary"], lambda v: v)
-        if "description" in form:
-            swap("description", "description", form["description"], lambda v: v)
-        if "statusId" in form:
-            status = next((s for s in project.statuses if str(s["id"]) == form["statusId"]), None)
-            if status is None:
-                raise bad("No such status.")
-            swap("status", "status", dict(status), lambda v: v["name"] if v else None)
-        if "priorityId" in form:
-            priority = next((p for p in PRIORITIES if str(p["id"]) == form["priorityId"]), None)
-            if priority is None:
-                raise bad("No such priority.")
-            swap("priority", "priority", dict(priority), lambda v: v["name"] if v else None)
-        if "resolutionId" in form:
-            resolution = next((r for r in RESOLUTIONS if str(r["id"]) == form["resolutionId"]), None)
-            swap("resolution", "resolution", resolution, lambda v: v["name"] if v else None)
-        if "assigneeId" in form:
-            raw = form["assigneeId"]
-            user = self.space.users.get(int(raw)) if raw.isascii() and raw.isdigit() else None
-            if raw and (user is None or user["id"] not in project.member_ids):
-                raise bad("No such project member.")
-            swap("assignee", "assigner", user, lambda v: v["name"] if v else None)
-        for name, legacy in (("dueDate", "limitDate"), ("startDate", "startDate")):
-            if name in form:
-                raw = form[name]
-                if raw and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
-                    raise bad(f"{name} must be yyyy-MM-dd.")
-                swap(name, legacy, f"{raw}T00:00:00Z" if raw else None, lambda v: v[:10] if v else None)
-        comment = form.get("comment", "")
-        self._append_comment(issue, req.user_id, comment, changes)
-        return 200, issue, []
 
 
 JSON_TYPE = (b"content-type", b"application/json;charset=utf-8")

@@ -14,6 +14,7 @@ class HTTPFailure(Exception):
     def __init__(self, status: int, message: str, code: int) -> None:
         super().__init__(message)
         self.status, self.message, self.code = status, message, code
+        self.messages = [message]  # a 400 on a write lists every rejected field
 
 
 def bad(message: str) -> HTTPFailure:
@@ -42,8 +43,8 @@ class Download:
     name: str
 
 
-def envelope(message: str, code: int) -> JSON:
-    return {"errors": [{"message": message, "code": code, "moreInfo": ""}]}
+def envelope(message: str, code: int, more: list[str] | None = None) -> JSON:
+    return {"errors": [{"message": m, "code": code, "moreInfo": ""} for m in (more or [message])]}
 
 
 def multi(pairs: list[tuple[str, str]], name: str) -> list[str]:
