@@ -436,7 +436,10 @@ class BacklogClient:
                 )
                 response = await self._http.send(request, stream=True)
                 try:
-                    limit = MAX_BODY_BYTES if cap is None or response.status_code >= 400 else cap + 1
+                    # A download reads past the cap by a key's length (as sent or percent-encoded), so a key
+                    # straddling the cut is still found and blanked before the bytes are cut.
+                    margin = 3 * len(self.settings.api_key) + 1
+                    limit = MAX_BODY_BYTES if cap is None or response.status_code >= 400 else cap + margin
                     body = await _read_limited(response, limit, cut=cap is not None)
                 finally:
                     await response.aclose()
@@ -460,7 +463,7 @@ class BacklogClient:
             )
         if cap is not None and response.status_code < 300:
             kind = response.headers.get("content-type", "")
-            return "", Download(self._secret.blank(body[:cap]), len(body) <= cap, kind)
+            return "", Download(self._secret.blank(body)[:cap], len(body) <= cap, kind)
         # Everything from upstream is decoded as UTF-8 (never sniffed), parsed, and masked before anyone
         # sees it: no error message, cached row, log line or answer can carry the key, however encoded.
         text = body.decode("utf-8", errors="replace")

@@ -75,3 +75,22 @@ async def test_bad_days_are_refused_before_any_request(mcp: Client, fake: Faulty
     wrong = await mcp.call_tool("get_activity", {"since": "yesterday"})
     assert wrong.is_error and "YYYY-MM-DD" in text_of(wrong)
     assert fake.requests == []
+
+
+async def test_a_block_too_big_for_the_budget_loses_nothing(mcp: Client, fake: FaultyBacklog) -> None:
+    newest = [a for a in fake.space.activities if a["project"]["projectKey"] == "ORBIT"][:60]
+    for n, activity in enumerate(newest):
+        activity["type"] = 3
+        activity["created"] = "2026-11-19T10:00:00Z"
+        activity["content"] = {
+            "id": 1,
+            "key_id": 1,
+            "summary": "one issue",
+            "comment": {"id": n, "content": f"c{n} " + "word " * 40},
+        }
+    text = text_of(await mcp.call_tool("get_activity", {"project_key": "ORBIT", "max_tokens": 1000}))
+    shown = [line for line in text.split("\n") if line.startswith("- ")]
+    assert 1 < len(shown) < 60
+    before = int(text.split("before_id=")[1].split(",")[0].split(")")[0])
+    # The next page starts right after the first line shown: nothing of the clipped block is skipped.
+    assert before == newest[1]["id"] + 1

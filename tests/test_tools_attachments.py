@@ -115,3 +115,19 @@ async def test_a_download_stops_at_the_cap(fake: FaultyBacklog, settings: Settin
         await client.aclose()
     assert len(got.body) == 1024 and not got.complete and got.content_type == "image/png"
     assert got.body == file_bytes("screenshot.png", 182_044)[:1024]
+
+
+async def test_a_key_straddling_the_cap_is_blanked_whole(
+    fake: FaultyBacklog, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from backlog_mcp.client import BacklogClient
+    from backlog_mcp.fake import app as fake_app
+
+    body = ("x" * 1014 + settings.api_key + "y" * 200).encode()
+    monkeypatch.setattr(fake_app, "file_bytes", lambda name, size: body)
+    client = BacklogClient(dataclasses.replace(settings, attachment_cap=1024), transport=httpx.ASGITransport(app=fake))
+    try:
+        got = await client.download("/issues/ORBIT-1/attachments/66120")
+    finally:
+        await client.aclose()
+    assert got.body == b"x" * 1014 + b"*" * 10 and settings.api_key[:4].encode() not in got.body

@@ -106,3 +106,37 @@ async def test_unknown_repository_and_number_name_the_valid_ones(mcp: Client) ->
     assert number.is_error and text_of(number) == snapshot(
         'ORBIT/orbit-ios has no pull request 99; list them with get_pull_requests(project_key="ORBIT", repository="orbit-ios", status="all").'
     )
+
+
+async def test_rows_dropped_for_size_are_the_next_page(mcp: Client, fake: FaultyBacklog) -> None:
+    for pr in fake.space.pull_requests.values():
+        pr["summary"] = "long summary " * 60
+    first = text_of(
+        await mcp.call_tool(
+            "get_pull_requests",
+            {"project_key": "ORBIT", "repository": "orbit-android", "status": "all", "max_tokens": 1000},
+        )
+    )
+    shown = first.count("\n- #")
+    assert 0 < shown < 8 and f"showing 1-{shown} " in first
+    assert first.endswith(f'status="all", offset={shown}, max_tokens=1000)')
+
+
+async def test_comment_pages_reach_the_first_comment(mcp: Client) -> None:
+    args = {"project_key": "ORBIT", "repository": "orbit-android", "number": 1, "comment_count": 1}
+    seen = []
+    text = text_of(await mcp.call_tool("get_pull_request", args))
+    for _ in range(5):
+        seen += [line for line in text.split("\n") if line.startswith("**")]
+        if "fetch them with " not in text:
+            break
+        before = int(text.split("before_id=")[1].split(",")[0].split(")")[0])
+        text = text_of(await mcp.call_tool("get_pull_request", {**args, "before_id": before}))
+    assert len(seen) == 3  # every comment, each once
+
+
+async def test_an_offset_past_the_end_says_so(mcp: Client) -> None:
+    past = await mcp.call_tool(
+        "get_pull_requests", {"project_key": "ORBIT", "repository": "orbit-android", "offset": 50}
+    )
+    assert past.is_error and "offset=50 is past the end" in text_of(past) and "has 6" in text_of(past)

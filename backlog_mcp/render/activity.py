@@ -15,13 +15,13 @@ from backlog_mcp.render.text import View, approx_tokens, fit, fmt_time, item, sp
 
 JSON = dict[str, Any]
 KINDS: dict[str, tuple[int, ...]] = {
-    "issues": (1, 2, 4, 14, 34, 35, 47),
+    "issues": (1, 2, 4, 14, 35, 47),
     "comments": (3,),
     "wiki": (5, 6, 7),
     "files": (8, 9, 10),
     "git": (11, 12, 13, 18, 19, 20, 21),
     "documents": (36, 37, 38, 40, 41, 42, 43, 44, 45, 46, 48),
-    "project": (15, 16, 17, 22, 23, 24, 25, 26),
+    "project": (15, 16, 17, 22, 23, 24, 25, 26, 34),
 }
 
 
@@ -72,7 +72,7 @@ def describe(activity: JSON, view: View) -> tuple[str, str]:
         case 1:
             return _issue_item(project, content), "created it"
         case 2:
-            return _issue_item(project, content), "updated it" + _changes(content, view) + said
+            return _issue_item(project, content), "updated it" + said + _changes(content, view)
         case 3:
             return _issue_item(project, content), "commented" + said + _changes(content, view)
         case 4:
@@ -103,7 +103,7 @@ def describe(activity: JSON, view: View) -> tuple[str, str]:
         case 18:
             return pr, "opened it"
         case 19:
-            return pr, "updated it" + _changes(content, view) + said
+            return pr, "updated it" + said + _changes(content, view)
         case 20:
             return pr, "commented" + said
         case 21:
@@ -140,11 +140,13 @@ def render_activity(
     budget: int,
     older_call: Callable[[int], str],
     more: bool,
+    scanned_to: int | None = None,
 ) -> str:
     """Newest first; a day heading, then each item once with its lines under it.
 
     `older_call(before_id)`: the call for what comes before an activity id; `more`: Backlog has older
-    activity in range than `activities`.
+    activity in range than `activities`; `scanned_to`: the oldest id already looked at (the next page
+    starts below it, so filtered-out activity is not scanned twice).
     """
     head = f"{scope} (times {view.tz_name}), newest first."
     if not activities:
@@ -165,10 +167,15 @@ def render_activity(
         texts.append(f"{prefix}**{heading}**\n" + "\n".join(lines))
     fitted = fit(texts, budget - approx_tokens(head) - 80)
     out = [head, "", "\n\n".join(fitted.items)]
-    left_out = [i for key in list(blocks)[len(fitted.items) :] for i in members[key]]
+    keys = list(blocks)
+    left_out = [i for key in keys[len(fitted.items) :] for i in members[key]]
+    if fitted.clipped_lines:
+        # The first block alone was too big and was cut: everything after its first line may be unseen.
+        left_out += members[keys[0]][1:]
     if left_out:
         # Blocks interleave in time: page on from the newest activity left out (some shown ones may repeat).
         out += ["", f"_More activity was left out for size; continue with {older_call(max(left_out) + 1)}._"]
     elif more:
-        out += ["", f"_Older activity: {older_call(int(activities[-1]['id']))}._"]
+        oldest = int(activities[-1]["id"])
+        out += ["", f"_Older activity: {older_call(min(oldest, scanned_to or oldest))}._"]
     return "\n".join(out)

@@ -27,12 +27,31 @@ def image_type(head: bytes) -> str | None:
     return None
 
 
-def as_text(body: bytes, complete: bool) -> str | None:
-    """The file as text when it is UTF-8 without NUL bytes; a cut last character is dropped."""
+TEXT_NAMES = (
+    ".txt", ".log", ".csv", ".tsv", ".json", ".xml", ".yaml", ".yml", ".md", ".sql", ".py", ".js", ".ts", ".java",
+    ".kt", ".swift", ".rb", ".go", ".rs", ".c", ".h", ".cpp", ".cs", ".php", ".sh", ".ini", ".conf", ".toml",
+    ".html", ".css", ".diff", ".patch", ".properties", ".env.example",
+)  # fmt: skip
+IMAGE_NAMES = (".png", ".jpg", ".jpeg", ".gif", ".webp")
+
+
+def named_text(name: str) -> bool:
+    return name.lower().endswith(TEXT_NAMES)
+
+
+def as_text(body: bytes, complete: bool, *, named_text: bool = False) -> str | None:
+    """The file as text: UTF-8 without NUL bytes (a cut last character dropped), or, for a file
+    named as text, Shift_JIS (cp932), still common in Japanese spaces."""
     if b"\x00" in body[:65536]:
         return None
     try:
         return codecs.getincrementaldecoder("utf-8-sig")().decode(body, final=complete)
+    except UnicodeDecodeError:
+        pass
+    if not named_text:
+        return None
+    try:
+        return codecs.getincrementaldecoder("cp932")().decode(body, final=complete)
     except UnicodeDecodeError:
         return None
 

@@ -19,14 +19,19 @@ def _tree_lines(nodes: Sequence[JSON], depth: int = 0) -> list[str]:
     return lines
 
 
-def render_document_tree(tree: JSON, *, project: str, budget: int) -> str:
+def render_document_tree(tree: JSON, *, project: str, offset: int, budget: int, next_call: Callable[[int], str]) -> str:
+    """The active tree as nested lines, from line `offset`; cut for size, it ends with the call for the rest."""
     nodes = (tree.get("activeTree") or {}).get("children") or []
     if not nodes:
         return f"Project {item(project)} has no documents."
     lines = _tree_lines(nodes)
+    if offset >= len(lines):
+        last = len(lines) - 1
+        return f"No documents at offset {offset}: the tree of {item(project)} has {len(lines)} lines (0 to {last})."
     head = f"Documents of {item(project)}: {len(lines)} (nested as in Backlog). Open one by its id."
-    fitted = fit(lines, budget - approx_tokens(head) - 40)
-    tail = [f"_{len(lines) - len(fitted.items)} more not shown; search with a keyword._"] if fitted.dropped else []
+    fitted = fit(lines[offset:], budget - approx_tokens(head) - 60)
+    shown_to = offset + len(fitted.items)
+    tail = [f"_{len(lines) - shown_to} more. Next: {next_call(shown_to)}_"] if shown_to < len(lines) else []
     trash = len((tree.get("trashTree") or {}).get("children") or [])
     if trash:
         tail.append(f"({trash} in the trash, not listed.)")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from backlog_mcp.render.notation import LinkContext, to_markdown
@@ -55,15 +55,23 @@ def pull_request_row(pr: JSON, view: View) -> str:
 
 
 def render_pull_requests(
-    prs: Sequence[JSON], *, scope: str, total: int, offset: int, view: View, next_call: str | None, budget: int
+    prs: Sequence[JSON],
+    *,
+    scope: str,
+    total: int,
+    offset: int,
+    view: View,
+    next_call: Callable[[int], str],
+    budget: int,
 ) -> str:
+    """A page of pull requests; whole rows within the budget, and the call for the rest from the first not shown."""
     if not prs:
         return f"No pull requests: {scope}."
-    noun = "pull request" if total == 1 else "pull requests"
-    head = f"{scope}: {total} {noun}, showing {offset + 1}-{offset + len(prs)} (dates {view.tz_name})."
-    fitted = fit((pull_request_row(p, view) for p in prs), budget - approx_tokens(head) - 80)
+    fitted = fit((pull_request_row(p, view) for p in prs), budget - 200)
     shown_to = offset + len(fitted.items)
-    tail = ["", f"{total - shown_to} more. Next page: {next_call}"] if next_call and shown_to < total else []
+    noun = "pull request" if total == 1 else "pull requests"
+    head = f"{scope}: {total} {noun}, showing {offset + 1}-{shown_to} (dates {view.tz_name})."
+    tail = ["", f"{total - shown_to} more. Next page: {next_call(shown_to)}"] if shown_to < total else []
     return "\n".join([head, "", *fitted.items, *tail])
 
 

@@ -24,6 +24,7 @@ async def _named(call: Call, activities: list[JSONObject]) -> list[JSONObject]:
     """Activities whose status and resolution changes carry names, as Backlog sends them by id."""
     client = call.app.client
     project_ids = sorted({int(a["project"]["id"]) for a in activities if _has(a, "status")})
+    # Only issue activity names statuses by id; a pull request's status is its own (Open, Merged…).
     statuses = await gather(*(client.project_list(pid, "statuses") for pid in project_ids))
     status_names = {
         (pid, str(s["id"])): str(s["name"]) for pid, found in zip(project_ids, statuses, strict=True) for s in found
@@ -37,7 +38,7 @@ async def _named(call: Call, activities: list[JSONObject]) -> list[JSONObject]:
     for activity in activities:
         content = activity.get("content") or {}
         changes = content.get("changes") if isinstance(content, dict) else None
-        if not changes:
+        if not changes or activity.get("type") not in ISSUE_CHANGES:
             out.append(activity)
             continue
         pid = int(activity["project"]["id"])
@@ -58,7 +59,12 @@ def _renamed(change: JSONObject, names: dict[str, str]) -> JSONObject:
     return {**change, **{side: names.get(str(change.get(side)), change.get(side)) for side in sides}}
 
 
+ISSUE_CHANGES = (2, 3, 14)  # activity types whose status and resolution changes arrive as ids
+
+
 def _has(activity: JSONObject, field: str) -> bool:
+    if activity.get("type") not in ISSUE_CHANGES:
+        return False
     content = activity.get("content")
     return isinstance(content, dict) and any(c.get("field") == field for c in content.get("changes") or [])
 
@@ -126,7 +132,7 @@ async def get_activity(
         cursor = min(int(a["id"]) for a in page.sent) - 1
     if not found and not exhausted and cursor is not None:
         older = call.again(before_id=cursor + 1)
-        return f"No activity: {scope}, among the newest {MAX_PAGES * PAGE} checked. Older: {older}"
+        return f"No activity: {scope}, among the {MAX_PAGES * PAGE} checked. Older: {older}"
     found, view = await gather(_named(call, found), app.view(tz))
     return render_activity(
         found,
@@ -135,6 +141,7 @@ async def get_activity(
         budget=max_tokens,
         older_call=lambda oldest: call.again(before_id=oldest),
         more=not exhausted,
+        scanned_to=cursor + 1 if cursor is not None else None,
     )
 
 

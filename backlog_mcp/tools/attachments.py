@@ -11,12 +11,22 @@ from backlog_mcp.args import MaxTokens, Text, Timezone, zone
 from backlog_mcp.client import JSONObject, segment
 from backlog_mcp.errors import NotFoundError, UsageError
 from backlog_mcp.matching import resolve
-from backlog_mcp.render.attachment import as_text, describe, image_type, render_attachments, render_text_file
+from backlog_mcp.render.attachment import (
+    as_text,
+    describe,
+    image_type,
+    named_text,
+    render_attachments,
+    render_text_file,
+)
 from backlog_mcp.render.text import fmt_size, item
 from backlog_mcp.tools.declare import Answer, Call, Image, ToolSpec, format_call
 from backlog_mcp.tools.git import get_pull_requests, repository_name
 from backlog_mcp.tools.issues import key_arg, missing
 from backlog_mcp.tools.wiki import get_wiki_pages
+
+# Clients cap an image at 5 MB of base64 (Claude's API does): 3.75 MB of bytes before encoding.
+MAX_IMAGE_BYTES = 5 * 2**20 * 3 // 4
 
 
 @dataclass(frozen=True)
@@ -119,25 +129,22 @@ async def get_attachment(
     found = next(a for a in owner.attachments if int(a["id"]) == chosen)
     cap = call.app.settings.attachment_cap
     size = found.get("size")
-    if isinstance(size, int) and size > cap and not _maybe_text(found):
+    name = str(found.get("name") or "")
+    if isinstance(size, int) and size > cap and not named_text(name):
+        # Only a text file is worth its first part; anything else that big is described unread.
         return describe(found, owner=owner.name, url=owner.url, view=view, why=_too_big(cap))
     download = await call.app.client.download(f"{owner.files}/{chosen}")
     mime = image_type(download.body[:16])
     if mime is not None:
-        if not download.complete:
-            return describe(found, owner=owner.name, url=owner.url, view=view, why=_too_big(cap))
+        if not download.complete or len(download.body) > MAX_IMAGE_BYTES:
+            why = _too_big(min(cap, MAX_IMAGE_BYTES))
+            return describe(found, owner=owner.name, url=owner.url, view=view, why=why)
         line = describe(found, owner=owner.name, url=owner.url, view=view, why="The image follows.")
         return [line, Image(download.body, mime)]
-    text = as_text(download.body, download.complete)
+    text = as_text(download.body, download.complete, named_text=named_text(name))
     if text is not None:
         return render_text_file(found, text, owner=owner.name, complete=download.complete, budget=max_tokens)
     return describe(found, owner=owner.name, url=owner.url, view=view, why="It is neither an image nor text.")
-
-
-def _maybe_text(attachment: JSONObject) -> bool:
-    """Worth downloading the start of a big file: its name says text (a log, CSV, JSON, source)."""
-    name = str(attachment.get("name") or "").lower()
-    return not name.endswith((".png", ".jpg", ".jpeg", ".gif", ".webp", ".zip", ".pdf", ".xlsx", ".docx", ".mp4"))
 
 
 def _too_big(cap: int) -> str:

@@ -34,10 +34,16 @@ async def get_documents(
     app, client = call.app, call.app.client
     project = await app.lookup.project(project_key)
     key = str(project["projectKey"])
+    keyword = (keyword or "").strip() or None
     if not keyword:
-        if offset:
-            raise UsageError("offset pages keyword results; the tree comes whole.")
-        return render_document_tree(await client.document_tree(key), project=key, budget=max_tokens)
+        tree = await client.document_tree(key)
+        return render_document_tree(
+            tree,
+            project=key,
+            offset=offset,
+            budget=max_tokens,
+            next_call=lambda next_offset: call.again(project_key=key, offset=next_offset),
+        )
     params: Params = {
         "keyword": keyword.strip(),
         "offset": offset,
@@ -47,9 +53,11 @@ async def get_documents(
     }
     found, view = await gather(client.documents(key, params), app.view(tz))
     more = len(found) > PAGE
+    if not found and offset:
+        raise UsageError(f'offset={offset} is past the documents of {key} matching "{item(keyword)}".')
     return render_document_hits(
         found[:PAGE],
-        scope=f'Documents of {key} matching "{item(keyword.strip())}"',
+        scope=f'Documents of {key} matching "{item(keyword)}"',
         offset=offset,
         view=view,
         next_call=(lambda next_offset: call.again(project_key=key, offset=next_offset)) if more else None,

@@ -81,16 +81,15 @@ async def get_pull_requests(
     prs, total, view = await gather(
         client.pull_requests(key, repo_id, query), client.count_pull_requests(key, repo_id, filters), app.view(tz)
     )
-    if prs and offset >= total:
-        raise UsageError(f"offset={offset} is past the end: {total} pull requests.")
-    shown_to = offset + len(prs)
+    if not prs and offset and offset >= total:
+        raise UsageError(f"offset={offset} is past the end: {scope} has {total} (offsets 0 to {max(total - 1, 0)}).")
     return render_pull_requests(
         prs,
         scope=scope,
         total=total,
         offset=offset,
         view=view,
-        next_call=call.again(project_key=key, repository=repo, offset=shown_to) if shown_to < total else None,
+        next_call=lambda shown_to: call.again(project_key=key, repository=repo, offset=shown_to),
         budget=max_tokens,
     )
 
@@ -111,7 +110,12 @@ async def get_pull_request(
     project = await app.lookup.project(project_key)
     key = str(project["projectKey"])
     repo_id, repo = await repository_name(call, key, repository)
-    params: Params = {"order": "desc", "count": min(comment_count + 1, 100), "maxId": before_id}
+    # maxId one below the bound: right whether Backlog's bound is inclusive or not (undocumented).
+    params: Params = {
+        "order": "desc",
+        "count": min(comment_count + 1, 100),
+        "maxId": before_id - 1 if before_id else None,
+    }
     try:
         pr, comments, total, view = await gather(
             client.pull_request(key, repo_id, number),
@@ -122,8 +126,8 @@ async def get_pull_request(
     except NotFoundError:
         find = format_call(get_pull_requests, {"project_key": key, "repository": repo, "status": "all"})
         raise UsageError(f"{key}/{repo} has no pull request {number}; list them with {find}.") from None
-    comments = [c for c in comments if c.get("id") != before_id]
-    more = len(comments) > comment_count
+    comments = [c for c in comments if before_id is None or int(c["id"]) < before_id]
+    more = len(comments) > comment_count or len(comments) >= 100  # at 100, Backlog may hold more
     page = sorted(comments[:comment_count], key=lambda c: int(c["id"]))
     thread = ""
     if page:
