@@ -54,7 +54,9 @@ DENIED_VS_MISSING: dict[str, list[tuple[Any, Any]]] = {
 }
 # Arguments that look like addresses but are not: ids of comments inside an already-checked issue,
 # and filters over issues that are themselves limited to the allowed projects.
-NOT_ADDRESSES = frozenset({"before_id", "after_id", "assignee_ids", "status_ids", "milestone_ids", "user_id"})
+NOT_ADDRESSES = frozenset(
+    {"before_id", "after_id", "assignee_ids", "status_ids", "milestone_ids", "user_id", "comment_id", "notification_id"}
+)
 # (`before_id` of get_notifications bounds the user's own inbox, which is filtered to the allowed projects.)
 # Valid values for the required arguments of each kind, to call a tool when only one argument varies.
 FILLERS: dict[str, Any] = {
@@ -64,6 +66,9 @@ FILLERS: dict[str, Any] = {
     "project_key": "ORBIT",
     "repository": "orbit-android",
     "number": 1,
+    "summary": "x",
+    "issue_type": "Bug",
+    "comment_id": 5500001,
     "document_id": "3ea04565cdadba2237b3285908419ea2",
 }
 
@@ -318,12 +323,10 @@ For stand-ups and "what changed since yesterday". Days are in `timezone`.\
                             "before_id": {"type": "integer", "description": "Activity before this id (paging)"},
                             "timezone": {
                                 "default": "UTC",
-                                "description": "IANA zone, e.g. Asia/Tokyo",
                                 "type": "string",
                             },
                             "max_tokens": {
                                 "default": 10000,
-                                "description": "Output budget, 1000-20000 tokens",
                                 "type": "integer",
                             },
                         },
@@ -395,16 +398,8 @@ Older comments: get_issue_comments.\
                                 "description": "Newest comments to include (0: none)",
                                 "type": "integer",
                             },
-                            "timezone": {
-                                "default": "UTC",
-                                "description": "IANA zone, e.g. Asia/Tokyo",
-                                "type": "string",
-                            },
-                            "max_tokens": {
-                                "default": 10000,
-                                "description": "Output budget, 1000-20000 tokens",
-                                "type": "integer",
-                            },
+                            "timezone": {"default": "UTC", "type": "string"},
+                            "max_tokens": {"default": 10000, "type": "integer"},
                         },
                         "required": ["issue_key"],
                     },
@@ -430,16 +425,8 @@ Without ids: the newest. Answers end with the exact call for the next page.\
                             "before_id": {"type": "integer", "description": "Comments before this comment id"},
                             "after_id": {"type": "integer", "description": "Comments after this comment id"},
                             "count": {"default": 20, "description": "1-100 (98 shown at most)", "type": "integer"},
-                            "timezone": {
-                                "default": "UTC",
-                                "description": "IANA zone, e.g. Asia/Tokyo",
-                                "type": "string",
-                            },
-                            "max_tokens": {
-                                "default": 10000,
-                                "description": "Output budget, 1000-20000 tokens",
-                                "type": "integer",
-                            },
+                            "timezone": {"default": "UTC", "type": "string"},
+                            "max_tokens": {"default": 10000, "type": "integer"},
                         },
                         "required": ["issue_key"],
                     },
@@ -459,11 +446,7 @@ Without ids: the newest. Answers end with the exact call for the next page.\
                         "properties": {
                             "offset": {"default": 0, "type": "integer"},
                             "count": {"default": 20, "description": "1-100", "type": "integer"},
-                            "timezone": {
-                                "default": "UTC",
-                                "description": "IANA zone, e.g. Asia/Tokyo",
-                                "type": "string",
-                            },
+                            "timezone": {"default": "UTC", "type": "string"},
                             "include_archived": {
                                 "default": False,
                                 "description": "Archived projects too",
@@ -543,11 +526,7 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                             "order": {"default": "desc", "enum": ["asc", "desc"], "type": "string"},
                             "offset": {"default": 0, "type": "integer"},
                             "count": {"default": 20, "description": "1-100", "type": "integer"},
-                            "timezone": {
-                                "default": "UTC",
-                                "description": "IANA zone, e.g. Asia/Tokyo",
-                                "type": "string",
-                            },
+                            "timezone": {"default": "UTC", "type": "string"},
                         },
                     },
                     "annotations": {
@@ -576,16 +555,8 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                             },
                             "repository": {"type": "string"},
                             "number": {"type": "integer"},
-                            "timezone": {
-                                "default": "UTC",
-                                "description": "IANA zone, e.g. Asia/Tokyo",
-                                "type": "string",
-                            },
-                            "max_tokens": {
-                                "default": 10000,
-                                "description": "Output budget, 1000-20000 tokens",
-                                "type": "integer",
-                            },
+                            "timezone": {"default": "UTC", "type": "string"},
+                            "max_tokens": {"default": 10000, "type": "integer"},
                         },
                     },
                     "annotations": {
@@ -596,14 +567,144 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                     },
                 },
                 {
-                    "name": "update_issue_description",
-                    "title": "Replace an issue's description",
-                    "description": "Replace an issue's description (text in the project's format: Markdown or Backlog notation).",
+                    "name": "create_issue",
+                    "title": "Create an issue",
+                    "description": "Create an issue; every field by name (project get_project lists them). Returns the key and URL.",
+                    "inputSchema": {
+                        "type": "object",
+                        "properties": {
+                            "project_key": {"description": "Project key, e.g. ORBIT", "type": "string"},
+                            "summary": {"type": "string"},
+                            "issue_type": {"description": "Issue type name, e.g. Bug", "type": "string"},
+                            "description": {"type": "string", "description": "Markdown"},
+                            "priority": {"default": "Normal", "type": "string"},
+                            "assignee": {"type": "string", "description": "Name, login id or me"},
+                            "categories": {"items": {"type": "string"}, "type": "array"},
+                            "milestones": {"items": {"type": "string"}, "type": "array"},
+                            "versions": {"items": {"type": "string"}, "type": "array"},
+                            "parent": {"type": "string", "description": "Parent issue key"},
+                            "start_date": {"type": "string", "description": "YYYY-MM-DD"},
+                            "due_date": {"type": "string", "description": "YYYY-MM-DD"},
+                            "estimated_hours": {"type": "number"},
+                            "custom_fields": {
+                                "additionalProperties": {
+                                    "anyOf": [{"type": "string"}, {"items": {"type": "string"}, "type": "array"}]
+                                },
+                                "maxProperties": 50,
+                                "propertyNames": {},
+                                "type": "object",
+                                "description": 'By field name, e.g. {"Severity": "Major"}; list choices by name',
+                            },
+                            "notify": {
+                                "items": {"type": "string"},
+                                "type": "array",
+                                "description": "People to notify (names)",
+                            },
+                            "dry_run": {
+                                "default": False,
+                                "description": "Preview only; send nothing",
+                                "type": "boolean",
+                            },
+                        },
+                        "required": ["project_key", "summary", "issue_type"],
+                    },
+                    "annotations": {
+                        "readOnlyHint": False,
+                        "destructiveHint": False,
+                        "idempotentHint": False,
+                        "openWorldHint": False,
+                    },
+                },
+                {
+                    "name": "update_issue",
+                    "title": "Update an issue",
+                    "description": "Change any fields of an issue by name, optionally with a comment. Shows each field old → new.",
                     "inputSchema": {
                         "type": "object",
                         "properties": {
                             "issue_key": {"description": "Issue key, e.g. PROJ-123", "type": "string"},
-                            "description": {"description": "The whole new text; empty clears it", "type": "string"},
+                            "summary": {"type": "string"},
+                            "status": {"type": "string"},
+                            "resolution": {"type": "string"},
+                            "assignee": {"type": "string", "description": "Name, login id or me"},
+                            "priority": {"type": "string"},
+                            "issue_type": {"type": "string"},
+                            "categories": {"items": {"type": "string"}, "type": "array"},
+                            "milestones": {"items": {"type": "string"}, "type": "array"},
+                            "versions": {"items": {"type": "string"}, "type": "array"},
+                            "parent": {"type": "string", "description": "Parent issue key"},
+                            "start_date": {"type": "string", "description": "YYYY-MM-DD"},
+                            "due_date": {"type": "string", "description": "YYYY-MM-DD"},
+                            "estimated_hours": {"type": "number"},
+                            "actual_hours": {"type": "number"},
+                            "custom_fields": {
+                                "additionalProperties": {
+                                    "anyOf": [{"type": "string"}, {"items": {"type": "string"}, "type": "array"}]
+                                },
+                                "maxProperties": 50,
+                                "propertyNames": {},
+                                "type": "object",
+                                "description": 'By field name, e.g. {"Severity": "Major"}; list choices by name',
+                            },
+                            "description": {"type": "string", "description": "Markdown; replaces the whole text"},
+                            "clear": {
+                                "items": {
+                                    "enum": [
+                                        "assignee",
+                                        "categories",
+                                        "milestones",
+                                        "versions",
+                                        "parent",
+                                        "start_date",
+                                        "due_date",
+                                        "estimated_hours",
+                                        "actual_hours",
+                                        "resolution",
+                                        "description",
+                                    ],
+                                    "type": "string",
+                                },
+                                "type": "array",
+                                "description": "Fields to empty",
+                            },
+                            "comment": {"type": "string", "description": "Markdown comment saved with the change"},
+                            "notify": {
+                                "items": {"type": "string"},
+                                "type": "array",
+                                "description": "People to notify (names)",
+                            },
+                            "dry_run": {
+                                "default": False,
+                                "description": "Preview only; send nothing",
+                                "type": "boolean",
+                            },
+                        },
+                        "required": ["issue_key"],
+                    },
+                    "annotations": {
+                        "readOnlyHint": False,
+                        "destructiveHint": True,
+                        "idempotentHint": False,
+                        "openWorldHint": False,
+                    },
+                },
+                {
+                    "name": "update_issue_description",
+                    "title": "Replace an issue's description",
+                    "description": "Replace an issue's description.",
+                    "inputSchema": {
+                        "type": "object",
+                        "properties": {
+                            "issue_key": {"description": "Issue key, e.g. PROJ-123", "type": "string"},
+                            "description": {
+                                "description": "The whole new text in Markdown; empty clears it",
+                                "type": "string",
+                            },
+                            "dry_run": {
+                                "default": False,
+                                "description": "Preview only; send nothing",
+                                "type": "boolean",
+                            },
                         },
                         "required": ["issue_key", "description"],
                     },
@@ -622,10 +723,16 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                         "type": "object",
                         "properties": {
                             "issue_key": {"description": "Issue key, e.g. PROJ-123", "type": "string"},
-                            "content": {
-                                "description": "Comment text in the project's format",
-                                "minLength": 1,
-                                "type": "string",
+                            "content": {"description": "Comment in Markdown", "minLength": 1, "type": "string"},
+                            "notify": {
+                                "items": {"type": "string"},
+                                "type": "array",
+                                "description": "People to notify (names)",
+                            },
+                            "dry_run": {
+                                "default": False,
+                                "description": "Preview only; send nothing",
+                                "type": "boolean",
                             },
                         },
                         "required": ["issue_key", "content"],
@@ -634,6 +741,60 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                         "readOnlyHint": False,
                         "destructiveHint": False,
                         "idempotentHint": False,
+                        "openWorldHint": False,
+                    },
+                },
+                {
+                    "name": "update_issue_comment",
+                    "title": "Edit your comment",
+                    "description": "Edit one of your own comments on an issue.",
+                    "inputSchema": {
+                        "type": "object",
+                        "properties": {
+                            "issue_key": {"description": "Issue key, e.g. PROJ-123", "type": "string"},
+                            "comment_id": {"description": "From get_issue_comments", "type": "integer"},
+                            "content": {
+                                "description": "The whole new text in Markdown",
+                                "minLength": 1,
+                                "type": "string",
+                            },
+                            "dry_run": {
+                                "default": False,
+                                "description": "Preview only; send nothing",
+                                "type": "boolean",
+                            },
+                        },
+                        "required": ["issue_key", "comment_id", "content"],
+                    },
+                    "annotations": {
+                        "readOnlyHint": False,
+                        "destructiveHint": True,
+                        "idempotentHint": True,
+                        "openWorldHint": False,
+                    },
+                },
+                {
+                    "name": "watch_issue",
+                    "title": "Watch an issue",
+                    "description": "Watch an issue (changes then show in get_user_issue_list(watching=true)), or stop watching it.",
+                    "inputSchema": {
+                        "type": "object",
+                        "properties": {
+                            "issue_key": {"description": "Issue key, e.g. PROJ-123", "type": "string"},
+                            "watch": {"default": True, "description": "false: stop watching", "type": "boolean"},
+                            "note": {"type": "string", "description": "Why you watch it"},
+                            "dry_run": {
+                                "default": False,
+                                "description": "Preview only; send nothing",
+                                "type": "boolean",
+                            },
+                        },
+                        "required": ["issue_key"],
+                    },
+                    "annotations": {
+                        "readOnlyHint": False,
+                        "destructiveHint": False,
+                        "idempotentHint": True,
                         "openWorldHint": False,
                     },
                 },
@@ -650,11 +811,7 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                             "keyword": {"type": "string", "description": "Words in page names or text"},
                             "tag": {"type": "string", "description": "Only pages with this tag"},
                             "offset": {"default": 0, "type": "integer"},
-                            "timezone": {
-                                "default": "UTC",
-                                "description": "IANA zone, e.g. Asia/Tokyo",
-                                "type": "string",
-                            },
+                            "timezone": {"default": "UTC", "type": "string"},
                         },
                         "required": ["project_key"],
                     },
@@ -678,21 +835,42 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                                 "type": "string",
                                 "description": "With project_key: the page's name, e.g. Release/Checklist",
                             },
-                            "timezone": {
-                                "default": "UTC",
-                                "description": "IANA zone, e.g. Asia/Tokyo",
-                                "type": "string",
-                            },
-                            "max_tokens": {
-                                "default": 10000,
-                                "description": "Output budget, 1000-20000 tokens",
-                                "type": "integer",
-                            },
+                            "timezone": {"default": "UTC", "type": "string"},
+                            "max_tokens": {"default": 10000, "type": "integer"},
                         },
                     },
                     "annotations": {
                         "readOnlyHint": True,
                         "destructiveHint": False,
+                        "idempotentHint": True,
+                        "openWorldHint": False,
+                    },
+                },
+                {
+                    "name": "save_wiki_page",
+                    "title": "Create or update a wiki page",
+                    "description": "Create a wiki page, or update one (by id, or by project and name): content in Markdown, renaming.",
+                    "inputSchema": {
+                        "type": "object",
+                        "properties": {
+                            "content": {"type": "string", "description": "The whole page in Markdown"},
+                            "page_id": {"type": "integer", "description": "Update this page"},
+                            "project_key": {
+                                "type": "string",
+                                "description": "With name: update that page, or create it",
+                            },
+                            "name": {"type": "string", "description": "Page name, e.g. Release/Checklist"},
+                            "new_name": {"type": "string", "description": "Rename the page"},
+                            "dry_run": {
+                                "default": False,
+                                "description": "Preview only; send nothing",
+                                "type": "boolean",
+                            },
+                        },
+                    },
+                    "annotations": {
+                        "readOnlyHint": False,
+                        "destructiveHint": True,
                         "idempotentHint": True,
                         "openWorldHint": False,
                     },
@@ -714,12 +892,10 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                             "offset": {"default": 0, "type": "integer"},
                             "timezone": {
                                 "default": "UTC",
-                                "description": "IANA zone, e.g. Asia/Tokyo",
                                 "type": "string",
                             },
                             "max_tokens": {
                                 "default": 10000,
-                                "description": "Output budget, 1000-20000 tokens",
                                 "type": "integer",
                             },
                         },
@@ -745,12 +921,10 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                             },
                             "timezone": {
                                 "default": "UTC",
-                                "description": "IANA zone, e.g. Asia/Tokyo",
                                 "type": "string",
                             },
                             "max_tokens": {
                                 "default": 10000,
-                                "description": "Output budget, 1000-20000 tokens",
                                 "type": "integer",
                             },
                         },
@@ -783,16 +957,8 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                             "issue_key": {"type": "string", "description": "Only pull requests linked to this issue"},
                             "offset": {"default": 0, "type": "integer"},
                             "count": {"default": 20, "description": "1-100", "type": "integer"},
-                            "timezone": {
-                                "default": "UTC",
-                                "description": "IANA zone, e.g. Asia/Tokyo",
-                                "type": "string",
-                            },
-                            "max_tokens": {
-                                "default": 10000,
-                                "description": "Output budget, 1000-20000 tokens",
-                                "type": "integer",
-                            },
+                            "timezone": {"default": "UTC", "type": "string"},
+                            "max_tokens": {"default": 10000, "type": "integer"},
                         },
                         "required": ["project_key"],
                     },
@@ -819,16 +985,8 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                                 "type": "integer",
                             },
                             "before_id": {"type": "integer", "description": "Comments before this comment id"},
-                            "timezone": {
-                                "default": "UTC",
-                                "description": "IANA zone, e.g. Asia/Tokyo",
-                                "type": "string",
-                            },
-                            "max_tokens": {
-                                "default": 10000,
-                                "description": "Output budget, 1000-20000 tokens",
-                                "type": "integer",
-                            },
+                            "timezone": {"default": "UTC", "type": "string"},
+                            "max_tokens": {"default": 10000, "type": "integer"},
                         },
                         "required": ["project_key", "repository", "number"],
                     },
@@ -836,6 +994,37 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                         "readOnlyHint": True,
                         "destructiveHint": False,
                         "idempotentHint": True,
+                        "openWorldHint": False,
+                    },
+                },
+                {
+                    "name": "add_pull_request_comment",
+                    "title": "Comment on a pull request",
+                    "description": "Comment on a pull request.",
+                    "inputSchema": {
+                        "type": "object",
+                        "properties": {
+                            "project_key": {"description": "Project key (or name), e.g. ORBIT", "type": "string"},
+                            "repository": {"description": "Repository name", "type": "string"},
+                            "number": {"description": "Pull request number", "type": "integer"},
+                            "content": {"description": "Comment in Markdown", "minLength": 1, "type": "string"},
+                            "notify": {
+                                "items": {"type": "string"},
+                                "type": "array",
+                                "description": "People to notify (names)",
+                            },
+                            "dry_run": {
+                                "default": False,
+                                "description": "Preview only; send nothing",
+                                "type": "boolean",
+                            },
+                        },
+                        "required": ["project_key", "repository", "number", "content"],
+                    },
+                    "annotations": {
+                        "readOnlyHint": False,
+                        "destructiveHint": False,
+                        "idempotentHint": False,
                         "openWorldHint": False,
                     },
                 },
@@ -851,11 +1040,7 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                             "count": {"default": 20, "description": "1-100", "type": "integer"},
                             "before_id": {"type": "integer", "description": "Notifications older than this id"},
                             "unread_only": {"default": False, "type": "boolean"},
-                            "timezone": {
-                                "default": "UTC",
-                                "description": "IANA zone, e.g. Asia/Tokyo",
-                                "type": "string",
-                            },
+                            "timezone": {"default": "UTC", "type": "string"},
                         },
                     },
                     "annotations": {
@@ -864,7 +1049,37 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                         "idempotentHint": True,
                         "openWorldHint": False,
                     },
-                }
+                },
+                {
+                    "name": "mark_notifications_read",
+                    "title": "Mark notifications read",
+                    "description": "Mark one notification read, or all of them.",
+                    "inputSchema": {
+                        "type": "object",
+                        "properties": {
+                            "notification_id": {
+                                "type": "integer",
+                                "description": "One notification (ids from get_notifications)",
+                            },
+                            "all": {
+                                "default": False,
+                                "description": "true: every notification (resets the unread count)",
+                                "type": "boolean",
+                            },
+                            "dry_run": {
+                                "default": False,
+                                "description": "Preview only; send nothing",
+                                "type": "boolean",
+                            },
+                        },
+                    },
+                    "annotations": {
+                        "readOnlyHint": False,
+                        "destructiveHint": False,
+                        "idempotentHint": True,
+                        "openWorldHint": False,
+                    },
+                },
             ],
         }
     )

@@ -171,3 +171,20 @@ def _closing(tokens: list[Any], start: int) -> int:
         if depth == 0:
             return j
     return len(tokens) - 1
+
+
+_BACKLOG_SIGNS = re.compile(
+    r"\{code[:}]|\{quote\}|''[^'\n]+''|\[\[[^\]\n]+\]\]|%%[^%\n]+%%|&br;|^\|.*\|h\s*$|^#contents", re.M
+)
+
+
+def looks_like_backlog(text: str) -> bool:
+    """Whether text is already Backlog notation (strong signs only), so a write passes it through as is."""
+    return _BACKLOG_SIGNS.search(text) is not None
+
+
+def for_project(markdown: str, rule: str) -> str:
+    """What to send for a text field: Markdown as written, converted for `backlog` projects."""
+    if rule != "backlog" or not markdown.strip() or looks_like_backlog(markdown):
+        return markdown
+    return to_backlog(markdown)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from backlog_mcp.render.text import View, fmt_time, item, user_name
+from backlog_mcp.render.text import View, fmt_time, item, quote, user_name
 
 JSON = dict[str, Any]
 
@@ -22,3 +23,29 @@ def render_description_set(issue: JSON, before: str, view: View) -> str:
     after = str(issue.get("description") or "")
     change = "cleared" if not after else f"replaced ({len(before)} → {len(after)} characters)"
     return f"Description of {key} ({item(issue.get('summary', ''))}) {change}.\n{view.base_url}/view/{key}"
+
+
+Row = tuple[str, str, str]  # field, old value, new value (already plain text)
+
+
+def _value(text: str) -> str:
+    return item(text) if text else "(none)"
+
+
+def render_change(
+    *,
+    head: str,
+    rows: list[Row],
+    dry_run: bool,
+    url: str | None = None,
+    texts: Sequence[tuple[str, str]] = (),
+) -> str:
+    """A write's answer: what changes, field by field `old → new`; a dry run also shows the text it would send."""
+    lines = [("Dry run, nothing was sent. " if dry_run else "") + head]
+    for name, old, new in rows:
+        lines.append(f"- {name}: {_value(old)} → {_value(new)}" if old != "" else f"- {name}: {_value(new)}")
+    for label, text in texts if dry_run else ():
+        lines += ["", f"{label} as it would be sent:", quote(text) if text else "> (empty)"]
+    if url:
+        lines += ["", url]
+    return "\n".join(lines)

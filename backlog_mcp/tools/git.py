@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -11,12 +12,15 @@ from backlog_mcp.client import Params, segment
 from backlog_mcp.errors import NotFoundError, UsageError
 from backlog_mcp.lookup import gather
 from backlog_mcp.matching import resolve
+from backlog_mcp.render.backlog_writer import for_project
 from backlog_mcp.render.git import render_pull_request, render_pull_requests, render_repositories
 from backlog_mcp.render.issue import render_comments
 from backlog_mcp.render.notation import LinkContext
 from backlog_mcp.render.text import item
-from backlog_mcp.tools.declare import Call, ToolSpec, format_call
+from backlog_mcp.render.writes import render_change
+from backlog_mcp.tools.declare import Call, Kind, ToolSpec, format_call
 from backlog_mcp.tools.issues import key_arg, missing
+from backlog_mcp.tools.writing import Body, DryRun, Notify, notified_ids, unconfirmed_is_unknown
 
 ProjectKey = Annotated[Text, Field(description="Project key (or name), e.g. ORBIT")]
 STATUS_IDS = {"open": [1], "closed": [2], "merged": [3], "all": []}
@@ -161,7 +165,58 @@ async def _none() -> list[dict[str, object]]:
     return []
 
 
+async def add_pull_request_comment(
+    call: Call,
+    project_key: ProjectKey,
+    repository: Annotated[Text, Field(description="Repository name")],
+    number: Annotated[int, Field(ge=1, description="Pull request number")],
+    content: Annotated[Body, Field(min_length=1, description="Comment in Markdown")],
+    notify: Notify = None,
+    dry_run: DryRun = False,
+) -> str:
+    """Comment on a pull request."""
+    if not content.strip():
+        raise UsageError("content is empty; write the comment text.")
+    app, client = call.app, call.app.client
+    project = await app.lookup.project(project_key)
+    key = str(project["projectKey"])
+    repo_id, repo = await repository_name(call, key, repository)
+    try:
+        await client.pull_request(key, repo_id, number)
+    except NotFoundError:
+        find = format_call(get_pull_requests, {"project_key": key, "repository": repo, "status": "all"})
+        raise UsageError(f"{key}/{repo} has no pull request {number}; list them with {find}.") from None
+    text = for_project(content, str(project.get("textFormattingRule", "markdown")))
+    people = await notified_ids(app.lookup, notify, project)
+    call.note(project=key, target=f"{key}/{repo}#{number}", fields=["comment"], texts={"comment": content})
+    rows = [("Comment", "", f"{len(text)} characters")]
+    url = f"{app.settings.base_url}/git/{key}/{segment(repo)}/pullRequests/{number}"
+    if dry_run:
+        head = f"Would comment on {key}/{item(repo)}#{number}:"
+        return render_change(head=head, rows=rows, dry_run=True, texts=[("Comment", text)], url=url)
+    check = format_call(
+        get_pull_request, {"project_key": key, "repository": repo, "number": number, "comment_count": 3}
+    )
+    with unconfirmed_is_unknown(f"the comment on {key}/{repo}#{number}", check):
+        saved = await client.add_pull_request_comment(key, repo_id, number, text, people)
+    head = f"Comment {saved.get('id')} added to {key}/{item(repo)}#{number}:"
+    return render_change(head=head, rows=rows, dry_run=False, url=url)
+
+
+def _check_pr_comments(args: Mapping[str, Any]) -> str:
+    where = {k: args.get(k) for k in ("project_key", "repository", "number")}
+    return format_call(get_pull_request, {**where, "comment_count": 3})
+
+
 TOOLS = (
     ToolSpec(get_pull_requests, "Repositories and pull requests", "git"),
     ToolSpec(get_pull_request, "A pull request", "git"),
+    ToolSpec(
+        add_pull_request_comment,
+        "Comment on a pull request",
+        "git",
+        Kind.WRITE,
+        idempotent=False,
+        verify=_check_pr_comments,
+    ),
 )

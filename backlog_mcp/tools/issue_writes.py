@@ -1,66 +1,167 @@
-"""The seed's issue writes: replace a description, add a comment."""
+"""Issue text and attention: replace a description, comment, edit one's own comment, watch."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import Field
 
-from backlog_mcp.args import IssueKey
-from backlog_mcp.errors import NotFoundError, OutcomeUnknownError, UnconfirmedWriteError, UsageError
-from backlog_mcp.render.text import UTC_ZONE
-from backlog_mcp.render.writes import render_comment_added, render_description_set
+from backlog_mcp.args import IssueKey, Text
+from backlog_mcp.client import JSONObject
+from backlog_mcp.errors import NotFoundError, UsageError
+from backlog_mcp.render.backlog_writer import for_project
+from backlog_mcp.render.text import UTC_ZONE, user_name
+from backlog_mcp.render.writes import render_change, render_comment_added, render_description_set
 from backlog_mcp.tools.declare import Call, Kind, ToolSpec, format_call
-from backlog_mcp.tools.issues import get_issue_comments, get_issue_details, key_arg, missing
-
-MAX_BODY = 100_000  # characters of a description or comment
-
-Body = Annotated[str, Field(max_length=MAX_BODY)]
+from backlog_mcp.tools.issues import get_issue_comments, get_issue_details, get_user_issue_list, key_arg, missing
+from backlog_mcp.tools.writing import Body, DryRun, Notify, notified_ids, unconfirmed_is_unknown
 
 
-@contextmanager
-def _unconfirmed_is_unknown(key: str, call: Call, what: str, check: str) -> Iterator[None]:
-    """A missing issue reads as missing; a write Backlog did not confirm is said to be of unknown outcome."""
+async def _issue(call: Call, key: str) -> tuple[JSONObject, JSONObject]:
+    """The issue (its cached detailed form) and its project; a missing one reads as missing."""
     try:
-        yield
+        issue = await call.app.client.issue(key, child_summary=True)
     except NotFoundError:
         raise missing(key, call.app) from None
-    except UnconfirmedWriteError as exc:
-        raise OutcomeUnknownError(
-            f"Backlog did not confirm {what} ({type(exc.__cause__).__name__}); it may or may not have been saved. "
-            f"Check with {check} before trying again, or it may be applied twice."
-        ) from None
+    project = await call.app.client.project(int(issue["projectId"]))
+    call.note(project=str(project["projectKey"]), target=str(issue["issueKey"]))
+    return issue, project
 
 
 async def update_issue_description(
     call: Call,
     issue_key: IssueKey,
-    description: Annotated[Body, Field(description="The whole new text; empty clears it")],
+    description: Annotated[Body, Field(description="The whole new text in Markdown; empty clears it")],
+    dry_run: DryRun = False,
 ) -> str:
-    """Replace an issue's description (text in the project's format: Markdown or Backlog notation)."""
+    """Replace an issue's description."""
     key = key_arg(issue_key)
-    c = call.app.client
-    check = _check_description({"issue_key": key})
-    with _unconfirmed_is_unknown(key, call, f"the new description of {key}", check):
-        before = await c.issue(key, child_summary=True)
-        issue = await c.update_issue(key, {"description": description}, current=before)
-    return render_description_set(issue, str(before.get("description") or ""), await call.app.view(UTC_ZONE))
+    before, project = await _issue(call, key)
+    key = str(before["issueKey"])
+    text = for_project(description, str(project.get("textFormattingRule", "markdown")))
+    call.note(fields=["description"], texts={"description": description})
+    old = str(before.get("description") or "")
+    if dry_run:
+        rows = [("Description", f"{len(old)} characters", f"{len(text)} characters" if text else "")]
+        url = f"{call.app.settings.base_url}/view/{key}"
+        return render_change(
+            head=f"Would replace the description of {key}:",
+            rows=rows,
+            dry_run=True,
+            texts=[("Description", text)],
+            url=url,
+        )
+    with unconfirmed_is_unknown(f"the new description of {key}", _check_description({"issue_key": key})):
+        issue = await call.app.client.update_issue(key, {"description": text}, current=before)
+    return render_description_set(issue, old, await call.app.view(UTC_ZONE))
 
 
 async def add_issue_comment(
     call: Call,
     issue_key: IssueKey,
-    content: Annotated[Body, Field(min_length=1, description="Comment text in the project's format")],
+    content: Annotated[Body, Field(min_length=1, description="Comment in Markdown")],
+    notify: Notify = None,
+    dry_run: DryRun = False,
 ) -> str:
     """Add a comment to an issue."""
     key = key_arg(issue_key)
     if not content.strip():
         raise UsageError("content is empty; write the comment text.")
-    with _unconfirmed_is_unknown(key, call, f"the comment on {key}", _check_comments({"issue_key": key})):
-        comment = await call.app.client.add_comment(key, content)
+    issue, project = await _issue(call, key)
+    key = str(issue["issueKey"])
+    text = for_project(content, str(project.get("textFormattingRule", "markdown")))
+    people = await notified_ids(call.app.lookup, notify, project)
+    call.note(fields=["comment"] + (["notify"] if people else []), texts={"comment": content})
+    if dry_run:
+        rows = [("Comment", "", f"{len(text)} characters")] + (
+            [("Notify", "", ", ".join(notify or []))] if people else []
+        )
+        return render_change(head=f"Would comment on {key}:", rows=rows, dry_run=True, texts=[("Comment", text)])
+    with unconfirmed_is_unknown(f"the comment on {key}", _check_comments({"issue_key": key})):
+        comment = await call.app.client.add_comment(key, text, people, current=issue)
     return render_comment_added(comment, key, await call.app.view(UTC_ZONE))
+
+
+async def update_issue_comment(
+    call: Call,
+    issue_key: IssueKey,
+    comment_id: Annotated[int, Field(ge=1, description="From get_issue_comments")],
+    content: Annotated[Body, Field(min_length=1, description="The whole new text in Markdown")],
+    dry_run: DryRun = False,
+) -> str:
+    """Edit one of your own comments on an issue."""
+    key = key_arg(issue_key)
+    if not content.strip():
+        raise UsageError("content is empty; write the new text (comments cannot be emptied).")
+    issue, project = await _issue(call, key)
+    key = str(issue["issueKey"])
+    client = call.app.client
+    try:
+        comment, me = await client.comment(key, comment_id), await client.myself()
+    except NotFoundError:
+        find = format_call(get_issue_comments, {"issue_key": key})
+        raise UsageError(f"{key} has no comment {comment_id}; list its comments with {find}.") from None
+    author = comment.get("createdUser") or {}
+    if int(author.get("id") or 0) != int(me["id"]):
+        raise UsageError(
+            f"Comment {comment_id} on {key} was written by {user_name(author)}; only its author can edit it. "
+            f"Add a new one with {format_call(add_issue_comment, {'issue_key': key, 'content': '...'})} instead."
+        )
+    text = for_project(content, str(project.get("textFormattingRule", "markdown")))
+    call.note(target=f"{key}#comment-{comment_id}", fields=["comment"], texts={"comment": content})
+    old = str(comment.get("content") or "")
+    rows = [("Comment", f"{len(old)} characters", f"{len(text)} characters")]
+    url = f"{call.app.settings.base_url}/view/{key}#comment-{comment_id}"
+    if dry_run:
+        return render_change(
+            head=f"Would edit comment {comment_id} on {key}:",
+            rows=rows,
+            dry_run=True,
+            texts=[("Comment", text)],
+            url=url,
+        )
+    check = format_call(get_issue_comments, {"issue_key": key, "after_id": comment_id - 1, "count": 1})
+    with unconfirmed_is_unknown(f"the edit of comment {comment_id}", check):
+        await client.update_comment(key, comment_id, text)
+    return render_change(head=f"Edited comment {comment_id} on {key}:", rows=rows, dry_run=False, url=url)
+
+
+async def watch_issue(
+    call: Call,
+    issue_key: IssueKey,
+    watch: Annotated[bool, Field(description="false: stop watching")] = True,
+    note: Annotated[Text | None, Field(description="Why you watch it")] = None,
+    dry_run: DryRun = False,
+) -> str:
+    """Watch an issue (changes then show in get_user_issue_list(watching=true)), or stop watching it."""
+    key = key_arg(issue_key)
+    issue, _project = await _issue(call, key)
+    key = str(issue["issueKey"])
+    client = call.app.client
+    me = await client.myself()
+    current = await client.watching_of(int(me["id"]), int(issue["id"]))
+    call.note(fields=["watching"] + (["note"] if note is not None else []))
+    prefix = "Dry run, nothing was sent. Would: " if dry_run else ""
+    check = format_call(get_user_issue_list, {"watching": True, "keyword": str(issue.get("summary") or "")[:40]})
+    if not watch:
+        if current is None:
+            return f"You are not watching {key}; nothing to change."
+        if not dry_run:
+            with unconfirmed_is_unknown(f"stopping watching {key}", check):
+                await client.unwatch(issue, int(current["id"]), int(me["id"]))
+        return f"{prefix}Stopped watching {key}."
+    if current is not None:
+        if note is None or note == current.get("note"):
+            return f"You already watch {key}; nothing to change."
+        if not dry_run:
+            with unconfirmed_is_unknown(f"the watching note of {key}", check):
+                await client.update_watching(issue, int(current["id"]), int(me["id"]), note)
+        return f"{prefix}Changed the note of your watching of {key}."
+    if not dry_run:
+        with unconfirmed_is_unknown(f"watching {key}", check):
+            await client.watch(issue, int(me["id"]), note or "")
+    return f"{prefix}Watching {key}; its changes show in {format_call(get_user_issue_list, {'watching': True})}."
 
 
 def _check_description(args: Mapping[str, Any]) -> str:
@@ -69,6 +170,10 @@ def _check_description(args: Mapping[str, Any]) -> str:
 
 def _check_comments(args: Mapping[str, Any]) -> str:
     return format_call(get_issue_comments, {"issue_key": str(args.get("issue_key", "")).upper(), "count": 5})
+
+
+def _check_watching(args: Mapping[str, Any]) -> str:
+    return format_call(get_user_issue_list, {"watching": True})
 
 
 TOOLS = (
@@ -82,4 +187,14 @@ TOOLS = (
         verify=_check_description,
     ),
     ToolSpec(add_issue_comment, "Comment on an issue", "issues", Kind.WRITE, idempotent=False, verify=_check_comments),
+    ToolSpec(
+        update_issue_comment,
+        "Edit your comment",
+        "issues",
+        Kind.WRITE,
+        idempotent=True,
+        overwrites=True,
+        verify=_check_comments,
+    ),
+    ToolSpec(watch_issue, "Watch an issue", "issues", Kind.WRITE, idempotent=True, verify=_check_watching),
 )

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 from pydantic import Field
 
 from backlog_mcp.args import Timezone, zone
 from backlog_mcp.client import Params
+from backlog_mcp.errors import UsageError
 from backlog_mcp.lookup import gather
 from backlog_mcp.render.notifications import render_notifications
-from backlog_mcp.tools.declare import Call, ToolSpec
+from backlog_mcp.tools.declare import Call, Kind, ToolSpec, format_call
+from backlog_mcp.tools.writing import DryRun, unconfirmed_is_unknown
 
 
 async def get_notifications(
@@ -40,4 +43,46 @@ async def get_notifications(
     )
 
 
-TOOLS = (ToolSpec(get_notifications, "My notifications", "notifications"),)
+async def mark_notifications_read(
+    call: Call,
+    notification_id: Annotated[
+        int | None, Field(ge=1, description="One notification (ids from get_notifications)")
+    ] = None,
+    all: Annotated[bool, Field(description="true: every notification (resets the unread count)")] = False,
+    dry_run: DryRun = False,
+) -> str:
+    """Mark one notification read, or all of them."""
+    if (notification_id is None) == (not all):
+        raise UsageError("Pass notification_id (one notification) or all=true, not both and not neither.")
+    client = call.app.client
+    call.note(target="all notifications" if all else f"notification {notification_id}", fields=["read"])
+    prefix = "Dry run, nothing was sent. Would mark " if dry_run else "Marked "
+    check = format_call(get_notifications, {"unread_only": True})
+    if notification_id is not None:
+        if not dry_run:
+            with unconfirmed_is_unknown(f"marking notification {notification_id} read", check):
+                await client.mark_notification_read(notification_id)
+        return f"{prefix}notification {notification_id} read."
+    unread = await client.count_notifications({"alreadyRead": False})
+    if not dry_run:
+        with unconfirmed_is_unknown("marking every notification read", check):
+            await client.reset_unread_count()
+    counted = f" ({unread} were unread)" if unread is not None else ""
+    return f"{prefix}every notification read{counted}."
+
+
+def _check_inbox(args: Mapping[str, Any]) -> str:
+    return format_call(get_notifications, {"unread_only": True})
+
+
+TOOLS = (
+    ToolSpec(get_notifications, "My notifications", "notifications"),
+    ToolSpec(
+        mark_notifications_read,
+        "Mark notifications read",
+        "notifications",
+        Kind.WRITE,
+        idempotent=True,
+        verify=_check_inbox,
+    ),
+)

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 from pydantic import Field
 
 from backlog_mcp.args import MaxTokens, Offset, Text, Timezone, zone
 from backlog_mcp.errors import NotFoundError, UsageError
 from backlog_mcp.lookup import gather
-from backlog_mcp.matching import resolve
+from backlog_mcp.matching import norm, resolve
+from backlog_mcp.render.backlog_writer import for_project
 from backlog_mcp.render.text import item
 from backlog_mcp.render.wiki import render_wiki_page, render_wiki_pages
-from backlog_mcp.tools.declare import Call, ToolSpec, format_call
+from backlog_mcp.render.writes import render_change
+from backlog_mcp.tools.declare import Call, Kind, ToolSpec, format_call
+from backlog_mcp.tools.writing import Body, DryRun, unconfirmed_is_unknown
 
 ProjectKey = Annotated[Text, Field(description="Project key (or name), e.g. ORBIT")]
 
@@ -84,7 +88,92 @@ async def get_wiki_page(
     return render_wiki_page(page, rule=rule, view=view, url=url, budget=max_tokens)
 
 
+async def save_wiki_page(
+    call: Call,
+    content: Annotated[Body | None, Field(description="The whole page in Markdown")] = None,
+    page_id: Annotated[int | None, Field(ge=1, description="Update this page")] = None,
+    project_key: Annotated[Text | None, Field(description="With name: update that page, or create it")] = None,
+    name: Annotated[Text | None, Field(description="Page name, e.g. Release/Checklist")] = None,
+    new_name: Annotated[Text | None, Field(description="Rename the page")] = None,
+    dry_run: DryRun = False,
+) -> str:
+    """Create a wiki page, or update one (by id, or by project and name): content in Markdown, renaming."""
+    client = call.app.client
+    if page_id is not None and (project_key or name):
+        raise UsageError("Pass page_id alone, or project_key and name, not both.")
+    if page_id is None and not (project_key and name and name.strip()):
+        raise UsageError("Pass page_id (to update), or project_key and name (to update that page, or create it).")
+    page: dict[str, Any] | None = None
+    if page_id is not None:
+        try:
+            page = await client.wiki(page_id)
+        except NotFoundError:
+            find = format_call(get_wiki_pages, {"project_key": "..."})
+            raise UsageError(f"Wiki page {page_id} does not exist or is not allowed. Find pages with {find}.") from None
+        project = await client.project(int(page["projectId"]))
+    else:
+        project = await call.app.lookup.project(str(project_key))
+        wanted = norm(str(name))
+        found = [p for p in await client.wikis(str(project["projectKey"])) if norm(str(p.get("name"))) == wanted]
+        page = await client.wiki(int(found[0]["id"])) if found else None
+    key = str(project["projectKey"])
+    rule = str(project.get("textFormattingRule", "markdown"))
+    text = for_project(content, rule) if content is not None else None
+    form: dict[str, Any] = {}
+    rows: list[tuple[str, str, str]] = []
+    if page is None:
+        if not text or not text.strip():
+            raise UsageError(f'There is no page "{item(name)}" in {key}; to create it, pass its content.')
+        if new_name:
+            raise UsageError("new_name renames an existing page; to create one, pass its name only.")
+        rows = [("Name", "", str(name).strip()), ("Content", "", f"{len(text)} characters")]
+    else:
+        if text is not None:
+            if not text.strip():
+                raise UsageError("content is empty; a wiki page cannot be emptied (pass the new text).")
+            old = str(page.get("content") or "")
+            form["content"] = text
+            rows.append(("Content", f"{len(old)} characters", f"{len(text)} characters"))
+        if new_name and new_name.strip() != page.get("name"):
+            form["name"] = new_name.strip()
+            rows.append(("Name", str(page.get("name")), new_name.strip()))
+        if not form:
+            raise UsageError("Nothing to change: pass content and/or new_name.")
+    target = f"wiki {page['id']}" if page else f"new wiki page in {key}"
+    call.note(project=key, target=target, fields=[r[0] for r in rows], texts={"content": content or ""})
+    texts = [("Content", text)] if text else []
+    base = call.app.settings.base_url
+    if dry_run:
+        head = f"Would update wiki page {page['id']} of {key}:" if page else f"Would create a wiki page in {key}:"
+        return render_change(head=head, rows=rows, dry_run=True, texts=texts)
+    check = format_call(get_wiki_pages, {"project_key": key, "keyword": str(new_name or name or "")[:40] or None})
+    if page is None:
+        with unconfirmed_is_unknown(f"the new wiki page in {key}", check):
+            saved = await client.create_wiki(project, str(name).strip(), text or "")
+        head = f"Created wiki page {saved.get('id')} in {key}:"
+    else:
+        with unconfirmed_is_unknown(f"the change to wiki page {page['id']}", check):
+            saved = await client.update_wiki(project, int(page["id"]), form)
+        head = f"Updated wiki page {page['id']} of {key}:"
+    return render_change(head=head, rows=rows, dry_run=False, url=f"{base}/alias/wiki/{saved.get('id', page_id)}")
+
+
+def _check_wiki(args: Mapping[str, Any]) -> str:
+    if args.get("page_id"):
+        return format_call(get_wiki_page, {"page_id": args["page_id"]})
+    return format_call(get_wiki_pages, {"project_key": args.get("project_key"), "keyword": args.get("name")})
+
+
 TOOLS = (
     ToolSpec(get_wiki_pages, "Wiki pages of a project", "wiki"),
     ToolSpec(get_wiki_page, "A wiki page", "wiki"),
+    ToolSpec(
+        save_wiki_page,
+        "Create or update a wiki page",
+        "wiki",
+        Kind.WRITE,
+        idempotent=True,  # saving the same text again changes nothing
+        overwrites=True,  # an update replaces the page's text
+        verify=_check_wiki,
+    ),
 )
