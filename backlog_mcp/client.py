@@ -891,8 +891,8 @@ class BacklogClient:
         return [f"/users/{user_id}/watchings", f"/users/{user_id}/watchings/count", "/watchings/*"]
 
     async def watching_of(self, user_id: int, issue_id: int) -> JSONObject | None:
-        found = await self.get_list(f"/users/{user_id}/watchings", {"issueId": [issue_id], "count": 1}, ttl=0)
-        return found[0] if found else None
+        found = await self.get_list(f"/users/{user_id}/watchings", {"issueId": [issue_id], "count": 100}, ttl=0)
+        return next((w for w in found if int((w.get("issue") or {}).get("id") or 0) == issue_id), None)
 
     async def watch(self, issue: JSONObject, user_id: int, note: str) -> JSONObject:
         self.require(project_of(str(issue.get("issueKey", ""))), "comment")

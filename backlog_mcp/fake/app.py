@@ -31,6 +31,7 @@ from backlog_mcp.fake.protocol import (
     bad,
     envelope,
     id_window,
+    ids,
     missing,
     multi,
     paging,
@@ -447,7 +448,12 @@ class FakeBacklog(WriteRoutes, GitRoutes, DocumentRoutes, ActivityRoutes):
         if flag in ("true", "false"):
             watched = [w for w in watched if w["resourceAlreadyRead"] == (flag == "true")]
         visible = set(self._member_projects(req.user_id))
-        return [w for w in watched if w["issue"]["projectId"] in visible]
+        issue_ids = ids(req.query, "issueId")
+        return [
+            w
+            for w in watched
+            if w["issue"]["projectId"] in visible and (not issue_ids or w["issue"]["id"] in issue_ids)
+        ]
 
     def get_watchings(self, req: Request, uid: str) -> Answer:
         """Sorted by `sort` (created, updated, issueUpdated: the default), `order` desc by default, paged."""

@@ -223,7 +223,7 @@ def _project(pid: int, key: str, name: str, rule: str, members: list[int]) -> Pr
         field(0, 1, "Device model"),
         field(1, 3, "Crash count", min=0, max=None, initialValue=None, unit="件"),
         field(2, 4, "First seen"),
-        field(3, 5, "Severity", ["Critical", "Major", "Minor"]),
+        field(3, 5, "Severity", ["Critical", "Major", "Minor"], required=key == "ORBIT"),
         field(4, 6, "OS versions", ["Android 14", "Android 15", "iOS 18"]),
         field(5, 7, "影響範囲", ["地図", "Login"]),
         field(6, 8, "Reproducible", ["Always", "Sometimes"]),

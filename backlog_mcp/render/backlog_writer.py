@@ -155,6 +155,7 @@ class _Writer:
                 href, start = link.pop(), starts.pop()
                 label = "".join(out[start:])
                 del out[start:]
+                # A bare URL: Backlog links it by itself.
                 out.append(href if label in (href, "") else f"[[{label}>{href}]]")
             elif kind == "image":
                 out.append(f"#image({child.attrs.get('src', '')})")

@@ -294,7 +294,7 @@ async def update_issue(
         if param.removesuffix("[]") in {k.removesuffix("[]") for k in form.data}:
             raise UsageError(f"{name} is both set and cleared; do one.")
         form.data[param] = [""] if param.endswith("[]") else ""
-        form.rows.append((label, "set", ""))
+        form.rows.append((label, _current(current, name) or "(none)", ""))
     if comment:
         form.data["comment"] = for_project(comment, rule)
         form.texts.append(("Comment", form.data["comment"]))
@@ -312,6 +312,27 @@ async def update_issue(
     with unconfirmed_is_unknown(f"the change to {key}", check):
         await client.update_issue(key, form.data, current=current)
     return render_change(head=f"Updated {key}:", rows=form.rows, dry_run=False, url=url)
+
+
+def _current(issue: Mapping[str, Any], name: str) -> str:
+    """A clearable field's value as shown before it is cleared."""
+    value = issue.get(
+        {
+            "assignee": "assignee", "categories": "category", "milestones": "milestone", "versions": "versions",
+            "parent": "parentIssueId", "start_date": "startDate", "due_date": "dueDate",
+            "estimated_hours": "estimatedHours", "actual_hours": "actualHours", "resolution": "resolution",
+            "description": "description",
+        }[name]
+    )  # fmt: skip
+    if name == "description":
+        return f"{len(str(value or ''))} characters"
+    if isinstance(value, list):
+        return _names(value)
+    if isinstance(value, dict):
+        return str(value.get("name") or "")
+    if name == "parent" and value:
+        return f"issue id {value}"
+    return "" if value is None else fmt_number(value) if isinstance(value, int | float) else str(value)[:10]
 
 
 def _custom_shown(entry: Mapping[str, Any] | None) -> str:
