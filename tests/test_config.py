@@ -164,3 +164,17 @@ def test_bad_access_settings_name_the_fix(values: dict[str, str], message: str) 
     with pytest.raises(ConfigError) as caught:
         settings_from_env(env(**values))
     assert message in str(caught.value)
+
+
+def test_project_write_levels_and_the_audit_log() -> None:
+    s = settings_from_env(env(BACKLOG_PROJECTS="orbit:comment, NOVA, OLD:read", XDG_CACHE_HOME="/xdg"))
+    assert s.projects == frozenset({"ORBIT", "NOVA", "OLD"})
+    assert [s.level(k) for k in ("ORBIT", "nova", "OLD", "OTHER")] == ["comment", "write", "read", "read"]
+    assert s.audit_path == Path("/xdg/backlog-mcp/audit.jsonl")
+    assert settings_from_env(env(BACKLOG_AUDIT_LOG="off")).audit_path is None
+    assert settings_from_env(env(BACKLOG_AUDIT_LOG="/var/log/b.jsonl")).audit_path == Path("/var/log/b.jsonl")
+    everything = settings_from_env(env())
+    assert everything.level("ANY") == "write" and settings_from_env(env(), read_only=True).level("ANY") == "read"
+    assert settings_from_env(env(), projects="ORBIT:write").levels == {"ORBIT": "write"}
+    with pytest.raises(ConfigError, match=r"gives ORBIT the level 'admin'; valid levels: read, comment, write"):
+        settings_from_env(env(BACKLOG_PROJECTS="ORBIT:admin"))
