@@ -5,9 +5,10 @@ A leaf below the tools: it knows the client, the cache and the name lookup, and 
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -37,6 +38,11 @@ class AppState:
     lookup: Lookup
     now: Callable[[], datetime] = utc_now  # "today" for overdue marks; tests pin it
     audit: AuditLog | None = None  # every write attempt, one line each
+    users: PerUser | None = None  # HTTP with per-user keys: one client per key, sharing the cache
+
+    def for_key(self, key: str) -> AppState:
+        """The state to serve one request with its own Backlog key (per-user HTTP mode)."""
+        return self if self.users is None else self.users.state(key)
 
     async def view(self, tz: ZoneInfo) -> View:
         """How to show times: the caller's zone, the space's zone (date-only fields), today there."""
@@ -46,6 +52,39 @@ class AppState:
         except (ZoneInfoNotFoundError, ValueError):
             space_tz = ZoneInfo("UTC")
         return View(tz=tz, today=self.now().astimezone(tz).date(), base_url=self.settings.base_url, space_tz=space_tz)
+
+
+class PerUser:
+    """One client and lookup per API key (most recently used kept), all sharing one cache.
+
+    The cache is keyed by the key's identity (`cache.cache_scope`), so no key is ever served what
+    another key fetched.
+    """
+
+    LIMIT = 256
+
+    def __init__(self, base: AppState, make_client: Callable[[Settings], BacklogClient]) -> None:
+        self.base, self.make_client = base, make_client
+        self.states: OrderedDict[str, AppState] = OrderedDict()
+        self.retired: list[BacklogClient] = []
+
+    def state(self, key: str) -> AppState:
+        found = self.states.get(key)
+        if found is not None:
+            self.states.move_to_end(key)
+            return found
+        settings = replace(self.base.settings, api_key=key)
+        client = self.make_client(settings)
+        state = AppState(settings, client, self.base.cache, Lookup(client), self.base.now, self.base.audit)
+        self.states[key] = state
+        if len(self.states) > self.LIMIT:
+            _old, evicted = self.states.popitem(last=False)
+            self.retired.append(evicted.client)  # closed at shutdown: a call may still be using it
+        return state
+
+    async def aclose(self) -> None:
+        for client in [*self.retired, *(state.client for state in self.states.values())]:
+            await client.aclose()
 
 
 @asynccontextmanager
@@ -59,10 +98,17 @@ async def open_state(
     """Open the cache and the client; close both however the run ends."""
     cache = await ResponseCache.open(settings.cache_path) if settings.cache_path else None
     client = BacklogClient(settings, cache, transport=transport, retry=retry)
+    users: PerUser | None = None
     try:
         audit = AuditLog(settings.audit_path) if settings.audit_path else None
-        yield AppState(settings, client, cache, Lookup(client), now, audit)
+        state = AppState(settings, client, cache, Lookup(client), now, audit)
+        if settings.per_user_keys:
+            users = PerUser(state, lambda own: BacklogClient(own, cache, transport=transport, retry=retry))
+            state = replace(state, users=users)
+        yield state
     finally:
+        if users is not None:
+            await users.aclose()
         await client.aclose()
         if cache is not None:
             await cache.close()

@@ -7,18 +7,32 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from backlog_mcp import __version__, logs
-from backlog_mcp.config import ConfigError, default_cache_path, load_settings, read_environment
+
+if TYPE_CHECKING:
+    import httpx
+from backlog_mcp.config import ConfigError, default_cache_path, load_settings, read_environment, settings_from_env
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="backlog-mcp",
-        description="MCP server for Nulab Backlog over stdio. Configure with BACKLOG_API_KEY and BACKLOG_DOMAIN.",
+        description=(
+            "MCP server for Nulab Backlog over stdio (or Streamable HTTP). Configure with BACKLOG_API_KEY and "
+            "BACKLOG_DOMAIN, or try it with --demo (a bundled sample space: no account needed)."
+        ),
     )
+    parser.add_argument("--demo", action="store_true", help="serve the bundled sample space: no account, no key")
+    parser.add_argument(
+        "--transport", choices=("stdio", "http"), default="stdio", help="stdio (default) or Streamable HTTP at /mcp"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="HTTP: address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="HTTP: port (default 8000)")
     parser.add_argument("--env-file", metavar="PATH", help="read settings from this .env file too")
     parser.add_argument("--cache-path", metavar="PATH", type=Path, help="SQLite cache file to use")
     parser.add_argument("--no-cache", action="store_true", help="do not cache Backlog responses")
@@ -57,15 +71,42 @@ def main(argv: Sequence[str] | None = None) -> int:
             removed = asyncio.run(clear_cache(path))
             sys.stdout.write(f"Removed {removed} cached entries from {path}\n")
             return 0
-        settings = load_settings(
-            args.env_file,
-            cache_path=args.cache_path,
-            no_cache=args.no_cache,
-            read_only=args.read_only,
-            projects=args.projects,
-            toolsets=args.toolsets,
-            tools=args.tools,
-        )
+        transport: httpx.AsyncBaseTransport | None = None
+        now: Callable[[], datetime] | None = None
+        if args.demo:
+            from backlog_mcp.demo import DEMO_URL, demo_settings, demo_today, demo_transport
+
+            # Nothing from the environment but the access flags: the demo needs no account and no .env.
+            flags = settings_from_env(
+                {"BACKLOG_API_KEY": "demo", "BACKLOG_DOMAIN": DEMO_URL},
+                no_cache=True,
+                read_only=args.read_only,
+                projects=args.projects,
+                toolsets=args.toolsets,
+                tools=args.tools,
+            )
+            settings = demo_settings(flags)
+            transport, now = demo_transport(), demo_today
+        else:
+            settings = load_settings(
+                args.env_file,
+                cache_path=args.cache_path,
+                no_cache=args.no_cache,
+                read_only=args.read_only,
+                projects=args.projects,
+                toolsets=args.toolsets,
+                tools=args.tools,
+            )
+        if args.transport == "http":
+            from backlog_mcp.http import check_binding
+
+            check_binding(args.host, settings.http_token)
+            if settings.per_user_keys and settings.demo:
+                raise ConfigError(
+                    "--demo serves one sample space; per-user keys (BACKLOG_HTTP_PER_USER_KEYS) need a real one"
+                )
+        elif settings.per_user_keys:
+            raise ConfigError("BACKLOG_HTTP_PER_USER_KEYS works only with --transport http")
         logs.redact(handler, settings.api_key)
         if settings.insecure:
             logging.getLogger("backlog_mcp").warning(
@@ -75,9 +116,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         from backlog_mcp.server import build_server  # the MCP SDK is slow to import: only when serving
 
-        server = build_server(settings)
+        server = build_server(settings, transport=transport, now=now) if now else build_server(settings)
     except ConfigError as exc:
         sys.stderr.write(f"backlog-mcp: {exc}\n")
         return 2
+    if args.transport == "http":
+        import anyio
+
+        from backlog_mcp.http import http_app, serve
+
+        app = http_app(
+            server,
+            host=args.host,
+            port=args.port,
+            token=settings.http_token,
+            per_user_keys=settings.per_user_keys,
+            extra_hosts=settings.http_hosts,
+            extra_origins=settings.http_origins,
+        )
+        logging.getLogger("backlog_mcp").warning("serving MCP at http://%s:%d/mcp", args.host, args.port)
+        anyio.run(serve, app, args.host, args.port)
+        return 0
     server.run()
     return 0

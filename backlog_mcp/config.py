@@ -64,6 +64,11 @@ class Settings:
     # Per-project write levels from `BACKLOG_PROJECTS=KEY:level`: read, comment or write (a bare key: write).
     levels: Mapping[str, str] = field(default_factory=dict)
     audit_path: Path | None = None  # one JSON line per write attempt; None: no audit log
+    demo: bool = False  # the bundled sample space, served in-process (`--demo`)
+    per_user_keys: bool = False  # HTTP: each request brings its own Backlog key (X-Backlog-Api-Key)
+    http_token: str | None = field(default=None, repr=False)  # HTTP: the bearer token clients must send
+    http_hosts: tuple[str, ...] = ()  # HTTP: extra Host headers accepted (a load balancer's name)
+    http_origins: tuple[str, ...] = ()  # HTTP: extra Origins accepted
 
     def __repr__(self) -> str:
         return (
@@ -257,6 +262,9 @@ def settings_from_env(
         ConfigError: the first missing or malformed variable.
     """
     api_key = env.get("BACKLOG_API_KEY", "").strip()
+    per_user_keys = _flag(env, "BACKLOG_HTTP_PER_USER_KEYS")
+    if not api_key and per_user_keys:
+        api_key = "-"  # never sent: every request brings its own key (the server refuses one without)
     if not api_key:
         raise ConfigError(
             "BACKLOG_API_KEY is not set; create a key in Backlog under Personal Settings > API "
@@ -300,6 +308,10 @@ def settings_from_env(
         projects=allowed,
         levels=levels,
         audit_path=_audit_path(env),
+        per_user_keys=per_user_keys,
+        http_token=env.get("BACKLOG_HTTP_TOKEN", "").strip() or None,
+        http_hosts=tuple(sorted(name_list(env.get("BACKLOG_HTTP_ALLOWED_HOSTS")) or ())),
+        http_origins=tuple(sorted(name_list(env.get("BACKLOG_HTTP_ALLOWED_ORIGINS")) or ())),
         toolsets=_toolsets(toolsets, "--toolsets")
         if toolsets
         else _toolsets(env.get("BACKLOG_TOOLSETS"), "BACKLOG_TOOLSETS"),

@@ -35,6 +35,11 @@ def instructions(specs: Sequence[ToolSpec], settings: Settings) -> str:
         "Common arguments: `timezone` is an IANA zone for shown times (e.g. Asia/Tokyo); `max_tokens` is the "
         "answer's budget (1000-20000); `dry_run=true` on a write shows the change and sends nothing.",
     ]
+    if settings.demo:
+        lines.append(
+            "DEMO: a bundled sample space (Acme: projects ORBIT and NOVA), not a real Backlog. Its today is "
+            "2026-11-20 (use that for 'yesterday' or 'this week'); writes reset when the server stops."
+        )
     if settings.read_only:
         lines.append("This server is read-only: it cannot change anything in Backlog.")
     if settings.projects is not None:

@@ -16,9 +16,11 @@ ROLES = {
 }
 
 
-def render_myself(user: dict[str, Any], space: dict[str, Any], base_url: str) -> str:
+def render_myself(user: dict[str, Any], space: dict[str, Any], base_url: str, *, demo: str = "") -> str:
+    """Who and where; `demo` (when set) says this is the bundled sample space, not a real one."""
     role = ROLES.get(user.get("roleType", 0), f"role {item(user.get('roleType'))}")
     lines = [
+        *([f"**Demo:** {demo}"] if demo else []),
         f"Connected to Backlog space **{item(space.get('name', '?'))}** "
         f"({item(space.get('spaceKey', '?'))}, {base_url})",
         f"as **{item(user.get('name', '?'))}** (login {item(user.get('userId') or '-')}, "

@@ -41,6 +41,7 @@ from backlog_mcp.errors import (
     UsageError,
     WriteLevelError,
 )
+from backlog_mcp.http import KEY_HEADER
 from backlog_mcp.matching import closest_first, shown
 from backlog_mcp.tools.declare import Answer, Call, Image, Kind, ToolSpec, defaults_left_out
 
@@ -300,9 +301,19 @@ class BacklogServer(MCPServer[AppState]):
                         state.audit.append(tool=name, outcome="refused", detail=self._held[name])
                 raise ToolError(self._held[name])
             raise ToolError(f"Unknown tool: {shown(name, 60)}. Valid tools: {', '.join(self._entries)}.")
-        app: AppState = context.request_context.lifespan_context
+        app = self.state_for(context)
         answer = await entry.run(app, arguments if isinstance(arguments, Mapping) else {})
         return CallToolResult(content=blocks(answer), is_error=False)
+
+    def state_for(self, context: Context[AppState, Any]) -> AppState:
+        """The app state for this request: in per-user HTTP mode, the one for the caller's own key."""
+        app: AppState = context.request_context.lifespan_context
+        if app.users is None:
+            return app
+        key = ((context.headers or {}).get(KEY_HEADER) or "").strip()
+        if not key:  # the HTTP guard refuses such requests; this is the last line
+            raise ToolError("This server needs your Backlog API key in the X-Backlog-Api-Key header.")
+        return app.for_key(key)
 
 
 def blocks(answer: Answer) -> list[ContentBlock]:

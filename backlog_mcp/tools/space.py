@@ -14,11 +14,16 @@ from backlog_mcp.render.space import render_myself, render_users
 from backlog_mcp.render.text import item
 from backlog_mcp.tools.declare import Call, ToolSpec
 
+DEMO_NOTE = (
+    "this is backlog-mcp's bundled sample space, not a real Backlog; its today is 2026-11-20, and "
+    "writes change an in-memory copy that resets when the server stops."
+)
+
 
 async def get_myself(call: Call) -> str:
     """Which Backlog user and space the API key belongs to: the connection check, and who `me` is."""
     user, space = await gather(call.app.client.myself(), call.app.client.space())
-    return render_myself(user, space, call.app.settings.base_url)
+    return render_myself(user, space, call.app.settings.base_url, demo=DEMO_NOTE if call.app.settings.demo else "")
 
 
 async def get_users_by_project(
