@@ -17,6 +17,7 @@ from backlog_mcp import __version__
 from backlog_mcp.app import AppState, open_state, utc_now
 from backlog_mcp.client import RetryPolicy
 from backlog_mcp.config import Settings
+from backlog_mcp.mirrors import add_completions, add_prompts, add_resources
 from backlog_mcp.tools import TOOLS
 from backlog_mcp.tools.declare import Kind, ToolSpec, select
 from backlog_mcp.tools.registry import BacklogServer, entries
@@ -66,7 +67,7 @@ def build_server(
             yield state
 
     chosen, held = select(TOOLS, settings)
-    return BacklogServer(
+    server = BacklogServer(
         entries(chosen),
         held,
         frozenset(spec.name for spec in TOOLS if spec.kind is not Kind.READ),
@@ -76,3 +77,7 @@ def build_server(
         lifespan=lifespan,
         log_level="WARNING",
     )
+    add_resources(server)
+    add_prompts(server, now)
+    add_completions(server)
+    return server

@@ -307,13 +307,28 @@ class BacklogServer(MCPServer[AppState]):
 
     def state_for(self, context: Context[AppState, Any]) -> AppState:
         """The app state for this request: in per-user HTTP mode, the one for the caller's own key."""
-        app: AppState = context.request_context.lifespan_context
+        return self.state_from(context.request_context.lifespan_context, context.headers)
+
+    @staticmethod
+    def state_from(app: AppState, headers: Mapping[str, str] | None) -> AppState:
         if app.users is None:
             return app
-        key = ((context.headers or {}).get(KEY_HEADER) or "").strip()
+        key = ((headers or {}).get(KEY_HEADER) or "").strip()
         if not key:  # the HTTP guard refuses such requests; this is the last line
             raise ToolError("This server needs your Backlog API key in the X-Backlog-Api-Key header.")
         return app.for_key(key)
+
+    def entry(self, name: str) -> Entry:
+        return self._entries[name]
+
+    def offers(self, name: str) -> bool:
+        return name in self._entries
+
+    def add_completion_handler(self, handler: Any) -> None:
+        """Completions need the request's app state, which the SDK's decorator does not pass on."""
+        from mcp.types import CompleteRequestParams
+
+        self._lowlevel_server.add_request_handler("completion/complete", CompleteRequestParams, handler)
 
 
 def blocks(answer: Answer) -> list[ContentBlock]:

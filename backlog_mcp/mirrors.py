@@ -1,0 +1,116 @@
+"""Resources, prompts and completions: MCP features that mirror the tools, never replace them.
+
+Resources (`backlog://issue/{key}` …) are read through the very tool entries, so they render with
+the same code and pass the same access checks; a resource exists only when its tool is offered.
+Several clients cannot read resources on their own, so everything stays reachable through tools.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.server.mcpserver.prompts.base import Prompt, PromptArgument
+from mcp.types import (
+    CompleteRequestParams,
+    CompleteResult,
+    Completion,
+    PromptReference,
+    ResourceTemplateReference,
+)
+
+from backlog_mcp.app import AppState
+from backlog_mcp.completion import complete
+from backlog_mcp.prompts import PROMPTS, PromptSpec
+
+if TYPE_CHECKING:
+    from backlog_mcp.tools.registry import BacklogServer
+
+# uri template, tool, the tool's argument the template fills, title
+RESOURCES = (
+    ("backlog://issue/{key}", "get_issue_details", "issue_key", "An issue with its newest comments"),
+    ("backlog://project/{key}", "get_project", "project_key", "A project's set-up"),
+    ("backlog://wiki/{id}", "get_wiki_page", "page_id", "A wiki page"),
+    ("backlog://document/{id}", "get_document", "document_id", "A document"),
+)
+
+
+async def _read(server: BacklogServer, ctx: Context[AppState, Any], tool: str, argument: str, raw: str) -> str:
+    value: Any = int(raw) if argument == "page_id" and raw.isascii() and raw.isdigit() else raw
+    try:
+        answer = await server.entry(tool).run(server.state_for(ctx), {argument: value})
+    except ToolError as exc:
+        raise ResourceError(str(exc)) from None
+    return answer if isinstance(answer, str) else "\n\n".join(part for part in answer if isinstance(part, str))
+
+
+def _reader(server: BacklogServer, tool: str, argument: str, variable: str) -> Callable[..., Any]:
+    """A handler whose parameter is the template's variable (the SDK matches them by name)."""
+
+    async def by_key(key: str, ctx: Context[AppState, Any]) -> str:
+        return await _read(server, ctx, tool, argument, key)
+
+    async def by_id(id: str, ctx: Context[AppState, Any]) -> str:
+        return await _read(server, ctx, tool, argument, id)
+
+    return by_key if variable == "key" else by_id
+
+
+def add_resources(server: BacklogServer) -> None:
+    for uri, tool, argument, title in RESOURCES:
+        if not server.offers(tool):
+            continue
+        variable = uri.rsplit("{", 1)[1].rstrip("}")
+        name = uri.split("//")[1].split("/")[0]
+        server.resource(uri, name=name, title=title, description=f"Same as {tool}.", mime_type="text/markdown")(
+            _reader(server, tool, argument, variable)
+        )
+
+
+def _prompt(spec: PromptSpec, today: Callable[[], datetime]) -> Prompt:
+    async def build(**arguments: str) -> str:
+        given = {k: v.strip() for k, v in arguments.items() if v and v.strip()}
+        missing = [name for name, _d, required in spec.arguments if required and name not in given]
+        if missing:
+            raise ValueError(f"{spec.name} needs {', '.join(missing)}")
+        return spec.build(today().date(), **given)
+
+    return Prompt(
+        name=spec.name,
+        title=spec.title,
+        description=spec.description,
+        arguments=[PromptArgument(name=n, description=d, required=r) for n, d, r in spec.arguments],
+        fn=build,
+        context_kwarg=None,
+    )
+
+
+def add_prompts(server: BacklogServer, today: Callable[[], datetime]) -> None:
+    for spec in PROMPTS:
+        server.add_prompt(_prompt(spec, today))
+
+
+def add_completions(server: BacklogServer) -> None:
+    """Completions for prompt and resource-template arguments, from the shared (cached) lookup."""
+
+    async def handler(ctx: Any, params: CompleteRequestParams) -> CompleteResult:
+        ref = params.ref
+        if not isinstance(ref, PromptReference | ResourceTemplateReference):
+            return CompleteResult(completion=Completion(values=[]))
+        state: AppState = ctx.lifespan_context
+        headers = getattr(getattr(ctx, "request", None), "headers", None)
+        app = server.state_from(state, headers)
+        given = dict(params.context.arguments or {}) if params.context else {}
+        name = params.argument.name
+        if isinstance(ref, ResourceTemplateReference):
+            name = {"key": "project_key" if "project" in ref.uri else "issue_key"}.get(name, name)
+        try:
+            values = await complete(app, name, params.argument.value, given)
+        except Exception:  # a completion is a convenience: failing quietly beats an error dialog
+            values = []
+        return CompleteResult(completion=Completion(values=values[:100], total=len(values), has_more=len(values) > 100))
+
+    server.add_completion_handler(handler)

@@ -1,0 +1,158 @@
+"""Prompt texts: each names the tools to call, with the arguments filled in (no MCP here).
+
+They show up as slash commands in Claude Code. Calls are written by `format_call`, so a renamed
+argument breaks a test rather than a prompt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from backlog_mcp.tools.declare import format_call
+
+
+@dataclass(frozen=True)
+class PromptSpec:
+    name: str
+    title: str
+    description: str
+    arguments: tuple[tuple[str, str, bool], ...]  # (name, description, required)
+    build: Callable[..., str]
+
+
+def _anyone(projects: list[str]) -> dict[str, object]:
+    return {"projects": projects, "assignees": ["anyone"]}
+
+
+def standup(today: date, project_key: str | None = None) -> str:
+    since = (today - timedelta(days=3 if today.weekday() == 0 else 1)).isoformat()  # Monday: since Friday
+    scope = {"project_key": project_key} if project_key else {}
+    return "\n".join(
+        [
+            f"Write my stand-up report for {today.isoformat()}{f' in {project_key}' if project_key else ''}.",
+            "",
+            "1. What I did: call " + format_call("get_activity", {"user": "me", **scope, "since": since}) + ".",
+            "2. What is next: call "
+            + format_call("get_my_issues", {"count": 20})
+            + "; due or overdue first (the table marks overdue issues).",
+            "3. Blockers: anything waiting on others in the comments of the issues above "
+            f"(open one with {format_call('get_issue_details', {'issue_key': '...'})} only if needed).",
+            "",
+            "Answer in three short sections: Yesterday, Today, Blockers. Use issue keys; no ids.",
+        ]
+    )
+
+
+def triage(today: date, issue_key: str) -> str:
+    key = issue_key.strip().upper()
+    project = key.rsplit("-", 1)[0]
+    return "\n".join(
+        [
+            f"Triage {key}.",
+            "",
+            f"1. Read it: {format_call('get_issue_details', {'issue_key': key})}.",
+            f"2. Know the project's options: {format_call('get_project', {'project_key': project})}.",
+            "3. Look for duplicates: "
+            + format_call(
+                "get_user_issue_list",
+                {"projects": [project], "keyword": "<2-3 words from the summary>", "assignees": ["anyone"]},
+            )
+            + ".",
+            "4. Propose issue type, priority, category, milestone and assignee, each with one line of why.",
+            "5. Preview the change with "
+            + format_call("update_issue", {"issue_key": key, "priority": "...", "assignee": "...", "dry_run": True})
+            + ", show it to me, and apply it only after I agree.",
+        ]
+    )
+
+
+def project_status(today: date, project_key: str) -> str:
+    key = project_key.strip().upper()
+    week_ago = (today - timedelta(days=7)).isoformat()
+    return "\n".join(
+        [
+            f"Summarise the status of project {key} as of {today.isoformat()}.",
+            "",
+            f"1. {format_call('get_project', {'project_key': key})}: statuses, milestones and their dates.",
+            "2. Open work: "
+            + format_call("get_user_issue_list", {**_anyone([key]), "count": 100})
+            + " (the header gives the total).",
+            "3. Overdue: "
+            + format_call(
+                "get_user_issue_list",
+                {"projects": [key], "assignees": ["anyone"], "due_date": f"..{today.isoformat()}"},
+            )
+            + ".",
+            f"4. The last week: {format_call('get_activity', {'project_key': key, 'since': week_ago})}.",
+            f"5. Code in review: {format_call('get_pull_requests', {'project_key': key})}.",
+            "",
+            "Answer with: overall health in one line, progress per milestone, risks (overdue, unassigned, "
+            "blocked), and what changed this week.",
+        ]
+    )
+
+
+def release_check(today: date, project_key: str, milestone: str) -> str:
+    key = project_key.strip().upper()
+    return "\n".join(
+        [
+            f"Check whether milestone {milestone!r} of {key} is ready to release (today is {today.isoformat()}).",
+            "",
+            f"1. Its dates: {format_call('get_project', {'project_key': key})}.",
+            "2. What is not closed yet: "
+            + format_call(
+                "get_user_issue_list",
+                {"projects": [key], "milestones": [milestone], "assignees": ["anyone"], "count": 100},
+            )
+            + ".",
+            "3. What is done: "
+            + format_call(
+                "get_user_issue_list",
+                {
+                    "projects": [key],
+                    "milestones": [milestone],
+                    "statuses": ["Closed", "Resolved"],
+                    "assignees": ["anyone"],
+                    "count": 100,
+                },
+            )
+            + ".",
+            f"4. Open pull requests: {format_call('get_pull_requests', {'project_key': key})}, then each repository's.",
+            "",
+            "Answer with a go / no-go, the blocking issues (key, summary, assignee, why), and what to cut or move.",
+        ]
+    )
+
+
+PROMPTS = (
+    PromptSpec(
+        "standup",
+        "Stand-up report",
+        "What I did since the last working day and what is next, from my activity and my issues.",
+        (("project_key", "Only this project (optional)", False),),
+        standup,
+    ),
+    PromptSpec(
+        "triage_issue",
+        "Triage an issue",
+        "Read an issue, find duplicates, and propose its type, priority, assignee and milestone.",
+        (("issue_key", "The issue, e.g. ORBIT-12", True),),
+        triage,
+    ),
+    PromptSpec(
+        "project_status",
+        "Project status",
+        "A project's health: open and overdue work, milestones, the last week's activity, reviews.",
+        (("project_key", "The project, e.g. ORBIT", True),),
+        project_status,
+    ),
+    PromptSpec(
+        "release_check",
+        "Release check",
+        "Whether a milestone is ready: what is still open, what is done, open pull requests.",
+        (("project_key", "The project, e.g. ORBIT", True), ("milestone", "Milestone or version name", True)),
+        release_check,
+    ),
+)
