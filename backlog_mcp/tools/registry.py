@@ -318,6 +318,21 @@ class BacklogServer(MCPServer[AppState]):
             raise ToolError("This server needs your Backlog API key in the X-Backlog-Api-Key header.")
         return app.for_key(key)
 
+    async def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None, context: Context[AppState, Any] | None = None
+    ) -> Any:
+        """A prompt; a missing argument is an invalid-params error that names it (the SDK says only "internal")."""
+        from mcp.shared.exceptions import MCPError
+        from mcp.types import INVALID_PARAMS
+
+        prompt = self._prompt_manager.get_prompt(name)
+        if prompt is not None:
+            given = {k for k, v in (arguments or {}).items() if v and str(v).strip()}
+            absent = [a.name for a in prompt.arguments or [] if a.required and a.name not in given]
+            if absent:
+                raise MCPError(code=INVALID_PARAMS, message=f"Prompt {name} needs {', '.join(absent)}.")
+        return await super().get_prompt(name, arguments, context)
+
     def entry(self, name: str) -> Entry:
         return self._entries[name]
 
