@@ -259,6 +259,7 @@ class BacklogClient:
         self._transport = transport
         self._http_client: httpx.AsyncClient | None = None
         self._secret = Secret(settings.api_key)
+        self._my_id: int | None = None  # the key owner, once asked: their watch list goes stale with issues
 
     @property
     def _http(self) -> httpx.AsyncClient:
@@ -552,7 +553,9 @@ class BacklogClient:
         return self.settings.issue_ttl
 
     async def myself(self) -> JSONObject:
-        return await self.get_object("/users/myself", ttl=self._meta_ttl)
+        me = await self.get_object("/users/myself", ttl=self._meta_ttl)
+        self._my_id = int(me["id"]) if isinstance(me.get("id"), int) else self._my_id
+        return me
 
     async def space(self) -> JSONObject:
         return await self.get_object("/space", ttl=self._meta_ttl)
@@ -832,7 +835,7 @@ class BacklogClient:
         # cached under either name (by any process) are dropped.
         current = current or await self.issue(key, child_summary=True)  # the form get_issue_details cached
         self.require(project_of(str(current.get("issueKey", ""))), need)
-        stale = issue_paths(key, current.get("issueKey"), current.get("id"))
+        stale = issue_paths(key, current.get("issueKey"), current.get("id")) + self._my_watch_paths()
         parent_id = current.get("parentIssueId")
         if parent_id and method == "PATCH" and _PARENT_SHOWS & set(form):
             # The parent lists this issue among its children, with its summary, status and assignee.
@@ -844,6 +847,10 @@ class BacklogClient:
         if not isinstance(data, dict):
             raise BadResponseError(f"{method} {path}: expected a JSON object", method=method, path=path)
         return data
+
+    def _my_watch_paths(self) -> list[str]:
+        """The key owner's watch list shows issues with their summary and status: stale after an issue write."""
+        return self._watch_paths(self._my_id) if self._my_id is not None else []
 
     def _parent_paths(self, parent_id: int) -> list[str]:
         parent_key = next((k for k, v in self.issue_ids.items() if v == parent_id), None)
@@ -938,9 +945,11 @@ class BacklogClient:
         self, project_key: str, repository: str, number: int, content: str, notify: Sequence[int] = ()
     ) -> JSONObject:
         self.require(project_key, "comment")
-        path = f"{self._repo_path(project_key, repository)}/pullRequests/{number}"
+        lists = f"{self._repo_path(project_key, repository)}/pullRequests"
+        path = f"{lists}/{number}"
         form: Params = {"content": content, "notifiedUserId": list(notify)}
-        data = await self._request("POST", f"{path}/comments", data=form, stale=(f"{path}/*",))
+        stale = (f"{path}/*", lists, f"{lists}/count")  # the list shows when each was last updated
+        data = await self._request("POST", f"{path}/comments", data=form, stale=stale)
         return data if isinstance(data, dict) else {}
 
 

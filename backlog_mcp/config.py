@@ -195,13 +195,15 @@ WRITE_LEVELS = ("read", "comment", "write")  # each allows what the ones before 
 
 def _projects(raw: str | None, source: str) -> tuple[frozenset[str] | None, dict[str, str]]:
     """The allowed keys, and each key's write level (`KEY:comment`); a bare key may write."""
-    entries = name_list(raw)
-    if entries is None:
+    entries = [part.strip() for part in (raw or "").split(",") if part.strip()]
+    if not entries:
         return None, {}
     levels: dict[str, str] = {}
     for entry in entries:
         key, _, level = entry.partition(":")
         key, level = key.strip().upper(), level.strip().lower() or "write"
+        if key in levels:
+            raise ConfigError(f"{source} names {key[:40]} twice; give each project once, e.g. {source}={key}:comment")
         if not _PROJECT_KEY_RE.match(key):
             raise ConfigError(f"{source} has {key[:40]!r}, which is not a project key; e.g. {source}=ORBIT,NOVA")
         if level not in WRITE_LEVELS:

@@ -195,7 +195,9 @@ class Lookup:
                 members = await self.members(projects)
             if value.isascii() and value.isdigit() and len(value) <= 12:
                 match = next((u for u in members if int(u["id"]) == int(value)), None)
-                result[int(value)] = str(match["name"]) if match else f"user {value}"
+                if match is None:
+                    raise UsageError(f"User id {value} is not a member of {_where(projects)}.")
+                result[int(value)] = str(match["name"])
                 continue
             options = _options(members, "name", "userId")
             where = "the members of " + _where(projects)

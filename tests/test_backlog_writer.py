@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from markdown_it import MarkdownIt
 
-from backlog_mcp.render.backlog_writer import for_project, looks_like_backlog, to_backlog
+from backlog_mcp.render.backlog_writer import NotationError, for_project, looks_like_backlog, to_backlog
 from backlog_mcp.render.notation import backlog_to_markdown
 
 PARSER = MarkdownIt("commonmark").enable(["table", "strikethrough"])
@@ -116,3 +116,18 @@ def test_text_already_in_backlog_notation_passes_through() -> None:
     assert for_project("**bold**", "backlog") == "''bold''"
     assert for_project("**bold**", "markdown") == "**bold**"
     assert not looks_like_backlog("Plain **markdown** with `code`")
+
+
+def test_review_cases() -> None:
+    with pytest.raises(NotationError, match=r"\{/code\}"):
+        to_backlog("```\nx = '{/code}'\n```")
+    with pytest.raises(NotationError):
+        to_backlog("inline `{/code}` here")
+    assert to_backlog("a &br; b") == "a \\&br; b"
+    assert backlog_to_markdown(to_backlog("a &br; b")) == "a &br; b"
+    assert to_backlog("[a > b](https://x.com)") == "a > b (https://x.com)"
+    assert to_backlog("\\- not a list\n\\> not a quote") == "\\- not a list\n\\> not a quote"
+    # Markdown code that happens to hold Backlog-like marks is still Markdown.
+    assert not looks_like_backlog("# Title\n\nrun `[[ -f x ]]` and `a = ''` then `b = ''`")
+    assert not looks_like_backlog("```sql\nSELECT '%%foo%%';\n```")
+    assert looks_like_backlog("''bold'' and %%gone%%")

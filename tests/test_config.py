@@ -178,3 +178,8 @@ def test_project_write_levels_and_the_audit_log() -> None:
     assert settings_from_env(env(), projects="ORBIT:write").levels == {"ORBIT": "write"}
     with pytest.raises(ConfigError, match=r"gives ORBIT the level 'admin'; valid levels: read, comment, write"):
         settings_from_env(env(BACKLOG_PROJECTS="ORBIT:admin"))
+
+
+def test_a_project_named_twice_is_refused() -> None:
+    with pytest.raises(ConfigError, match="names ORBIT twice"):
+        settings_from_env(env(BACKLOG_PROJECTS="ORBIT:read,orbit"))

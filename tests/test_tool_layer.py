@@ -711,7 +711,7 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                     "annotations": {
                         "readOnlyHint": False,
                         "destructiveHint": True,
-                        "idempotentHint": True,
+                        "idempotentHint": False,
                         "openWorldHint": False,
                     },
                 },
@@ -793,7 +793,7 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                     },
                     "annotations": {
                         "readOnlyHint": False,
-                        "destructiveHint": False,
+                        "destructiveHint": True,
                         "idempotentHint": True,
                         "openWorldHint": False,
                     },

@@ -324,3 +324,72 @@ def test_the_client_sends_delete_only_to_unwatch() -> None:
     source = (Path(__file__).resolve().parent.parent / "backlog_mcp" / "client.py").read_text()
     assert source.count('"DELETE"') == 1
     assert 'await self._request("DELETE", f"/watchings/{watching_id}"' in source
+
+
+async def test_dry_runs_are_refused_above_the_level_too(fake: FaultyBacklog, audited: Settings) -> None:
+    settings = dataclasses.replace(
+        audited, projects=frozenset({"ORBIT", "NOVA"}), levels={"ORBIT": "read", "NOVA": "comment"}
+    )
+    async with connect(fake, settings) as client:
+        for tool, args in (
+            ("update_issue", {"issue_key": "NOVA-1", "summary": "x"}),
+            ("create_issue", {"project_key": "NOVA", "summary": "x", "issue_type": "Task"}),
+            ("add_issue_comment", {"issue_key": "ORBIT-1", "content": "x"}),
+            ("save_wiki_page", {"page_id": 3300008, "content": "x"}),
+        ):
+            assert "nothing was sent" in await refused(client, tool, **args, dry_run=True), tool
+        assert (await ok(client, "add_issue_comment", issue_key="NOVA-1", content="x", dry_run=True)).startswith(
+            "Dry run"
+        )
+    assert writes(fake) == []
+
+
+async def test_mark_read_keeps_to_the_allowed_projects(fake: FaultyBacklog, settings: Settings) -> None:
+    inbox = fake.space.notifications[1073925001]
+    nova = next(n for n in inbox if n["project"]["projectKey"] == "NOVA")
+    orbit_unread = [n["id"] for n in inbox if n["project"]["projectKey"] == "ORBIT" and not n["alreadyRead"]]
+    allowed = dataclasses.replace(settings, projects=frozenset({"ORBIT"}))
+    async with connect(fake, allowed) as client:
+        hidden = await refused(client, "mark_notifications_read", notification_id=nova["id"])
+        assert "not among your newest 100 in the projects this server may use" in hidden
+        marked = await ok(client, "mark_notifications_read", all=True)
+        assert marked == f"Marked {len(orbit_unread)} unread notifications of the allowed projects read."
+    assert sorted(w.split("/")[2] for w in writes(fake)) == sorted(str(i) for i in orbit_unread)
+    assert not nova["alreadyRead"] or nova["id"] not in orbit_unread
+
+
+async def test_review_fixes_for_updates(tools: Client, fake: FaultyBacklog) -> None:
+    # Clearing a multi-choice custom field sends one empty value, and Backlog clears it.
+    await ok(tools, "update_issue", issue_key="ORBIT-1", custom_fields={"OS versions": ""})
+    issue = fake.space.issue_by_key("ORBIT-1")
+    assert issue is not None
+    assert next(f for f in issue["customFields"] if f["name"] == "OS versions")["value"] == []
+    # Clearing the start date while setting an earlier due date is fine.
+    await ok(tools, "update_issue", issue_key="ORBIT-1", clear=["start_date"], due_date="2026-10-01")
+    assert issue["startDate"] is None and issue["dueDate"] == "2026-10-01T00:00:00Z"
+    # Setting what is already there is refused instead of adding an empty change comment.
+    same = await refused(tools, "update_issue", issue_key="ORBIT-1", due_date="2026-10-01")
+    assert same == "Nothing to change: ORBIT-1 already has those values."
+    # Code Backlog notation cannot hold is refused before any request.
+    before = len(writes(fake))
+    code = await refused(tools, "add_issue_comment", issue_key="ORBIT-1", content="```\nx = '{/code}'\n```")
+    assert "contains {/code}" in code and len(writes(fake)) == before
+
+
+async def test_the_watch_list_is_fresh_after_an_issue_write(tools: Client, fake: FaultyBacklog) -> None:
+    watched = await ok(tools, "get_user_issue_list", watching=True, count=100)
+    key = watched.split("\n| ")[2].split(" ")[0]  # the first row's key
+    await ok(tools, "update_issue", issue_key=key, summary="Renamed while watched")
+    assert "Renamed while watched" in await ok(tools, "get_user_issue_list", watching=True, count=100)
+
+
+async def test_a_long_text_never_reaches_the_audit_log(fake: FaultyBacklog, audited: Settings) -> None:
+    secret = "TOPSECRET plan " + "x" * 100_001
+    async with connect(fake, audited) as client:
+        text = await refused(client, "add_issue_comment", issue_key="NOVA-1", content=secret)
+        assert "TOPSECRET" not in text
+        await ok(client, "add_issue_comment", issue_key="NOVA-1", content="short", dry_run="true")
+    assert audited.audit_path is not None
+    raw = audited.audit_path.read_text()
+    assert "TOPSECRET" not in raw
+    assert [json.loads(line)["outcome"] for line in raw.splitlines()] == ["refused", "dry run"]

@@ -465,6 +465,9 @@ class FakeBacklog(WriteRoutes, GitRoutes, DocumentRoutes, ActivityRoutes):
         order = single(req.query, "order") or "desc"
         if order not in ("asc", "desc"):
             raise bad("order must be asc or desc.")
+        # Backlog answers with each issue as it is now, not as it was when watching began.
+        live = {i: {k: v for k, v in issue.items() if k != "customFields"} for i, issue in self.space.issues.items()}
+        watched = [{**w, "issue": live.get(w["issue"]["id"], w["issue"])} for w in watched]
         watched = sorted(watched, key=lambda w: (w[keys[sort]], w["id"]), reverse=order == "desc")
         offset, count = paging(req.query)
         return 200, watched[offset : offset + count], []

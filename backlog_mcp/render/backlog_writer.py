@@ -30,9 +30,33 @@ def to_backlog(markdown: str) -> str:
     return "\n".join(lines).strip("\n")
 
 
+class NotationError(ValueError):
+    """Markdown that Backlog notation cannot carry (code containing `{/code}`)."""
+
+
+_LINE_START = re.compile(r"^([*\-+>|#])", re.M)
+
+
 def _escape(text: str) -> str:
-    """Text that would read as Backlog markup keeps its letters: each marker gets a backslash."""
-    return _SPECIAL.sub(lambda m: "".join("\\" + c for c in m.group()), text)
+    """Text that would read as Backlog markup keeps its letters: a backslash before each marker
+    (before both characters of a doubled one, before the first of a word like `&br;`)."""
+
+    def one(match: re.Match[str]) -> str:
+        marker = match.group()
+        if marker in ("''", "%%", "[[", "]]"):
+            return "".join("\\" + c for c in marker)
+        return "\\" + marker
+
+    return _SPECIAL.sub(one, text)
+
+
+def _code(body: str) -> str:
+    if "{/code}" in body:
+        raise NotationError(
+            "This code contains {/code}, which Backlog notation cannot hold inside a code block; "
+            "write it differently (e.g. with a space: { /code})."
+        )
+    return body
 
 
 class _Writer:
@@ -60,7 +84,7 @@ class _Writer:
                 continue
             if kind in ("fence", "code_block"):
                 lang = (token.info or "").strip().split(" ")[0]
-                body = token.content[:-1] if token.content.endswith("\n") else token.content
+                body = _code(token.content[:-1] if token.content.endswith("\n") else token.content)
                 out += [f"{{code:{lang}}}" if lang else "{code}", body, "{/code}"]
                 if not self.lists:
                     out.append("")
@@ -134,12 +158,15 @@ class _Writer:
         out: list[str] = []
         link: list[str] = []  # the href of each open link; its label is collected in `out`
         starts: list[int] = []
+        line_start = True  # the next text begins a line: a marker there would start a block
         for child in token.children or []:
             kind = child.type
+            begins, line_start = line_start, kind in ("softbreak", "hardbreak")
             if kind == "text":
-                out.append(_escape(child.content))
+                text = _escape(child.content)
+                out.append(_LINE_START.sub(r"\\\1", text, count=1) if begins else text)
             elif kind == "code_inline":
-                out.append("{code}" + child.content + "{/code}")
+                out.append("{code}" + _code(child.content) + "{/code}")
             elif kind in ("strong_open", "strong_close"):
                 out.append("''")
             elif kind in ("em_open", "em_close"):
@@ -156,7 +183,12 @@ class _Writer:
                 label = "".join(out[start:])
                 del out[start:]
                 # A bare URL: Backlog links it by itself.
-                out.append(href if label in (href, "") else f"[[{label}>{href}]]")
+                if label in (href, ""):
+                    out.append(href)
+                elif ">" in label or "[[" in label or "{" in label:
+                    out.append(f"{label} ({href})")  # `>` would end the label early: the URL follows instead
+                else:
+                    out.append(f"[[{label}>{href}]]")
             elif kind == "image":
                 out.append(f"#image({child.attrs.get('src', '')})")
             elif kind in ("html_inline",):
@@ -174,14 +206,27 @@ def _closing(tokens: list[Any], start: int) -> int:
     return len(tokens) - 1
 
 
-_BACKLOG_SIGNS = re.compile(
-    r"\{code[:}]|\{quote\}|''[^'\n]+''|\[\[[^\]\n]+\]\]|%%[^%\n]+%%|&br;|^\|.*\|h\s*$|^#contents", re.M
+_STRONG_SIGNS = re.compile(r"\{code[:}]|\{quote\}|&br;|&color\(|^\|.*\|h\s*$|^#contents|\[\[[^\]\n>]+>https?://", re.M)
+_WEAK_SIGNS = (
+    re.compile(r"''[^'\n]+''"),
+    re.compile(r"%%[^%\n]+%%"),
+    re.compile(r"\[\[[^\]\n]+\]\]"),
+    re.compile(r"^\*{1,4} \S", re.M),
 )
+_MARKDOWN_CODE = re.compile(r"```.*?(```|\Z)|`[^`\n]*`", re.S)
 
 
 def looks_like_backlog(text: str) -> bool:
-    """Whether text is already Backlog notation (strong signs only), so a write passes it through as is."""
-    return _BACKLOG_SIGNS.search(text) is not None
+    """Whether text is already Backlog notation, so a write passes it through as is.
+
+    Code (fenced or inline, Markdown style) is ignored first: a shell `[[ -f x ]]` or SQL `'%%x%%'`
+    says nothing. Then one strong sign (`{code}`, `{quote}`, `&br;`, a `|…|h` row…) or two kinds
+    of weak ones (`''bold''`, `%%strike%%`, `[[link]]`, `* heading`) decide.
+    """
+    prose = _MARKDOWN_CODE.sub(" ", text)
+    if _STRONG_SIGNS.search(prose):
+        return True
+    return sum(1 for sign in _WEAK_SIGNS if sign.search(prose)) >= 2
 
 
 def for_project(markdown: str, rule: str) -> str:

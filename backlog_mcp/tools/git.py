@@ -12,7 +12,6 @@ from backlog_mcp.client import Params, segment
 from backlog_mcp.errors import NotFoundError, UsageError
 from backlog_mcp.lookup import gather
 from backlog_mcp.matching import resolve
-from backlog_mcp.render.backlog_writer import for_project
 from backlog_mcp.render.git import render_pull_request, render_pull_requests, render_repositories
 from backlog_mcp.render.issue import render_comments
 from backlog_mcp.render.notation import LinkContext
@@ -20,7 +19,7 @@ from backlog_mcp.render.text import item
 from backlog_mcp.render.writes import render_change
 from backlog_mcp.tools.declare import Call, Kind, ToolSpec, format_call
 from backlog_mcp.tools.issues import key_arg, missing
-from backlog_mcp.tools.writing import Body, DryRun, Notify, notified_ids, unconfirmed_is_unknown
+from backlog_mcp.tools.writing import Body, DryRun, Notify, converted, notified_ids, unconfirmed_is_unknown
 
 ProjectKey = Annotated[Text, Field(description="Project key (or name), e.g. ORBIT")]
 STATUS_IDS = {"open": [1], "closed": [2], "merged": [3], "all": []}
@@ -180,13 +179,14 @@ async def add_pull_request_comment(
     app, client = call.app, call.app.client
     project = await app.lookup.project(project_key)
     key = str(project["projectKey"])
+    client.require(key, "comment")  # dry runs too
     repo_id, repo = await repository_name(call, key, repository)
     try:
         await client.pull_request(key, repo_id, number)
     except NotFoundError:
         find = format_call(get_pull_requests, {"project_key": key, "repository": repo, "status": "all"})
         raise UsageError(f"{key}/{repo} has no pull request {number}; list them with {find}.") from None
-    text = for_project(content, str(project.get("textFormattingRule", "markdown")))
+    text = converted(content, str(project.get("textFormattingRule", "markdown")))
     people = await notified_ids(app.lookup, notify, project)
     call.note(project=key, target=f"{key}/{repo}#{number}", fields=["comment"], texts={"comment": content})
     rows = [("Comment", "", f"{len(text)} characters")]

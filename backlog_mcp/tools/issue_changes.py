@@ -13,7 +13,6 @@ from backlog_mcp.client import JSONObject
 from backlog_mcp.errors import NotFoundError, UsageError
 from backlog_mcp.lookup import CATEGORY, ISSUE_TYPE, MILESTONE, STATUS, VERSION, Lookup
 from backlog_mcp.lookup import Kind as Kind_
-from backlog_mcp.render.backlog_writer import for_project
 from backlog_mcp.render.text import fmt_number
 from backlog_mcp.render.writes import Row, render_change
 from backlog_mcp.tools.declare import Call, Kind, ToolSpec, format_call
@@ -23,6 +22,7 @@ from backlog_mcp.tools.writing import (
     CustomValues,
     DryRun,
     Notify,
+    converted,
     custom_form,
     missing_required,
     notified_ids,
@@ -110,8 +110,9 @@ async def _fields(
     start_date: str | None,
     due_date: str | None,
     estimated_hours: float | None,
+    cleared: frozenset[str] = frozenset(),
 ) -> None:
-    """The fields create and update share, resolved by name against the project."""
+    """The fields create and update share, resolved by name against the project (`cleared`: emptied)."""
     lookup = call.app.lookup
     if priority:
         pid = one("priority", await lookup.priority_ids([priority]), priority)
@@ -141,8 +142,8 @@ async def _fields(
         form.set("startDate", start, "Start date", str(current.get("startDate") or "")[:10], start)
     if due:
         form.set("dueDate", due, "Due date", str(current.get("dueDate") or "")[:10], due)
-    effective_start = start or str(current.get("startDate") or "")[:10]
-    effective_due = due or str(current.get("dueDate") or "")[:10]
+    effective_start = start or ("" if "start_date" in cleared else str(current.get("startDate") or "")[:10])
+    effective_due = due or ("" if "due_date" in cleared else str(current.get("dueDate") or "")[:10])
     if effective_start and effective_due and effective_due < effective_start and (start or due):
         raise UsageError(f"due_date {effective_due} is before start_date {effective_start}; fix one of them.")
     if estimated_hours is not None:
@@ -175,6 +176,7 @@ async def create_issue(
         raise UsageError("summary is empty; give the issue a title.")
     project = await lookup.project(project_key)
     key = str(project["projectKey"])
+    app.client.require(key, "write")  # a dry run is refused too: it must show what a real call would do
     call.note(project=key, target=key, fields=["summary", "issue_type"])
     form = _Form()
     form.data.update(projectId=int(project["id"]), summary=summary.strip())
@@ -197,7 +199,7 @@ async def create_issue(
     if absent:
         raise UsageError(f"Required custom fields left out: {'; '.join(absent)}. Pass them in custom_fields.")
     if description:
-        text = for_project(description, str(project.get("textFormattingRule", "markdown")))
+        text = converted(description, str(project.get("textFormattingRule", "markdown")))
         form.data["description"] = text
         form.rows.append(("Description", "", f"{len(text)} characters"))
         form.texts.append(("Description", text))
@@ -252,6 +254,7 @@ async def update_issue(
     project = await client.project(int(current["projectId"]))
     rule = str(project.get("textFormattingRule", "markdown"))
     call.note(project=str(project["projectKey"]), target=key)
+    client.require(str(project["projectKey"]), "write")
     form = _Form()
     if summary is not None:
         if not summary.strip():
@@ -275,6 +278,7 @@ async def update_issue(
         call, form, project, current,
         priority=priority, assignee=assignee, categories=categories, milestones=milestones, versions=versions,
         parent=parent, start_date=start_date, due_date=due_date, estimated_hours=estimated_hours,
+        cleared=frozenset(clear or ()),
     )  # fmt: skip
     if actual_hours is not None:
         old = fmt_number(current.get("actualHours")) if current.get("actualHours") is not None else ""
@@ -285,7 +289,7 @@ async def update_issue(
         olds = {str(f.get("name")): f for f in current.get("customFields") or []}
         form.rows += [(name, _custom_shown(olds.get(name)), value) for name, value in shown_values]
     if description is not None:
-        text = for_project(description, rule)
+        text = converted(description, rule)
         old = str(current.get("description") or "")
         form.set("description", text, "Description", f"{len(old)} characters", f"{len(text)} characters")
         form.texts.append(("Description", text))
@@ -295,11 +299,13 @@ async def update_issue(
             raise UsageError(f"{name} is both set and cleared; do one.")
         form.data[param] = [""] if param.endswith("[]") else ""
         form.rows.append((label, _current(current, name) or "(none)", ""))
-    if comment:
-        form.data["comment"] = for_project(comment, rule)
+    if comment and comment.strip():
+        form.data["comment"] = converted(comment, rule)
         form.texts.append(("Comment", form.data["comment"]))
     if not form.data:
         raise UsageError("Nothing to change: pass a field to set, `clear`, or a `comment`.")
+    if not form.rows and "comment" not in form.data:
+        raise UsageError(f"Nothing to change: {key} already has those values.")
     form.data["notifiedUserId"] = await notified_ids(lookup, notify, project)
     texts = {k: v for k, v in (("description", description), ("comment", comment)) if v}
     call.note(fields=[row[0] for row in form.rows] + (["comment"] if comment else []), texts=texts)

@@ -10,22 +10,22 @@ from pydantic import Field
 from backlog_mcp.args import IssueKey, Text
 from backlog_mcp.client import JSONObject
 from backlog_mcp.errors import NotFoundError, UsageError
-from backlog_mcp.render.backlog_writer import for_project
 from backlog_mcp.render.text import UTC_ZONE, user_name
 from backlog_mcp.render.writes import render_change, render_comment_added, render_description_set
 from backlog_mcp.tools.declare import Call, Kind, ToolSpec, format_call
 from backlog_mcp.tools.issues import get_issue_comments, get_issue_details, get_user_issue_list, key_arg, missing
-from backlog_mcp.tools.writing import Body, DryRun, Notify, notified_ids, unconfirmed_is_unknown
+from backlog_mcp.tools.writing import Body, DryRun, Notify, converted, notified_ids, unconfirmed_is_unknown
 
 
-async def _issue(call: Call, key: str) -> tuple[JSONObject, JSONObject]:
-    """The issue (its cached detailed form) and its project; a missing one reads as missing."""
+async def _issue(call: Call, key: str, need: str) -> tuple[JSONObject, JSONObject]:
+    """The issue (its cached detailed form) and its project, checked against the write level `need`."""
     try:
         issue = await call.app.client.issue(key, child_summary=True)
     except NotFoundError:
         raise missing(key, call.app) from None
     project = await call.app.client.project(int(issue["projectId"]))
     call.note(project=str(project["projectKey"]), target=str(issue["issueKey"]))
+    call.app.client.require(str(project["projectKey"]), need)  # dry runs too
     return issue, project
 
 
@@ -37,9 +37,9 @@ async def update_issue_description(
 ) -> str:
     """Replace an issue's description."""
     key = key_arg(issue_key)
-    before, project = await _issue(call, key)
+    before, project = await _issue(call, key, "write")
     key = str(before["issueKey"])
-    text = for_project(description, str(project.get("textFormattingRule", "markdown")))
+    text = converted(description, str(project.get("textFormattingRule", "markdown")))
     call.note(fields=["description"], texts={"description": description})
     old = str(before.get("description") or "")
     if dry_run:
@@ -68,9 +68,9 @@ async def add_issue_comment(
     key = key_arg(issue_key)
     if not content.strip():
         raise UsageError("content is empty; write the comment text.")
-    issue, project = await _issue(call, key)
+    issue, project = await _issue(call, key, "comment")
     key = str(issue["issueKey"])
-    text = for_project(content, str(project.get("textFormattingRule", "markdown")))
+    text = converted(content, str(project.get("textFormattingRule", "markdown")))
     people = await notified_ids(call.app.lookup, notify, project)
     call.note(fields=["comment"] + (["notify"] if people else []), texts={"comment": content})
     if dry_run:
@@ -94,7 +94,7 @@ async def update_issue_comment(
     key = key_arg(issue_key)
     if not content.strip():
         raise UsageError("content is empty; write the new text (comments cannot be emptied).")
-    issue, project = await _issue(call, key)
+    issue, project = await _issue(call, key, "comment")
     key = str(issue["issueKey"])
     client = call.app.client
     try:
@@ -108,7 +108,7 @@ async def update_issue_comment(
             f"Comment {comment_id} on {key} was written by {user_name(author)}; only its author can edit it. "
             f"Add a new one with {format_call(add_issue_comment, {'issue_key': key, 'content': '...'})} instead."
         )
-    text = for_project(content, str(project.get("textFormattingRule", "markdown")))
+    text = converted(content, str(project.get("textFormattingRule", "markdown")))
     call.note(target=f"{key}#comment-{comment_id}", fields=["comment"], texts={"comment": content})
     old = str(comment.get("content") or "")
     rows = [("Comment", f"{len(old)} characters", f"{len(text)} characters")]
@@ -136,7 +136,7 @@ async def watch_issue(
 ) -> str:
     """Watch an issue (changes then show in get_user_issue_list(watching=true)), or stop watching it."""
     key = key_arg(issue_key)
-    issue, _project = await _issue(call, key)
+    issue, _project = await _issue(call, key, "comment")
     key = str(issue["issueKey"])
     client = call.app.client
     me = await client.myself()
@@ -182,7 +182,7 @@ TOOLS = (
         "Replace an issue's description",
         "issues",
         Kind.WRITE,
-        idempotent=True,
+        idempotent=False,  # each call adds a change-log comment
         overwrites=True,  # the old text is gone (Backlog keeps it only in the change log)
         verify=_check_description,
     ),
@@ -196,5 +196,13 @@ TOOLS = (
         overwrites=True,
         verify=_check_comments,
     ),
-    ToolSpec(watch_issue, "Watch an issue", "issues", Kind.WRITE, idempotent=True, verify=_check_watching),
+    ToolSpec(
+        watch_issue,
+        "Watch an issue",
+        "issues",
+        Kind.WRITE,
+        idempotent=True,
+        overwrites=True,  # watch=false removes the watching and its note
+        verify=_check_watching,
+    ),
 )

@@ -58,6 +58,8 @@ async def mark_notifications_read(
     call.note(target="all notifications" if all else f"notification {notification_id}", fields=["read"])
     prefix = "Dry run, nothing was sent. Would mark " if dry_run else "Marked "
     check = format_call(get_notifications, {"unread_only": True})
+    if call.app.settings.projects is not None:
+        return await _mark_allowed(call, notification_id, dry_run, prefix, check)
     if notification_id is not None:
         if not dry_run:
             with unconfirmed_is_unknown(f"marking notification {notification_id} read", check):
@@ -69,6 +71,33 @@ async def mark_notifications_read(
             await client.reset_unread_count()
     counted = f" ({unread} were unread)" if unread is not None else ""
     return f"{prefix}every notification read{counted}."
+
+
+async def _mark_allowed(call: Call, notification_id: int | None, dry_run: bool, prefix: str, check: str) -> str:
+    """Under an allow-list: only notifications of allowed projects, each marked by itself.
+
+    Resetting the whole badge would touch other projects' notifications too, and marking an id
+    unseen would tell whether it exists in a project this server may not show.
+    """
+    client = call.app.client
+    page = await client.notifications({"count": 100, "order": "desc"})
+    if notification_id is not None:
+        if not any(int(n["id"]) == notification_id for n in page.items):
+            find = format_call(get_notifications, {})
+            raise UsageError(
+                f"Notification {notification_id} is not among your newest 100 in the projects this server may use; "
+                f"list them with {find}."
+            )
+        chosen = [notification_id]
+    else:
+        chosen = [int(n["id"]) for n in page.items if not n.get("alreadyRead")]
+    if not dry_run:
+        for nid in chosen:
+            with unconfirmed_is_unknown(f"marking notification {nid} read", check):
+                await client.mark_notification_read(nid)
+    if notification_id is not None:
+        return f"{prefix}notification {notification_id} read."
+    return f"{prefix}{len(chosen)} unread notifications of the allowed projects read."
 
 
 def _check_inbox(args: Mapping[str, Any]) -> str:

@@ -103,7 +103,8 @@ def hints(spec: ToolSpec) -> ToolAnnotations:
 def describe(exc: BacklogError, base_url: str) -> str:
     """One actionable sentence or two for the model; never a URL with the key."""
     # Upstream text: one line, capped and escaped, so it can neither flood nor structure the answer.
-    backlog_says = f" Backlog says: {shown(exc.message.split(': ', 1)[-1], 300)}"
+    # A rejected write lists every field Backlog objected to: keep them all (within reason).
+    backlog_says = f" Backlog says: {shown(exc.message.split(': ', 1)[-1], 450)}"
     match exc:
         case ReadOnlyError():
             return "This server runs read-only (BACKLOG_READ_ONLY), so nothing was sent to Backlog."
@@ -155,7 +156,9 @@ def _invalid(exc: ValidationError) -> str:
     for error in exc.errors()[:3]:
         where = ".".join(str(part) for part in error["loc"]) or "arguments"
         got = error.get("input")
-        quoted = f" (got {shown(repr(got))})" if isinstance(got, str | int | float | bool) else ""
+        # A short value is quoted back; a long one (a description, a comment) never is: it may be private.
+        short = isinstance(got, int | float | bool) or (isinstance(got, str) and len(got) <= 200)
+        quoted = f" (got {shown(repr(got))})" if short else ""
         parts.append(f"{where}: {error['msg'][:1].lower()}{error['msg'][1:]}{quoted}")
     more = f" (and {exc.error_count() - 3} more)" if exc.error_count() > 3 else ""
     return "Invalid arguments: " + "; ".join(parts) + more + "."
@@ -212,9 +215,11 @@ class Entry:
     async def run(self, app: AppState, arguments: Mapping[str, Any]) -> Answer:
         deadline = app.settings.tool_deadline
         call: Call | None = None
+        dry = False
         with collect_stale() as ages, collect_writes() as writes:
             try:
                 args = self._arguments(arguments)
+                dry = args.get("dry_run") is True
                 call = Call(app, self.spec.fn, defaults_left_out(self.spec.fn, args, arguments))
                 with anyio.fail_after(deadline):
                     answer = await self.spec.fn(call, **args)
@@ -239,7 +244,7 @@ class Entry:
                 log.exception("unexpected failure in %s", self.spec.name)
                 self._audit(app, call, "failed", "internal error")
                 raise ToolError(INTERNAL_ERROR) from None
-        self._audit(app, call, "dry run" if arguments.get("dry_run") is True else "done")
+        self._audit(app, call, "dry run" if dry else "done")
         if ages:
             note = f"**Note: Backlog is not answering; this is a cached copy about {_age(max(ages))} old.**\n\n"
             return note + answer if isinstance(answer, str) else [note, *answer]

@@ -11,12 +11,11 @@ from backlog_mcp.args import MaxTokens, Offset, Text, Timezone, zone
 from backlog_mcp.errors import NotFoundError, UsageError
 from backlog_mcp.lookup import gather
 from backlog_mcp.matching import norm, resolve
-from backlog_mcp.render.backlog_writer import for_project
 from backlog_mcp.render.text import item
 from backlog_mcp.render.wiki import render_wiki_page, render_wiki_pages
 from backlog_mcp.render.writes import render_change
 from backlog_mcp.tools.declare import Call, Kind, ToolSpec, format_call
-from backlog_mcp.tools.writing import Body, DryRun, unconfirmed_is_unknown
+from backlog_mcp.tools.writing import Body, DryRun, converted, unconfirmed_is_unknown
 
 ProjectKey = Annotated[Text, Field(description="Project key (or name), e.g. ORBIT")]
 
@@ -117,8 +116,9 @@ async def save_wiki_page(
         found = [p for p in await client.wikis(str(project["projectKey"])) if norm(str(p.get("name"))) == wanted]
         page = await client.wiki(int(found[0]["id"])) if found else None
     key = str(project["projectKey"])
+    client.require(key, "write")  # dry runs too
     rule = str(project.get("textFormattingRule", "markdown"))
-    text = for_project(content, rule) if content is not None else None
+    text = converted(content, rule) if content is not None else None
     form: dict[str, Any] = {}
     rows: list[tuple[str, str, str]] = []
     if page is None:
@@ -134,6 +134,8 @@ async def save_wiki_page(
             old = str(page.get("content") or "")
             form["content"] = text
             rows.append(("Content", f"{len(old)} characters", f"{len(text)} characters"))
+        if new_name is not None and not new_name.strip():
+            raise UsageError("new_name is empty; a wiki page needs a name.")
         if new_name and new_name.strip() != page.get("name"):
             form["name"] = new_name.strip()
             rows.append(("Name", str(page.get("name")), new_name.strip()))

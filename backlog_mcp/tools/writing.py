@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -13,6 +14,7 @@ from backlog_mcp.client import JSONObject
 from backlog_mcp.errors import OutcomeUnknownError, UnconfirmedWriteError, UsageError
 from backlog_mcp.lookup import Lookup
 from backlog_mcp.matching import shown
+from backlog_mcp.render.backlog_writer import NotationError, for_project
 
 MAX_BODY = 100_000  # characters of a description or comment
 
@@ -23,6 +25,18 @@ CustomValues = Annotated[
     dict[Text, Text | list[Text]] | None,
     Field(max_length=MAX_ITEMS, description='By field name, e.g. {"Severity": "Major"}; list choices by name'),
 ]
+
+
+def converted(markdown: str, rule: str) -> str:
+    """Markdown as the project stores text (Backlog notation for `backlog` projects).
+
+    Raises:
+        UsageError: the text holds what Backlog notation cannot carry.
+    """
+    try:
+        return for_project(markdown, rule)
+    except NotationError as exc:
+        raise UsageError(str(exc)) from None
 
 
 @contextmanager
@@ -72,14 +86,16 @@ async def custom_form(
             if type_id in (5, 8) and len(texts) > 1:
                 raise UsageError(f'Custom field "{shown(str(field["name"]))}" takes one choice, not {len(texts)}.')
             ids = lookup.custom_item_ids(field, [t for t in texts if t]) if any(texts) else []
-            form[key] = ids if type_id in (6, 7) else (ids[0] if ids else "")
+            # An empty list would send nothing at all: Backlog clears a list given one empty value.
+            form[key] = (ids or [""]) if type_id in (6, 7) else (ids[0] if ids else "")
         else:
             if len(texts) != 1:
                 raise UsageError(f'Custom field "{shown(str(field["name"]))}" takes one value.')
             text = texts[0].strip()
             if type_id == 3 and text:
                 try:
-                    float(text)
+                    if not math.isfinite(float(text)):
+                        raise ValueError(text)
                 except ValueError:
                     raise UsageError(
                         f'Custom field "{shown(str(field["name"]))}" takes a number, not "{shown(text)}".'
