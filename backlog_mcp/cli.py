@@ -77,8 +77,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from backlog_mcp.demo import DEMO_URL, demo_settings, demo_today, demo_transport
 
             # Nothing from the environment but the access flags: the demo needs no account and no .env.
+            # The HTTP settings (token, allowed hosts) still come from the environment.
+            http_env = {
+                k: v for k, v in read_environment(os.environ, args.env_file).items() if k.startswith("BACKLOG_HTTP_")
+            }
+            if "BACKLOG_HTTP_PER_USER_KEYS" in http_env:
+                raise ConfigError("--demo serves one sample space; BACKLOG_HTTP_PER_USER_KEYS needs a real one")
             flags = settings_from_env(
-                {"BACKLOG_API_KEY": "demo", "BACKLOG_DOMAIN": DEMO_URL},
+                {"BACKLOG_API_KEY": "demo", "BACKLOG_DOMAIN": DEMO_URL, **http_env},
                 no_cache=True,
                 read_only=args.read_only,
                 projects=args.projects,

@@ -31,6 +31,9 @@ def demo_settings(base: Settings | None = None) -> Settings:
             levels=base.levels,
             toolsets=base.toolsets,
             tools=base.tools,
+            http_token=base.http_token,
+            http_hosts=base.http_hosts,
+            http_origins=base.http_origins,
         )
     return replace(settings, cache_path=None, audit_path=None, demo=True)
 
