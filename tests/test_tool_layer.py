@@ -589,9 +589,7 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                             "custom_fields": {
                                 "additionalProperties": {
                                     "anyOf": [{"type": "string"}, {"items": {"type": "string"}, "type": "array"}]
-                                },
-                                "maxProperties": 50,
-                                "propertyNames": {},
+                                }, "propertyNames": {},
                                 "type": "object",
                                 "description": 'By field name, e.g. {"Severity": "Major"}; list choices by name',
                             },
@@ -640,9 +638,7 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                             "custom_fields": {
                                 "additionalProperties": {
                                     "anyOf": [{"type": "string"}, {"items": {"type": "string"}, "type": "array"}]
-                                },
-                                "maxProperties": 50,
-                                "propertyNames": {},
+                                }, "propertyNames": {},
                                 "type": "object",
                                 "description": 'By field name, e.g. {"Severity": "Major"}; list choices by name',
                             },

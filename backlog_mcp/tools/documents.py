@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from backlog_mcp.args import MaxTokens, Offset, Text, Timezone, zone
+from backlog_mcp.args import MaxTokens, Offset, ProjectKey, Text, Timezone, zone
 from backlog_mcp.client import Params
 from backlog_mcp.errors import NotFoundError, UsageError
 from backlog_mcp.lookup import gather
@@ -16,7 +16,6 @@ from backlog_mcp.render.documents import render_document, render_document_hits, 
 from backlog_mcp.render.text import item
 from backlog_mcp.tools.declare import Call, ToolSpec, format_call
 
-ProjectKey = Annotated[Text, Field(description="Project key (or name), e.g. ORBIT")]
 _DOCUMENT_ID = re.compile(r"[0-9a-f]{32}")
 PAGE = 20
 

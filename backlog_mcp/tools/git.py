@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from backlog_mcp.args import Count, MaxTokens, Offset, Text, Timezone, zone
+from backlog_mcp.args import Count, MaxTokens, Offset, Person, ProjectKey, Text, Timezone, zone
 from backlog_mcp.client import Params, segment
 from backlog_mcp.errors import NotFoundError, UsageError
 from backlog_mcp.lookup import gather
@@ -21,7 +21,6 @@ from backlog_mcp.tools.declare import Call, Kind, ToolSpec, format_call
 from backlog_mcp.tools.issues import key_arg, missing
 from backlog_mcp.tools.writing import Body, DryRun, Notify, converted, notified_ids, unconfirmed_is_unknown
 
-ProjectKey = Annotated[Text, Field(description="Project key (or name), e.g. ORBIT")]
 STATUS_IDS = {"open": [1], "closed": [2], "merged": [3], "all": []}
 
 
@@ -46,7 +45,7 @@ async def get_pull_requests(
     project_key: ProjectKey,
     repository: Annotated[Text | None, Field(description="Leave out to list the repositories")] = None,
     status: Literal["open", "closed", "merged", "all"] = "open",
-    assignee: Annotated[Text | None, Field(description="Name, login id or me")] = None,
+    assignee: Person = None,
     issue_key: Annotated[Text | None, Field(description="Only pull requests linked to this issue")] = None,
     offset: Offset = 0,
     count: Count = 20,

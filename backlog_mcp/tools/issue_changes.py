@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from backlog_mcp.app import AppState
-from backlog_mcp.args import MAX_ITEMS, IssueKey, Names, Text, day
+from backlog_mcp.args import MAX_ITEMS, IssueKey, Names, Person, Text, day
 from backlog_mcp.client import JSONObject
 from backlog_mcp.errors import NotFoundError, UsageError
 from backlog_mcp.lookup import CATEGORY, ISSUE_TYPE, MILESTONE, STATUS, VERSION, Lookup
@@ -158,7 +158,7 @@ async def create_issue(
     issue_type: Annotated[Text, Field(description="Issue type name, e.g. Bug")],
     description: Annotated[Body | None, Field(description="Markdown")] = None,
     priority: Text = "Normal",
-    assignee: Annotated[Text | None, Field(description="Name, login id or me")] = None,
+    assignee: Person = None,
     categories: Names = None,
     milestones: Names = None,
     versions: Names = None,
@@ -225,7 +225,7 @@ async def update_issue(
     summary: Annotated[str | None, Field(max_length=255)] = None,
     status: Text | None = None,
     resolution: Text | None = None,
-    assignee: Annotated[Text | None, Field(description="Name, login id or me")] = None,
+    assignee: Person = None,
     priority: Text | None = None,
     issue_type: Text | None = None,
     categories: Names = None,

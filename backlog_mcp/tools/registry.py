@@ -54,7 +54,7 @@ INTERNAL_ERROR = (
 )
 
 # Published schemas leave these out; validation still applies them (see `compact_schema`).
-_UNPUBLISHED = ("title", "maxLength", "maxItems", "minimum", "maximum")
+_UNPUBLISHED = ("title", "maxLength", "maxItems", "maxProperties", "minimum", "maximum")
 
 
 def compact_schema(schema: Any, hidden: frozenset[str] = frozenset()) -> Any:
@@ -73,6 +73,8 @@ def compact_schema(schema: Any, hidden: frozenset[str] = frozenset()) -> Any:
         if key in _UNPUBLISHED:
             continue
         if key == "default" and value is None:
+            continue
+        if key == "propertyNames" and not value:  # pydantic's empty constraint on dict keys says nothing
             continue
         if key == "anyOf":
             options = [option for option in value if option != {"type": "null"}]

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from backlog_mcp.args import MaxTokens, Offset, Text, Timezone, zone
+from backlog_mcp.args import MaxTokens, Offset, ProjectKey, Text, Timezone, zone
 from backlog_mcp.errors import NotFoundError, UsageError
 from backlog_mcp.lookup import gather
 from backlog_mcp.matching import norm, resolve
@@ -16,8 +16,6 @@ from backlog_mcp.render.wiki import render_wiki_page, render_wiki_pages
 from backlog_mcp.render.writes import render_change
 from backlog_mcp.tools.declare import Call, Kind, ToolSpec, format_call
 from backlog_mcp.tools.writing import Body, DryRun, converted, unconfirmed_is_unknown
-
-ProjectKey = Annotated[Text, Field(description="Project key (or name), e.g. ORBIT")]
 
 
 async def get_wiki_pages(
