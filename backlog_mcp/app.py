@@ -5,6 +5,7 @@ A leaf below the tools: it knows the client, the cache and the name lookup, and 
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -13,6 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from backlog_mcp import logs
 from backlog_mcp.audit import AuditLog
 from backlog_mcp.cache import ResponseCache
 from backlog_mcp.client import BacklogClient, RetryPolicy
@@ -67,20 +69,34 @@ class PerUser:
         self.base, self.make_client = base, make_client
         self.states: OrderedDict[str, AppState] = OrderedDict()
         self.retired: list[BacklogClient] = []
+        self._closing: set[asyncio.Future[None]] = set()
 
     def state(self, key: str) -> AppState:
         found = self.states.get(key)
         if found is not None:
             self.states.move_to_end(key)
             return found
-        settings = replace(self.base.settings, api_key=key)
+        logs.protect(key)
+        # Each user is themself: the operator's USER_ID is nobody else's "me".
+        settings = replace(self.base.settings, api_key=key, user_id=None)
         client = self.make_client(settings)
         state = AppState(settings, client, self.base.cache, Lookup(client), self.base.now, self.base.audit)
         self.states[key] = state
         if len(self.states) > self.LIMIT:
             _old, evicted = self.states.popitem(last=False)
-            self.retired.append(evicted.client)  # closed at shutdown: a call may still be using it
+            # A call may still be using it: close it once any call has had its whole deadline.
+            loop = asyncio.get_running_loop()
+            delay = self.base.settings.tool_deadline + 5
+            self.retired.append(evicted.client)
+            loop.call_later(delay, lambda: self._close(evicted.client))
         return state
+
+    def _close(self, client: BacklogClient) -> None:
+        if client in self.retired:
+            self.retired.remove(client)
+            task = asyncio.ensure_future(client.aclose())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     async def aclose(self) -> None:
         for client in [*self.retired, *(state.client for state in self.states.values())]:

@@ -40,9 +40,12 @@ class AuditLog:
         fields: Sequence[str] = (),
         texts: Mapping[str, str] | None = None,
         detail: str = "",
+        user: str | None = None,
     ) -> None:
+        """`user`: per-user HTTP mode, a short hash of whose key made the attempt (never the key)."""
         line: dict[str, Any] = {
             "time": datetime.now(UTC).isoformat(timespec="seconds"),
+            **({"user": user} if user else {}),
             "tool": tool,
             "outcome": outcome,
             "project": project,

@@ -210,12 +210,16 @@ class ResponseCache:
         except sqlite3.Error as exc:
             await self._disable(exc)
 
-    async def invalidate(self, scope: str, paths: Iterable[str]) -> int:
-        """Drop the rows of `scope` at each path; `/issues/X/*` means the path and everything below it."""
+    async def invalidate(self, scope: str, paths: Iterable[str], *, every_key: bool = False) -> int:
+        """Drop the rows of `scope` at each path; `/issues/X/*` means the path and everything below it.
+
+        `every_key`: the rows of every API key of the same space (a write changes what all of them see).
+        """
         if self._db is None:
             return 0
         clauses: list[str] = []
-        args: list[str] = [scope]
+        space = scope.split("#", 1)[0].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "#%"
+        args: list[str] = [space if every_key else scope]
         for path in paths:
             base = path.removesuffix("/*")
             if path.endswith("/*"):
@@ -228,7 +232,8 @@ class ResponseCache:
         if not clauses:
             return 0
         try:
-            cursor = await self._db.execute(f"DELETE FROM responses WHERE scope = ? AND ({' OR '.join(clauses)})", args)
+            match = "scope LIKE ? ESCAPE '\\'" if every_key else "scope = ?"
+            cursor = await self._db.execute(f"DELETE FROM responses WHERE {match} AND ({' OR '.join(clauses)})", args)
         except sqlite3.Error as exc:
             await self._disable(exc)
             return 0

@@ -64,6 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     handler = logs.configure(args.verbose)
     try:
+        if args.clear_cache and args.demo:
+            sys.stdout.write("The demo keeps no cache: nothing to clear.\n")
+            return 0
         if args.clear_cache:
             env = read_environment(os.environ, args.env_file)
             raw = env.get("BACKLOG_CACHE_PATH", "").strip()
@@ -76,13 +79,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.demo:
             from backlog_mcp.demo import DEMO_URL, demo_settings, demo_today, demo_transport
 
-            # Nothing from the environment but the access flags: the demo needs no account and no .env.
-            # The HTTP settings (token, allowed hosts) still come from the environment.
+            # No account, no key, no .env: the access flags come from the command line, and only how to
+            # serve HTTP (token, allowed hosts) from the environment.
             http_env = {
-                k: v for k, v in read_environment(os.environ, args.env_file).items() if k.startswith("BACKLOG_HTTP_")
+                k: v
+                for k, v in os.environ.items()
+                if k.startswith("BACKLOG_HTTP_") and k != "BACKLOG_HTTP_PER_USER_KEYS"
             }
-            if "BACKLOG_HTTP_PER_USER_KEYS" in http_env:
-                raise ConfigError("--demo serves one sample space; BACKLOG_HTTP_PER_USER_KEYS needs a real one")
             flags = settings_from_env(
                 {"BACKLOG_API_KEY": "demo", "BACKLOG_DOMAIN": DEMO_URL, **http_env},
                 no_cache=True,
@@ -106,11 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.transport == "http":
             from backlog_mcp.http import check_binding
 
-            check_binding(args.host, settings.http_token)
-            if settings.per_user_keys and settings.demo:
-                raise ConfigError(
-                    "--demo serves one sample space; per-user keys (BACKLOG_HTTP_PER_USER_KEYS) need a real one"
-                )
+            check_binding(args.host, args.port, settings.http_token, settings.http_hosts, settings.http_origins)
         elif settings.per_user_keys:
             raise ConfigError("BACKLOG_HTTP_PER_USER_KEYS works only with --transport http")
         logs.redact(handler, settings.api_key)

@@ -314,7 +314,8 @@ class BacklogClient:
                 # it touches, and make reads that started before it neither store nor share.
                 self._generation += 1
                 if self.cache is not None:
-                    await self.cache.invalidate(self.scope, stale)
+                    # With per-user keys, other users' copies of what changed go too.
+                    await self.cache.invalidate(self.scope, stale, every_key=self.settings.per_user_keys)
             return result
 
         if cap is not None:

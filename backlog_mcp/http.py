@@ -35,13 +35,38 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_binding(host: str, token: str | None) -> None:
-    """Raises ConfigError: bound beyond loopback without a bearer token, anyone who can reach it could use the key."""
-    if not is_loopback(host) and not token:
+MIN_TOKEN = 16
+WILDCARDS = ("0.0.0.0", "::", "[::]")
+
+
+def check_binding(
+    host: str, port: int, token: str | None, extra_hosts: Sequence[str], extra_origins: Sequence[str]
+) -> None:
+    """Refuse what would expose the key or answer nobody.
+
+    Raises:
+        ConfigError: reachable beyond loopback (or through a proxy: extra hosts or origins) without a
+            bearer token of at least 16 ASCII characters; bound to every address without the names
+            clients will use (their Host header would be refused); port 0.
+    """
+    if not 0 < port < 65536:
+        raise ConfigError(f"--port {port} is not a port clients can be given; use e.g. --port 8000")
+    exposed = not is_loopback(host) or bool(extra_hosts) or bool(extra_origins)
+    if exposed and not token:
         raise ConfigError(
-            f"--host {host} is reachable from other machines, and BACKLOG_HTTP_TOKEN is not set: anyone who can "
-            "reach the port could act with your Backlog key. Set BACKLOG_HTTP_TOKEN to a long random secret "
-            "(clients send it as 'Authorization: Bearer <token>'), or bind to 127.0.0.1."
+            f"--host {host} (or BACKLOG_HTTP_ALLOWED_HOSTS/ORIGINS) makes this server reachable from elsewhere, and "
+            "BACKLOG_HTTP_TOKEN is not set: anyone who can reach the port could act with your Backlog key. Set "
+            "BACKLOG_HTTP_TOKEN to a long random secret (clients send it as 'Authorization: Bearer <token>'), "
+            "or bind to 127.0.0.1."
+        )
+    if token is not None and (len(token) < MIN_TOKEN or not token.isascii() or not token.isprintable()):
+        raise ConfigError(
+            f"BACKLOG_HTTP_TOKEN must be at least {MIN_TOKEN} printable ASCII characters; e.g. openssl rand -hex 24"
+        )
+    if host in WILDCARDS and not extra_hosts:
+        raise ConfigError(
+            f"--host {host} listens on every address, but clients' Host headers are checked (DNS rebinding): "
+            "set BACKLOG_HTTP_ALLOWED_HOSTS to the names they use, e.g. BACKLOG_HTTP_ALLOWED_HOSTS=mcp.example.com:8000"
         )
 
 
@@ -49,7 +74,8 @@ def allowed(
     host: str, port: int, extra_hosts: Sequence[str], extra_origins: Sequence[str]
 ) -> tuple[list[str], list[str]]:
     """Host headers and Origins accepted (DNS-rebinding protection): this address, loopback names, and extras."""
-    hosts = {f"{host}:{port}", f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}", *extra_hosts}
+    bound = f"[{host.strip('[]')}]" if ":" in host.strip("[]") else host  # an IPv6 Host header is bracketed
+    hosts = {f"{bound}:{port}", f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}", *extra_hosts}
     origins = {"http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*", *extra_origins}
     return sorted(hosts), sorted(origins)
 
@@ -66,10 +92,16 @@ class Guard:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         if self.token is not None:
-            given = headers.get("authorization", "")
-            if not hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode()):
+            scheme, _, given = headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(
+                given.strip().encode("latin-1"), self.token.encode()
+            ):
                 await _refuse(send, 401, "missing or wrong bearer token", {"www-authenticate": "Bearer"})
                 return
+        if scope.get("method") == "GET":
+            # Stateless: there is no stream to resume or listen on; an open GET would only tie up a connection.
+            await _refuse(send, 405, "this server is stateless: POST MCP messages to it", {"allow": "POST"})
+            return
         if self.per_user_keys and not headers.get(KEY_HEADER, "").strip():
             await _refuse(send, 401, "this server needs your Backlog API key in the X-Backlog-Api-Key header", {})
             return

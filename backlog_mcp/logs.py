@@ -58,3 +58,12 @@ def configure(verbosity: int) -> logging.Handler:
 
 def redact(handler: logging.Handler, *secrets: str) -> None:
     handler.addFilter(RedactFilter(*secrets))
+
+
+def protect(secret: str) -> None:
+    """Keep a secret learnt while running (a user's own key over HTTP) out of every log handler's output."""
+    for handler in logging.getLogger().handlers:
+        for found in handler.filters:
+            if isinstance(found, RedactFilter) and secret and secret not in found.secrets:
+                found.secrets.append(secret)
+                break

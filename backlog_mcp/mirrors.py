@@ -8,8 +8,8 @@ Several clients cannot read resources on their own, so everything stays reachabl
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
@@ -70,13 +70,17 @@ def add_resources(server: BacklogServer) -> None:
         )
 
 
-def _prompt(spec: PromptSpec, today: Callable[[], datetime]) -> Prompt:
-    async def build(**arguments: str) -> str:
+def _prompt(server: BacklogServer, spec: PromptSpec) -> Prompt:
+    async def build(ctx: Context[AppState, Any], **arguments: str) -> str:
         given = {k: v.strip() for k, v in arguments.items() if v and v.strip()}
-        missing = [name for name, _d, required in spec.arguments if required and name not in given]
-        if missing:
-            raise ValueError(f"{spec.name} needs {', '.join(missing)}")
-        return spec.build(today().date(), **given)
+        app = server.state_for(ctx)
+        # "Today" where the team works: the space's timezone, not the server's UTC.
+        try:
+            zone = ZoneInfo(str((await app.client.space()).get("timezone") or "UTC"))
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = ZoneInfo("UTC")
+        today = app.now().astimezone(zone).date()
+        return spec.build(today, **given, can_write=server.offers("update_issue"))
 
     return Prompt(
         name=spec.name,
@@ -84,13 +88,15 @@ def _prompt(spec: PromptSpec, today: Callable[[], datetime]) -> Prompt:
         description=spec.description,
         arguments=[PromptArgument(name=n, description=d, required=r) for n, d, r in spec.arguments],
         fn=build,
-        context_kwarg=None,
+        context_kwarg="ctx",
     )
 
 
-def add_prompts(server: BacklogServer, today: Callable[[], datetime]) -> None:
+def add_prompts(server: BacklogServer) -> None:
+    """The prompts whose tools this server offers (a prompt must never name a missing tool)."""
     for spec in PROMPTS:
-        server.add_prompt(_prompt(spec, today))
+        if all(server.offers(tool) for tool in spec.tools):
+            server.add_prompt(_prompt(server, spec))
 
 
 def add_completions(server: BacklogServer) -> None:

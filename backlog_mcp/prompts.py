@@ -20,23 +20,29 @@ class PromptSpec:
     description: str
     arguments: tuple[tuple[str, str, bool], ...]  # (name, description, required)
     build: Callable[..., str]
+    tools: tuple[str, ...]  # the tools it needs: without them, the prompt is not offered
 
 
 def _anyone(projects: list[str]) -> dict[str, object]:
     return {"projects": projects, "assignees": ["anyone"]}
 
 
-def standup(today: date, project_key: str | None = None) -> str:
+def standup(today: date, project_key: str | None = None, user: str | None = None, *, can_write: bool = True) -> str:
     since = (today - timedelta(days=3 if today.weekday() == 0 else 1)).isoformat()  # Monday: since Friday
     scope = {"project_key": project_key} if project_key else {}
+    who = user or "me"
+    whose = "my" if who == "me" else f"{who}'s"
+    next_call = (
+        format_call("get_my_issues", {"count": 20})
+        if who == "me"
+        else format_call("get_user_issue_list", {"assignees": [who], "count": 20})
+    )
     return "\n".join(
         [
-            f"Write my stand-up report for {today.isoformat()}{f' in {project_key}' if project_key else ''}.",
+            f"Write {whose} stand-up report for {today.isoformat()}{f' in {project_key}' if project_key else ''}.",
             "",
-            "1. What I did: call " + format_call("get_activity", {"user": "me", **scope, "since": since}) + ".",
-            "2. What is next: call "
-            + format_call("get_my_issues", {"count": 20})
-            + "; due or overdue first (the table marks overdue issues).",
+            "1. What was done: call " + format_call("get_activity", {"user": who, **scope, "since": since}) + ".",
+            "2. What is next: call " + next_call + "; due or overdue first (the table marks overdue issues).",
             "3. Blockers: anything waiting on others in the comments of the issues above "
             f"(open one with {format_call('get_issue_details', {'issue_key': '...'})} only if needed).",
             "",
@@ -45,7 +51,7 @@ def standup(today: date, project_key: str | None = None) -> str:
     )
 
 
-def triage(today: date, issue_key: str) -> str:
+def triage(today: date, issue_key: str, *, can_write: bool = True) -> str:
     key = issue_key.strip().upper()
     project = key.rsplit("-", 1)[0]
     return "\n".join(
@@ -61,14 +67,18 @@ def triage(today: date, issue_key: str) -> str:
             )
             + ".",
             "4. Propose issue type, priority, category, milestone and assignee, each with one line of why.",
-            "5. Preview the change with "
-            + format_call("update_issue", {"issue_key": key, "priority": "...", "assignee": "...", "dry_run": True})
-            + ", show it to me, and apply it only after I agree.",
+            (
+                "5. Preview the change with "
+                + format_call("update_issue", {"issue_key": key, "priority": "...", "assignee": "...", "dry_run": True})
+                + ", show it to me, and apply it only after I agree."
+            )
+            if can_write
+            else "5. This server cannot change Backlog: list the changes for me to make.",
         ]
     )
 
 
-def project_status(today: date, project_key: str) -> str:
+def project_status(today: date, project_key: str, *, can_write: bool = True) -> str:
     key = project_key.strip().upper()
     week_ago = (today - timedelta(days=7)).isoformat()
     return "\n".join(
@@ -94,7 +104,7 @@ def project_status(today: date, project_key: str) -> str:
     )
 
 
-def release_check(today: date, project_key: str, milestone: str) -> str:
+def release_check(today: date, project_key: str, milestone: str, *, can_write: bool = True) -> str:
     key = project_key.strip().upper()
     return "\n".join(
         [
@@ -131,8 +141,9 @@ PROMPTS = (
         "standup",
         "Stand-up report",
         "What I did since the last working day and what is next, from my activity and my issues.",
-        (("project_key", "Only this project (optional)", False),),
+        (("project_key", "Only this project (optional)", False), ("user", "Whose (default: me)", False)),
         standup,
+        ("get_activity", "get_my_issues", "get_user_issue_list"),
     ),
     PromptSpec(
         "triage_issue",
@@ -140,6 +151,7 @@ PROMPTS = (
         "Read an issue, find duplicates, and propose its type, priority, assignee and milestone.",
         (("issue_key", "The issue, e.g. ORBIT-12", True),),
         triage,
+        ("get_issue_details", "get_project", "get_user_issue_list"),
     ),
     PromptSpec(
         "project_status",
@@ -147,6 +159,7 @@ PROMPTS = (
         "A project's health: open and overdue work, milestones, the last week's activity, reviews.",
         (("project_key", "The project, e.g. ORBIT", True),),
         project_status,
+        ("get_project", "get_user_issue_list", "get_activity", "get_pull_requests"),
     ),
     PromptSpec(
         "release_check",
@@ -154,5 +167,6 @@ PROMPTS = (
         "Whether a milestone is ready: what is still open, what is done, open pull requests.",
         (("project_key", "The project, e.g. ORBIT", True), ("milestone", "Milestone or version name", True)),
         release_check,
+        ("get_project", "get_user_issue_list", "get_pull_requests"),
     ),
 )

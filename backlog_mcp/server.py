@@ -78,6 +78,6 @@ def build_server(
         log_level="WARNING",
     )
     add_resources(server)
-    add_prompts(server, now)
+    add_prompts(server)
     add_completions(server)
     return server

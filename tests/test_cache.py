@@ -177,3 +177,19 @@ async def test_a_file_that_is_not_sqlite_is_never_touched(tmp_path: Path) -> Non
     assert not cache.enabled
     assert notes.read_text() == "my notes" and stat.S_IMODE(notes.stat().st_mode) == 0o644
     assert list(tmp_path.iterdir()) == [notes]  # nothing moved aside, no -wal or -shm
+
+
+async def test_a_write_in_per_user_mode_drops_every_keys_copy(tmp_path: Path) -> None:
+    from backlog_mcp.cache import ResponseCache, cache_scope
+
+    cache = await ResponseCache.open(tmp_path / "c.sqlite3")
+    try:
+        hana, bob = cache_scope("https://x", "key-hana"), cache_scope("https://x", "key-bob")
+        other_space = cache_scope("https://y", "key-bob")
+        for scope in (hana, bob, other_space):
+            await cache.put(f"{scope}/issues/A-1", scope=scope, path="/issues/A-1", body="{}", ttl=60, grace=0)
+        assert await cache.invalidate(hana, ["/issues/A-1"]) == 1  # one key's own copy
+        assert await cache.invalidate(hana, ["/issues/A-1"], every_key=True) == 1  # bob's, same space
+        assert await cache.get(f"{other_space}/issues/A-1") is not None  # another space is untouched
+    finally:
+        await cache.close()

@@ -81,16 +81,18 @@ async def test_the_demo_over_http_serves_the_same_tools(tmp_path: Path) -> None:
             assert foreign.status_code == 403
             rebound = await http.post(url, json=LIST, headers={**JSON_HEADERS, "host": "evil.example"})
             assert rebound.status_code == 421
+            stream = await http.get(url, headers={"accept": "text/event-stream"})
+            assert stream.status_code == 405  # stateless: no stream to hold open
 
 
 async def test_a_token_is_required_when_set(tmp_path: Path) -> None:
-    with serving("--demo", env={"BACKLOG_HTTP_TOKEN": "s3cret-token"}, log=tmp_path / "err.log") as url:
+    with serving("--demo", env={"BACKLOG_HTTP_TOKEN": "s3cret-token-0123456789"}, log=tmp_path / "err.log") as url:
         async with httpx.AsyncClient() as http:
             bare = await http.post(url, json=LIST, headers=JSON_HEADERS)
             assert bare.status_code == 401 and bare.headers["www-authenticate"] == "Bearer"
             wrong = await http.post(url, json=LIST, headers={**JSON_HEADERS, "authorization": "Bearer nope"})
             assert wrong.status_code == 401
-        async with connect(url, authorization="Bearer s3cret-token") as client:
+        async with connect(url, authorization="bearer s3cret-token-0123456789") as client:
             assert len((await client.list_tools()).tools) == len(TOOLS)
 
 
@@ -101,7 +103,18 @@ def test_beyond_loopback_without_a_token_refuses_to_start(tmp_path: Path) -> Non
         capture_output=True, text=True, timeout=60, env=base, check=False,
     )  # fmt: skip
     assert done.returncode == 2
-    assert "--host 0.0.0.0 is reachable from other machines, and BACKLOG_HTTP_TOKEN is not set" in done.stderr
+    assert "--host 0.0.0.0 (or BACKLOG_HTTP_ALLOWED_HOSTS/ORIGINS) makes this server reachable" in done.stderr
+    assert "BACKLOG_HTTP_TOKEN is not set" in done.stderr
+    wildcard = subprocess.run(
+        [sys.executable, "-m", "backlog_mcp", "--demo", "--transport", "http", "--host", "0.0.0.0", "--port", "9"],
+        capture_output=True, text=True, timeout=60, env={**base, "BACKLOG_HTTP_TOKEN": "t" * 20}, check=False,
+    )  # fmt: skip
+    assert wildcard.returncode == 2 and "set BACKLOG_HTTP_ALLOWED_HOSTS to the names they use" in wildcard.stderr
+    short = subprocess.run(
+        [sys.executable, "-m", "backlog_mcp", "--demo", "--transport", "http", "--port", "9"],
+        capture_output=True, text=True, timeout=60, env={**base, "BACKLOG_HTTP_TOKEN": "short"}, check=False,
+    )  # fmt: skip
+    assert short.returncode == 2 and "at least 16 printable ASCII characters" in short.stderr
 
 
 async def test_two_users_keys_never_see_each_others_data(tmp_path: Path) -> None:
@@ -123,10 +136,13 @@ async def test_two_users_keys_never_see_each_others_data(tmp_path: Path) -> None
                 denied = await bob.call_tool("get_issue_details", {"issue_key": "ORBIT-1"})
                 assert "Bob Chen" in me and "Hana" not in me
                 assert denied.is_error and "Issue ORBIT-1 does not exist" in text_of(denied)  # not Hana's cached copy
+            async with connect(url, **{"x-backlog-api-key": "fake-key-nobody-000000000000"}) as stranger:
+                wrong = await stranger.call_tool("get_myself", {})
+                assert wrong.is_error and "your X-Backlog-Api-Key header is wrong" in text_of(wrong)
             async with httpx.AsyncClient() as http:
                 keyless = await http.post(url, json=LIST, headers=JSON_HEADERS)
                 assert keyless.status_code == 401 and "X-Backlog-Api-Key" in keyless.text
-    users = {r.user_id for r in fake.requests if r.path == "/users/myself"}
+    users = {r.user_id for r in fake.requests if r.path == "/users/myself"}  # the stranger got a 401
     assert users == {1073925001, 1073925008}
     log = (tmp_path / "err.log").read_text()
     assert DEFAULT_API_KEY not in log and OTHER_API_KEY not in log

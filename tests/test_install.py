@@ -51,6 +51,8 @@ def test_build_install_and_run_the_demo(tmp_path: Path) -> None:
             server = StdioServerParameters(command=sys.argv[1], args=["--demo"])
             async with Client(server) as client:
                 tools = (await client.list_tools()).tools
+                me = await client.call_tool("get_myself", {})
+                assert "Demo" in me.content[0].text, me
                 print(len(tools))
         asyncio.run(main())
         """

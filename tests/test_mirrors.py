@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import os
 import re
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -142,3 +146,43 @@ def test_demo_settings_carry_the_access_flags() -> None:
     settings = demo_settings(base)
     assert settings.demo and settings.read_only and settings.projects == frozenset({"ORBIT"})
     assert settings.cache_path is None and settings.audit_path is None
+
+
+async def test_prompts_never_name_a_tool_that_is_off() -> None:
+    async with Client(demo_server(toolsets=frozenset({"space"}))) as client:
+        assert (await client.list_prompts()).prompts == []
+    async with Client(demo_server(read_only=True)) as client:
+        triage = (await client.get_prompt("triage_issue", {"issue_key": "ORBIT-12"})).messages[0].content.text  # type: ignore[union-attr]
+        assert "update_issue" not in triage and "cannot change Backlog" in triage
+    async with Client(demo_server()) as client:
+        other = (await client.get_prompt("standup", {"user": "kenji"})).messages[0].content.text  # type: ignore[union-attr]
+        assert 'get_activity(user="kenji"' in other and 'get_user_issue_list(assignees=["kenji"]' in other
+        people = await client.complete(
+            PromptReference(type="ref/prompt", name="standup"), {"name": "user", "value": "ta"}
+        )
+        assert "Tanaka Yuki" in people.completion.values
+
+
+def test_the_demo_reads_no_env_file_and_no_backlog_settings(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("BACKLOG_DOMAIN=https://real.backlog.com\nBACKLOG_API_KEY=real-key-123456\n")
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "BACKLOG_ENV_FILE": str(tmp_path / "missing.env"),
+           "BACKLOG_API_KEY": "real-key-123456", "BACKLOG_DOMAIN": "real.backlog.com"}  # fmt: skip
+    script = (
+        "import asyncio, sys\n"
+        "from mcp import Client, StdioServerParameters\n"
+        "async def main():\n"
+        f"    server = StdioServerParameters(command={sys.executable!r}, args=['-m', 'backlog_mcp', '--demo'], "
+        f"cwd={str(tmp_path)!r}, env={env!r})\n"
+        "    async with Client(server) as c:\n"
+        "        print((await c.call_tool('get_myself', {})).content[0].text)\n"
+        "asyncio.run(main())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "demo.backlog.invalid" in done.stdout and "real.backlog.com" not in done.stdout
+    assert list(tmp_path.iterdir()) == [tmp_path / ".env"]  # no cache, no audit log written
+    cleared = subprocess.run(
+        [sys.executable, "-m", "backlog_mcp", "--demo", "--clear-cache"], capture_output=True, text=True, timeout=60,
+        env=env, check=False,
+    )  # fmt: skip
+    assert cleared.returncode == 0 and "nothing to clear" in cleared.stdout

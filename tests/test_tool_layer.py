@@ -589,7 +589,8 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                             "custom_fields": {
                                 "additionalProperties": {
                                     "anyOf": [{"type": "string"}, {"items": {"type": "string"}, "type": "array"}]
-                                }, "propertyNames": {},
+                                },
+                                "propertyNames": {},
                                 "type": "object",
                                 "description": 'By field name, e.g. {"Severity": "Major"}; list choices by name',
                             },
@@ -638,7 +639,8 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                             "custom_fields": {
                                 "additionalProperties": {
                                     "anyOf": [{"type": "string"}, {"items": {"type": "string"}, "type": "array"}]
-                                }, "propertyNames": {},
+                                },
+                                "propertyNames": {},
                                 "type": "object",
                                 "description": 'By field name, e.g. {"Severity": "Major"}; list choices by name',
                             },

@@ -24,6 +24,7 @@ from mcp.types import CallToolResult, ContentBlock, ImageContent, TextContent, T
 from pydantic import ValidationError
 
 from backlog_mcp.app import AppState
+from backlog_mcp.cache import key_identity
 from backlog_mcp.client import collect_stale, collect_writes
 from backlog_mcp.errors import (
     AuthenticationError,
@@ -102,7 +103,7 @@ def hints(spec: ToolSpec) -> ToolAnnotations:
     )
 
 
-def describe(exc: BacklogError, base_url: str) -> str:
+def describe(exc: BacklogError, base_url: str, *, own_key: bool = False) -> str:
     """One actionable sentence or two for the model; never a URL with the key."""
     # Upstream text: one line, capped and escaped, so it can neither flood nor structure the answer.
     # A rejected write lists every field Backlog objected to: keep them all (within reason).
@@ -118,6 +119,11 @@ def describe(exc: BacklogError, base_url: str) -> str:
             return (
                 "Backlog did not confirm the change, so it may or may not have been made. "
                 "Read it again before retrying."
+            )
+        case AuthenticationError() if own_key:
+            return (
+                "Backlog rejected your API key (HTTP 401): the key in your X-Backlog-Api-Key header is wrong, "
+                f"revoked, or belongs to another space than {base_url}. Fix it in your client's configuration."
             )
         case AuthenticationError():
             return (
@@ -239,8 +245,9 @@ class Entry:
                     if isinstance(exc, OutcomeUnknownError | UnconfirmedWriteError)
                     else "failed"
                 )
-                self._audit(app, call, outcome, describe(exc, app.settings.base_url))
-                raise ToolError(describe(exc, app.settings.base_url)) from None
+                said = describe(exc, app.settings.base_url, own_key=app.settings.per_user_keys)
+                self._audit(app, call, outcome, said)
+                raise ToolError(said) from None
             except Exception:
                 # A bug of ours: the traceback goes to stderr, the model gets a sentence it can act on.
                 log.exception("unexpected failure in %s", self.spec.name)
@@ -260,6 +267,7 @@ class Entry:
         app.audit.append(
             tool=self.spec.name,
             outcome=outcome,
+            user=key_identity(app.settings.api_key)[:12] if app.settings.per_user_keys else None,
             project=notes.get("project"),
             target=notes.get("target"),
             fields=notes.get("fields", ()),
@@ -323,6 +331,8 @@ class BacklogServer(MCPServer[AppState]):
         key = ((headers or {}).get(KEY_HEADER) or "").strip()
         if not key:  # the HTTP guard refuses such requests; this is the last line
             raise ToolError("This server needs your Backlog API key in the X-Backlog-Api-Key header.")
+        if not (8 <= len(key) <= 200 and key.isascii() and key.isprintable() and " " not in key):
+            raise ToolError("The X-Backlog-Api-Key header does not hold a Backlog API key; paste the key exactly.")
         return app.for_key(key)
 
     async def get_prompt(
