@@ -121,13 +121,29 @@ async def test_a_key_straddling_the_cap_is_blanked_whole(
     fake: FaultyBacklog, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from backlog_mcp.client import BacklogClient
-    from backlog_mcp.fake import app as fake_app
+    from backlog_mcp.fake import files as fake_files
 
     body = ("x" * 1014 + settings.api_key + "y" * 200).encode()
-    monkeypatch.setattr(fake_app, "file_bytes", lambda name, size: body)
+    monkeypatch.setattr(fake_files, "file_bytes", lambda name, size: body)
     client = BacklogClient(dataclasses.replace(settings, attachment_cap=1024), transport=httpx.ASGITransport(app=fake))
     try:
         got = await client.download("/issues/ORBIT-1/attachments/66120")
     finally:
         await client.aclose()
     assert got.body == b"x" * 1014 + b"*" * 10 and settings.api_key[:4].encode() not in got.body
+
+
+async def test_a_document_attachment_is_an_image_too(mcp: Client, fake: FaultyBacklog) -> None:
+    architecture = next(
+        d for d in fake.space.documents.values() if d["title"] == "Architecture" and d["projectId"] == 104
+    )
+    listed = text_of(await mcp.call_tool("get_attachment", {"document_id": architecture["id"]}))
+    assert listed.startswith("document Architecture: 1 attachments.") and "overview.png" in listed
+    result = await mcp.call_tool(
+        "get_attachment", {"document_id": architecture["id"].upper(), "attachment": "overview"}
+    )
+    assert [block.type for block in result.content] == ["text", "image"]
+    assert isinstance(result.content[1], ImageContent)
+    assert base64.b64decode(result.content[1].data) == file_bytes("overview.png", 12_288)
+    bad = await mcp.call_tool("get_attachment", {"document_id": "nope"})
+    assert bad.is_error and "is not a document id" in text_of(bad)

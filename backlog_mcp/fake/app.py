@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, quote
 from backlog_mcp.fake.activity import ActivityRoutes
 from backlog_mcp.fake.dataset import PRIORITIES, RESOLUTIONS, Space
 from backlog_mcp.fake.documents import DocumentRoutes
-from backlog_mcp.fake.files import content_type, file_bytes
+from backlog_mcp.fake.files import download
 from backlog_mcp.fake.git import GitRoutes
 from backlog_mcp.fake.protocol import (
     JSON,
@@ -216,6 +216,7 @@ class FakeBacklog(WriteRoutes, GitRoutes, DocumentRoutes, ActivityRoutes):
         r.append(("GET", re.compile(r"/documents"), self.get_documents))
         r.append(("GET", re.compile(r"/documents/tree"), self.get_document_tree))
         r.append(("GET", re.compile(rf"/documents/{seg}"), self.get_document))
+        r.append(("GET", re.compile(rf"/documents/{seg}/attachments/{seg}"), self.download_document_file))
         r.append(("GET", re.compile(r"/space/activities"), self.get_space_activities))
         r.append(("GET", re.compile(rf"/projects/{seg}/activities"), self.get_project_activities))
         r.append(("GET", re.compile(rf"/users/{seg}/activities"), self.get_user_activities))
@@ -396,7 +397,7 @@ class FakeBacklog(WriteRoutes, GitRoutes, DocumentRoutes, ActivityRoutes):
         return 200, self._issue(req, key)["attachments"], []
 
     def download_issue_file(self, req: Request, key: str, file_id: str) -> Answer:
-        return _download(self._issue(req, key)["attachments"], file_id)
+        return download(self._issue(req, key)["attachments"], file_id)
 
     def _wiki(self, req: Request, wid: str) -> JSON:
         wiki = self.space.wikis.get(int(wid)) if wid.isascii() and wid.isdigit() else None
@@ -408,10 +409,10 @@ class FakeBacklog(WriteRoutes, GitRoutes, DocumentRoutes, ActivityRoutes):
         return 200, self._wiki(req, wid)["attachments"], []
 
     def download_wiki_file(self, req: Request, wid: str, file_id: str) -> Answer:
-        return _download(self._wiki(req, wid)["attachments"], file_id)
+        return download(self._wiki(req, wid)["attachments"], file_id)
 
     def download_pr_file(self, req: Request, key: str, repo: str, number: str, file_id: str) -> Answer:
-        return _download(self._pull_request(req, key, repo, number)["attachments"], file_id)
+        return download(self._pull_request(req, key, repo, number)["attachments"], file_id)
 
     def _wikis_of(self, req: Request) -> list[JSON]:
         key = single(req.query, "projectIdOrKey")
@@ -542,14 +543,6 @@ async def read_body(receive: Receive) -> bytes:
         body += bytes(message.get("body", b""))
         if not message.get("more_body"):
             return body
-
-
-def _download(attachments: list[JSON], file_id: str) -> Answer:
-    """An attachment's bytes, as Backlog sends a download: its own type, the name in RFC 5987 form."""
-    found = next((a for a in attachments if str(a["id"]) == file_id), None)
-    if found is None:
-        raise missing("attachment")
-    return 200, Download(file_bytes(found["name"], found["size"]), content_type(found["name"]), found["name"]), []
 
 
 def _bucket(method: str, path: str) -> str:

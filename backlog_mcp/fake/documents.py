@@ -12,6 +12,7 @@ import json
 from datetime import timedelta
 
 from backlog_mcp.fake.dataset import REFERENCE_NOW, Project, Space, ts
+from backlog_mcp.fake.files import download
 from backlog_mcp.fake.protocol import JSON, Answer, Request, bad, ids, missing, paging, single
 
 # (path, emoji, plain text): nesting by "/" as in the tree
@@ -49,7 +50,17 @@ def build_documents(space: Space, projects: list[Project]) -> None:
                 "json": json.dumps({"type": "doc", "content": [{"type": "paragraph", "text": plain}]}),
                 "statusId": 1,
                 "emoji": emoji,
-                "attachments": [],
+                "attachments": [
+                    {
+                        "id": 67_500 + n,
+                        "name": "overview.png",
+                        "size": 12_288,
+                        "createdUser": author,
+                        "created": ts(created),
+                    }
+                ]
+                if path == "Architecture"
+                else [],
                 "tags": [{"id": 500 + n % 3, "name": ("spec", "meeting", "design")[n % 3]}],
                 "createdUser": author,
                 "created": ts(created),
@@ -109,6 +120,10 @@ class DocumentRoutes:
         if document is None or document["projectId"] not in self._member_projects(req.user_id):
             raise missing("document")
         return 200, document, []
+
+    def download_document_file(self, req: Request, doc_id: str, file_id: str) -> Answer:
+        _status, document, _headers = self.get_document(req, doc_id)
+        return download(document["attachments"], file_id)
 
     def get_document_tree(self, req: Request) -> Answer:
         key = single(req.query, "projectIdOrKey")

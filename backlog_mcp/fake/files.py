@@ -10,6 +10,8 @@ import hashlib
 import struct
 import zlib
 
+from backlog_mcp.fake.protocol import JSON, Answer, Download, missing
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CONTENT_TYPES = {
     ".png": "image/png",
@@ -98,3 +100,11 @@ def _binary(name: str, size: int) -> bytes:
         block = hashlib.sha256(block).digest()
         out += block
     return bytes(out[:size])
+
+
+def download(attachments: list[JSON], file_id: str) -> Answer:
+    """An attachment's bytes, as Backlog sends a download: its own type, the name in RFC 5987 form."""
+    found = next((a for a in attachments if str(a["id"]) == file_id), None)
+    if found is None:
+        raise missing("attachment")
+    return 200, Download(file_bytes(found["name"], found["size"]), content_type(found["name"]), found["name"]), []

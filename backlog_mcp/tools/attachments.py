@@ -21,6 +21,7 @@ from backlog_mcp.render.attachment import (
 )
 from backlog_mcp.render.text import fmt_size, item
 from backlog_mcp.tools.declare import Answer, Call, Image, ToolSpec, format_call
+from backlog_mcp.tools.documents import document_ref, get_documents
 from backlog_mcp.tools.git import get_pull_requests, repository_name
 from backlog_mcp.tools.issues import key_arg, missing
 from backlog_mcp.tools.wiki import get_wiki_pages
@@ -46,14 +47,36 @@ async def _owner(
     project_key: str | None,
     repository: str | None,
     number: int | None,
+    document_id: str | None = None,
 ) -> Owner:
     app = call.app
     base = app.settings.base_url
-    given = [issue_key is not None, page_id is not None, repository is not None or number is not None]
+    given = [
+        issue_key is not None,
+        page_id is not None,
+        document_id is not None,
+        repository is not None or number is not None,
+    ]
     if sum(given) != 1:
         raise UsageError(
-            "Name one owner: issue_key (an issue), page_id (a wiki page), or project_key, repository and "
-            "number (a pull request)."
+            "Name one owner: issue_key (an issue), page_id (a wiki page), document_id (a document), or "
+            "project_key, repository and number (a pull request)."
+        )
+    if document_id is not None:
+        wanted = document_ref(document_id)
+        try:
+            document = await app.client.document(wanted)
+        except NotFoundError:
+            raise UsageError(
+                f"Document {wanted} does not exist or is not allowed; find documents with "
+                + format_call(get_documents, {"project_key": "..."})
+            ) from None
+        project = await app.client.project(int(document["projectId"]))
+        return Owner(
+            f"document {item(document.get('title'))}",
+            f"{base}/document/{project['projectKey']}/{wanted}",
+            f"/documents/{wanted}/attachments",
+            document.get("attachments") or [],
         )
     if issue_key is not None:
         key = key_arg(issue_key)
@@ -105,15 +128,16 @@ async def get_attachment(
     attachment: Annotated[Text | None, Field(description="File name or id; leave out to list the files")] = None,
     issue_key: Annotated[Text | None, Field(description="The issue it is attached to")] = None,
     page_id: Annotated[int | None, Field(ge=1, description="Or: the wiki page's id")] = None,
+    document_id: Annotated[Text | None, Field(description="Or: the document's id")] = None,
     project_key: Annotated[Text | None, Field(description="Or, with repository and number: a pull request")] = None,
     repository: Text | None = None,
     number: Annotated[int | None, Field(ge=1)] = None,
     timezone: Timezone = "UTC",
     max_tokens: MaxTokens = 10000,
 ) -> Answer:
-    """One file attached to an issue, wiki page or pull request: images as images, text as text, else described."""
+    """One file on an issue, wiki page, document or pull request: images as images, text as text, else described."""
     tz = zone(timezone)
-    owner = await _owner(call, issue_key, page_id, project_key, repository, number)
+    owner = await _owner(call, issue_key, page_id, project_key, repository, number, document_id)
     view = await call.app.view(tz)
     if attachment is None:
         return render_attachments(owner.attachments, owner=owner.name, view=view)

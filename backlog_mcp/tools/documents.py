@@ -63,6 +63,19 @@ async def get_documents(
     )
 
 
+def document_ref(raw: str) -> str:
+    """A document id (32 hex characters), lower-cased.
+
+    Raises:
+        UsageError: anything else, with where to find ids.
+    """
+    wanted = raw.strip().lower()
+    if not _DOCUMENT_ID.fullmatch(wanted):
+        find = format_call(get_documents, {"project_key": "..."})
+        raise UsageError(f'"{shown(raw)}" is not a document id (32 hex characters); find ids with {find}.')
+    return wanted
+
+
 async def get_document(
     call: Call,
     document_id: Annotated[Text, Field(description="Document id (32 hex characters, from get_documents)")],
@@ -71,10 +84,8 @@ async def get_document(
 ) -> str:
     """One document as text, with its tags, attachments and last update."""
     tz = zone(timezone)
-    wanted = document_id.strip().lower()
+    wanted = document_ref(document_id)
     find = format_call(get_documents, {"project_key": "..."})
-    if not _DOCUMENT_ID.fullmatch(wanted):
-        raise UsageError(f'"{shown(document_id)}" is not a document id (32 hex characters); find ids with {find}.')
     app, client = call.app, call.app.client
     try:
         document, view = await gather(client.document(wanted), app.view(tz))
