@@ -539,7 +539,7 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                 {
                     "name": "get_attachment",
                     "title": "An attachment",
-                    "description": 'One file on an issue, wiki page, document or pull request: images as images, text as text, else described.',
+                    "description": "One file on an issue, wiki page, document or pull request: images as images, text as text, else described.",
                     "inputSchema": {
                         "type": "object",
                         "properties": {
@@ -548,7 +548,9 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                                 "description": "File name or id; leave out to list the files",
                             },
                             "issue_key": {"type": "string", "description": "The issue it is attached to"},
-                            "page_id": {"type": "integer", "description": "Or: the wiki page's id"}, 'document_id': {'type': 'string', 'description': "Or: the document's id"}, "project_key": {
+                            "page_id": {"type": "integer", "description": "Or: the wiki page's id"},
+                            "document_id": {"type": "string", "description": "Or: the document's id"},
+                            "project_key": {
                                 "type": "string",
                                 "description": "Or, with repository and number: a pull request",
                             },
