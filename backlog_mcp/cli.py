@@ -106,13 +106,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 toolsets=args.toolsets,
                 tools=args.tools,
             )
+        if not settings.per_user_keys:  # per-user keys are protected as they arrive; "-" is a placeholder
+            logs.redact(handler, settings.api_key)
         if args.transport == "http":
             from backlog_mcp.http import check_binding
 
             check_binding(args.host, args.port, settings.http_token, settings.http_hosts, settings.http_origins)
         elif settings.per_user_keys:
             raise ConfigError("BACKLOG_HTTP_PER_USER_KEYS works only with --transport http")
-        logs.redact(handler, settings.api_key)
         if settings.insecure:
             logging.getLogger("backlog_mcp").warning(
                 "BACKLOG_DOMAIN uses plain http: the API key travels unencrypted; "

@@ -922,10 +922,24 @@ class BacklogClient:
 
     _INBOX = ("/notifications", "/notifications/count")
 
-    async def mark_notification_read(self, notification_id: int) -> None:
-        await self._request("POST", f"/notifications/{notification_id}/markAsRead", stale=self._INBOX)
+    async def mark_notifications_read(self, notification_ids: Sequence[int]) -> None:
+        """Each one read; under an allow-list, only those of allowed projects (checked once, before any is sent).
+
+        Raises:
+            NotFoundError: an id not among the newest 100 of the allowed projects, worded as a missing one.
+        """
+        if self.settings.projects is not None:
+            allowed = {int(n["id"]) for n in (await self.notifications({"count": 100, "order": "desc"})).items}
+            for nid in notification_ids:
+                if nid not in allowed:
+                    raise self._denied("notification", f"/notifications/{nid}/markAsRead")
+        for nid in notification_ids:
+            await self._request("POST", f"/notifications/{nid}/markAsRead", stale=self._INBOX)
 
     async def reset_unread_count(self) -> None:
+        """Every notification read, in every project: refused under an allow-list."""
+        if self.settings.projects is not None:
+            raise WriteLevelError("Marking every notification read would touch projects outside BACKLOG_PROJECTS.")
         await self._request("POST", "/notifications/markAsRead", stale=self._INBOX)
 
     # -- wiki and pull-request writes -----------------------------------------------------------

@@ -22,20 +22,16 @@ def demo_settings(base: Settings | None = None) -> Settings:
     """Settings for the demo; access controls (read-only, projects, toolsets) carry over from `base`."""
     from backlog_mcp.fake import DEFAULT_API_KEY
 
-    settings = Settings(api_key=DEFAULT_API_KEY, base_url=DEMO_URL)
-    if base is not None:
-        settings = replace(
-            settings,
-            read_only=base.read_only,
-            projects=base.projects,
-            levels=base.levels,
-            toolsets=base.toolsets,
-            tools=base.tools,
-            http_token=base.http_token,
-            http_hosts=base.http_hosts,
-            http_origins=base.http_origins,
-        )
-    return replace(settings, cache_path=None, audit_path=None, demo=True)
+    return replace(
+        base or Settings(api_key="", base_url=""),
+        api_key=DEFAULT_API_KEY,
+        base_url=DEMO_URL,
+        user_id=None,
+        per_user_keys=False,
+        cache_path=None,
+        audit_path=None,
+        demo=True,
+    )
 
 
 def demo_transport() -> httpx.AsyncBaseTransport:

@@ -84,3 +84,23 @@ def test_wheel_contains_migrations(tmp_path: Path) -> None:
     sql = sorted(n for n in names if n.startswith("backlog_mcp/migrations/"))
     assert sql == sorted(f"backlog_mcp/migrations/{p.name}" for p in (ROOT / "migrations").glob("*.sql"))
     assert "backlog_mcp/fake/app.py" in names
+
+
+def test_the_per_user_placeholder_key_is_not_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
+    import logging
+
+    from backlog_mcp import cli
+
+    handlers = list(logging.getLogger().handlers)
+    monkeypatch.setenv("BACKLOG_HTTP_PER_USER_KEYS", "1")
+    monkeypatch.setenv("BACKLOG_DOMAIN", "acme.backlog.com")
+    monkeypatch.delenv("BACKLOG_API_KEY", raising=False)
+    assert cli.main(["--no-cache"]) == 2  # per-user keys need HTTP: refused after logging was set up
+    added = [h for h in logging.getLogger().handlers if h not in handlers]
+    try:
+        record = logging.LogRecord("x", logging.WARNING, __file__, 1, "ORBIT-12 on 2026-11-20", None, None)
+        assert all(h.filter(record) for h in added)  # runs every filter on the handler
+        assert record.getMessage() == "ORBIT-12 on 2026-11-20"
+    finally:
+        for handler in added:
+            logging.getLogger().removeHandler(handler)

@@ -393,3 +393,22 @@ async def test_a_long_text_never_reaches_the_audit_log(fake: FaultyBacklog, audi
     raw = audited.audit_path.read_text()
     assert "TOPSECRET" not in raw
     assert [json.loads(line)["outcome"] for line in raw.splitlines()] == ["refused", "dry run"]
+
+
+async def test_the_client_itself_keeps_notification_writes_to_the_allow_list(
+    fake: FaultyBacklog, settings: Settings
+) -> None:
+    from backlog_mcp.errors import NotFoundError, WriteLevelError
+
+    nova = next(n for n in fake.space.notifications[1073925001] if n["project"]["projectKey"] == "NOVA")
+    client = BacklogClient(
+        dataclasses.replace(settings, projects=frozenset({"ORBIT"})), transport=httpx.ASGITransport(app=fake)
+    )
+    try:
+        with pytest.raises(NotFoundError):
+            await client.mark_notifications_read([nova["id"]])
+        with pytest.raises(WriteLevelError):
+            await client.reset_unread_count()
+    finally:
+        await client.aclose()
+    assert writes(fake) == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from backlog_mcp.render.text import View, approx_tokens, fit, fit_blocks, fmt_time, inline, item, quote, user_name
+from backlog_mcp.render.text import View, approx_tokens, fit, fmt_time, inline, item, quoted_page, user_name
 
 JSON = dict[str, Any]
 
@@ -70,10 +70,4 @@ def render_document(document: JSON, *, project: str, view: View, url: str, budge
     if attachments:
         head.append("Attachments: " + ", ".join(item(a.get("name")) for a in attachments))
     text = str(document.get("plain") or "").strip()
-    if not text:
-        return "\n".join([*head, "", "_Empty document._"])
-    fitted, cut = fit_blocks(text, budget - approx_tokens("\n".join(head)) - 60)
-    out = "\n".join([*head, "", quote(fitted)])
-    if cut:
-        out += f"\n\n_Document shortened (about {approx_tokens(text)} tokens in all); the whole of it is at {url}._"
-    return out
+    return quoted_page(head, text, what="document", url=url, budget=budget)

@@ -259,3 +259,17 @@ def fenced(text: str, lang: str = "") -> str:
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}{lang}\n{text}\n{fence}"
+
+
+def quoted_page(head: list[str], body: str, *, what: str, url: str, budget: int) -> str:
+    """Head lines, then a user-written body quoted and cut by whole blocks to the budget (saying so)."""
+    if not body:
+        return "\n".join([*head, "", f"_Empty {what}._"])
+    fitted, cut = fit_blocks(body, budget - approx_tokens("\n".join(head)) - 60)
+    out = "\n".join([*head, "", quote(fitted)])
+    if cut:
+        out += (
+            f"\n\n_{what.capitalize()} shortened (about {approx_tokens(body)} tokens in all); "
+            f"the whole {what} is at {url}._"
+        )
+    return out

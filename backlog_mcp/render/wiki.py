@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from backlog_mcp.render.notation import LinkContext, to_markdown
-from backlog_mcp.render.text import View, approx_tokens, fit, fit_blocks, fmt_time, item, quote, user_name
+from backlog_mcp.render.text import View, approx_tokens, fit, fmt_time, item, quoted_page, user_name
 
 JSON = dict[str, Any]
 
@@ -74,10 +74,4 @@ def render_wiki_page(page: JSON, *, rule: str, view: View, url: str, budget: int
     if attachments:
         head.append("Attachments: " + ", ".join(item(a.get("name")) for a in attachments))
     content = to_markdown(page.get("content"), rule, links)
-    if not content:
-        return "\n".join([*head, "", "_Empty page._"])
-    fitted, shortened = fit_blocks(content, budget - approx_tokens("\n".join(head)) - 60)
-    out = "\n".join([*head, "", quote(fitted)])
-    if shortened:
-        out += f"\n\n_Page shortened (about {approx_tokens(content)} tokens in all); the whole page is at {url}._"
-    return out
+    return quoted_page(head, content, what="page", url=url, budget=budget)

@@ -81,7 +81,7 @@ async def _owner(
     if issue_key is not None:
         key = key_arg(issue_key)
         try:
-            issue = await app.client.issue(key)
+            issue = await app.client.issue(key, child_summary=True)  # the form get_issue_details cached
         except NotFoundError:
             raise missing(key, app) from None
         real = str(issue["issueKey"])

@@ -193,9 +193,7 @@ async def add_pull_request_comment(
     if dry_run:
         head = f"Would comment on {key}/{item(repo)}#{number}:"
         return render_change(head=head, rows=rows, dry_run=True, texts=[("Comment", text)], url=url)
-    check = format_call(
-        get_pull_request, {"project_key": key, "repository": repo, "number": number, "comment_count": 3}
-    )
+    check = _check_pr_comments({"project_key": key, "repository": repo, "number": number})
     with unconfirmed_is_unknown(f"the comment on {key}/{repo}#{number}", check):
         saved = await client.add_pull_request_comment(key, repo_id, number, text, people)
     head = f"Comment {saved.get('id')} added to {key}/{item(repo)}#{number}:"

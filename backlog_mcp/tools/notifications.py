@@ -63,7 +63,7 @@ async def mark_notifications_read(
     if notification_id is not None:
         if not dry_run:
             with unconfirmed_is_unknown(f"marking notification {notification_id} read", check):
-                await client.mark_notification_read(notification_id)
+                await client.mark_notifications_read([notification_id])
         return f"{prefix}notification {notification_id} read."
     unread = await client.count_notifications({"alreadyRead": False})
     if not dry_run:
@@ -92,9 +92,9 @@ async def _mark_allowed(call: Call, notification_id: int | None, dry_run: bool, 
     else:
         chosen = [int(n["id"]) for n in page.items if not n.get("alreadyRead")]
     if not dry_run:
-        for nid in chosen:
-            with unconfirmed_is_unknown(f"marking notification {nid} read", check):
-                await client.mark_notification_read(nid)
+        # The client checks the ids against the allow-list again (the same page, cached) before sending any.
+        with unconfirmed_is_unknown("marking notifications read", check):
+            await client.mark_notifications_read(chosen)
     if notification_id is not None:
         return f"{prefix}notification {notification_id} read."
     return f"{prefix}{len(chosen)} unread notifications of the allowed projects read."
