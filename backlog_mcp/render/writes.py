@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from backlog_mcp.render.text import View, fmt_time, item, quote, user_name
+from backlog_mcp.render.text import View, fmt_time, inline, item, quote, user_name
 
 JSON = dict[str, Any]
 
@@ -39,11 +39,17 @@ def render_change(
     dry_run: bool,
     url: str | None = None,
     texts: Sequence[tuple[str, str]] = (),
+    missed: Sequence[str] = (),
 ) -> str:
-    """A write's answer: what changes, field by field `old → new`; a dry run also shows the text it would send."""
+    """A write's answer: what changes, field by field `old → new`; a dry run also shows the text it would send.
+
+    `missed`: fields Backlog saved with another value than asked (their rows show what it saved).
+    """
     lines = [("Dry run, nothing was sent. " if dry_run else "") + head]
     for name, old, new in rows:
         lines.append(f"- {name}: {_value(old)} → {_value(new)}" if old != "" else f"- {name}: {_value(new)}")
+    if missed:
+        lines.append(f"**Backlog did not save {', '.join(inline(m) for m in missed)} as asked**: the values above are what it saved.")
     for label, text in texts if dry_run else ():
         lines += ["", f"{label} as it would be sent:", quote(text) if text else "> (empty)"]
     if url:

@@ -36,12 +36,13 @@ Clearable = Literal[
     "assignee", "categories", "milestones", "versions", "parent", "start_date", "due_date",
     "estimated_hours", "actual_hours", "resolution", "description",
 ]  # fmt: skip
-# What clearing sends (Backlog clears a field given an empty value), and the field's label.
+# What clearing sends (Backlog clears a field given an empty value), and the field's label. A list
+# field is cleared by one empty value of `name[]`: the client adds the `[]` to any list it sends.
 _CLEAR: dict[str, tuple[str, str]] = {
     "assignee": ("assigneeId", "Assignee"),
-    "categories": ("categoryId[]", "Category"),
-    "milestones": ("milestoneId[]", "Milestone"),
-    "versions": ("versionId[]", "Version"),
+    "categories": ("categoryId", "Category"),
+    "milestones": ("milestoneId", "Milestone"),
+    "versions": ("versionId", "Version"),
     "parent": ("parentIssueId", "Parent"),
     "start_date": ("startDate", "Start date"),
     "due_date": ("dueDate", "Due date"),
@@ -216,7 +217,67 @@ async def create_issue(
     new_key = str(created.get("issueKey"))
     call.note(target=new_key)
     url = f"{app.settings.base_url}/view/{new_key}"
-    return render_change(head=f"Created {new_key}:", rows=form.rows, dry_run=False, url=url)
+    rows, missed = landed(form.rows, created, form.data)
+    return render_change(head=f"Created {new_key}:", rows=rows, dry_run=False, url=url, missed=missed)
+
+
+_LISTED = frozenset({"Category", "Milestone", "Version"})
+# Where each row's value sits in an issue as Backlog returns it (a list, or an object with a name).
+_RETURNED = {
+    "Summary": "summary", "Type": "issueType", "Status": "status", "Resolution": "resolution",
+    "Priority": "priority", "Assignee": "assignee", "Category": "category", "Milestone": "milestone",
+    "Version": "versions", "Start date": "startDate", "Due date": "dueDate",
+    "Estimated hours": "estimatedHours", "Actual hours": "actualHours",
+}  # fmt: skip
+
+
+def _returned(issue: Mapping[str, Any], label: str, form: Mapping[str, Any]) -> str | None:
+    """A row's value in the issue Backlog returned, shown as the plan shows it; None: not a field it returns."""
+    if label in _RETURNED:
+        value = issue.get(_RETURNED[label])
+        if isinstance(value, list):
+            return _names(value)
+        if isinstance(value, dict):
+            return str(value.get("name") or "")
+        if value is None:
+            return ""
+        return fmt_number(value) if isinstance(value, int | float) else str(value)[:10] if "date" in label else str(value)
+    if label == "Description":
+        return f"{len(str(issue.get('description') or ''))} characters"
+    if label == "Parent":
+        parent = issue.get("parentIssueId")
+        return "" if not parent else None if parent == form.get("parentIssueId") else f"issue id {parent}"
+    for field in issue.get("customFields") or []:
+        if field.get("name") == label:
+            return _custom_shown(field)
+    return None
+
+
+def landed(rows: list[Row], issue: Mapping[str, Any], form: Mapping[str, Any]) -> tuple[list[Row], list[str]]:
+    """The rows as Backlog returned the issue, and each field whose value is not what was asked.
+
+    A write's answer must say what Backlog did, not what was planned: a field it ignored shows its real value.
+    """
+    out: list[Row] = []
+    missed: list[str] = []
+    for label, old, asked in rows:
+        got = _returned(issue, label, form)
+        if got is None or _same(got, asked):
+            out.append((label, old, asked))
+            continue
+        out.append((label, old, got))
+        missed.append(label)
+    return out, missed
+
+
+def _same(got: str, asked: str) -> bool:
+    """Equal as shown: numbers compared as numbers, lists as sets of names."""
+    if got == asked:
+        return True
+    try:
+        return float(got) == float(asked)
+    except ValueError:
+        return sorted(got.split(", ")) == sorted(asked.split(", "))
 
 
 async def update_issue(
@@ -295,9 +356,9 @@ async def update_issue(
         form.texts.append(("Description", text))
     for name in dict.fromkeys(clear or []):
         param, label = _CLEAR[name]
-        if param.removesuffix("[]") in {k.removesuffix("[]") for k in form.data}:
+        if param in form.data:
             raise UsageError(f"{name} is both set and cleared; do one.")
-        form.data[param] = [""] if param.endswith("[]") else ""
+        form.data[param] = [""] if label in _LISTED else ""
         form.rows.append((label, _current(current, name) or "(none)", ""))
     if comment and comment.strip():
         form.data["comment"] = converted(comment, rule)
@@ -316,8 +377,9 @@ async def update_issue(
         return render_change(head=f"Would update {key}:", rows=form.rows, dry_run=True, texts=form.texts, url=url)
     check = format_call(get_issue_details, {"issue_key": key, "comment_count": 1})
     with unconfirmed_is_unknown(f"the change to {key}", check):
-        await client.update_issue(key, form.data, current=current)
-    return render_change(head=f"Updated {key}:", rows=form.rows, dry_run=False, url=url)
+        updated = await client.update_issue(key, form.data, current=current)
+    rows, missed = landed(form.rows, updated, form.data)
+    return render_change(head=f"Updated {key}:", rows=rows, dry_run=False, url=url, missed=missed)
 
 
 def _current(issue: Mapping[str, Any], name: str) -> str:
