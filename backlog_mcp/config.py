@@ -195,9 +195,15 @@ WRITE_LEVELS = ("read", "comment", "write")  # each allows what the ones before 
 
 def _projects(raw: str | None, source: str) -> tuple[frozenset[str] | None, dict[str, str]]:
     """The allowed keys, and each key's write level (`KEY:comment`); a bare key may write."""
-    entries = [part.strip() for part in (raw or "").split(",") if part.strip()]
-    if not entries:
+    if raw is None:
         return None, {}
+    entries = [part.strip() for part in raw.split(",") if part.strip()]
+    if not entries:
+        # Set but empty (",", " "): a mistake, never "every project" (which would make all of them writable).
+        raise ConfigError(
+            f"{source} is set but names no project; list the keys, e.g. {source}=ORBIT,NOVA, "
+            "or remove it to allow every project"
+        )
     levels: dict[str, str] = {}
     for entry in entries:
         key, _, level = entry.partition(":")
@@ -287,7 +293,9 @@ def settings_from_env(
         raw_path = env.get("BACKLOG_CACHE_PATH", "").strip()
         path = cache_path or (Path(raw_path).expanduser() if raw_path else default_cache_path(env))
     allowed, levels = (
-        _projects(projects, "--projects") if projects else _projects(env.get("BACKLOG_PROJECTS"), "BACKLOG_PROJECTS")
+        _projects(projects, "--projects")
+        if projects is not None
+        else _projects(env.get("BACKLOG_PROJECTS"), "BACKLOG_PROJECTS")
     )
     concurrency_raw = env.get("BACKLOG_MAX_CONCURRENCY", "").strip() or str(DEFAULT_MAX_CONCURRENCY)
     if not (concurrency_raw.isascii() and concurrency_raw.isdigit()) or not 1 <= int(concurrency_raw) <= 32:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -20,6 +21,23 @@ BASE_URL = "https://acme.backlog.com"
 FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.005, max_rate_wait=0.5)
 
 _SPACE_CACHE: dict[str, Space] = {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def away_from_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """No test touches the user's home: the cache and audit log default there, for this process and its children."""
+    home = tmp_path_factory.mktemp("home")
+    saved = {name: os.environ.get(name) for name in ("HOME", "XDG_CACHE_HOME", "BACKLOG_AUDIT_LOG")}
+    os.environ.update(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"))
+    os.environ.pop("BACKLOG_AUDIT_LOG", None)
+    try:
+        yield home
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    base = {"PATH": os.environ.get("PATH", ""), "HOME": str(cwd or ROOT)}
+    base = {"PATH": os.environ.get("PATH", ""), "HOME": str(cwd or os.environ["HOME"])}
     return subprocess.run(
         [sys.executable, "-m", "backlog_mcp", *args],
         env={**base, **(env or {})},

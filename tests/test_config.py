@@ -131,7 +131,7 @@ def test_access_controls_from_env() -> None:
     assert s.projects == frozenset({"ORBIT", "NOVA"})
     assert s.toolsets == frozenset({"issues", "space"})
     assert s.tools == frozenset({"x"})  # names are checked against the declared tools by build_server
-    plain = settings_from_env(env(BACKLOG_READ_ONLY="0", BACKLOG_PROJECTS=" ", BACKLOG_TOOLSETS=""))
+    plain = settings_from_env(env(BACKLOG_READ_ONLY="0", BACKLOG_TOOLSETS=""))
     assert (plain.read_only, plain.projects, plain.toolsets, plain.tools) == (False, None, None, None)
     assert "projects=['NOVA', 'ORBIT']" in repr(s) and KEY not in repr(s)
 

@@ -82,3 +82,94 @@ async def test_a_write_answers_what_backlog_saved_not_the_plan(fake: FaultyBackl
     assert "- Milestone: Sprint 14 → Sprint 14" in said
     assert "**Backlog did not save Milestone as asked**" in said
     assert "- Summary: " in said and "→ Renamed" in said
+
+
+# -- 3. no test touches the home folder ----------------------------------------------------------------
+
+
+def test_no_test_touches_the_home_folder(tmp_path: Path) -> None:
+    import os
+    import pwd
+
+    from mcp.client.stdio import get_default_environment
+
+    from backlog_mcp.config import _audit_path, default_cache_path
+    from tests.test_e2e_stdio import params
+
+    real_home = Path(pwd.getpwuid(os.getuid()).pw_dir)
+    for env in (dict(os.environ), get_default_environment()):  # this process, and what a stdio child inherits
+        assert not default_cache_path(env).is_relative_to(real_home)
+        audit = _audit_path(env)
+        assert audit is not None and not audit.is_relative_to(real_home)
+    spawned = params("http://127.0.0.1:9", tmp_path / "cache.sqlite3").env or {}
+    assert Path(spawned["BACKLOG_AUDIT_LOG"]).is_relative_to(tmp_path)
+
+
+# -- 5. one string where a list is expected ------------------------------------------------------------
+
+
+async def test_a_single_string_is_a_list_of_one(tools: Client) -> None:
+    one = await ok(tools, "get_activity", kinds="comments", project_key="ORBIT")
+    assert one == await ok(tools, "get_activity", kinds=["comments"], project_key="ORBIT")
+    listed = await ok(tools, "get_user_issue_list", projects='["ORBIT"]', assignees="anyone", statuses="Open")
+    assert listed == await ok(tools, "get_user_issue_list", projects=["ORBIT"], assignees=["anyone"], statuses=["Open"])
+
+
+def test_every_list_argument_of_every_tool_takes_one_string() -> None:
+    from backlog_mcp.tools import TOOLS
+    from backlog_mcp.tools.registry import entries
+
+    seen = 0
+    for entry in entries(TOOLS):
+        schema = entry.tool().parameters["properties"]
+        for name in entry.lists:
+            assert name in entry.spec.hidden or schema[name]["type"] == "array"
+            assert entry._listed(name, "x") == ["x"]
+            seen += 1
+        assert {n for n, p in schema.items() if p.get("type") == "array"} <= entry.lists
+    assert seen >= 10
+
+
+# -- 9. a blank allow-list is a configuration error -----------------------------------------------------
+
+
+@pytest.mark.parametrize(("env", "args"), [({"BACKLOG_PROJECTS": ","}, ()), ({"BACKLOG_PROJECTS": " "}, ()), ({}, ("--projects", ", "))])
+def test_a_blank_allow_list_stops_start_up(tmp_path: Path, env: dict[str, str], args: tuple[str, ...]) -> None:
+    from tests.test_cli import run_cli
+
+    result = run_cli(*args, env={"BACKLOG_API_KEY": "k" * 20, "BACKLOG_DOMAIN": "acme.backlog.com", **env}, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "is set but names no project" in result.stderr and result.stdout == ""
+
+
+# -- 12. the audit log: keyed hashes, refusals name the project -----------------------------------------
+
+
+async def test_audit_texts_are_keyed_by_a_per_install_secret(fake: FaultyBacklog, settings: Settings, tmp_path: Path) -> None:
+    import hashlib
+    import hmac
+    import json
+
+    log = tmp_path / "audit" / "audit.jsonl"
+    audited = dataclasses.replace(settings, audit_path=log, read_only=False)
+    async with connect(fake, audited) as client:
+        await ok(client, "add_issue_comment", issue_key="NOVA-1", content="ok", dry_run=True)
+        await refused(client, "create_issue", project_key="nova", summary="x", issue_type="No such type")
+        await refused(client, "update_issue", issue_key="ORBIT-99999", summary="x")
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    secret_file = log.with_name("audit.key")
+    assert oct(secret_file.stat().st_mode & 0o777) == "0o600"
+    kept = lines[0]["texts"]["comment"]
+    assert "sha256" not in kept  # a bare hash of "ok" is found by hashing guesses
+    assert kept["hmac"] != hashlib.sha256(b"ok").hexdigest()[: len(kept["hmac"])]
+    secret = secret_file.read_bytes().strip()
+    assert kept["hmac"] == hmac.new(secret, b"ok", hashlib.sha256).hexdigest()[: len(kept["hmac"])]
+    assert [(line["outcome"], line["project"]) for line in lines] == [
+        ("dry run", "NOVA"),
+        ("refused", "NOVA"),
+        ("refused", "ORBIT"),
+    ]
+    async with connect(fake, dataclasses.replace(audited, read_only=True)) as client:
+        await refused(client, "create_issue", project_key="NOVA", summary="x", issue_type="Task")
+    again = [json.loads(line) for line in log.read_text().splitlines()]
+    assert (again[-1]["outcome"], again[-1]["project"]) == ("refused", "NOVA")

@@ -29,7 +29,13 @@ def params(url: str, cache: Path, *extra: str, **env: str) -> StdioServerParamet
     return StdioServerParameters(
         command=sys.executable,
         args=["-m", "backlog_mcp", "-vv", *extra],
-        env={"BACKLOG_API_KEY": DEFAULT_API_KEY, "BACKLOG_DOMAIN": url, "BACKLOG_CACHE_PATH": str(cache), **env},
+        env={
+            "BACKLOG_API_KEY": DEFAULT_API_KEY,
+            "BACKLOG_DOMAIN": url,
+            "BACKLOG_CACHE_PATH": str(cache),
+            "BACKLOG_AUDIT_LOG": str(cache.parent / "audit.jsonl"),
+            **env,
+        },
     )
 
 

@@ -215,7 +215,7 @@ async def test_the_audit_log_has_a_line_per_attempt_and_no_secret(fake: FaultyBa
     ]
     assert lines[0]["texts"]["description"] == {
         "length": len(secret_text),
-        "sha256": lines[1]["texts"]["comment"]["sha256"],
+        "hmac": lines[1]["texts"]["comment"]["hmac"],
     }
     assert "Summary" in lines[0]["fields"] and "Description" in lines[0]["fields"]
     assert DEFAULT_API_KEY not in raw and secret_text not in raw and "rollout" not in raw

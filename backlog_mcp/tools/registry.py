@@ -9,7 +9,11 @@ into one `ToolError` the model can act on. This is the only place a `ToolError` 
 from __future__ import annotations
 
 import base64
+import contextlib
+import functools
+import json
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -183,6 +187,12 @@ class Entry:
     def accepted(self) -> frozenset[str]:
         return frozenset(field.alias or name for name, field in self.meta.arg_model.model_fields.items())
 
+    @functools.cached_property
+    def lists(self) -> frozenset[str]:
+        """Arguments that take a list."""
+        props = compact_schema(self.meta.arg_model.model_json_schema(by_alias=True)).get("properties", {})
+        return frozenset(name for name, prop in props.items() if prop.get("type") == "array")
+
     def tool(self) -> Tool:
         schema = compact_schema(self.meta.arg_model.model_json_schema(by_alias=True), self.spec.hidden)
         return Tool(
@@ -216,9 +226,20 @@ class Entry:
                 f"Valid arguments: {', '.join(valid)}."
             )
         try:
-            return self.meta.validate_arguments(dict(arguments))
+            return self.meta.validate_arguments({k: self._listed(k, v) for k, v in arguments.items()})
         except ValidationError as exc:
             raise UsageError(_invalid(exc)) from None
+
+    def _listed(self, name: str, value: Any) -> Any:
+        """A list argument given one string (`kinds="comments"`) is a list of one; a JSON list in a string, that list."""
+        if name not in self.lists or not isinstance(value, str):
+            return value
+        if value.lstrip().startswith("["):
+            with contextlib.suppress(ValueError):
+                parsed = json.loads(value)
+                if isinstance(parsed, list):
+                    return parsed
+        return [value]
 
     async def run(self, app: AppState, arguments: Mapping[str, Any]) -> Answer:
         deadline = app.settings.tool_deadline
@@ -232,7 +253,7 @@ class Entry:
                 with anyio.fail_after(deadline):
                     answer = await self.spec.fn(call, **args)
             except UsageError as exc:
-                self._audit(app, call, "refused", str(exc))
+                self._audit(app, call, "refused", str(exc), arguments)
                 raise ToolError(str(exc)) from None
             except TimeoutError:
                 self._audit(app, call, "unknown" if writes else "failed", "deadline")
@@ -246,7 +267,7 @@ class Entry:
                     else "failed"
                 )
                 said = describe(exc, app.settings.base_url, own_key=app.settings.per_user_keys)
-                self._audit(app, call, outcome, said)
+                self._audit(app, call, outcome, said, arguments)
                 raise ToolError(said) from None
             except Exception:
                 # A bug of ours: the traceback goes to stderr, the model gets a sentence it can act on.
@@ -259,7 +280,9 @@ class Entry:
             return note + answer if isinstance(answer, str) else [note, *answer]
         return answer
 
-    def _audit(self, app: AppState, call: Call | None, outcome: str, detail: str = "") -> None:
+    def _audit(
+        self, app: AppState, call: Call | None, outcome: str, detail: str = "", arguments: Mapping[str, Any] | None = None
+    ) -> None:
         """One line in the audit log for every attempt of a write tool (never for a read)."""
         if app.audit is None or self.spec.kind is Kind.READ:
             return
@@ -268,7 +291,7 @@ class Entry:
             tool=self.spec.name,
             outcome=outcome,
             user=key_identity(app.settings.api_key)[:12] if app.settings.per_user_keys else None,
-            project=notes.get("project"),
+            project=notes.get("project") or project_named(arguments or {}),
             target=notes.get("target"),
             fields=notes.get("fields", ()),
             texts=notes.get("texts"),
@@ -287,6 +310,19 @@ class Entry:
             f"Backlog did not confirm within {deadline:g} s, so it is unknown whether the change was made. "
             f"Check with {check} before trying again."
         )
+
+
+_PROJECT_KEY = re.compile(r"[A-Z][A-Z0-9_]{0,24}")
+
+
+def project_named(arguments: Mapping[str, Any]) -> str | None:
+    """The project a call names (`project_key`, or an issue key's prefix), for the audit line of a refusal.
+
+    Only a well-formed key is recorded: the arguments are the caller's text.
+    """
+    raw = arguments.get("project_key") or str(arguments.get("issue_key") or "").rpartition("-")[0]
+    key = raw.strip().upper() if isinstance(raw, str) else ""
+    return key if _PROJECT_KEY.fullmatch(key) else None
 
 
 def entries(specs: Sequence[ToolSpec]) -> list[Entry]:
@@ -313,7 +349,8 @@ class BacklogServer(MCPServer[AppState]):
                 if context is not None and name in self._held_writes:
                     state: AppState = context.request_context.lifespan_context
                     if state.audit is not None:
-                        state.audit.append(tool=name, outcome="refused", detail=self._held[name])
+                        project = project_named(arguments if isinstance(arguments, Mapping) else {})
+                        state.audit.append(tool=name, outcome="refused", project=project, detail=self._held[name])
                 raise ToolError(self._held[name])
             raise ToolError(f"Unknown tool: {shown(name, 60)}. Valid tools: {', '.join(self._entries)}.")
         app = self.state_for(context)
