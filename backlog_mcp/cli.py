@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import secrets
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -131,16 +132,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         from backlog_mcp.http import http_app, serve
 
+        token = settings.http_token
+        if token is None and not (settings.http_open or settings.demo or settings.per_user_keys):
+            # Loopback is not private: any local user could act with this server's key. A token per run,
+            # unless the operator says `off` (per-user keys and the demo hold no key of the operator's).
+            token = secrets.token_urlsafe(24)
+            sys.stderr.write(
+                f"backlog-mcp: serving MCP at http://{args.host}:{args.port}/mcp; BACKLOG_HTTP_TOKEN is not set, "
+                f"so clients must send this run's token:\n  Authorization: Bearer {token}\n"
+                "Set BACKLOG_HTTP_TOKEN to keep one across restarts, or BACKLOG_HTTP_TOKEN=off to serve loopback "
+                "without one.\n"
+            )
         app = http_app(
             server,
             host=args.host,
             port=args.port,
-            token=settings.http_token,
+            token=token,
             per_user_keys=settings.per_user_keys,
             extra_hosts=settings.http_hosts,
             extra_origins=settings.http_origins,
         )
-        logging.getLogger("backlog_mcp").warning("serving MCP at http://%s:%d/mcp", args.host, args.port)
+        logging.getLogger("backlog_mcp").info("serving MCP at http://%s:%d/mcp", args.host, args.port)
         anyio.run(serve, app, args.host, args.port)
         return 0
     server.run()

@@ -67,6 +67,7 @@ class Settings:
     demo: bool = False  # the bundled sample space, served in-process (`--demo`)
     per_user_keys: bool = False  # HTTP: each request brings its own Backlog key (X-Backlog-Api-Key)
     http_token: str | None = field(default=None, repr=False)  # HTTP: the bearer token clients must send
+    http_open: bool = False  # HTTP: `BACKLOG_HTTP_TOKEN=off`, no token on loopback (else one is made per run)
     http_hosts: tuple[str, ...] = ()  # HTTP: extra Host headers accepted (a load balancer's name)
     http_origins: tuple[str, ...] = ()  # HTTP: extra Origins accepted
 
@@ -276,13 +277,15 @@ def settings_from_env(
     if not api_key:
         raise ConfigError(
             "BACKLOG_API_KEY is not set; create a key in Backlog under Personal Settings > API "
-            "and set it in the environment, in .env, or in a file passed with --env-file"
+            "and set it in the environment, in .env, or in a file passed with --env-file; "
+            "or try `backlog-mcp --demo` (`mise run demo`), a bundled sample space that needs no key"
         )
     if any(c.isspace() for c in api_key) or not api_key.isascii():
         raise ConfigError("BACKLOG_API_KEY contains spaces or non-ASCII characters; paste the key exactly")
     if "BACKLOG_DOMAIN" not in env:
         raise ConfigError(
-            "BACKLOG_DOMAIN is not set; set it to your space's host, e.g. BACKLOG_DOMAIN=yourspace.backlog.com"
+            "BACKLOG_DOMAIN is not set; set it to your space's host, e.g. BACKLOG_DOMAIN=yourspace.backlog.com, "
+            "or try `backlog-mcp --demo` (no account needed)"
         )
     base_url = normalise_domain(env["BACKLOG_DOMAIN"])
     user_id = env.get("USER_ID", "").strip() or None
@@ -297,6 +300,7 @@ def settings_from_env(
         if projects is not None
         else _projects(env.get("BACKLOG_PROJECTS"), "BACKLOG_PROJECTS")
     )
+    http_open = env.get("BACKLOG_HTTP_TOKEN", "").strip().lower() == "off"
     concurrency_raw = env.get("BACKLOG_MAX_CONCURRENCY", "").strip() or str(DEFAULT_MAX_CONCURRENCY)
     if not (concurrency_raw.isascii() and concurrency_raw.isdigit()) or not 1 <= int(concurrency_raw) <= 32:
         raise ConfigError(f"BACKLOG_MAX_CONCURRENCY={concurrency_raw!r} must be an integer from 1 to 32")
@@ -319,7 +323,8 @@ def settings_from_env(
         levels=levels,
         audit_path=_audit_path(env),
         per_user_keys=per_user_keys,
-        http_token=env.get("BACKLOG_HTTP_TOKEN", "").strip() or None,
+        http_token=None if http_open else env.get("BACKLOG_HTTP_TOKEN", "").strip() or None,
+        http_open=http_open,
         http_hosts=tuple(sorted(name_list(env.get("BACKLOG_HTTP_ALLOWED_HOSTS")) or ())),
         http_origins=tuple(sorted(name_list(env.get("BACKLOG_HTTP_ALLOWED_ORIGINS")) or ())),
         toolsets=_toolsets(toolsets, "--toolsets")

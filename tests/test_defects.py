@@ -173,3 +173,47 @@ async def test_audit_texts_are_keyed_by_a_per_install_secret(fake: FaultyBacklog
         await refused(client, "create_issue", project_key="NOVA", summary="x", issue_type="Task")
     again = [json.loads(line) for line in log.read_text().splitlines()]
     assert (again[-1]["outcome"], again[-1]["project"]) == ("refused", "NOVA")
+
+
+# -- 13. HTTP on loopback: a token per start unless switched off ----------------------------------------
+
+
+@pytest.mark.slow
+async def test_http_on_loopback_makes_a_token_unless_off(tmp_path: Path) -> None:
+    import re
+
+    from backlog_mcp.fake import DEFAULT_API_KEY, FakeBacklog, build_space
+    from tests.faulty_backlog import serve_on_loopback
+    from tests.test_http import JSON_HEADERS, LIST, serving
+
+    with serve_on_loopback(FakeBacklog(build_space())) as backlog:
+        env = {"BACKLOG_API_KEY": DEFAULT_API_KEY, "BACKLOG_DOMAIN": backlog, "BACKLOG_AUDIT_LOG": "off"}
+        log = tmp_path / "err.log"
+        with serving("--no-cache", env=env, log=log) as url:
+            said = log.read_text()
+            found = re.search(r"Authorization: Bearer (\S+)", said)
+            assert found is not None and "BACKLOG_HTTP_TOKEN=off" in said, said
+            async with httpx.AsyncClient() as http:
+                bare = await http.post(url, json=LIST, headers=JSON_HEADERS)
+                assert bare.status_code == 401
+                good = await http.post(url, json=LIST, headers={**JSON_HEADERS, "authorization": f"Bearer {found[1]}"})
+                assert good.status_code == 200 and "get_issue_details" in good.text
+        with serving("--no-cache", env={**env, "BACKLOG_HTTP_TOKEN": "off"}, log=log) as url:
+            async with httpx.AsyncClient() as http:
+                assert (await http.post(url, json=LIST, headers=JSON_HEADERS)).status_code == 200
+            assert "Bearer" not in log.read_text()
+
+
+# -- 14. a new user without a key is pointed at the demo ------------------------------------------------
+
+
+def test_no_key_points_at_the_demo(tmp_path: Path) -> None:
+    from tests.test_cli import run_cli
+
+    for env in ({"BACKLOG_DOMAIN": "acme.backlog.com"}, {"BACKLOG_API_KEY": "k" * 20}):
+        result = run_cli(env=env, cwd=tmp_path)
+        assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
+        assert "or try `backlog-mcp --demo`" in result.stderr
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    quick = readme.split("## Quick start", 1)[1].split("```sh", 1)[0]
+    assert "mise run demo" in quick  # the demo comes first, before the two commands
