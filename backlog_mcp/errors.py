@@ -1,6 +1,7 @@
 """Typed failures below the tool layer; nothing above the client sees an httpx type.
 
     UsageError                  bad arguments from the caller (what was wrong, what is valid)
+    └── MissingError            what they named does not exist (or may not be shown)
     BacklogError
     ├── TransportError          network failure or timeout after retries
     ├── BadResponseError        a 2xx body that is not the JSON we expect
@@ -27,6 +28,10 @@ from datetime import UTC, datetime
 
 class UsageError(Exception):
     """The caller's arguments are wrong; the message says what is valid and what to call."""
+
+
+class MissingError(UsageError):
+    """What the caller named does not exist, or may not be shown (a resource read answers "not found")."""
 
 
 class BacklogError(Exception):

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from backlog_mcp.errors import TransportError, UsageError
+from backlog_mcp.errors import MissingError, TransportError, UsageError
 from backlog_mcp.matching import norm, resolve, shown
 
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ class Lookup:
             found = []
         if len(found) != 1:
             keys = ", ".join(str(p["projectKey"]) for p in await self.client.projects())
-            raise UsageError(f'Project "{shown(name)}" does not exist or is not allowed. Projects: {keys}.')
+            raise MissingError(f'Project "{shown(name)}" does not exist or is not allowed. Projects: {keys}.')
         return found[0]
 
     async def per_project(self, projects: Iterable[JSONObject], kind: Kind) -> list[tuple[JSONObject, JSONObject]]:

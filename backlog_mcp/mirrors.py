@@ -12,9 +12,12 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from mcp.server.mcpserver.prompts.base import Prompt, PromptArgument
+from mcp.shared.exceptions import MCPError
 from mcp.types import (
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
     CompleteRequestParams,
     CompleteResult,
     Completion,
@@ -24,7 +27,9 @@ from mcp.types import (
 
 from backlog_mcp.app import AppState
 from backlog_mcp.completion import complete
-from backlog_mcp.prompts import PROMPTS, PromptSpec
+from backlog_mcp.errors import BacklogError, MissingError, NotFoundError, UsageError
+from backlog_mcp.prompts import PROMPTS, PromptSpec, checked
+from backlog_mcp.tools.registry import describe
 
 if TYPE_CHECKING:
     from backlog_mcp.tools.registry import BacklogServer
@@ -43,6 +48,9 @@ async def _read(server: BacklogServer, ctx: Context[AppState, Any], tool: str, a
     try:
         answer = await server.entry(tool).run(server.state_for(ctx), {argument: value})
     except ToolError as exc:
+        # The tool's failure is this error's context: "does not exist" is a not-found, not an internal error.
+        if isinstance(exc.__context__, MissingError | NotFoundError):
+            raise ResourceNotFoundError(str(exc)) from None
         raise ResourceError(str(exc)) from None
     return answer if isinstance(answer, str) else "\n\n".join(part for part in answer if isinstance(part, str))
 
@@ -72,11 +80,19 @@ def add_resources(server: BacklogServer) -> None:
 
 def _prompt(server: BacklogServer, spec: PromptSpec) -> Prompt:
     async def build(ctx: Context[AppState, Any], **arguments: str) -> str:
-        given = {k: v.strip() for k, v in arguments.items() if v and v.strip()}
+        try:
+            given = checked(spec, arguments)
+        except UsageError as exc:
+            raise MCPError(code=INVALID_PARAMS, message=str(exc)) from None
         app = server.state_for(ctx)
         # "Today" where the team works: the space's timezone, not the server's UTC.
         try:
-            zone = ZoneInfo(str((await app.client.space()).get("timezone") or "UTC"))
+            space = await app.client.space()
+        except BacklogError as exc:  # said as the tools say it, not "Error rendering prompt" and a traceback
+            said = describe(exc, app.settings.base_url, own_key=app.settings.per_user_keys)
+            raise MCPError(code=INTERNAL_ERROR, message=said) from None
+        try:
+            zone = ZoneInfo(str(space.get("timezone") or "UTC"))
         except (ZoneInfoNotFoundError, ValueError):
             zone = ZoneInfo("UTC")
         today = app.now().astimezone(zone).date()

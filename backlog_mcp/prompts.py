@@ -6,11 +6,61 @@ argument breaks a test rather than a prompt.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from backlog_mcp.args import MAX_TEXT, issue_ref
+from backlog_mcp.errors import UsageError
+from backlog_mcp.matching import shown
 from backlog_mcp.tools.declare import format_call
+
+_PROJECT_KEY = re.compile(r"[A-Z][A-Z0-9_]{0,24}", re.ASCII)
+
+
+def _one_line(name: str, value: str) -> str:
+    if len(value) > MAX_TEXT or any(not c.isprintable() for c in value):
+        raise UsageError(f'{name} must be one line of at most {MAX_TEXT} characters (got "{shown(value)}").')
+    return value
+
+
+def _project_key(name: str, value: str) -> str:
+    key = value.upper()
+    if not _PROJECT_KEY.fullmatch(key):
+        raise UsageError(
+            f'{name} "{shown(value)}" is not a project key; use one like "ORBIT" (get_projects lists them).'
+        )
+    return key
+
+
+# Each prompt argument is checked as the tools check it, before it is written into a prompt.
+_CHECKS: dict[str, Callable[[str, str], str]] = {
+    "issue_key": lambda _name, value: issue_ref(value, "get_user_issue_list"),
+    "project_key": _project_key,
+    "user": _one_line,
+    "milestone": _one_line,
+}
+
+
+def checked(spec: PromptSpec, arguments: dict[str, str]) -> dict[str, str]:
+    """The prompt's arguments, stripped and validated; blank ones left out.
+
+    Raises:
+        UsageError: an argument the prompt does not take, or a value its tool would refuse (a newline, a
+            malformed key, more than 200 characters).
+    """
+    known = {name for name, _d, _r in spec.arguments}
+    out: dict[str, str] = {}
+    for name, raw in arguments.items():
+        if name not in known:
+            raise UsageError(
+                f'Prompt {spec.name} has no argument "{shown(name)}"; it takes {", ".join(sorted(known))}.'
+            )
+        value = str(raw).strip()
+        if value:
+            out[name] = _CHECKS[name](name, value)
+    return out
 
 
 @dataclass(frozen=True)

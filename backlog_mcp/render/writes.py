@@ -49,7 +49,8 @@ def render_change(
     for name, old, new in rows:
         lines.append(f"- {name}: {_value(old)} → {_value(new)}" if old != "" else f"- {name}: {_value(new)}")
     if missed:
-        lines.append(f"**Backlog did not save {', '.join(inline(m) for m in missed)} as asked**: the values above are what it saved.")
+        fields = ", ".join(inline(m) for m in missed)
+        lines.append(f"**Backlog did not save {fields} as asked**: the values above are what it saved.")
     for label, text in texts if dry_run else ():
         lines += ["", f"{label} as it would be sent:", quote(text) if text else "> (empty)"]
     if url:

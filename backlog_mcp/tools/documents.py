@@ -9,7 +9,7 @@ from pydantic import Field
 
 from backlog_mcp.args import MaxTokens, Offset, ProjectKey, Text, Timezone, zone
 from backlog_mcp.client import Params
-from backlog_mcp.errors import NotFoundError, UsageError
+from backlog_mcp.errors import MissingError, NotFoundError, UsageError
 from backlog_mcp.lookup import gather
 from backlog_mcp.matching import shown
 from backlog_mcp.render.documents import render_document, render_document_hits, render_document_tree
@@ -90,7 +90,7 @@ async def get_document(
     try:
         document, view = await gather(client.document(wanted), app.view(tz))
     except NotFoundError:
-        raise UsageError(f"Document {wanted} does not exist or is not allowed; find documents with {find}.") from None
+        raise MissingError(f"Document {wanted} does not exist or is not allowed; find documents with {find}.") from None
     project = await client.project(int(document["projectId"]))
     key = str(project["projectKey"])
     url = f"{app.settings.base_url}/document/{key}/{wanted}"

@@ -241,7 +241,9 @@ def _returned(issue: Mapping[str, Any], label: str, form: Mapping[str, Any]) -> 
             return str(value.get("name") or "")
         if value is None:
             return ""
-        return fmt_number(value) if isinstance(value, int | float) else str(value)[:10] if "date" in label else str(value)
+        return (
+            fmt_number(value) if isinstance(value, int | float) else str(value)[:10] if "date" in label else str(value)
+        )
     if label == "Description":
         return f"{len(str(issue.get('description') or ''))} characters"
     if label == "Parent":

@@ -25,7 +25,7 @@ from backlog_mcp.args import (
     zone,
 )
 from backlog_mcp.client import JSONObject, Params
-from backlog_mcp.errors import BacklogError, NotFoundError, UsageError
+from backlog_mcp.errors import BacklogError, MissingError, NotFoundError, UsageError
 from backlog_mcp.lookup import ANYONE, CATEGORY, ISSUE_TYPE, MILESTONE, STATUS, gather
 from backlog_mcp.render.issue import Hints, Thread, issue_links, render_comments, render_issue
 from backlog_mcp.render.issue_list import render_issue_list
@@ -50,7 +50,7 @@ def missing(key: str, app: AppState) -> UsageError:
         else "does not exist, or this Backlog user cannot see it"
     )
     find = format_call(get_user_issue_list, {"keyword": "...", "assignees": ["anyone"]})
-    return UsageError(f"Issue {key} {why}. Check the key; find issues with {find}.")
+    return MissingError(f"Issue {key} {why}. Check the key; find issues with {find}.")
 
 
 def key_arg(raw: str) -> str:

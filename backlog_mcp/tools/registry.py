@@ -231,7 +231,7 @@ class Entry:
             raise UsageError(_invalid(exc)) from None
 
     def _listed(self, name: str, value: Any) -> Any:
-        """A list argument given one string (`kinds="comments"`) is a list of one; a JSON list in a string, that list."""
+        """A list argument given one string (`kinds="comments"`) is a list of one; a JSON list in a string is a list."""
         if name not in self.lists or not isinstance(value, str):
             return value
         if value.lstrip().startswith("["):
@@ -281,7 +281,12 @@ class Entry:
         return answer
 
     def _audit(
-        self, app: AppState, call: Call | None, outcome: str, detail: str = "", arguments: Mapping[str, Any] | None = None
+        self,
+        app: AppState,
+        call: Call | None,
+        outcome: str,
+        detail: str = "",
+        arguments: Mapping[str, Any] | None = None,
     ) -> None:
         """One line in the audit log for every attempt of a write tool (never for a read)."""
         if app.audit is None or self.spec.kind is Kind.READ:

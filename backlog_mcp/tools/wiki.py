@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from backlog_mcp.args import MaxTokens, Offset, ProjectKey, Text, Timezone, zone
-from backlog_mcp.errors import NotFoundError, UsageError
+from backlog_mcp.errors import MissingError, NotFoundError, UsageError
 from backlog_mcp.lookup import gather
 from backlog_mcp.matching import norm, resolve
 from backlog_mcp.render.text import item
@@ -78,7 +78,7 @@ async def get_wiki_page(
         page = await client.wiki(page_id)
     except NotFoundError:
         find = format_call(get_wiki_pages, {"project_key": "..."})
-        raise UsageError(f"Wiki page {page_id} does not exist or is not allowed. Find pages with {find}.") from None
+        raise MissingError(f"Wiki page {page_id} does not exist or is not allowed. Find pages with {find}.") from None
     project, view = await gather(client.project(int(page["projectId"])), call.app.view(tz))
     url = f"{call.app.settings.base_url}/alias/wiki/{int(page['id'])}"
     rule = str(project.get("textFormattingRule", "markdown"))
@@ -106,7 +106,9 @@ async def save_wiki_page(
             page = await client.wiki(page_id)
         except NotFoundError:
             find = format_call(get_wiki_pages, {"project_key": "..."})
-            raise UsageError(f"Wiki page {page_id} does not exist or is not allowed. Find pages with {find}.") from None
+            raise MissingError(
+                f"Wiki page {page_id} does not exist or is not allowed. Find pages with {find}."
+            ) from None
         project = await client.project(int(page["projectId"]))
     else:
         project = await call.app.lookup.project(str(project_key))
