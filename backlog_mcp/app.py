@@ -6,6 +6,9 @@ A leaf below the tools: it knows the client, the cache and the name lookup, and 
 from __future__ import annotations
 
 import asyncio
+import functools
+import math
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -16,9 +19,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from backlog_mcp import logs
 from backlog_mcp.audit import AuditLog
-from backlog_mcp.cache import ResponseCache
+from backlog_mcp.cache import ResponseCache, key_identity
 from backlog_mcp.client import BacklogClient, RetryPolicy
 from backlog_mcp.config import Settings
+from backlog_mcp.errors import KeyRefusedError
 from backlog_mcp.lookup import Lookup
 from backlog_mcp.render.text import View
 
@@ -57,50 +61,88 @@ class AppState:
 
 
 class PerUser:
-    """One client and lookup per API key (most recently used kept), all sharing one cache.
+    """One client and lookup per API key (most recently used kept), all sharing one cache and one pool.
 
     The cache is keyed by the key's identity (`cache.cache_scope`), so no key is ever served what
-    another key fetched.
+    another key fetched. Bounded against a flood of made-up keys: at most `LIMIT` clients live (they
+    own no connections: the pool is shared, the key travels in each request), a key Backlog rejected
+    is refused without a request for `REJECTED_FOR` seconds, and new keys are admitted at most
+    `NEW_KEYS_BURST` at once, then `NEW_KEYS_PER_SECOND`.
     """
 
     LIMIT = 256
+    REJECTED_FOR = 60.0
+    REJECTED_KEPT = 1024
+    NEW_KEYS_BURST = 60
+    NEW_KEYS_PER_SECOND = 1.0
 
-    def __init__(self, base: AppState, make_client: Callable[[Settings], BacklogClient]) -> None:
-        self.base, self.make_client = base, make_client
+    def __init__(
+        self,
+        base: AppState,
+        make_client: Callable[[Settings], BacklogClient],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.base, self.make_client, self.clock = base, make_client, clock
         self.states: OrderedDict[str, AppState] = OrderedDict()
-        self.retired: list[BacklogClient] = []
-        self._closing: set[asyncio.Future[None]] = set()
+        self.rejected: OrderedDict[str, float] = OrderedDict()  # key identity -> when Backlog said 401
+        self._allowance = float(self.NEW_KEYS_BURST)
+        self._refilled = clock()
 
     def state(self, key: str) -> AppState:
+        """The state for `key`.
+
+        Raises:
+            KeyRefusedError: Backlog rejected this key moments ago, or too many new keys are arriving.
+        """
         found = self.states.get(key)
         if found is not None:
             self.states.move_to_end(key)
             return found
+        now = self.clock()
+        identity = key_identity(key)
+        when = self.rejected.get(identity)
+        if when is not None and now - when < self.REJECTED_FOR:
+            raise KeyRefusedError(
+                "Backlog rejected this API key moments ago (HTTP 401): the key in your X-Backlog-Api-Key header "
+                f"is wrong, revoked, or of another space than {self.base.settings.base_url}. Fix it in your client's "
+                "configuration; nothing was sent."
+            )
+        self._allowance = min(
+            float(self.NEW_KEYS_BURST), self._allowance + (now - self._refilled) * self.NEW_KEYS_PER_SECOND
+        )
+        self._refilled = now
+        if self._allowance < 1:
+            wait = (1 - self._allowance) / self.NEW_KEYS_PER_SECOND
+            raise KeyRefusedError(
+                f"Too many new API keys are reaching this server at once; retry in {math.ceil(wait)} s. "
+                "Nothing was sent to Backlog."
+            )
+        self._allowance -= 1
         logs.protect(key)
         # Each user is themself: the operator's USER_ID is nobody else's "me".
         settings = replace(self.base.settings, api_key=key, user_id=None)
         client = self.make_client(settings)
+        client.on_rejected = functools.partial(self._rejected, key)
         state = AppState(settings, client, self.base.cache, Lookup(client), self.base.now, self.base.audit)
         self.states[key] = state
-        if len(self.states) > self.LIMIT:
-            _old, evicted = self.states.popitem(last=False)
-            # A call may still be using it: close it once any call has had its whole deadline.
-            loop = asyncio.get_running_loop()
-            delay = self.base.settings.tool_deadline + 5
-            self.retired.append(evicted.client)
-            loop.call_later(delay, lambda: self._close(evicted.client))
+        while len(self.states) > self.LIMIT:
+            old, _evicted = self.states.popitem(last=False)
+            self._forget_later(old)
         return state
 
-    def _close(self, client: BacklogClient) -> None:
-        if client in self.retired:
-            self.retired.remove(client)
-            task = asyncio.ensure_future(client.aclose())
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
+    def _rejected(self, key: str) -> None:
+        """Backlog answered 401 to `key`: drop its client and refuse it for a while without asking again."""
+        self.rejected[key_identity(key)] = self.clock()
+        self.rejected.move_to_end(key_identity(key))
+        while len(self.rejected) > self.REJECTED_KEPT:
+            self.rejected.popitem(last=False)
+        if self.states.pop(key, None) is not None:
+            self._forget_later(key)
 
-    async def aclose(self) -> None:
-        for client in [*self.retired, *(state.client for state in self.states.values())]:
-            await client.aclose()
+    def _forget_later(self, key: str) -> None:
+        """Stop redacting a dropped key once any call that had it has had its whole deadline."""
+        delay = self.base.settings.tool_deadline + 5
+        asyncio.get_running_loop().call_later(delay, lambda: None if key in self.states else logs.forget(key))
 
 
 @asynccontextmanager
@@ -119,12 +161,11 @@ async def open_state(
         audit = AuditLog(settings.audit_path) if settings.audit_path else None
         state = AppState(settings, client, cache, Lookup(client), now, audit)
         if settings.per_user_keys:
-            users = PerUser(state, lambda own: BacklogClient(own, cache, transport=transport, retry=retry))
+            # One pool for every user's client: the key is per request, so connections need not be.
+            users = PerUser(state, lambda own: BacklogClient(own, cache, transport=transport, retry=retry, pool=client))
             state = replace(state, users=users)
         yield state
     finally:
-        if users is not None:
-            await users.aclose()
         await client.aclose()
         if cache is not None:
             await cache.close()

@@ -242,7 +242,9 @@ class BacklogClient:
         transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        pool: BacklogClient | None = None,
     ) -> None:
+        """`pool`: another client whose connection pool this one shares (per-user keys: one pool for all)."""
         self.settings = settings
         self.cache = cache
         self.scope = cache_scope(settings.base_url, settings.api_key)
@@ -258,25 +260,32 @@ class BacklogClient:
         self.issue_ids = _Recent(MAX_KNOWN_IDS)
         self._transport = transport
         self._http_client: httpx.AsyncClient | None = None
+        self._pool = pool
+        self.on_rejected: Callable[[], None] | None = None  # told when Backlog answers 401 to this key
         self._secret = Secret(settings.api_key)
         self._my_id: int | None = None  # the key owner, once asked: their watch list goes stale with issues
 
     @property
     def _http(self) -> httpx.AsyncClient:
+        if self._pool is not None:
+            return self._pool._http  # the key travels in each request's query, never in the pool
         if self._http_client is None:
             import httpx
 
+            # Per-user keys: every user's requests share this one pool, so it is sized for many of them.
+            connections = self.settings.max_concurrency * (16 if self.settings.per_user_keys else 2)
             self._http_client = httpx.AsyncClient(
                 base_url=self.settings.api_root,
                 transport=self._transport,
                 timeout=httpx.Timeout(self.settings.timeout, connect=min(self.settings.timeout, 10.0)),
-                limits=httpx.Limits(max_connections=self.settings.max_concurrency * 2, max_keepalive_connections=8),
+                limits=httpx.Limits(max_connections=connections, max_keepalive_connections=min(connections, 32)),
                 headers={"User-Agent": f"backlog-mcp/{__version__}", "Accept": "application/json"},
                 follow_redirects=False,
             )
         return self._http_client
 
     async def aclose(self) -> None:
+        """Close the connection pool, unless it is another client's."""
         if self._http_client is not None:
             await self._http_client.aclose()
 
@@ -456,6 +465,8 @@ class BacklogClient:
                     f"{method} {path}: cannot reach Backlog ({type(exc).__name__})", method=method, path=path
                 ) from None
         self._note_rate(bucket, response.headers)
+        if response.status_code == 401 and self.on_rejected is not None:
+            self.on_rejected()
         if 300 <= response.status_code < 400:
             raise BadResponseError(
                 f"{method} {path}: Backlog redirected the request (HTTP {response.status_code}); "

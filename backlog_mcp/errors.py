@@ -56,6 +56,10 @@ class ReadOnlyError(BacklogError):
     """A write was refused before anything was sent, because the server runs read-only."""
 
 
+class KeyRefusedError(BacklogError):
+    """A per-user key refused before any request: Backlog rejected it moments ago, or too many new keys arrive."""
+
+
 class WriteLevelError(BacklogError):
     """A write was refused before anything was sent: the project's level (`BACKLOG_PROJECTS`) is below it."""
 

@@ -60,6 +60,14 @@ def redact(handler: logging.Handler, *secrets: str) -> None:
     handler.addFilter(RedactFilter(*secrets))
 
 
+def forget(secret: str) -> None:
+    """Stop redacting a secret `protect` added (a user's key dropped long enough ago)."""
+    for handler in logging.getLogger().handlers:
+        for found in handler.filters:
+            if isinstance(found, RedactFilter) and secret in found.secrets:
+                found.secrets.remove(secret)
+
+
 def protect(secret: str) -> None:
     """Keep a secret learnt while running (a user's own key over HTTP) out of every log handler's output."""
     for handler in logging.getLogger().handlers:

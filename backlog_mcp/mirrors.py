@@ -84,7 +84,10 @@ def _prompt(server: BacklogServer, spec: PromptSpec) -> Prompt:
             given = checked(spec, arguments)
         except UsageError as exc:
             raise MCPError(code=INVALID_PARAMS, message=str(exc)) from None
-        app = server.state_for(ctx)
+        try:
+            app = server.state_for(ctx)
+        except ToolError as exc:  # per-user keys: no key, or one refused
+            raise MCPError(code=INVALID_PARAMS, message=str(exc)) from None
         # "Today" where the team works: the space's timezone, not the server's UTC.
         try:
             space = await app.client.space()
@@ -124,12 +127,12 @@ def add_completions(server: BacklogServer) -> None:
             return CompleteResult(completion=Completion(values=[]))
         state: AppState = ctx.lifespan_context
         headers = getattr(getattr(ctx, "request", None), "headers", None)
-        app = server.state_from(state, headers)
         given = dict(params.context.arguments or {}) if params.context else {}
         name = params.argument.name
         if isinstance(ref, ResourceTemplateReference):
             name = {"key": "project_key" if "project" in ref.uri else "issue_key"}.get(name, name)
         try:
+            app = server.state_from(state, headers)
             values = await complete(app, name, params.argument.value, given)
         except Exception:  # a completion is a convenience: failing quietly beats an error dialog
             values = []

@@ -270,3 +270,62 @@ async def test_a_missing_resource_is_not_found(tools: Client) -> None:
             await tools.read_resource(uri)
         assert caught.value.error.code == INVALID_PARAMS, uri  # the SDK's not-found (SEP-2164), not -32603
         assert "does not exist" in str(caught.value)
+
+
+# -- 6. per-user keys: one pool, bounded clients, rejected keys remembered, new keys rate-limited ------
+
+
+async def test_rotating_per_user_keys_stay_bounded(settings: Settings) -> None:
+    import os
+
+    from backlog_mcp import logs
+    from backlog_mcp.app import PerUser, open_state
+    from backlog_mcp.client import BacklogClient
+    from backlog_mcp.errors import AuthenticationError, KeyRefusedError
+    from backlog_mcp.fake import DEFAULT_API_KEY, FakeBacklog, build_space
+    from tests.faulty_backlog import serve_on_loopback
+
+    fake = FakeBacklog(build_space())
+    handler = logs.configure(0)
+    try:
+        with serve_on_loopback(fake) as url:
+            per_user = dataclasses.replace(settings, base_url=url, per_user_keys=True, api_key="-", cache_path=None)
+            async with open_state(per_user) as state:
+                base = state.client
+                now = [1000.0]
+                users = PerUser(state, lambda own: BacklogClient(own, None, pool=base), clock=lambda: now[0])
+                fds_before = len(os.listdir("/proc/self/fd"))
+                for n in range(1500):
+                    now[0] += 1.0  # one new key a second: within the admission rate
+                    key = f"rotating-key-{n:06d}-xxxxxxxx"
+                    client = users.state(key).client
+                    with pytest.raises(AuthenticationError):
+                        await client.myself()
+                    assert len(users.states) <= PerUser.LIMIT
+                fds_after = len(os.listdir("/proc/self/fd"))
+                assert fds_after - fds_before < 100, "one shared pool, not a pool per key"
+                assert fake.failed_logins == 1500  # one request per key, and no more
+                # A rejected key is refused without asking Backlog again, for a while.
+                with pytest.raises(KeyRefusedError, match="rejected this API key moments ago"):
+                    users.state("rotating-key-001499-xxxxxxxx")
+                assert fake.failed_logins == 1500
+                assert len(users.rejected) <= PerUser.REJECTED_KEPT
+                # A burst of new keys is cut off, and admitted again as time passes.
+                with pytest.raises(KeyRefusedError, match="Too many new API keys"):
+                    for n in range(PerUser.NEW_KEYS_BURST + 1):
+                        users.state(f"burst-key-{n:06d}-xxxxxxxxxx")
+                now[0] += 5
+                users.state("late-key-0000000-xxxxxxxxxx")
+                # A good key works, through the same pool.
+                good = users.state(DEFAULT_API_KEY).client
+                assert (await good.myself())["userId"] == "hana.sato"
+                assert good._http is base._http
+                secrets = [s for f in handler.filters if isinstance(f, logs.RedactFilter) for s in f.secrets]
+                assert DEFAULT_API_KEY in secrets
+                logs.forget(DEFAULT_API_KEY)
+                secrets = [s for f in handler.filters if isinstance(f, logs.RedactFilter) for s in f.secrets]
+                assert DEFAULT_API_KEY not in secrets
+    finally:
+        import logging
+
+        logging.getLogger().removeHandler(handler)

@@ -82,6 +82,7 @@ class FakeBacklog(WriteRoutes, GitRoutes, DocumentRoutes, ActivityRoutes):
         self.limits = {**DEFAULT_LIMITS, **(limits or {})}
         self.base_url = base_url
         self.requests: list[Request] = []
+        self.failed_logins = 0  # requests answered 401 (they are not in `requests`)
         self._windows: dict[tuple[int, str], tuple[float, int]] = {}
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., Any]]] = []
         self._add_routes()
@@ -112,6 +113,7 @@ class FakeBacklog(WriteRoutes, GitRoutes, DocumentRoutes, ActivityRoutes):
             return 404, envelope("No such API.", 6), []
         path = path[len("/api/v2") :]
         if user_id is None:
+            self.failed_logins += 1
             return 401, envelope("Authentication failure.", 11), []
         query = [(k, v) for k, v in query if k != "apiKey"]
         request = Request(method, path, query, form, user_id)

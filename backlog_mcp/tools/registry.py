@@ -36,6 +36,7 @@ from backlog_mcp.errors import (
     BadRequestError,
     BadResponseError,
     ForbiddenError,
+    KeyRefusedError,
     NotFoundError,
     OutcomeUnknownError,
     RateLimitedError,
@@ -375,7 +376,10 @@ class BacklogServer(MCPServer[AppState]):
             raise ToolError("This server needs your Backlog API key in the X-Backlog-Api-Key header.")
         if not (8 <= len(key) <= 200 and key.isascii() and key.isprintable() and " " not in key):
             raise ToolError("The X-Backlog-Api-Key header does not hold a Backlog API key; paste the key exactly.")
-        return app.for_key(key)
+        try:
+            return app.for_key(key)
+        except KeyRefusedError as exc:
+            raise ToolError(exc.message) from None
 
     async def get_prompt(
         self, name: str, arguments: dict[str, Any] | None = None, context: Context[AppState, Any] | None = None
