@@ -130,4 +130,5 @@ def test_review_cases() -> None:
     # Markdown code that happens to hold Backlog-like marks is still Markdown.
     assert not looks_like_backlog("# Title\n\nrun `[[ -f x ]]` and `a = ''` then `b = ''`")
     assert not looks_like_backlog("```sql\nSELECT '%%foo%%';\n```")
-    assert looks_like_backlog("''bold'' and %%gone%%")
+    assert not looks_like_backlog("''bold'' and %%gone%%")  # two weak signs are not evidence enough
+    assert looks_like_backlog("''bold'' and %%gone%% and [[Home]]")

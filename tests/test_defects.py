@@ -329,3 +329,44 @@ async def test_rotating_per_user_keys_stay_bounded(settings: Settings) -> None:
         import logging
 
         logging.getLogger().removeHandler(handler)
+
+
+# -- 7. Markdown → Backlog notation cannot be made to write live notation -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("markdown", "notation"),
+    [
+        ("```py{/code}#image(http://evil/x.png)\nprint(1)\n```", "{code}\nprint(1)\n{/code}"),
+        ("```py}#rev(1)\nx\n```", "{code}\nx\n{/code}"),
+        ("~~~py`{/code}&color(red){x}\nx\n~~~", "{code}\nx\n{/code}"),
+        ("```python\nx\n```", "{code:python}\nx\n{/code}"),
+        ("see #image(http://evil/x.png) here", "see \\#image(http://evil/x.png) here"),
+        ("#thumbnail(12) &size(40){BIG} and #rev(app:abc)", "\\#thumbnail(12) \\&size(40){BIG} and \\#rev(app:abc)"),
+        ("![a](<http://x/a)b.png>)", "#image(http://x/a%29b.png)"),
+        ("<!-- hidden {/code} #image(http://evil) -->\n\ntext", "text"),
+        ("<div>\n#image(http://evil/x.png)\n</div>", "{code:html}\n<div>\n#image(http://evil/x.png)\n</div>\n{/code}"),
+        ("a <span>#image(http://evil)</span> b", "a \\#image(http://evil) b"),
+        ("<http://x/#image(http://evil.png)>", "http://x/#image%28http://evil.png%29"),
+    ],
+)
+def test_markdown_cannot_write_live_notation(markdown: str, notation: str) -> None:
+    from backlog_mcp.render.backlog_writer import to_backlog
+
+    assert to_backlog(markdown) == notation
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a lone &br; here **bold**",
+        "use &color( in css #image(http://e)",
+        "{code} is a tag **x**",
+        "''x'' and [[y]] and **md**",
+    ],
+)
+def test_weak_signs_of_notation_do_not_skip_the_conversion(text: str) -> None:
+    from backlog_mcp.render.backlog_writer import for_project, looks_like_backlog
+
+    assert not looks_like_backlog(text)
+    assert for_project(text, "backlog") != text

@@ -13,7 +13,17 @@ import re
 from functools import cache
 from typing import Any
 
-_SPECIAL = re.compile(r"(''|%%|\[\[|\]\]|&br;|&color\(|\{code|\{/code\}|\{quote\}|\{/quote\})")
+_SPECIAL = re.compile(
+    r"(''|%%|\[\[|\]\]|&br;|&color\(|\{code|\{/code\}|\{quote\}|\{/quote\}"
+    r"|(?i:#(?:image|thumbnail|attach|rev|cacoo)[ \t]*\(|&size[ \t]*\())"  # macros: `\#image(` is text
+)
+_LANG = re.compile(r"[A-Za-z0-9_+.#-]{1,40}")  # what `{code:…}` may name; anything else gives plain {code}
+_HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
+
+
+def _src(url: str) -> str:
+    """A URL as notation carries it: a parenthesis, space or bracket would end a macro or a link early."""
+    return url.translate({ord("("): "%28", ord(")"): "%29", ord(" "): "%20", ord("["): "%5B", ord("]"): "%5D"})
 
 
 @cache
@@ -83,7 +93,8 @@ class _Writer:
                 i += 3
                 continue
             if kind in ("fence", "code_block"):
-                lang = (token.info or "").strip().split(" ")[0]
+                words = (token.info or "").split()
+                lang = words[0] if words and _LANG.fullmatch(words[0]) else ""
                 body = _code(token.content[:-1] if token.content.endswith("\n") else token.content)
                 out += [f"{{code:{lang}}}" if lang else "{code}", body, "{/code}"]
                 if not self.lists:
@@ -129,7 +140,12 @@ class _Writer:
                 i += 1
                 continue
             if kind == "html_block":
-                out += [token.content.rstrip("\n"), ""]
+                # Raw HTML means nothing in Backlog notation: comments go, anything else is shown as code.
+                html = _HTML_COMMENT.sub("", token.content).strip("\n")
+                if html.strip():
+                    out += ["{code:html}", _code(html), "{/code}"]
+                    if not self.lists:
+                        out.append("")
                 i += 1
                 continue
             i += 1
@@ -182,17 +198,19 @@ class _Writer:
                 href, start = link.pop(), starts.pop()
                 label = "".join(out[start:])
                 del out[start:]
+                safe = _src(href)  # no `#image(` or `]]` of the URL's can act in notation
                 # A bare URL: Backlog links it by itself.
-                if label in (href, ""):
-                    out.append(href)
+                if label in (href, _escape(href), ""):
+                    out.append(safe)
                 elif ">" in label or "[[" in label or "{" in label:
-                    out.append(f"{label} ({href})")  # `>` would end the label early: the URL follows instead
+                    out.append(f"{label} ({safe})")  # `>` would end the label early: the URL follows instead
                 else:
-                    out.append(f"[[{label}>{href}]]")
+                    out.append(f"[[{label}>{safe}]]")
             elif kind == "image":
-                out.append(f"#image({child.attrs.get('src', '')})")
-            elif kind in ("html_inline",):
-                out.append(child.content)
+                out.append(f"#image({_src(str(child.attrs.get('src', '')))})")
+            elif kind == "html_inline" and re.fullmatch(r"<br\s*/?>", child.content, re.I):
+                out.append("&br;")
+            # Other inline HTML (tags, comments) is dropped: the text between tags comes as text tokens.
         return "".join(out)
 
 
@@ -206,27 +224,58 @@ def _closing(tokens: list[Any], start: int) -> int:
     return len(tokens) - 1
 
 
-_STRONG_SIGNS = re.compile(r"\{code[:}]|\{quote\}|&br;|&color\(|^\|.*\|h\s*$|^#contents|\[\[[^\]\n>]+>https?://", re.M)
+_CODE_OPEN = re.compile(r"\{code(?::[A-Za-z0-9_+.#-]{1,40})?\}")
+_STRONG_SIGNS = (
+    re.compile(r"^\|.*\|h[ \t]*$", re.M),  # a header row
+    re.compile(r"\[\[[^\]\n>]+>https?://[^\]\s]+\]\]"),  # [[label>url]]
+)
 _WEAK_SIGNS = (
     re.compile(r"''[^'\n]+''"),
     re.compile(r"%%[^%\n]+%%"),
     re.compile(r"\[\[[^\]\n]+\]\]"),
     re.compile(r"^\*{1,4} \S", re.M),
+    re.compile(r"&br;"),
+    re.compile(r"&color\([^)\n]*\)[ \t]*\{"),
+    re.compile(r"^#contents[ \t]*$", re.M),
+)
+# What only Markdown writes: ATX headings, fences, **bold**, ~~strike~~, [x](url), 1. lists.
+_MARKDOWN_ONLY = re.compile(
+    r"^ {0,3}#{1,6}[ \t]|^ {0,3}(?:```|~~~)|\*\*[^*\s][^*\n]*\*\*|~~[^~\n]+~~|\]\([^)\s]*\)|^ {0,3}\d{1,9}[.)][ \t]",
+    re.M,
 )
 _MARKDOWN_CODE = re.compile(r"```.*?(```|\Z)|`[^`\n]*`", re.S)
+
+
+def _without_backlog_code(text: str) -> tuple[str, bool]:
+    """Text with each closed `{code}…{/code}` blanked (one pass: find, not a lazy regex), and whether any was."""
+    out, pos = [], 0
+    while (opening := _CODE_OPEN.search(text, pos)) is not None:
+        close = text.find("{/code}", opening.end())
+        if close < 0:
+            break
+        out += [text[pos : opening.start()], " "]
+        pos = close + len("{/code}")
+    return "".join(out) + text[pos:], pos > 0
 
 
 def looks_like_backlog(text: str) -> bool:
     """Whether text is already Backlog notation, so a write passes it through as is.
 
-    Code (fenced or inline, Markdown style) is ignored first: a shell `[[ -f x ]]` or SQL `'%%x%%'`
-    says nothing. Then one strong sign (`{code}`, `{quote}`, `&br;`, a `|…|h` row…) or two kinds
-    of weak ones (`''bold''`, `%%strike%%`, `[[link]]`, `* heading`) decide.
+    Code is ignored first (Backlog `{code}` blocks, then Markdown code: a shell `[[ -f x ]]` says
+    nothing). Nothing Markdown-only (`# heading`, a fence, `**bold**`, `[x](url)`…) may be left; then
+    one strong sign (a closed `{code}…{/code}` or `{quote}…{/quote}`, a `|…|h` row, `[[label>url]]`)
+    with one more sign of any kind, or three kinds of weak ones (`''bold''`, `%%strike%%`, `[[link]]`,
+    `* heading`, `&br;`, `&color(…){`, `#contents`) decide. A lone `&br;` is not enough.
     """
-    prose = _MARKDOWN_CODE.sub(" ", text)
-    if _STRONG_SIGNS.search(prose):
-        return True
-    return sum(1 for sign in _WEAK_SIGNS if sign.search(prose)) >= 2
+    rest, had_code = _without_backlog_code(text)
+    if _MARKDOWN_ONLY.search(rest):
+        return False
+    prose = _MARKDOWN_CODE.sub(" ", rest)
+    quote = prose.find("{quote}")
+    strong = had_code + (quote >= 0 and "{/quote}" in prose[quote:])
+    strong += sum(1 for sign in _STRONG_SIGNS if sign.search(prose))
+    weak = sum(1 for sign in _WEAK_SIGNS if sign.search(prose))
+    return (strong >= 1 and strong + weak >= 2) or weak >= 3
 
 
 def for_project(markdown: str, rule: str) -> str:
