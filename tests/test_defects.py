@@ -370,3 +370,90 @@ def test_weak_signs_of_notation_do_not_skip_the_conversion(text: str) -> None:
 
     assert not looks_like_backlog(text)
     assert for_project(text, "backlog") != text
+
+
+# -- 8 and 11. images only when they decode; control characters in text files made visible ------------
+
+
+def _png(width: int, height: int) -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    rows = zlib.compress(b"".join(b"\x00" + b"\x80\x40\x20" * width for _ in range(min(height, 64))))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+
+
+def _jpeg() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(out, "JPEG")
+    return out.getvalue()
+
+
+CRAFTED: dict[str, bytes] = {
+    "good.png": _png(32, 32),
+    "good.jpg": _jpeg(),
+    "truncated.png": _png(32, 32)[:60],
+    "zeros.jpg": b"\xff\xd8\xff" + b"\x00" * 500,
+    "cut.jpg": _jpeg()[:200],
+    "huge.png": _png(20000, 20000),
+    "wide.png": _png(9000, 10),
+    "term.log": "ok\n\x1b]0;pwned\x07\x1b[2J\u202etxt.exe\r\nend\n".encode(),
+}
+
+
+@pytest.fixture
+def crafted(fake: FaultyBacklog, monkeypatch: pytest.MonkeyPatch) -> FaultyBacklog:
+    import backlog_mcp.fake.files as files
+
+    real = files.file_bytes
+    monkeypatch.setattr(files, "file_bytes", lambda name, size: CRAFTED.get(name) or real(name, size))
+    issue = fake.space.issue_by_key("ORBIT-2")
+    assert issue is not None
+    user = fake.space.users[1073925002]
+    issue["attachments"] = [
+        {"id": 70000 + n, "name": name, "size": len(data), "createdUser": user, "created": "2026-11-01T00:00:00Z"}
+        for n, (name, data) in enumerate(CRAFTED.items())
+    ]
+    return fake
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("truncated.png", "does not decode"),
+        ("zeros.jpg", "does not decode"),
+        ("cut.jpg", "does not decode"),
+        ("huge.png", "over 8000 pixels a side"),
+        ("wide.png", "It is 9000×10 pixels, over 8000 a side"),
+    ],
+)
+async def test_only_images_that_decode_go_out_as_images(
+    crafted: FaultyBacklog, tools: Client, name: str, why: str
+) -> None:
+    result = await tools.call_tool("get_attachment", {"issue_key": "ORBIT-2", "attachment": name})
+    assert not result.is_error
+    assert [c.type for c in result.content] == ["text"]
+    assert why in text_of(result) and "Open it in Backlog" in text_of(result)
+
+
+async def test_good_images_still_go_out_as_images(crafted: FaultyBacklog, tools: Client) -> None:
+    for name, mime, size in (("good.png", "image/png", "32×32"), ("good.jpg", "image/jpeg", "40×30")):
+        result = await tools.call_tool("get_attachment", {"issue_key": "ORBIT-2", "attachment": name})
+        assert [c.type for c in result.content] == ["text", "image"]
+        assert result.content[1].mime_type == mime  # type: ignore[union-attr]
+        assert f"({size} pixels) follows" in result.content[0].text  # type: ignore[union-attr]
+
+
+async def test_control_characters_in_text_files_are_shown_escaped(crafted: FaultyBacklog, tools: Client) -> None:
+    text = await ok(tools, "get_attachment", issue_key="ORBIT-2", attachment="term.log")
+    assert "\x1b" not in text and "\u202e" not in text and "\x07" not in text and "\r" not in text
+    assert "\\x1b]0;pwned\\x07\\x1b[2J\\u202etxt.exe" in text
+    assert "> end" in text

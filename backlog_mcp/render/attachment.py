@@ -6,7 +6,18 @@ import codecs
 from collections.abc import Sequence
 from typing import Any
 
-from backlog_mcp.render.text import View, approx_tokens, clip, fenced, fmt_size, fmt_time, item, quote, user_name
+from backlog_mcp.render.text import (
+    View,
+    approx_tokens,
+    clip,
+    fenced,
+    fmt_size,
+    fmt_time,
+    item,
+    quote,
+    user_name,
+    visible_controls,
+)
 
 JSON = dict[str, Any]
 _IMAGES = (
@@ -84,7 +95,7 @@ def render_text_file(attachment: JSON, text: str, *, owner: str, complete: bool,
     size = fmt_size(attachment.get("size"))
     head = f"{item(attachment.get('name'))} (id {item(attachment.get('id'))}, {size}) on {owner}:"
     # The estimate is ~3 bytes a token: nothing past budget * 3 bytes can be shown anyway.
-    shown_text, cut = clip(text[: budget * 3 + 1], budget - approx_tokens(head) - 80)
+    shown_text, cut = clip(visible_controls(text[: budget * 3 + 1]), budget - approx_tokens(head) - 80)
     body = quote(fenced(shown_text))
     if cut or not complete or len(text) > budget * 3:
         return f"{head}\n\n{body}\n\n_Only the start of the file is shown; it is {size} in all._"

@@ -119,6 +119,29 @@ _SPECIAL = re.compile(r"([\\`*\[\]<>|~&·→]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])
 _LIST_SPECIAL = re.compile(r"([,;])")
 
 
+# C0 and C1 controls (tab and line feed aside) and the bidirectional controls: a terminal escape or
+# an RLO in a file would act on whoever reads it, or reorder what they see. Shown as `\x1b`, `\u202e`.
+_INVISIBLE = {
+    c: (f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}")
+    for c in (
+        *range(0x20),
+        0x7F,
+        *range(0x80, 0xA0),
+        0x061C,
+        0x200E,
+        0x200F,
+        *range(0x202A, 0x202F),
+        *range(0x2066, 0x206A),
+    )
+    if c not in (0x09, 0x0A)
+}
+
+
+def visible_controls(text: str) -> str:
+    """Control and bidi characters as visible escapes; CRLF line ends stay line ends."""
+    return text.replace("\r\n", "\n").translate(_INVISIBLE)
+
+
 def split_lines(text: str) -> list[str]:
     return LINE_BREAKS.split(text)
 

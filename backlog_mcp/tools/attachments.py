@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
+import anyio
 from pydantic import Field
 
 from backlog_mcp.args import MaxTokens, Text, Timezone, zone
 from backlog_mcp.client import JSONObject, segment
 from backlog_mcp.errors import NotFoundError, UsageError
+from backlog_mcp.images import check_image
 from backlog_mcp.matching import resolve
 from backlog_mcp.render.attachment import (
     as_text,
@@ -163,8 +165,12 @@ async def get_attachment(
         if not download.complete or len(download.body) > MAX_IMAGE_BYTES:
             why = _too_big(min(cap, MAX_IMAGE_BYTES))
             return describe(found, owner=owner.name, url=owner.url, view=view, why=why)
-        line = describe(found, owner=owner.name, url=owner.url, view=view, why="The image follows.")
-        return [line, Image(download.body, mime)]
+        checked = await anyio.to_thread.run_sync(check_image, download.body)  # decoding takes a while
+        if checked.problem is not None or checked.mime is None:
+            return describe(found, owner=owner.name, url=owner.url, view=view, why=checked.problem or "")
+        why = f"The image ({checked.width}×{checked.height} pixels) follows."
+        line = describe(found, owner=owner.name, url=owner.url, view=view, why=why)
+        return [line, Image(download.body, checked.mime)]
     text = as_text(download.body, download.complete, named_text=named_text(name))
     if text is not None:
         return render_text_file(found, text, owner=owner.name, complete=download.complete, budget=max_tokens)
