@@ -739,6 +739,25 @@ class BacklogClient:
         found = await self.get_list("/notifications", params, ttl=self._issue_ttl)
         return Page([n for n in found if self.allows_key(str((n.get("project") or {}).get("projectKey", "")))], found)
 
+    async def notification(self, notification_id: int) -> JSONObject | None:
+        """One of the key owner's notifications, or None (unknown, or of a project outside the allow-list).
+
+        Backlog has no endpoint for one: ids just above and at it are asked for (`maxId` one above and
+        two of them: right whether Backlog's bound is inclusive or not). Never cached: read state changes.
+        """
+        found = await self.get_list(
+            "/notifications", {"maxId": notification_id + 1, "count": 2, "order": "desc"}, ttl=0
+        )
+        return next(
+            (
+                n
+                for n in found
+                if n.get("id") == notification_id
+                and self.allows_key(str((n.get("project") or {}).get("projectKey", "")))
+            ),
+            None,
+        )
+
     async def count_notifications(self, params: Params) -> int | None:
         """Backlog's count, or None under an allow-list: it counts other projects' notifications too."""
         if self.settings.projects is not None:

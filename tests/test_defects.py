@@ -457,3 +457,24 @@ async def test_control_characters_in_text_files_are_shown_escaped(crafted: Fault
     assert "\x1b" not in text and "\u202e" not in text and "\x07" not in text and "\r" not in text
     assert "\\x1b]0;pwned\\x07\\x1b[2J\\u202etxt.exe" in text
     assert "> end" in text
+
+
+# -- 2. notification ids are shown, and a dry run knows an unknown one --------------------------------
+
+
+async def test_notification_ids_are_shown_and_usable(tools: Client, fake: FaultyBacklog) -> None:
+    import re
+
+    listed = await ok(tools, "get_notifications", count=5)
+    ids = [int(i) for i in re.findall(r"\(id (\d+)\)$", listed, re.M)]
+    assert len(ids) == 5
+    unread = next(n for n in fake.space.notifications[1073925001] if not n["alreadyRead"])
+    preview = await ok(tools, "mark_notifications_read", notification_id=unread["id"], dry_run=True)
+    assert preview.startswith(f"Dry run, nothing was sent. Would mark notification {unread['id']} read: ")
+    assert not unread["alreadyRead"]
+    unknown = await refused(tools, "mark_notifications_read", notification_id=123456789, dry_run=True)
+    assert "Notification 123456789 is unknown" in unknown and "get_notifications()" in unknown
+    done = await ok(tools, "mark_notifications_read", notification_id=unread["id"])
+    assert done == f"Marked notification {unread['id']} read." and unread["alreadyRead"]
+    again = await ok(tools, "mark_notifications_read", notification_id=unread["id"], dry_run=True)
+    assert f"Notification {unread['id']} is already read" in again

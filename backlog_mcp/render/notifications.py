@@ -58,7 +58,7 @@ def notification_line(notification: JSON, view: View) -> str:
     who = user_name(notification.get("sender"))
     when = fmt_time(notification.get("created"), view)
     comment = notification.get("comment") or notification.get("pullRequestComment")
-    return f"- {when} · **{who}** {why} {_target(notification)}{_first_line(comment)}"
+    return f"- {when} · **{who}** {why} {_target(notification)}{_first_line(comment)} (id {notification.get('id')})"
 
 
 def render_notifications(

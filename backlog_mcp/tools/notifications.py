@@ -9,9 +9,10 @@ from pydantic import Field
 
 from backlog_mcp.args import Timezone, zone
 from backlog_mcp.client import Params
-from backlog_mcp.errors import UsageError
+from backlog_mcp.errors import MissingError, UsageError
 from backlog_mcp.lookup import gather
-from backlog_mcp.render.notifications import render_notifications
+from backlog_mcp.render.notifications import notification_line, render_notifications
+from backlog_mcp.render.text import UTC_ZONE
 from backlog_mcp.tools.declare import Call, Kind, ToolSpec, format_call
 from backlog_mcp.tools.writing import DryRun, unconfirmed_is_unknown
 
@@ -61,9 +62,10 @@ async def mark_notifications_read(
     if call.app.settings.projects is not None:
         return await _mark_allowed(call, notification_id, dry_run, prefix, check)
     if notification_id is not None:
-        if not dry_run:
-            with unconfirmed_is_unknown(f"marking notification {notification_id} read", check):
-                await client.mark_notifications_read([notification_id])
+        if dry_run:
+            return await _preview(call, notification_id)
+        with unconfirmed_is_unknown(f"marking notification {notification_id} read", check):
+            await client.mark_notifications_read([notification_id])
         return f"{prefix}notification {notification_id} read."
     unread = await client.count_notifications({"alreadyRead": False})
     if not dry_run:
@@ -91,6 +93,8 @@ async def _mark_allowed(call: Call, notification_id: int | None, dry_run: bool, 
         chosen = [notification_id]
     else:
         chosen = [int(n["id"]) for n in page.items if not n.get("alreadyRead")]
+    if dry_run and notification_id is not None:
+        return await _preview(call, notification_id)
     if not dry_run:
         # The client checks the ids against the allow-list again (the same page, cached) before sending any.
         with unconfirmed_is_unknown("marking notifications read", check):
@@ -98,6 +102,21 @@ async def _mark_allowed(call: Call, notification_id: int | None, dry_run: bool, 
     if notification_id is not None:
         return f"{prefix}notification {notification_id} read."
     return f"{prefix}{len(chosen)} unread notifications of the allowed projects read."
+
+
+async def _preview(call: Call, notification_id: int) -> str:
+    """A dry run for one notification: it must exist (and be allowed), and be unread to change anything."""
+    found, view = await gather(call.app.client.notification(notification_id), call.app.view(UTC_ZONE))
+    if found is None:
+        raise MissingError(
+            f"Notification {notification_id} is unknown: not one of yours"
+            + (" in the projects this server may use" if call.app.settings.projects is not None else "")
+            + f"; list them with {format_call(get_notifications, {})}."
+        )
+    line = notification_line(found, view).removeprefix("- ")
+    if found.get("alreadyRead"):
+        return f"Dry run, nothing was sent. Notification {notification_id} is already read: {line}"
+    return f"Dry run, nothing was sent. Would mark notification {notification_id} read: {line}"
 
 
 def _check_inbox(args: Mapping[str, Any]) -> str:
