@@ -478,3 +478,47 @@ async def test_notification_ids_are_shown_and_usable(tools: Client, fake: Faulty
     assert done == f"Marked notification {unread['id']} read." and unread["alreadyRead"]
     again = await ok(tools, "mark_notifications_read", notification_id=unread["id"], dry_run=True)
     assert f"Notification {unread['id']} is already read" in again
+
+
+# -- 4. escapes only where they keep structure; notation converted in snippets ----------------------------
+
+
+async def test_escapes_only_where_a_value_could_pass_for_structure(tools: Client, fake: FaultyBacklog) -> None:
+    # Backlog's own change rows list categories joined by ", ": shown as they are.
+    details = await ok(tools, "get_issue_details", issue_key="ORBIT-1", comment_count=30, max_tokens=20000)
+    assert "Android → Android, Backend" in details and "\\," not in details
+    # A snippet is text: its commas need nothing, and notation in it is converted.
+    activity = await ok(tools, "get_activity", project_key="ORBIT", max_tokens=20000)
+    assert '"Thanks, looks good' in activity and "\\," not in activity
+    assert "[[" not in activity and "\\[" not in activity and "&br;" not in activity and "''" not in activity
+    assert 'Fix is in review: PR #42"' in activity
+    notifications = await ok(tools, "get_notifications", count=24)
+    assert "\\," not in notifications and "\\[" not in notifications and "|h" not in notifications
+    # Where values form a list, or sit in our own "(login X, id Y…)", their commas are escaped.
+    project = fake.space.projects[next(iter(fake.space.projects))]
+    category = project.categories[0]
+    category["name"] = "Android, iOS"
+    for issue in fake.space.issues.values():
+        for listed in issue["category"]:
+            if listed["id"] == category["id"]:
+                listed["name"] = category["name"]
+    me = fake.space.users[1073925001]
+    me["userId"] = "hana, id 1, Administrator"
+    async with connect(fake, dataclasses.replace(tools_settings(fake), cache_path=None)) as fresh:
+        issue = await ok(fresh, "get_issue_details", issue_key="ORBIT-1")
+        assert "Category: Android\\, iOS, Backend" in issue
+        myself = await ok(fresh, "get_myself")
+        assert "(login hana\\, id 1\\, Administrator, id 1073925001, Normal User)" in myself
+    # A value that could open a block after a list marker is escaped at its start.
+    from backlog_mcp.render.text import inline
+
+    assert [inline(v) for v in ("# x", "> q", "- l", "1. n", "2026-11-01", "a > b")] == [
+        "\\# x", "\\> q", "\\- l", "1\\. n", "2026-11-01", "a > b",
+    ]  # fmt: skip
+
+
+def tools_settings(fake: FaultyBacklog) -> Settings:
+    from backlog_mcp.fake import DEFAULT_API_KEY
+    from tests.conftest import BASE_URL
+
+    return Settings(api_key=DEFAULT_API_KEY, base_url=BASE_URL)

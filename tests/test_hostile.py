@@ -92,7 +92,8 @@ ERRORS: tuple[tuple[str, dict[str, Any]], ...] = (
 # text_join off: an escaped character stays a token of its own (text_special), apart from our text.
 PARSER = MarkdownIt("commonmark").enable("table").disable("text_join")
 _SEPARATORS = re.compile(r"[·→]")
-_LIST_SEPARATORS = re.compile(r"[,;]")  # between values, outside headings and table cells
+# `, ` and `; ` between values are checked where values form a list (tests/test_defects.py, item 4): a
+# comma in a summary or a snippet is only text, and escaping it everywhere showed as `\,` in answers.
 
 
 def poison(node: Any, text: str, key: str = "") -> Any:
@@ -148,7 +149,6 @@ def structure(markdown: str) -> list[str]:
     """What the tool itself laid out: blocks and inline markup outside quotes, and our separators."""
     shape: list[str] = []
     depth = 0
-    heading_or_cell = False
     for token in PARSER.parse(markdown):
         if token.type == "blockquote_open":
             depth += 1
@@ -160,10 +160,8 @@ def structure(markdown: str) -> list[str]:
             children = token.children or []
             marks = [c.type for c in children if c.type not in ("text", "text_special")]
             text = "".join(c.content for c in children if c.type == "text")  # escaped characters are not ours
-            lists = 0 if heading_or_cell else len(_LIST_SEPARATORS.findall(text))
-            shape.append(f"inline {marks} separators={len(_SEPARATORS.findall(text))} list={lists}")
+            shape.append(f"inline {marks} separators={len(_SEPARATORS.findall(text))}")
         elif depth == 0:
-            heading_or_cell = token.type in ("heading_open", "td_open", "th_open")
             shape.append(f"{token.type} {token.tag}")
     return shape
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from backlog_mcp.render.issue import change_line
-from backlog_mcp.render.text import View, approx_tokens, fit, fmt_time, item, split_lines, user_name
+from backlog_mcp.render.notation import first_line
+from backlog_mcp.render.text import View, approx_tokens, fit, fmt_time, inline, item, user_name
 
 JSON = dict[str, Any]
 KINDS: dict[str, tuple[int, ...]] = {
@@ -34,12 +35,10 @@ class Happening:
     line: str
 
 
-def _first_line(text: object, limit: int = 100) -> str:
-    lines = [line.strip() for line in split_lines(str(text or "")) if line.strip()]
-    if not lines:
-        return ""
-    first = lines[0][:limit] + ("…" if len(lines[0]) > limit or len(lines) > 1 else "")
-    return f': "{item(first)}"'
+def _first_line(text: object, rule: str = "markdown", limit: int = 100) -> str:
+    """A comment's (or commit message's) first line, notation converted as everywhere, escaped for our line."""
+    first = first_line(str(text or ""), rule, limit)
+    return f': "{inline(first)}"' if first else ""
 
 
 def _changes(content: JSON, view: View) -> str:
@@ -55,8 +54,8 @@ def _changes(content: JSON, view: View) -> str:
 
 def _issue_item(project: str, content: JSON) -> str:
     key = f"{project}-{content.get('key_id')}" if content.get("key_id") else f"{project} issue {content.get('id')}"
-    summary = f" {item(content['summary'])}" if content.get("summary") else ""
-    return f"{item(key)}{summary}"
+    summary = f" {inline(content['summary'])}" if content.get("summary") else ""
+    return f"{inline(key)}{summary}"
 
 
 def describe(activity: JSON, view: View) -> tuple[str, str]:
@@ -65,9 +64,10 @@ def describe(activity: JSON, view: View) -> tuple[str, str]:
     content = activity.get("content") or {}
     project = str((activity.get("project") or {}).get("projectKey") or "?")
     comment = (content.get("comment") or {}) if isinstance(content.get("comment"), dict) else {}
-    said = _first_line(comment.get("content"))
-    repo = item((content.get("repository") or {}).get("name", "?"))
-    pr = f"{project}/{repo}#{item(content.get('number'))} {item(content.get('summary') or '')}".rstrip()
+    rule = str((activity.get("project") or {}).get("textFormattingRule") or "markdown")
+    said = _first_line(comment.get("content"), rule)
+    repo = inline((content.get("repository") or {}).get("name", "?"))
+    pr = f"{project}/{repo}#{inline(content.get('number'))} {inline(content.get('summary') or '')}".rstrip()
     match kind:
         case 1:
             return _issue_item(project, content), "created it"
@@ -84,20 +84,21 @@ def describe(activity: JSON, view: View) -> tuple[str, str]:
             return f"{project}: several issues", f"{verb} {len(links)} issues ({keys})" + _changes(content, view)
         case 5 | 6 | 7:
             verb = {5: "created", 6: "edited", 7: "deleted"}[kind]
-            return f"{project} wiki {item(content.get('name'))} (id {item(content.get('id'))})", f"{verb} the page"
+            return f"{project} wiki {inline(content.get('name'))} (id {inline(content.get('id'))})", f"{verb} the page"
         case 8 | 9 | 10:
             verb = {8: "added", 9: "updated", 10: "deleted"}[kind]
-            return f"{project} files", f"{verb} {item(str(content.get('dir') or '') + str(content.get('name') or ''))}"
+            path = str(content.get("dir") or "") + str(content.get("name") or "")
+            return f"{project} files", f"{verb} {inline(path)}"
         case 11:
             said = _first_line(content.get("comment"))
-            return f"{project} Subversion", f"committed r{item(content.get('rev'))}{said}"
+            return f"{project} Subversion", f"committed r{inline(content.get('rev'))}{said}"
         case 12:
             revisions = content.get("revisions") or []
             ref = str(content.get("ref") or "").removeprefix("refs/heads/")
             first = _first_line(revisions[0].get("comment")) if revisions else ""
             count = int(content.get("revision_count") or len(revisions))
             commits = "1 commit" if count == 1 else f"{count} commits"
-            return f"{project}/{repo}", f"pushed {commits} to {item(ref)}{first}"
+            return f"{project}/{repo}", f"pushed {commits} to {inline(ref)}{first}"
         case 13:
             return f"{project}/{repo}", "created the repository"
         case 18:
@@ -109,17 +110,17 @@ def describe(activity: JSON, view: View) -> tuple[str, str]:
         case 21:
             return pr, "merged it"
         case 15 | 16:
-            people = ", ".join(user_name(u) for u in content.get("users") or [])
+            people = ", ".join(user_name(u, listed=True) for u in content.get("users") or [])
             return f"{project} members", ("added " if kind == 15 else "removed ") + people
         case 22 | 23 | 24:
             verb = {22: "created", 23: "updated", 24: "deleted"}[kind]
-            return f"{project} milestone {item(content.get('name'))}", f"{verb} it" + _changes(content, view)
+            return f"{project} milestone {inline(content.get('name'))}", f"{verb} it" + _changes(content, view)
         case 36 | 37 | 38 | 46:
             verb = {36: "created it", 37: "deleted it", 38: "renamed it", 46: "attached a file"}[kind]
-            return f"Document {item(content.get('title') or '')} (id {item(content.get('id'))})", verb
+            return f"Document {inline(content.get('title') or '')} (id {inline(content.get('id'))})", verb
         case 40 | 41 | 42 | 43 | 44 | 45:
             verb = "commented" if kind in (40, 43) else "edited a comment" if kind in (41, 44) else "deleted a comment"
-            return f"Document {item(content.get('title') or '')} (id {item(content.get('id'))})", verb
+            return f"Document {inline(content.get('title') or '')} (id {inline(content.get('id'))})", verb
         case 48:
             titles = ", ".join(item(d.get("title")) for d in content.get("documents") or [])
             return f"{project} documents", f"created {titles}"

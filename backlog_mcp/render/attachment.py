@@ -13,7 +13,7 @@ from backlog_mcp.render.text import (
     fenced,
     fmt_size,
     fmt_time,
-    item,
+    inline,
     quote,
     user_name,
     visible_controls,
@@ -69,8 +69,9 @@ def as_text(body: bytes, complete: bool, *, named_text: bool = False) -> str | N
 
 def attachment_line(attachment: JSON, view: View) -> str:
     return (
-        f"- {item(attachment.get('name'))} (id {item(attachment.get('id'))}) · {fmt_size(attachment.get('size'))} · "
-        f"{user_name(attachment.get('createdUser'))}, {fmt_time(attachment.get('created'), view)[:10]}"
+        f"- {inline(attachment.get('name'))} (id {inline(attachment.get('id'))}) · "
+        f"{fmt_size(attachment.get('size'))} · "
+        f"{user_name(attachment.get('createdUser'), listed=True)}, {fmt_time(attachment.get('created'), view)[:10]}"
     )
 
 
@@ -84,7 +85,7 @@ def render_attachments(attachments: Sequence[JSON], *, owner: str, view: View) -
 def describe(attachment: JSON, *, owner: str, url: str, view: View, why: str) -> str:
     """What a file is, when its content is not shown: name, type, size, who attached it, when, where."""
     return (
-        f"{item(attachment.get('name'))} (id {item(attachment.get('id'))}) on {owner}: "
+        f"{inline(attachment.get('name'))} (id {inline(attachment.get('id'))}) on {owner}: "
         f"{fmt_size(attachment.get('size'))}, attached by {user_name(attachment.get('createdUser'))} "
         f"on {fmt_time(attachment.get('created'), view)} ({view.tz_name}). {why} Open it in Backlog: {url}"
     )
@@ -93,7 +94,7 @@ def describe(attachment: JSON, *, owner: str, url: str, view: View, why: str) ->
 def render_text_file(attachment: JSON, text: str, *, owner: str, complete: bool, budget: int) -> str:
     """A text file, fenced (it is not ours), clipped to the budget with a note saying so."""
     size = fmt_size(attachment.get("size"))
-    head = f"{item(attachment.get('name'))} (id {item(attachment.get('id'))}, {size}) on {owner}:"
+    head = f"{inline(attachment.get('name'))} (id {inline(attachment.get('id'))}, {size}) on {owner}:"
     # The estimate is ~3 bytes a token: nothing past budget * 3 bytes can be shown anyway.
     shown_text, cut = clip(visible_controls(text[: budget * 3 + 1]), budget - approx_tokens(head) - 80)
     body = quote(fenced(shown_text))

@@ -13,8 +13,8 @@ JSON = dict[str, Any]
 def _tree_lines(nodes: Sequence[JSON], depth: int = 0) -> list[str]:
     lines = []
     for node in nodes:
-        emoji = f"{item(node['emoji'])} " if node.get("emoji") else ""
-        lines.append(f"{'  ' * depth}- {emoji}{item(node.get('name'))} (id {item(node.get('id'))})")
+        emoji = f"{inline(node['emoji'])} " if node.get("emoji") else ""
+        lines.append(f"{'  ' * depth}- {emoji}{inline(node.get('name'))} (id {inline(node.get('id'))})")
         lines.extend(_tree_lines(node.get("children") or [], depth + 1))
     return lines
 
@@ -23,12 +23,12 @@ def render_document_tree(tree: JSON, *, project: str, offset: int, budget: int, 
     """The active tree as nested lines, from line `offset`; cut for size, it ends with the call for the rest."""
     nodes = (tree.get("activeTree") or {}).get("children") or []
     if not nodes:
-        return f"Project {item(project)} has no documents."
+        return f"Project {inline(project)} has no documents."
     lines = _tree_lines(nodes)
     if offset >= len(lines):
         last = len(lines) - 1
-        return f"No documents at offset {offset}: the tree of {item(project)} has {len(lines)} lines (0 to {last})."
-    head = f"Documents of {item(project)}: {len(lines)} (nested as in Backlog). Open one by its id."
+        return f"No documents at offset {offset}: the tree of {inline(project)} has {len(lines)} lines (0 to {last})."
+    head = f"Documents of {inline(project)}: {len(lines)} (nested as in Backlog). Open one by its id."
     fitted = fit(lines[offset:], budget - approx_tokens(head) - 60)
     shown_to = offset + len(fitted.items)
     tail = [f"_{len(lines) - shown_to} more. Next: {next_call(shown_to)}_"] if shown_to < len(lines) else []
@@ -39,9 +39,9 @@ def render_document_tree(tree: JSON, *, project: str, offset: int, budget: int, 
 
 
 def document_line(document: JSON, view: View) -> str:
-    emoji = f"{item(document['emoji'])} " if document.get("emoji") else ""
+    emoji = f"{inline(document['emoji'])} " if document.get("emoji") else ""
     return (
-        f"- {emoji}{item(document.get('title'))} (id {item(document.get('id'))}) · updated "
+        f"- {emoji}{inline(document.get('title'))} (id {inline(document.get('id'))}) · updated "
         f"{fmt_time(document.get('updated'), view)[:10]} by {user_name(document.get('updatedUser'))}"
     )
 
@@ -58,11 +58,11 @@ def render_document_hits(
 
 def render_document(document: JSON, *, project: str, view: View, url: str, budget: int) -> str:
     """One document from its plain text (never the editor's JSON), quoted: it is not ours."""
-    emoji = f"{item(document['emoji'])} " if document.get("emoji") else ""
+    emoji = f"{inline(document['emoji'])} " if document.get("emoji") else ""
     tags = ", ".join(item(t.get("name")) for t in document.get("tags") or [])
     head = [
         f"# {emoji}{inline(document.get('title'))}",
-        f"Document in {item(project)}{f' [{tags}]' if tags else ''} · updated "
+        f"Document in {inline(project)}{f' [{tags}]' if tags else ''} · updated "
         f"{fmt_time(document.get('updated'), view)} by {user_name(document.get('updatedUser'))} "
         f"(times {view.tz_name}) · {url}",
     ]

@@ -13,9 +13,9 @@ JSON = dict[str, Any]
 
 def repository_line(repo: JSON, open_count: int | None, view: View) -> str:
     pushed = fmt_time(repo.get("pushedAt"), view)[:10] if repo.get("pushedAt") else "never"
-    line = f"- {item(repo.get('name'))}"
+    line = f"- {inline(repo.get('name'))}"
     if repo.get("description"):
-        line += f": {item(repo.get('description'))}"
+        line += f": {inline(repo.get('description'))}"
     line += f" · last push {pushed}"
     if open_count is not None:
         line += f" · {open_count} open pull requests"
@@ -24,10 +24,11 @@ def repository_line(repo: JSON, open_count: int | None, view: View) -> str:
 
 def render_repositories(repos: Sequence[JSON], open_counts: Sequence[int | None], *, project: str, view: View) -> str:
     if not repos:
-        return f"Project {item(project)} has no Git repositories."
+        return f"Project {inline(project)} has no Git repositories."
     lines = [repository_line(r, n, view) for r, n in zip(repos, open_counts, strict=True)]
     head = (
-        f"Git repositories of {item(project)} ({len(repos)}; dates {view.tz_name}). Name one to list its pull requests."
+        f"Git repositories of {inline(project)} ({len(repos)}; dates {view.tz_name}). "
+        "Name one to list its pull requests."
     )
     return "\n".join([head, "", *lines])
 
@@ -35,15 +36,15 @@ def render_repositories(repos: Sequence[JSON], open_counts: Sequence[int | None]
 def _issue_key(pr: JSON) -> str:
     issue = pr.get("issue") or {}
     if issue.get("issueKey"):
-        return item(issue["issueKey"])
-    return f"issue id {item(issue['id'])}" if issue.get("id") else ""
+        return inline(issue["issueKey"])
+    return f"issue id {inline(issue['id'])}" if issue.get("id") else ""
 
 
 def pull_request_row(pr: JSON, view: View) -> str:
     parts = [
-        f"#{item(pr.get('number'))} {item(pr.get('summary'))}",
-        item((pr.get("status") or {}).get("name", "?")),
-        f"{item(pr.get('branch'))} → {item(pr.get('base'))}",
+        f"#{inline(pr.get('number'))} {inline(pr.get('summary'))}",
+        inline((pr.get("status") or {}).get("name", "?")),
+        f"{inline(pr.get('branch'))} → {inline(pr.get('base'))}",
         f"by {user_name(pr.get('createdUser'))}",
     ]
     if pr.get("assignee"):
@@ -79,18 +80,18 @@ def render_pull_request(
     pr: JSON, *, repo: str, project: str, rule: str, view: View, url: str, thread: str, budget: int
 ) -> str:
     """One pull request: facts, its linked issue, the description (quoted), then the comment thread."""
-    status = item((pr.get("status") or {}).get("name", "?"))
+    status = inline((pr.get("status") or {}).get("name", "?"))
     facts = [
-        f"# {item(project)}/{item(repo)}#{item(pr.get('number'))} {inline(pr.get('summary'))}",
-        f"{status} · {item(pr.get('branch'))} → {item(pr.get('base'))} · by {user_name(pr.get('createdUser'))} "
+        f"# {inline(project)}/{inline(repo)}#{inline(pr.get('number'))} {inline(pr.get('summary'))}",
+        f"{status} · {inline(pr.get('branch'))} → {inline(pr.get('base'))} · by {user_name(pr.get('createdUser'))} "
         f"on {fmt_time(pr.get('created'), view)} · assignee {user_name(pr.get('assignee'))} (times {view.tz_name})",
     ]
     issue = pr.get("issue") or {}
     if issue.get("issueKey"):
-        state = item((issue.get("status") or {}).get("name", ""))
-        facts.append(f"Issue: {item(issue['issueKey'])} {item(issue.get('summary', ''))} ({state})")
+        state = inline((issue.get("status") or {}).get("name", ""))
+        facts.append(f"Issue: {inline(issue['issueKey'])} {inline(issue.get('summary', ''))} ({state})")
     if pr.get("mergeAt"):
-        facts.append(f"Merged {fmt_time(pr.get('mergeAt'), view)} · commit {item(str(pr.get('mergeCommit'))[:10])}")
+        facts.append(f"Merged {fmt_time(pr.get('mergeAt'), view)} · commit {inline(str(pr.get('mergeCommit'))[:10])}")
     elif pr.get("closeAt"):
         facts.append(f"Closed {fmt_time(pr.get('closeAt'), view)}")
     attachments = pr.get("attachments") or []

@@ -76,7 +76,7 @@ def _value(entry: JSON, key: str, view: View) -> str:
     text = str(value)
     if entry.get("field") in _DATE_FIELDS:
         return fmt_date(text, view)
-    return item(text)
+    return inline(text)
 
 
 def change_line(entry: JSON, view: View) -> str:
@@ -84,9 +84,9 @@ def change_line(entry: JSON, view: View) -> str:
     name = str(entry.get("field") or "?")
     if name == "attachment":
         if entry.get("newValue"):
-            return f"Attached {item(entry['newValue'])}"
-        return f"Removed attachment {item(entry.get('originalValue') or '')}".rstrip()
-    label = FIELD_LABELS.get(name) or item(name)
+            return f"Attached {inline(entry['newValue'])}"
+        return f"Removed attachment {inline(entry.get('originalValue') or '')}".rstrip()
+    label = FIELD_LABELS.get(name) or inline(name)
     attribute = entry.get("attributeInfo") or {}
     if name in _LONG_TEXT_FIELDS or attribute.get("typeId") == TEXTAREA:
         return f"{label} edited"  # long free text: the current value is shown with the issue
@@ -175,14 +175,14 @@ def _names(items: Sequence[JSON] | None) -> str:
 def _relative(issue: JSON) -> str:
     status = item((issue.get("status") or {}).get("name", "?"))
     assignee = issue.get("assignee")
-    who = f", {user_name(assignee)}" if assignee else ""
+    who = f", {user_name(assignee, listed=True)}" if assignee else ""
     return f"{item(issue.get('issueKey'))} {item(issue.get('summary', ''))} ({status}{who})"
 
 
 def _facts(issue: JSON, view: View, parent: JSON | None, children: Sequence[JSON], child_total: int) -> list[str]:
     closed = (issue.get("status") or {}).get("id") == CLOSED_STATUS_ID
     facts = [
-        f"Created {fmt_time(issue.get('created'), view)} by {user_name(issue.get('createdUser'))}; "
+        f"Created {fmt_time(issue.get('created'), view)} by {user_name(issue.get('createdUser'), listed=True)}; "
         f"updated {fmt_time(issue.get('updated'), view)} by {user_name(issue.get('updatedUser'))} "
         f"(times {view.tz_name})"
     ]
@@ -202,7 +202,7 @@ def _facts(issue: JSON, view: View, parent: JSON | None, children: Sequence[JSON
         if issue.get(key):
             grouping.append(f"{label}: {_names(issue[key])}")
     if issue.get("resolution"):
-        grouping.append(f"Resolution: {item(issue['resolution'].get('name'))}")
+        grouping.append(f"Resolution: {inline(issue['resolution'].get('name'))}")
     if grouping:
         facts.append(" · ".join(grouping))
     if parent is not None:
@@ -220,7 +220,7 @@ def _facts(issue: JSON, view: View, parent: JSON | None, children: Sequence[JSON
             continue  # shown as a quoted block of its own, line breaks kept
         text = _custom_value(field, view)
         if text is not None:
-            custom.append(f"{item(field.get('name'))}: {text}")
+            custom.append(f"{inline(field.get('name'))}: {text}")
     if custom:
         facts.append("Custom fields: " + " · ".join(custom))
     if issue.get("attachments"):
@@ -262,9 +262,9 @@ def render_issue(
         f"# {key}: {inline(issue.get('summary', ''))}",
         " · ".join(
             [
-                item((issue.get("issueType") or {}).get("name", "?")),
-                item((issue.get("status") or {}).get("name", "?")),
-                f"Priority {item((issue.get('priority') or {}).get('name', '?'))}",
+                inline((issue.get("issueType") or {}).get("name", "?")),
+                inline((issue.get("status") or {}).get("name", "?")),
+                f"Priority {inline((issue.get('priority') or {}).get('name', '?'))}",
                 f"Assignee {user_name(assignee)}" if assignee else "Unassigned",
             ]
         )
@@ -277,7 +277,7 @@ def render_issue(
         if field.get("fieldTypeId") == TEXTAREA and field.get("value"):
             value, cut = clip(str(field["value"]).strip(), max(100, budget // 10))
             more = f"\n> … ({cut} more lines)" if cut else ""
-            out += f"\n\n**{item(field.get('name'))}** (custom field)\n" + quote(value) + more
+            out += f"\n\n**{inline(field.get('name'))}** (custom field)\n" + quote(value) + more
     description = to_markdown(issue.get("description"), rule, links)
     # The description gets up to two thirds of what is left; comments get the rest.
     room = budget - approx_tokens(out)

@@ -545,6 +545,35 @@ def to_markdown(text: str | None, rule: str, links: LinkContext | None = None) -
     return converted
 
 
+_BLOCK_MARKS = re.compile(r"^(?:[#>\s]+|[*+\-]\s+|\d{1,9}[.)]\s+)+")  # heading, quote and list marks
+_FENCE_OR_RULE = re.compile(r"^\s*(?:`{3,}|~{3,}|\|?[\s:|-]*-[\s:|-]*\|?$)")  # a fence, a table's rule row
+_FLAT = (
+    (re.compile(r"!?\[([^\]\n]*)\]\([^)\n]*\)"), r"\1"),  # [label](url) → label
+    (re.compile(r"(\*\*|__|~~)(.+?)\1"), r"\2"),  # bold and strike marks
+    (re.compile(r"`+([^`\n]*)`+"), r"\1"),  # code marks
+)
+
+
+def first_line(text: str | None, rule: str, limit: int = 100) -> str:
+    """A comment's first line of prose as plain text (notation converted, marks dropped), `…` if there is more.
+
+    For one-line snippets: the caller escapes it for its context.
+    """
+    lines = [
+        _BLOCK_MARKS.sub("", line).strip(" |")
+        for line in to_markdown(text, rule).split("\n")
+        if line.strip() and not _FENCE_OR_RULE.match(line)
+    ]
+    lines = [line for line in lines if line]
+    if not lines:
+        return ""
+    flat = lines[0]
+    for pattern, replacement in _FLAT:
+        flat = pattern.sub(replacement, flat)
+    flat = re.sub(r"\s*\|\s*", " / ", flat)  # a table row's cells, one line
+    return flat[:limit] + ("…" if len(flat) > limit or len(lines) > 1 else "")
+
+
 def _converted(text: str, rule: str, links: LinkContext) -> str:
     rest = ""
     if len(text) > MAX_CONVERTED:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from backlog_mcp.render.text import View, approx_tokens, fit, fmt_time, item, split_lines, user_name
+from backlog_mcp.render.notation import first_line
+from backlog_mcp.render.text import View, approx_tokens, fit, fmt_time, inline, user_name
 
 JSON = dict[str, Any]
 REASONS = {
@@ -31,26 +31,20 @@ FIRST_LINE = 100  # characters of a comment shown in the line
 def _target(notification: JSON) -> str:
     issue = notification.get("issue")
     if issue:
-        return f"{item(issue.get('issueKey'))} {item(issue.get('summary', ''))}"
+        return f"{inline(issue.get('issueKey'))} {inline(issue.get('summary', ''))}"
     pull = notification.get("pullRequest")
     if pull:
-        return f"pull request #{item(pull.get('number'))} {item(pull.get('summary', ''))}"
+        return f"pull request #{inline(pull.get('number'))} {inline(pull.get('summary', ''))}"
     document = notification.get("document")
     if document:
-        return item(document.get("title", "a document"))
-    return item((notification.get("project") or {}).get("projectKey", "?"))
+        return inline(document.get("title", "a document"))
+    return inline((notification.get("project") or {}).get("projectKey", "?"))
 
 
-_MARKUP = re.compile(r"^[#*\-+|>\s]+|[|\s]+$")  # heading, list, table or quote marks around a first line
-
-
-def _first_line(comment: JSON | None) -> str:
-    lines = (_MARKUP.sub("", line) for line in split_lines(str((comment or {}).get("content") or "")))
-    text = next((line for line in lines if line), "")
-    if not text:
-        return ""
-    cut = text[:FIRST_LINE] + ("…" if len(text) > FIRST_LINE else "")
-    return f': "{item(cut)}"'
+def _first_line(comment: JSON | None, rule: str) -> str:
+    """The comment's first line, notation converted as everywhere, escaped for our line."""
+    text = first_line(str((comment or {}).get("content") or ""), rule, FIRST_LINE)
+    return f': "{inline(text)}"' if text else ""
 
 
 def notification_line(notification: JSON, view: View) -> str:
@@ -58,7 +52,9 @@ def notification_line(notification: JSON, view: View) -> str:
     who = user_name(notification.get("sender"))
     when = fmt_time(notification.get("created"), view)
     comment = notification.get("comment") or notification.get("pullRequestComment")
-    return f"- {when} · **{who}** {why} {_target(notification)}{_first_line(comment)} (id {notification.get('id')})"
+    rule = str((notification.get("project") or {}).get("textFormattingRule") or "markdown")
+    said = _first_line(comment, rule)
+    return f"- {when} · **{who}** {why} {_target(notification)}{said} (id {inline(notification.get('id'))})"
 
 
 def render_notifications(

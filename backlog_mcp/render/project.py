@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from backlog_mcp.render.text import View, cell, fit, fmt_date, item, user_name
+from backlog_mcp.render.text import View, cell, fit, fmt_date, inline, item, user_name
 
 JSON = dict[str, Any]
 FIELD_TYPES = {
@@ -41,7 +41,7 @@ def render_projects(projects: Sequence[JSON], *, archived_shown: bool) -> str:
 
 
 def _field(definition: JSON, type_names: dict[int, str]) -> str:
-    kind = FIELD_TYPES.get(int(definition.get("typeId") or 0), f"type {item(definition.get('typeId'))}")
+    kind = FIELD_TYPES.get(int(definition.get("typeId") or 0), f"type {inline(definition.get('typeId'))}")
     extras = []
     applicable = [type_names.get(int(t), str(t)) for t in definition.get("applicableIssueTypes") or []]
     if applicable:
@@ -56,7 +56,7 @@ def _field(definition: JSON, type_names: dict[int, str]) -> str:
         extras.append("free text allowed")
     required = "required " if definition.get("required") else ""
     detail = f": {'; '.join(extras)}" if extras else ""
-    return f"- {item(definition.get('name'))} ({required}{kind}){detail}"
+    return f"- {inline(definition.get('name'))} ({required}{kind}){detail}"
 
 
 def _order(item: JSON) -> tuple[int, int]:
@@ -76,15 +76,15 @@ def render_project(
     more_members: Callable[[], str],
 ) -> str:
     """Everything an assistant needs to work in one project, in one answer (long sections budgeted)."""
-    key = item(project.get("projectKey"))
-    rule = RULES.get(str(project.get("textFormattingRule")), item(project.get("textFormattingRule")))
+    key = inline(project.get("projectKey"))
+    rule = RULES.get(str(project.get("textFormattingRule")), inline(project.get("textFormattingRule")))
     state = " · archived" if project.get("archived") else ""
     out = [
-        f"# {key}: {item(project.get('name'))}",
+        f"# {key}: {inline(project.get('name'))}",
         f"Text format: {rule}{state} · {view.base_url}/projects/{key}",
         "",
         "## Statuses (in workflow order)",
-        " → ".join(item(s.get("name")) for s in sorted(statuses, key=_order)) or "-",
+        " → ".join(inline(s.get("name")) for s in sorted(statuses, key=_order)) or "-",
         "",
         "## Issue types",
         ", ".join(item(t.get("name")) for t in sorted(issue_types, key=_order)) or "-",
@@ -110,7 +110,7 @@ def render_project(
         out.append(f"- … and {len(custom_fields) - len(fields.items)} more fields")
     out += ["", f"## Members ({len(members)})"]
     people = fit(
-        (f"{user_name(m)} ({item(m.get('userId') or '-')})" for m in sorted(members, key=_by_name)),
+        (f"{user_name(m, listed=True)} ({item(m.get('userId') or '-')})" for m in sorted(members, key=_by_name)),
         SECTION_BUDGET["members"],
     )
     listed = ", ".join(people.items) or "-"

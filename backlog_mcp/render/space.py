@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from backlog_mcp.render.text import approx_tokens, cell, fit, item
+from backlog_mcp.render.text import approx_tokens, cell, fit, inline, item
 
 ROLES = {
     1: "Administrator",
@@ -18,15 +18,15 @@ ROLES = {
 
 def render_myself(user: dict[str, Any], space: dict[str, Any], base_url: str, *, demo: str = "") -> str:
     """Who and where; `demo` (when set) says this is the bundled sample space, not a real one."""
-    role = ROLES.get(user.get("roleType", 0), f"role {item(user.get('roleType'))}")
+    role = ROLES.get(user.get("roleType", 0), f"role {inline(user.get('roleType'))}")
     lines = [
         *([f"**Demo:** {demo}"] if demo else []),
-        f"Connected to Backlog space **{item(space.get('name', '?'))}** "
+        f"Connected to Backlog space **{inline(space.get('name', '?'))}** "
         f"({item(space.get('spaceKey', '?'))}, {base_url})",
-        f"as **{item(user.get('name', '?'))}** (login {item(user.get('userId') or '-')}, "
+        f"as **{inline(user.get('name', '?'))}** (login {item(user.get('userId') or '-')}, "
         f"id {item(user.get('id'))}, {role}).",
         f"Space timezone: {item(space.get('timezone') or 'UTC')}; "
-        f"default text formatting: {item(space.get('textFormattingRule', 'markdown'))}.",
+        f"default text formatting: {inline(space.get('textFormattingRule', 'markdown'))}.",
     ]
     return "\n".join(lines)
 

@@ -44,7 +44,7 @@ def fmt_time(value: str | None, view: View) -> str:
     try:
         return parse_ts(value).astimezone(view.tz).strftime("%Y-%m-%d %H:%M")
     except ValueError:
-        return item(value)  # not a timestamp after all: show it as Backlog sent it
+        return inline(value)  # not a timestamp after all: show it as Backlog sent it
 
 
 def to_date(value: str | None, view: View) -> date | None:
@@ -67,7 +67,7 @@ def fmt_date(value: str | None, view: View) -> str:
     try:
         day = to_date(value, view)
     except ValueError:
-        return item(value)
+        return inline(value)
     return day.isoformat() if day else "-"
 
 
@@ -111,12 +111,15 @@ def fmt_number(value: float | int | None) -> str:
 # Every line terminator CommonMark or Unicode knows: a bare CR or U+2028 must not end our quote.
 LINE_BREAKS = re.compile("\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 # Markdown punctuation that could start emphasis, code, links, HTML or a cell, and our separators.
-# (`#` starts a heading only at the start of a line, which a value never is.)
-# `&`: an entity such as &middot; or &rarr; is a separator too. `_` only at a word's edge: inside a
-# word (MY_APP-1, alice_m) CommonMark never reads it as emphasis, and keys and logins stay copyable.
-_SPECIAL = re.compile(r"([\\`*\[\]<>|~&·→]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z]))")
+# (`#` starts a heading and `>` a quote only at the start of a line, which a value never is.)
+# `&` only where it starts an entity (&middot; or &rarr; would be a separator). `_` only at a word's
+# edge: inside a word (MY_APP-1, alice_m) CommonMark never reads it as emphasis, and keys and logins
+# stay copyable.
+_SPECIAL = re.compile(r"([\\`*\[\]<|~·→]|&(?=#?[0-9A-Za-z]+;)|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z]))")
 # In a list of values joined by ", " or "; ", the separators of the list as well.
 _LIST_SPECIAL = re.compile(r"([,;])")
+# What would open a block after a list marker (`- # x` is a heading, `- > x` a quote, `- 1. x` a list).
+_LEADING = re.compile(r"^(|\d{1,9})(>|(?<!\d)(?:#(?=#{0,5}(?:\s|$))|[+\-](?=\s|$))|(?<=\d)[.)](?=\s|$))")
 
 
 # C0 and C1 controls (tab and line feed aside) and the bidirectional controls: a terminal escape or
@@ -156,9 +159,11 @@ def inline(text: object) -> str:
 
     One line (every kind of line break and space run becomes one space), with Markdown punctuation
     and the renderers' separators (` · `, `→`, `|`) backslash-escaped, so the value can neither
-    start a line, open emphasis or a link, nor pass for a separator of ours.
+    start a line, open emphasis or a link, nor pass for a separator of ours. A value may follow a
+    list marker (`- name`), so a block mark at its start (`#`, `>`, `-`, `+`, `1.`) is escaped too.
     """
-    return _SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+    flat = _SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+    return _LEADING.sub(r"\1\\\2", flat)
 
 
 def item(text: object) -> str:
@@ -176,10 +181,12 @@ def approx_tokens(text: str) -> int:
     return math.ceil(len(text.encode("utf-8")) / 3)
 
 
-def user_name(user: dict[str, object] | None) -> str:
+def user_name(user: dict[str, object] | None, *, listed: bool = False) -> str:
+    """A person's name, escaped as a value on our line (`listed`: in a list joined by `, `)."""
     if not user:
         return "-"
-    return item(user.get("name") or user.get("userId") or user.get("id"))
+    name = user.get("name") or user.get("userId") or user.get("id")
+    return item(name) if listed else inline(name)
 
 
 _FENCE_LINE = re.compile(r"^[ >]*(`{3,}|~{3,})")

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from backlog_mcp.render.notation import LinkContext, to_markdown
-from backlog_mcp.render.text import View, approx_tokens, fit, fmt_time, item, quoted_page, user_name
+from backlog_mcp.render.text import View, approx_tokens, fit, fmt_time, inline, item, quoted_page, user_name
 
 JSON = dict[str, Any]
 
@@ -21,7 +21,7 @@ def page_line(page: JSON, view: View) -> str:
     parts = str(page.get("name") or "").split("/")
     indent = "  " * (len(parts) - 1)
     return (
-        f"{indent}- {item(parts[-1])} (id {item(page.get('id'))}){_tags(page)} · "
+        f"{indent}- {inline(parts[-1])} (id {inline(page.get('id'))}){_tags(page)} · "
         f"updated {fmt_time(page.get('updated'), view)[:10]} by {user_name(page.get('updatedUser'))}"
     )
 
@@ -41,7 +41,7 @@ def _tree(pages: Sequence[JSON], view: View) -> list[str]:
             prefix = "/".join(parts[:depth])
             if prefix not in names and prefix not in shown:
                 shown.add(prefix)
-                folders.append(f"{'  ' * (depth - 1)}- {item(parts[depth - 1])}/")
+                folders.append(f"{'  ' * (depth - 1)}- {inline(parts[depth - 1])}/")
         out.append("\n".join([*folders, page_line(page, view)]))
     return out
 
@@ -67,8 +67,8 @@ def render_wiki_page(page: JSON, *, rule: str, view: View, url: str, budget: int
     attachments = page.get("attachments") or []
     links = LinkContext(attachments=tuple((str(a.get("id")), str(a.get("name"))) for a in attachments))
     head = [
-        f"# {item(page.get('name'))}",
-        f"Wiki page {item(page.get('id'))}{_tags(page)} · updated {fmt_time(page.get('updated'), view)} "
+        f"# {inline(page.get('name'))}",
+        f"Wiki page {inline(page.get('id'))}{_tags(page)} · updated {fmt_time(page.get('updated'), view)} "
         f"by {user_name(page.get('updatedUser'))} (times {view.tz_name}) · {url}",
     ]
     if attachments:

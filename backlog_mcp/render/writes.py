@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from backlog_mcp.render.text import View, fmt_time, inline, item, quote, user_name
+from backlog_mcp.render.text import View, fmt_time, inline, quote, user_name
 
 JSON = dict[str, Any]
 
@@ -22,14 +22,14 @@ def render_description_set(issue: JSON, before: str, view: View) -> str:
     key = str(issue.get("issueKey"))
     after = str(issue.get("description") or "")
     change = "cleared" if not after else f"replaced ({len(before)} → {len(after)} characters)"
-    return f"Description of {key} ({item(issue.get('summary', ''))}) {change}.\n{view.base_url}/view/{key}"
+    return f"Description of {key} ({inline(issue.get('summary', ''))}) {change}.\n{view.base_url}/view/{key}"
 
 
 Row = tuple[str, str, str]  # field, old value, new value (already plain text)
 
 
 def _value(text: str) -> str:
-    return item(text) if text else "(none)"
+    return inline(text) if text else "(none)"
 
 
 def render_change(
@@ -47,7 +47,8 @@ def render_change(
     """
     lines = [("Dry run, nothing was sent. " if dry_run else "") + head]
     for name, old, new in rows:
-        lines.append(f"- {name}: {_value(old)} → {_value(new)}" if old != "" else f"- {name}: {_value(new)}")
+        label = inline(name)  # a custom field's name is user text
+        lines.append(f"- {label}: {_value(old)} → {_value(new)}" if old != "" else f"- {label}: {_value(new)}")
     if missed:
         fields = ", ".join(inline(m) for m in missed)
         lines.append(f"**Backlog did not save {fields} as asked**: the values above are what it saved.")

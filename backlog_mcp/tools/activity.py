@@ -12,7 +12,7 @@ from backlog_mcp.client import JSONObject, Params
 from backlog_mcp.errors import UsageError
 from backlog_mcp.lookup import gather
 from backlog_mcp.render.activity import KINDS, render_activity
-from backlog_mcp.render.text import item, parse_ts
+from backlog_mcp.render.text import inline, parse_ts
 from backlog_mcp.tools.declare import Call, ToolSpec
 
 PAGE = 100  # Backlog's largest page
@@ -95,12 +95,12 @@ async def get_activity(
     project = await app.lookup.project(project_key) if project_key else None
     if project is not None:
         path = f"/projects/{project['projectKey']}/activities"
-        scope += f" in {item(project['projectKey'])}"
+        scope += f" in {inline(project['projectKey'])}"
     if user:
         projects = [project] if project is not None else await app.lookup.projects()
         people = await app.lookup.users([user], projects)
         only_user = people[0][0]
-        scope += f" by {item(people[0][1])}"
+        scope += f" by {inline(people[0][1])}"
         if project is None:
             path = f"/users/{only_user}/activities"
     start = datetime.combine(datetime.fromisoformat(first), time(), tz) if first else None

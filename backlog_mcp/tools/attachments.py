@@ -21,7 +21,7 @@ from backlog_mcp.render.attachment import (
     render_attachments,
     render_text_file,
 )
-from backlog_mcp.render.text import fmt_size, item
+from backlog_mcp.render.text import fmt_size, inline
 from backlog_mcp.tools.declare import Answer, Call, Image, ToolSpec, format_call
 from backlog_mcp.tools.documents import document_ref, get_documents
 from backlog_mcp.tools.git import get_pull_requests, repository_name
@@ -75,7 +75,7 @@ async def _owner(
             ) from None
         project = await app.client.project(int(document["projectId"]))
         return Owner(
-            f"document {item(document.get('title'))}",
+            f"document {inline(document.get('title'))}",
             f"{base}/document/{project['projectKey']}/{wanted}",
             f"/documents/{wanted}/attachments",
             document.get("attachments") or [],
@@ -99,7 +99,7 @@ async def _owner(
                 + format_call(get_wiki_pages, {"project_key": "..."})
             ) from None
         return Owner(
-            f"wiki page {item(page.get('name'))}",
+            f"wiki page {inline(page.get('name'))}",
             f"{base}/alias/wiki/{page_id}",
             f"/wikis/{page_id}/attachments",
             page.get("attachments") or [],
@@ -113,12 +113,12 @@ async def _owner(
         pr = await app.client.pull_request(key, repo_id, number)
     except NotFoundError:
         raise UsageError(
-            f"Pull request {number} does not exist in {key}/{item(repo)}; list them with "
+            f"Pull request {number} does not exist in {key}/{inline(repo)}; list them with "
             + format_call(get_pull_requests, {"project_key": key, "repository": repo, "status": "all"})
         ) from None
     path = f"/projects/{segment(key)}/git/repositories/{repo_id}/pullRequests/{number}"
     return Owner(
-        f"pull request {key}/{item(repo)}#{number}",
+        f"pull request {key}/{inline(repo)}#{number}",
         f"{base}/git/{key}/{segment(repo)}/pullRequests/{number}",
         f"{path}/attachments",
         pr.get("attachments") or [],

@@ -13,7 +13,7 @@ from backlog_mcp.errors import MissingError, NotFoundError, UsageError
 from backlog_mcp.lookup import gather
 from backlog_mcp.matching import shown
 from backlog_mcp.render.documents import render_document, render_document_hits, render_document_tree
-from backlog_mcp.render.text import item
+from backlog_mcp.render.text import inline
 from backlog_mcp.tools.declare import Call, ToolSpec, format_call
 
 _DOCUMENT_ID = re.compile(r"[0-9a-f]{32}")
@@ -53,10 +53,10 @@ async def get_documents(
     found, view = await gather(client.documents(key, params), app.view(tz))
     more = len(found) > PAGE
     if not found and offset:
-        raise UsageError(f'offset={offset} is past the documents of {key} matching "{item(keyword)}".')
+        raise UsageError(f'offset={offset} is past the documents of {key} matching "{inline(keyword)}".')
     return render_document_hits(
         found[:PAGE],
-        scope=f'Documents of {key} matching "{item(keyword)}"',
+        scope=f'Documents of {key} matching "{inline(keyword)}"',
         offset=offset,
         view=view,
         next_call=(lambda next_offset: call.again(project_key=key, offset=next_offset)) if more else None,

@@ -15,7 +15,7 @@ from backlog_mcp.matching import resolve
 from backlog_mcp.render.git import render_pull_request, render_pull_requests, render_repositories
 from backlog_mcp.render.issue import render_comments
 from backlog_mcp.render.notation import LinkContext
-from backlog_mcp.render.text import item
+from backlog_mcp.render.text import inline, item
 from backlog_mcp.render.writes import render_change
 from backlog_mcp.tools.declare import Call, Kind, ToolSpec, format_call
 from backlog_mcp.tools.issues import key_arg, missing
@@ -65,7 +65,7 @@ async def get_pull_requests(
         return render_repositories(repos, list(counts), project=key, view=view)
     repo_id, repo = await repository_name(call, key, repository)
     params: dict[str, list[int]] = {"statusId": STATUS_IDS[status]}
-    scope = f"{status.capitalize() if status != 'all' else 'All'} pull requests of {key}/{item(repo)}"
+    scope = f"{status.capitalize() if status != 'all' else 'All'} pull requests of {key}/{inline(repo)}"
     if assignee:
         people = await app.lookup.users([assignee], [project])
         params["assigneeId"] = [uid for uid, _ in people]
@@ -77,7 +77,7 @@ async def get_pull_requests(
         except NotFoundError:
             raise missing(ref, app) from None
         params["issueId"] = [int(issue["id"])]
-        scope += f" linked to {item(issue['issueKey'])}"
+        scope += f" linked to {inline(issue['issueKey'])}"
     query: Params = {**params, "offset": offset, "count": count}
     filters: Params = params
     prs, total, view = await gather(
@@ -191,12 +191,12 @@ async def add_pull_request_comment(
     rows = [("Comment", "", f"{len(text)} characters")]
     url = f"{app.settings.base_url}/git/{key}/{segment(repo)}/pullRequests/{number}"
     if dry_run:
-        head = f"Would comment on {key}/{item(repo)}#{number}:"
+        head = f"Would comment on {key}/{inline(repo)}#{number}:"
         return render_change(head=head, rows=rows, dry_run=True, texts=[("Comment", text)], url=url)
     check = _check_pr_comments({"project_key": key, "repository": repo, "number": number})
     with unconfirmed_is_unknown(f"the comment on {key}/{repo}#{number}", check):
         saved = await client.add_pull_request_comment(key, repo_id, number, text, people)
-    head = f"Comment {saved.get('id')} added to {key}/{item(repo)}#{number}:"
+    head = f"Comment {saved.get('id')} added to {key}/{inline(repo)}#{number}:"
     return render_change(head=head, rows=rows, dry_run=False, url=url)
 
 

@@ -11,7 +11,7 @@ from backlog_mcp.client import JSONObject
 from backlog_mcp.lookup import gather
 from backlog_mcp.matching import norm
 from backlog_mcp.render.space import render_myself, render_users
-from backlog_mcp.render.text import item
+from backlog_mcp.render.text import inline, item
 from backlog_mcp.tools.declare import Call, ToolSpec
 
 DEMO_NOTE = (
@@ -37,7 +37,7 @@ async def get_users_by_project(
     if project_key:
         project = await call.app.lookup.project(project_key)
         users = await client.project_list(project["projectKey"], "users")
-        scope = f"Members of {item(project['projectKey'])}"
+        scope = f"Members of {inline(project['projectKey'])}"
     elif call.app.settings.projects is not None:
         # Limited to some projects: the people of those projects, not the whole space.
         projects = await client.projects()
@@ -50,7 +50,7 @@ async def get_users_by_project(
     if name and name.strip():
         wanted = norm(name)
         users = [u for u in users if wanted in norm(str(u.get("name", ""))) or wanted in norm(str(u.get("userId", "")))]
-        scope += f' matching "{item(name.strip())}"'
+        scope += f' matching "{inline(name.strip())}"'
     ordered = sorted(users, key=_by_name)
     return render_users(ordered, scope=scope, with_email=include_email)
 

@@ -11,7 +11,7 @@ from backlog_mcp.args import MaxTokens, Offset, ProjectKey, Text, Timezone, zone
 from backlog_mcp.errors import MissingError, NotFoundError, UsageError
 from backlog_mcp.lookup import gather
 from backlog_mcp.matching import norm, resolve
-from backlog_mcp.render.text import item
+from backlog_mcp.render.text import inline
 from backlog_mcp.render.wiki import render_wiki_page, render_wiki_pages
 from backlog_mcp.render.writes import render_change
 from backlog_mcp.tools.declare import Call, Kind, ToolSpec, format_call
@@ -30,9 +30,9 @@ async def get_wiki_pages(
     tz = zone(timezone)
     project = await call.app.lookup.project(project_key)
     pages, view = await gather(call.app.client.wikis(project["projectKey"], keyword or None), call.app.view(tz))
-    scope = f"Wiki of {item(project['projectKey'])}"
+    scope = f"Wiki of {inline(project['projectKey'])}"
     if keyword:
-        scope += f' matching "{item(keyword)}"'
+        scope += f' matching "{inline(keyword)}"'
     if tag:
         options: dict[str, set[int]] = {}
         for page in pages:
@@ -40,7 +40,7 @@ async def get_wiki_pages(
                 options.setdefault(str(page_tag.get("name")), set()).add(int(page_tag["id"]))
         ids = resolve("tag", tag, options, f"the wiki of {project['projectKey']}")
         pages = [p for p in pages if any(int(t["id"]) in ids for t in p.get("tags") or [])]
-        scope += f" tagged {item(tag)}"
+        scope += f" tagged {inline(tag)}"
     if pages and offset >= len(pages):
         raise UsageError(
             f"offset={offset} is past the end: {scope} has {len(pages)} pages (offsets 0 to {len(pages) - 1})."
@@ -123,7 +123,7 @@ async def save_wiki_page(
     rows: list[tuple[str, str, str]] = []
     if page is None:
         if not text or not text.strip():
-            raise UsageError(f'There is no page "{item(name)}" in {key}; to create it, pass its content.')
+            raise UsageError(f'There is no page "{inline(name)}" in {key}; to create it, pass its content.')
         if new_name:
             raise UsageError("new_name renames an existing page; to create one, pass its name only.")
         rows = [("Name", "", str(name).strip()), ("Content", "", f"{len(text)} characters")]
