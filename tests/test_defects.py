@@ -466,7 +466,7 @@ async def test_notification_ids_are_shown_and_usable(tools: Client, fake: Faulty
     import re
 
     listed = await ok(tools, "get_notifications", count=5)
-    ids = [int(i) for i in re.findall(r"\(id (\d+)\)$", listed, re.M)]
+    ids = [int(i) for i in re.findall(r"^- id (\d+) · ", listed, re.M)]
     assert len(ids) == 5
     unread = next(n for n in fake.space.notifications[1073925001] if not n["alreadyRead"])
     preview = await ok(tools, "mark_notifications_read", notification_id=unread["id"], dry_run=True)

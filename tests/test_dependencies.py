@@ -9,7 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # Distribution names whose import name differs.
-IMPORT_NAMES = {"python-dotenv": "dotenv", "markdown-it-py": "markdown_it"}
+IMPORT_NAMES = {"python-dotenv": "dotenv", "markdown-it-py": "markdown_it", "pillow": "PIL"}
 
 
 def test_every_runtime_import_is_declared() -> None:

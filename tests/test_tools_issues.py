@@ -159,7 +159,7 @@ _26 earlier comments not shown; fetch them with get_issue_comments(issue_key="OR
 
 **鈴木 一郎** 06:00 · Due date: 2026-11-17 → 2026-11-23 · Crash count: 27 → 29
 
-**Hana Sato** 20:00 · Category: Android → Android\\, Backend · Attached log-28.txt
+**Hana Sato** 20:00 · Category: Android → Android, Backend · Attached log-28.txt
 > Thanks, looks good on my side. 問題ありません。
 
 ### 2026-11-13
@@ -230,7 +230,7 @@ _27 earlier comments not shown; fetch them with get_issue_comments(issue_key="NO
 
 ### 2026-11-12
 
-**Alice Martin** 11:00 · Category: Frontend → Frontend\\, Infra · Attached log-28.txt
+**Alice Martin** 11:00 · Category: Frontend → Frontend, Infra · Attached log-28.txt
 > LGTM 👍 本番反映も問題なし。
 
 **田中 美咲** 21:00 · Milestone: (none) → Sprint 14 · Priority: Normal → High · Description edited

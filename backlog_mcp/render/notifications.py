@@ -54,7 +54,8 @@ def notification_line(notification: JSON, view: View) -> str:
     comment = notification.get("comment") or notification.get("pullRequestComment")
     rule = str((notification.get("project") or {}).get("textFormattingRule") or "markdown")
     said = _first_line(comment, rule)
-    return f"- {when} · **{who}** {why} {_target(notification)}{said} (id {inline(notification.get('id'))})"
+    # The id first: after a summary, a summary's own "(id 1)" could pass for it.
+    return f"- id {inline(notification.get('id'))} · {when} · **{who}** {why} {_target(notification)}{said}"
 
 
 def render_notifications(

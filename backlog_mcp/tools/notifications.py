@@ -113,7 +113,7 @@ async def _preview(call: Call, notification_id: int) -> str:
             + (" in the projects this server may use" if call.app.settings.projects is not None else "")
             + f"; list them with {format_call(get_notifications, {})}."
         )
-    line = notification_line(found, view).removeprefix("- ")
+    line = notification_line(found, view).removeprefix(f"- id {notification_id} · ")
     if found.get("alreadyRead"):
         return f"Dry run, nothing was sent. Notification {notification_id} is already read: {line}"
     return f"Dry run, nothing was sent. Would mark notification {notification_id} read: {line}"
