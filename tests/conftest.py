@@ -12,7 +12,7 @@ from mcp import Client
 from backlog_mcp import logs
 from backlog_mcp.client import RetryPolicy
 from backlog_mcp.config import Settings
-from backlog_mcp.fake import DEFAULT_API_KEY, build_space
+from backlog_mcp.fake import DEFAULT_API_KEY, REFERENCE_NOW, build_space
 from backlog_mcp.fake.dataset import Space
 from backlog_mcp.server import build_server
 from tests.faulty_backlog import FaultyBacklog
@@ -58,7 +58,10 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def mcp(fake: FaultyBacklog, settings: Settings) -> AsyncIterator[Client]:
-    server = build_server(settings, transport=httpx.ASGITransport(app=fake), retry=FAST_RETRY)
+    # The sample data's today: overdue marks must not change with the day the tests run.
+    server = build_server(
+        settings, transport=httpx.ASGITransport(app=fake), retry=FAST_RETRY, now=lambda: REFERENCE_NOW
+    )
     async with Client(server, raise_exceptions=True) as client:
         yield client
 

@@ -522,3 +522,45 @@ def tools_settings(fake: FaultyBacklog) -> Settings:
     from tests.conftest import BASE_URL
 
     return Settings(api_key=DEFAULT_API_KEY, base_url=BASE_URL)
+
+
+# -- 15. friction: closest tool first, grammar, filter names, names for Notify, overdue milestones -------
+
+
+async def test_friction_fixes(tools: Client) -> None:
+    unknown = await tools.call_tool("get_issue_detail", {"issue_key": "ORBIT-1"})
+    assert unknown.is_error
+    assert text_of(unknown).startswith('Unknown tool "get_issue_detail"; did you mean "get_issue_details"?')
+    one_page = await ok(tools, "get_wiki_pages", project_key="ORBIT", keyword="開発環境")
+    assert ": 1 page (" in one_page
+    one_issue = await ok(
+        tools, "get_user_issue_list", projects=["ORBIT"], keyword="回転するとクラッシュ", assignees=["anyone"]
+    )
+    assert ": issue 1 of 1 (" in one_issue
+    dated = await ok(tools, "get_user_issue_list", due_date="..2026-11-30", created="2026-10-01..2026-11-30")
+    assert "due_date ..2026-11-30" in dated and "created 2026-10-01..2026-11-30" in dated
+    assert "dueDate" not in dated and "createdSince" not in dated
+    notify = await ok(
+        tools, "add_issue_comment", issue_key="ORBIT-2", content="x", notify=["kenji", "me"], dry_run=True
+    )
+    assert "- Notify: 伊藤 健二, Hana Sato" in notify
+    sent = await ok(tools, "add_issue_comment", issue_key="ORBIT-2", content="x", notify=["kenji"])
+    assert "; notified 伊藤 健二." in sent
+    project = await ok(tools, "get_project", project_key="ORBIT")
+    assert "| 2.4.0 | 2026-11-06 | 2026-11-19 (overdue 1 d) | open |" in project
+
+
+async def test_one_comment_is_one_comment(tools: Client, fake: FaultyBacklog) -> None:
+    from backlog_mcp.render.text import plural
+
+    assert [plural(1, "comment"), plural(2, "comment"), plural(0, "page")] == ["1 comment", "2 comments", "0 pages"]
+    orbit = next(p.data["id"] for p in fake.space.projects.values() if p.data["projectKey"] == "ORBIT")
+    pr = next(
+        pr
+        for pr in fake.space.pull_requests.values()
+        if pr["projectId"] == orbit and len(fake.space.pr_comments.get(pr["id"], [])) == 1
+    )
+    text = await ok(
+        tools, "get_pull_request", project_key="ORBIT", repository=str(pr["repositoryId"]), number=pr["number"]
+    )
+    assert "1 comment in all." in text or "1 comment;" in text

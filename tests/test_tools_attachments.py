@@ -138,7 +138,7 @@ async def test_a_document_attachment_is_an_image_too(mcp: Client, fake: FaultyBa
         d for d in fake.space.documents.values() if d["title"] == "Architecture" and d["projectId"] == 104
     )
     listed = text_of(await mcp.call_tool("get_attachment", {"document_id": architecture["id"]}))
-    assert listed.startswith("document Architecture: 1 attachments.") and "overview.png" in listed
+    assert listed.startswith("document Architecture: 1 attachment.") and "overview.png" in listed
     result = await mcp.call_tool(
         "get_attachment", {"document_id": architecture["id"].upper(), "attachment": "overview"}
     )

@@ -46,7 +46,7 @@ Android, iOS, Backend, デザイン
 ## Milestones and versions
 | Name | Start | Release due | State |
 |---|---|---|---|
-| 2.4.0 | 2026-11-06 | 2026-11-19 | open |
+| 2.4.0 | 2026-11-06 | 2026-11-19 (overdue 1 d) | open |
 | Sprint 14 | 2026-11-20 | 2026-12-03 | open |
 | Sprint 15 | 2026-12-04 | 2026-12-17 | open |
 | スプリント 16 | 2026-12-18 | 2026-12-31 | open |

@@ -81,6 +81,7 @@ Created ORBIT-220:
 - Severity: Minor
 - OS versions: iOS 18
 - Description: 28 characters
+- Notify: 伊藤 健二
 
 https://acme.backlog.com/view/ORBIT-220\
 """)

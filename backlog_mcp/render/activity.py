@@ -12,7 +12,7 @@ from typing import Any
 
 from backlog_mcp.render.issue import change_line
 from backlog_mcp.render.notation import first_line
-from backlog_mcp.render.text import View, approx_tokens, fit, fmt_time, inline, item, user_name
+from backlog_mcp.render.text import View, approx_tokens, fit, fmt_time, inline, item, plural, user_name
 
 JSON = dict[str, Any]
 KINDS: dict[str, tuple[int, ...]] = {
@@ -81,7 +81,8 @@ def describe(activity: JSON, view: View) -> tuple[str, str]:
             links = content.get("link") or []
             keys = ", ".join(item(f"{project}-{link.get('key_id')}") for link in links[:10])
             verb = "updated" if kind == 14 else "created"
-            return f"{project}: several issues", f"{verb} {len(links)} issues ({keys})" + _changes(content, view)
+            what = f"{verb} {plural(len(links), 'issue')} ({keys})"
+            return f"{project}: several issues", what + _changes(content, view)
         case 5 | 6 | 7:
             verb = {5: "created", 6: "edited", 7: "deleted"}[kind]
             return f"{project} wiki {inline(content.get('name'))} (id {inline(content.get('id'))})", f"{verb} the page"

@@ -14,6 +14,7 @@ from backlog_mcp.render.text import (
     fmt_size,
     fmt_time,
     inline,
+    plural,
     quote,
     user_name,
     visible_controls,
@@ -79,7 +80,7 @@ def render_attachments(attachments: Sequence[JSON], *, owner: str, view: View) -
     if not attachments:
         return f"{owner} has no attachments."
     lines = [attachment_line(a, view) for a in attachments]
-    return "\n".join([f"{owner}: {len(lines)} attachments. Open one by its name or id.", "", *lines])
+    return "\n".join([f"{owner}: {plural(len(lines), 'attachment')}. Open one by its name or id.", "", *lines])
 
 
 def describe(attachment: JSON, *, owner: str, url: str, view: View, why: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from backlog_mcp.render.text import View, approx_tokens, fit, fmt_time, inline, item, quoted_page, user_name
+from backlog_mcp.render.text import View, approx_tokens, fit, fmt_time, inline, item, plural, quoted_page, user_name
 
 JSON = dict[str, Any]
 
@@ -27,7 +27,8 @@ def render_document_tree(tree: JSON, *, project: str, offset: int, budget: int, 
     lines = _tree_lines(nodes)
     if offset >= len(lines):
         last = len(lines) - 1
-        return f"No documents at offset {offset}: the tree of {inline(project)} has {len(lines)} lines (0 to {last})."
+        shape = f"the tree of {inline(project)} has {plural(len(lines), 'line')} (0 to {last})"
+        return f"No documents at offset {offset}: {shape}."
     head = f"Documents of {inline(project)}: {len(lines)} (nested as in Backlog). Open one by its id."
     fitted = fit(lines[offset:], budget - approx_tokens(head) - 60)
     shown_to = offset + len(fitted.items)

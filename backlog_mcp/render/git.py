@@ -6,7 +6,18 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from backlog_mcp.render.notation import LinkContext, to_markdown
-from backlog_mcp.render.text import View, approx_tokens, fit, fit_blocks, fmt_time, inline, item, quote, user_name
+from backlog_mcp.render.text import (
+    View,
+    approx_tokens,
+    fit,
+    fit_blocks,
+    fmt_time,
+    inline,
+    item,
+    plural,
+    quote,
+    user_name,
+)
 
 JSON = dict[str, Any]
 
@@ -18,7 +29,7 @@ def repository_line(repo: JSON, open_count: int | None, view: View) -> str:
         line += f": {inline(repo.get('description'))}"
     line += f" · last push {pushed}"
     if open_count is not None:
-        line += f" · {open_count} open pull requests"
+        line += f" · {plural(open_count, 'open pull request')}"
     return line
 
 

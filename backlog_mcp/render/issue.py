@@ -20,6 +20,7 @@ from backlog_mcp.render.text import (
     fmt_time,
     inline,
     item,
+    plural,
     quote,
     user_name,
 )
@@ -122,7 +123,7 @@ def render_comments(
     fitted = fit((render_comment(c, rule, view, links) for c in reversed(comments)), budget, overhead=6)
     texts = fitted.items
     if fitted.clipped_lines:  # one comment bigger than the whole budget
-        texts = [texts[0] + f"\n> … ({fitted.clipped_lines} more lines of this comment not shown)"]
+        texts = [texts[0] + f"\n> … ({plural(fitted.clipped_lines, 'more line')} of this comment not shown)"]
     shown = len(texts)
     days = [fmt_time(c.get("created"), view)[:10] for c in reversed(comments)][:shown]
     rendered: list[str] = []
@@ -140,8 +141,7 @@ def render_comments(
             parts.append(f"_Earlier comments exist; fetch them with {call}._")
         else:
             earlier = older + dropped
-            plural = "s" if earlier != 1 else ""
-            parts.append(f"_{earlier} earlier comment{plural} not shown; fetch them with {call}._")
+            parts.append(f"_{plural(earlier, 'earlier comment')} not shown; fetch them with {call}._")
     parts.extend(rendered)
     if newer_call:
         parts.append(f"_Newer comments: {newer_call}._")
@@ -276,7 +276,7 @@ def render_issue(
     for field in issue.get("customFields") or []:
         if field.get("fieldTypeId") == TEXTAREA and field.get("value"):
             value, cut = clip(str(field["value"]).strip(), max(100, budget // 10))
-            more = f"\n> … ({cut} more lines)" if cut else ""
+            more = f"\n> … ({plural(cut, 'more line')})" if cut else ""
             out += f"\n\n**{inline(field.get('name'))}** (custom field)\n" + quote(value) + more
     description = to_markdown(issue.get("description"), rule, links)
     # The description gets up to two thirds of what is left; comments get the rest.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from backlog_mcp.render.text import View, approx_tokens, cell, fit, fmt_due, fmt_time
+from backlog_mcp.render.text import View, approx_tokens, cell, fit, fmt_due, fmt_time, plural
 
 JSON = dict[str, Any]
 CLOSED_STATUS_ID = 4
@@ -68,9 +68,10 @@ def render_issue_list(
     shown = len(rows.items)
     first, last = offset + 1, offset + shown
     of = f" of {total}" if total is not None else ""
-    head = f"{scope}: issues {first}-{last}{of} (dates {view.tz_name})."
+    span = f"issue {first}" if first == last else f"issues {first}-{last}"
+    head = f"{scope}: {span}{of} (dates {view.tz_name})."
     if sent is not None and total is None:
-        head = f"{scope}: {shown} issues (dates {view.tz_name})."
+        head = f"{scope}: {plural(shown, 'issue')} (dates {view.tz_name})."
         last = offset + sent if shown == len(issues) else last
     tail = []
     follow = f"the same call with offset={last}" if long_call else next_call(last)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from backlog_mcp.render.text import View, cell, fit, fmt_date, inline, item, user_name
+from backlog_mcp.render.text import View, cell, fit, fmt_date, fmt_due, inline, item, plural, user_name
 
 JSON = dict[str, Any]
 FIELD_TYPES = {
@@ -107,7 +107,7 @@ def render_project(
     fields = fit((_field(f, type_names) for f in sorted(custom_fields, key=_order)), SECTION_BUDGET["fields"])
     out += fields.items or ["-"]
     if fields.dropped:
-        out.append(f"- … and {len(custom_fields) - len(fields.items)} more fields")
+        out.append(f"- … and {plural(len(custom_fields) - len(fields.items), 'more field')}")
     out += ["", f"## Members ({len(members)})"]
     people = fit(
         (f"{user_name(m, listed=True)} ({item(m.get('userId') or '-')})" for m in sorted(members, key=_by_name)),
@@ -122,7 +122,11 @@ def render_project(
 
 def _version_row(version: JSON, view: View) -> str:
     state = "archived" if version.get("archived") else "open"
-    start, due = fmt_date(version.get("startDate"), view), fmt_date(version.get("releaseDueDate"), view)
+    # Still open past its release date: overdue, as an issue would be.
+    start, due = (
+        fmt_date(version.get("startDate"), view),
+        fmt_due(version.get("releaseDueDate"), bool(version.get("archived")), view),
+    )
     return f"| {cell(version.get('name'))} | {start} | {due} | {state} |"
 
 

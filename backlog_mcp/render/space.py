@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from backlog_mcp.render.text import approx_tokens, cell, fit, inline, item
+from backlog_mcp.render.text import approx_tokens, cell, fit, inline, item, plural
 
 ROLES = {
     1: "Administrator",
@@ -50,4 +50,4 @@ def render_users(users: list[dict[str, Any]], *, scope: str, with_email: bool, b
     rows = fit((row(user) for user in users), budget - approx_tokens(scope) - 60)
     shown = len(rows.items)
     more = f" (showing {shown}; narrow with a name)" if shown < len(users) else ""
-    return "\n".join([f"{scope}: {len(users)} users{more}.", "", *lines, *rows.items])
+    return "\n".join([f"{scope}: {plural(len(users), 'user')}{more}.", "", *lines, *rows.items])

@@ -176,6 +176,11 @@ def cell(text: object | None) -> str:
     return inline(text if text is not None else "")
 
 
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """`1 page`, `2 pages` (`many`: an irregular plural)."""
+    return f"{count} {word if count == 1 else many or word + 's'}"
+
+
 def approx_tokens(text: str) -> int:
     """A conservative token estimate: about 1 token per 3 UTF-8 bytes (CJK ~1 per char)."""
     return math.ceil(len(text.encode("utf-8")) / 3)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from backlog_mcp.render.notation import LinkContext, to_markdown
-from backlog_mcp.render.text import View, approx_tokens, fit, fmt_time, inline, item, quoted_page, user_name
+from backlog_mcp.render.text import View, approx_tokens, fit, fmt_time, inline, item, plural, quoted_page, user_name
 
 JSON = dict[str, Any]
 
@@ -53,7 +53,7 @@ def render_wiki_pages(
     if not pages:
         return f"No wiki pages: {scope}."
     ordered = sorted(pages, key=lambda p: str(p.get("name") or "").split("/"))
-    head = f"{scope}: {len(ordered)} pages (dates {view.tz_name}). Open one by its id."
+    head = f"{scope}: {plural(len(ordered), 'page')} (dates {view.tz_name}). Open one by its id."
     lines = fit(_tree(ordered[offset:], view), budget - approx_tokens(head) - 60)
     tail = []
     shown_to = offset + len(lines.items)

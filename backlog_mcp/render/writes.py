@@ -5,23 +5,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from backlog_mcp.render.text import View, fmt_time, inline, quote, user_name
+from backlog_mcp.render.text import View, fmt_time, inline, plural, quote, user_name
 
 JSON = dict[str, Any]
 
 
 def render_comment_added(comment: JSON, issue_key: str, view: View) -> str:
+    """The saved comment as Backlog returned it: id, author, time, whom it notified, where."""
     when = fmt_time(comment.get("created"), view)
+    people = [n.get("user") for n in comment.get("notifications") or [] if isinstance(n, dict)]
+    told = ", ".join(user_name(p, listed=True) for p in people if isinstance(p, dict))
     return (
         f"Comment {comment.get('id')} added to {issue_key} by {user_name(comment.get('createdUser'))} "
-        f"at {when} ({view.tz_name}).\n{view.base_url}/view/{issue_key}#comment-{comment.get('id')}"
+        f"at {when} ({view.tz_name}){f'; notified {told}' if told else ''}."
+        f"\n{view.base_url}/view/{issue_key}#comment-{comment.get('id')}"
     )
 
 
 def render_description_set(issue: JSON, before: str, view: View) -> str:
     key = str(issue.get("issueKey"))
     after = str(issue.get("description") or "")
-    change = "cleared" if not after else f"replaced ({len(before)} → {len(after)} characters)"
+    change = "cleared" if not after else f"replaced ({len(before)} → {plural(len(after), 'character')})"
     return f"Description of {key} ({inline(issue.get('summary', ''))}) {change}.\n{view.base_url}/view/{key}"
 
 

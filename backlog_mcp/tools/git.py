@@ -15,11 +15,11 @@ from backlog_mcp.matching import resolve
 from backlog_mcp.render.git import render_pull_request, render_pull_requests, render_repositories
 from backlog_mcp.render.issue import render_comments
 from backlog_mcp.render.notation import LinkContext
-from backlog_mcp.render.text import inline, item
+from backlog_mcp.render.text import inline, item, plural
 from backlog_mcp.render.writes import render_change
 from backlog_mcp.tools.declare import Call, Kind, ToolSpec, format_call
 from backlog_mcp.tools.issues import key_arg, missing
-from backlog_mcp.tools.writing import Body, DryRun, Notify, converted, notified_ids, unconfirmed_is_unknown
+from backlog_mcp.tools.writing import Body, DryRun, Notify, converted, notified, notify_row, unconfirmed_is_unknown
 
 STATUS_IDS = {"open": [1], "closed": [2], "merged": [3], "all": []}
 
@@ -142,11 +142,11 @@ async def get_pull_request(
             older=-1 if more else 0,
             older_call=lambda first: call.again(project_key=key, repository=repo, before_id=first),
         )
-        thread = f"{total} comments in all.\n\n{thread}"
+        thread = f"{plural(total, 'comment')} in all.\n\n{thread}"
     elif total and comment_count:
-        thread = f"{total} comments, none before comment {before_id}."
+        thread = f"{plural(total, 'comment')}, none before comment {before_id}."
     elif total:
-        thread = f"{total} comments; read them with {call.again(comment_count=20)}."
+        thread = f"{plural(total, 'comment')}; read them with {call.again(comment_count=20)}."
     return render_pull_request(
         pr,
         repo=repo,
@@ -186,16 +186,16 @@ async def add_pull_request_comment(
         find = format_call(get_pull_requests, {"project_key": key, "repository": repo, "status": "all"})
         raise UsageError(f"{key}/{repo} has no pull request {number}; list them with {find}.") from None
     text = converted(content, str(project.get("textFormattingRule", "markdown")))
-    people = await notified_ids(app.lookup, notify, project)
+    people = await notified(app.lookup, notify, project)
     call.note(project=key, target=f"{key}/{repo}#{number}", fields=["comment"], texts={"comment": content})
-    rows = [("Comment", "", f"{len(text)} characters")]
+    rows = [("Comment", "", plural(len(text), "character")), *notify_row(people)]
     url = f"{app.settings.base_url}/git/{key}/{segment(repo)}/pullRequests/{number}"
     if dry_run:
         head = f"Would comment on {key}/{inline(repo)}#{number}:"
         return render_change(head=head, rows=rows, dry_run=True, texts=[("Comment", text)], url=url)
     check = _check_pr_comments({"project_key": key, "repository": repo, "number": number})
     with unconfirmed_is_unknown(f"the comment on {key}/{repo}#{number}", check):
-        saved = await client.add_pull_request_comment(key, repo_id, number, text, people)
+        saved = await client.add_pull_request_comment(key, repo_id, number, text, [uid for uid, _ in people])
     head = f"Comment {saved.get('id')} added to {key}/{inline(repo)}#{number}:"
     return render_change(head=head, rows=rows, dry_run=False, url=url)
 

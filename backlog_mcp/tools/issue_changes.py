@@ -13,7 +13,7 @@ from backlog_mcp.client import JSONObject
 from backlog_mcp.errors import NotFoundError, UsageError
 from backlog_mcp.lookup import CATEGORY, ISSUE_TYPE, MILESTONE, STATUS, VERSION, Lookup
 from backlog_mcp.lookup import Kind as Kind_
-from backlog_mcp.render.text import fmt_number
+from backlog_mcp.render.text import fmt_number, plural
 from backlog_mcp.render.writes import Row, render_change
 from backlog_mcp.tools.declare import Call, Kind, ToolSpec, format_call
 from backlog_mcp.tools.issues import get_issue_details, get_user_issue_list, key_arg, missing
@@ -25,7 +25,8 @@ from backlog_mcp.tools.writing import (
     converted,
     custom_form,
     missing_required,
-    notified_ids,
+    notified,
+    notify_row,
     one,
     unconfirmed_is_unknown,
 )
@@ -202,10 +203,12 @@ async def create_issue(
     if description:
         text = converted(description, str(project.get("textFormattingRule", "markdown")))
         form.data["description"] = text
-        form.rows.append(("Description", "", f"{len(text)} characters"))
+        form.rows.append(("Description", "", plural(len(text), "character")))
         form.texts.append(("Description", text))
         call.note(texts={"description": description})
-    form.data["notifiedUserId"] = await notified_ids(lookup, notify, project)
+    people = await notified(lookup, notify, project)
+    form.data["notifiedUserId"] = [uid for uid, _ in people]
+    form.rows += notify_row(people)
     call.note(fields=[row[0] for row in form.rows])
     if dry_run:
         return render_change(head=f"Would create an issue in {key}:", rows=form.rows, dry_run=True, texts=form.texts)
@@ -245,7 +248,7 @@ def _returned(issue: Mapping[str, Any], label: str, form: Mapping[str, Any]) -> 
             fmt_number(value) if isinstance(value, int | float) else str(value)[:10] if "date" in label else str(value)
         )
     if label == "Description":
-        return f"{len(str(issue.get('description') or ''))} characters"
+        return plural(len(str(issue.get("description") or "")), "character")
     if label == "Parent":
         parent = issue.get("parentIssueId")
         return "" if not parent else None if parent == form.get("parentIssueId") else f"issue id {parent}"
@@ -354,7 +357,7 @@ async def update_issue(
     if description is not None:
         text = converted(description, rule)
         old = str(current.get("description") or "")
-        form.set("description", text, "Description", f"{len(old)} characters", f"{len(text)} characters")
+        form.set("description", text, "Description", plural(len(old), "character"), plural(len(text), "character"))
         form.texts.append(("Description", text))
     for name in dict.fromkeys(clear or []):
         param, label = _CLEAR[name]
@@ -369,12 +372,14 @@ async def update_issue(
         raise UsageError("Nothing to change: pass a field to set, `clear`, or a `comment`.")
     if not form.rows and "comment" not in form.data:
         raise UsageError(f"Nothing to change: {key} already has those values.")
-    form.data["notifiedUserId"] = await notified_ids(lookup, notify, project)
+    people = await notified(lookup, notify, project)
+    form.data["notifiedUserId"] = [uid for uid, _ in people]
+    form.rows += notify_row(people)
     texts = {k: v for k, v in (("description", description), ("comment", comment)) if v}
     call.note(fields=[row[0] for row in form.rows] + (["comment"] if comment else []), texts=texts)
     url = f"{app.settings.base_url}/view/{key}"
     if comment:
-        form.rows.append(("Comment", "", f"{len(form.data['comment'])} characters"))
+        form.rows.append(("Comment", "", plural(len(form.data["comment"]), "character")))
     if dry_run:
         return render_change(head=f"Would update {key}:", rows=form.rows, dry_run=True, texts=form.texts, url=url)
     check = format_call(get_issue_details, {"issue_key": key, "comment_count": 1})
@@ -395,7 +400,7 @@ def _current(issue: Mapping[str, Any], name: str) -> str:
         }[name]
     )  # fmt: skip
     if name == "description":
-        return f"{len(str(value or ''))} characters"
+        return plural(len(str(value or "")), "character")
     if isinstance(value, list):
         return _names(value)
     if isinstance(value, dict):

@@ -10,11 +10,11 @@ from pydantic import Field
 from backlog_mcp.args import IssueKey, Text
 from backlog_mcp.client import JSONObject
 from backlog_mcp.errors import NotFoundError, UsageError
-from backlog_mcp.render.text import UTC_ZONE, user_name
+from backlog_mcp.render.text import UTC_ZONE, plural, user_name
 from backlog_mcp.render.writes import render_change, render_comment_added, render_description_set
 from backlog_mcp.tools.declare import Call, Kind, ToolSpec, format_call
 from backlog_mcp.tools.issues import get_issue_comments, get_issue_details, get_user_issue_list, key_arg, missing
-from backlog_mcp.tools.writing import Body, DryRun, Notify, converted, notified_ids, unconfirmed_is_unknown
+from backlog_mcp.tools.writing import Body, DryRun, Notify, converted, notified, notify_row, unconfirmed_is_unknown
 
 
 async def _issue(call: Call, key: str, need: str) -> tuple[JSONObject, JSONObject]:
@@ -43,7 +43,7 @@ async def update_issue_description(
     call.note(fields=["description"], texts={"description": description})
     old = str(before.get("description") or "")
     if dry_run:
-        rows = [("Description", f"{len(old)} characters", f"{len(text)} characters" if text else "")]
+        rows = [("Description", plural(len(old), "character"), plural(len(text), "character") if text else "")]
         url = f"{call.app.settings.base_url}/view/{key}"
         return render_change(
             head=f"Would replace the description of {key}:",
@@ -71,15 +71,13 @@ async def add_issue_comment(
     issue, project = await _issue(call, key, "comment")
     key = str(issue["issueKey"])
     text = converted(content, str(project.get("textFormattingRule", "markdown")))
-    people = await notified_ids(call.app.lookup, notify, project)
+    people = await notified(call.app.lookup, notify, project)
     call.note(fields=["comment"] + (["notify"] if people else []), texts={"comment": content})
     if dry_run:
-        rows = [("Comment", "", f"{len(text)} characters")] + (
-            [("Notify", "", ", ".join(notify or []))] if people else []
-        )
+        rows = [("Comment", "", plural(len(text), "character")), *notify_row(people)]
         return render_change(head=f"Would comment on {key}:", rows=rows, dry_run=True, texts=[("Comment", text)])
     with unconfirmed_is_unknown(f"the comment on {key}", _check_comments({"issue_key": key})):
-        comment = await call.app.client.add_comment(key, text, people, current=issue)
+        comment = await call.app.client.add_comment(key, text, [uid for uid, _ in people], current=issue)
     return render_comment_added(comment, key, await call.app.view(UTC_ZONE))
 
 
@@ -111,7 +109,7 @@ async def update_issue_comment(
     text = converted(content, str(project.get("textFormattingRule", "markdown")))
     call.note(target=f"{key}#comment-{comment_id}", fields=["comment"], texts={"comment": content})
     old = str(comment.get("content") or "")
-    rows = [("Comment", f"{len(old)} characters", f"{len(text)} characters")]
+    rows = [("Comment", plural(len(old), "character"), plural(len(text), "character"))]
     url = f"{call.app.settings.base_url}/view/{key}#comment-{comment_id}"
     if dry_run:
         return render_change(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -230,6 +230,16 @@ def _days(ranges: dict[str, str | None], legacy: dict[str, str | None]) -> dict[
     return params
 
 
+def _day_words(params: Mapping[str, str]) -> list[str]:
+    """The day filters as the header says them: by their argument names and range form (`due_date ..2026-11-30`)."""
+    words = []
+    for arg, param in _DAY_ARGS:
+        since, until = params.get(param + "Since", ""), params.get(param + "Until", "")
+        if since or until:
+            words.append(f"{arg} {since}" if since == until else f"{arg} {since}..{until}")
+    return words
+
+
 async def get_user_issue_list(
     call: Call,
     projects: Annotated[Names, Field(description="Keys or names")] = None,
@@ -346,7 +356,7 @@ async def get_user_issue_list(
         words.append("children of " + " or ".join(item(p) for p in shown_parents))
     if keyword:
         words.append(f'matching "{item(keyword)}"')
-    words.extend(f"{k} {v}" for k, v in dates.items())
+    words.extend(_day_words(dates))
     listing = {**params, "offset": offset, "count": count}
     issues, total, view = await gather(app.client.issues(listing), app.client.count_issues(params), app.view(tz))
     description = ("Issues " + ", ".join(words) if words else "All issues") + f", by {sort} {order}"

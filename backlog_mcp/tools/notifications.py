@@ -12,7 +12,7 @@ from backlog_mcp.client import Params
 from backlog_mcp.errors import MissingError, UsageError
 from backlog_mcp.lookup import gather
 from backlog_mcp.render.notifications import notification_line, render_notifications
-from backlog_mcp.render.text import UTC_ZONE
+from backlog_mcp.render.text import UTC_ZONE, plural
 from backlog_mcp.tools.declare import Call, Kind, ToolSpec, format_call
 from backlog_mcp.tools.writing import DryRun, unconfirmed_is_unknown
 
@@ -101,7 +101,7 @@ async def _mark_allowed(call: Call, notification_id: int | None, dry_run: bool, 
             await client.mark_notifications_read(chosen)
     if notification_id is not None:
         return f"{prefix}notification {notification_id} read."
-    return f"{prefix}{len(chosen)} unread notifications of the allowed projects read."
+    return f"{prefix}{plural(len(chosen), 'unread notification')} of the allowed projects read."
 
 
 async def _preview(call: Call, notification_id: int) -> str:

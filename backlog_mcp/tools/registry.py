@@ -49,6 +49,7 @@ from backlog_mcp.errors import (
 )
 from backlog_mcp.http import KEY_HEADER
 from backlog_mcp.matching import closest_first, shown
+from backlog_mcp.render.text import plural
 from backlog_mcp.tools.declare import Answer, Call, Image, Kind, ToolSpec, defaults_left_out
 
 log = logging.getLogger(__name__)
@@ -157,7 +158,7 @@ def describe(exc: BacklogError, base_url: str, *, own_key: bool = False) -> str:
 
 def _age(seconds: float) -> str:
     if seconds < 120:
-        return f"{seconds:.0f} seconds"
+        return plural(round(seconds), "second")
     if seconds < 7200:
         return f"{seconds / 60:.0f} minutes"
     return f"{seconds / 3600:.1f} hours"
@@ -358,7 +359,11 @@ class BacklogServer(MCPServer[AppState]):
                         project = project_named(arguments if isinstance(arguments, Mapping) else {})
                         state.audit.append(tool=name, outcome="refused", project=project, detail=self._held[name])
                 raise ToolError(self._held[name])
-            raise ToolError(f"Unknown tool: {shown(name, 60)}. Valid tools: {', '.join(self._entries)}.")
+            valid = closest_first(name[:100], self._entries)
+            raise ToolError(
+                f'Unknown tool "{shown(name, 60)}"; did you mean "{valid[0]}"? Tools, closest first: '
+                f"{', '.join(valid)}."
+            )
         app = self.state_for(context)
         answer = await entry.run(app, arguments if isinstance(arguments, Mapping) else {})
         return CallToolResult(content=blocks(answer), is_error=False)

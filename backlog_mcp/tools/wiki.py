@@ -11,7 +11,7 @@ from backlog_mcp.args import MaxTokens, Offset, ProjectKey, Text, Timezone, zone
 from backlog_mcp.errors import MissingError, NotFoundError, UsageError
 from backlog_mcp.lookup import gather
 from backlog_mcp.matching import norm, resolve
-from backlog_mcp.render.text import inline
+from backlog_mcp.render.text import inline, plural
 from backlog_mcp.render.wiki import render_wiki_page, render_wiki_pages
 from backlog_mcp.render.writes import render_change
 from backlog_mcp.tools.declare import Call, Kind, ToolSpec, format_call
@@ -43,7 +43,8 @@ async def get_wiki_pages(
         scope += f" tagged {inline(tag)}"
     if pages and offset >= len(pages):
         raise UsageError(
-            f"offset={offset} is past the end: {scope} has {len(pages)} pages (offsets 0 to {len(pages) - 1})."
+            f"offset={offset} is past the end: {scope} has {plural(len(pages), 'page')} "
+            f"(offsets 0 to {len(pages) - 1})."
         )
     return render_wiki_pages(
         pages,
@@ -126,14 +127,14 @@ async def save_wiki_page(
             raise UsageError(f'There is no page "{inline(name)}" in {key}; to create it, pass its content.')
         if new_name:
             raise UsageError("new_name renames an existing page; to create one, pass its name only.")
-        rows = [("Name", "", str(name).strip()), ("Content", "", f"{len(text)} characters")]
+        rows = [("Name", "", str(name).strip()), ("Content", "", plural(len(text), "character"))]
     else:
         if text is not None:
             if not text.strip():
                 raise UsageError("content is empty; a wiki page cannot be emptied (pass the new text).")
             old = str(page.get("content") or "")
             form["content"] = text
-            rows.append(("Content", f"{len(old)} characters", f"{len(text)} characters"))
+            rows.append(("Content", plural(len(old), "character"), plural(len(text), "character")))
         if new_name is not None and not new_name.strip():
             raise UsageError("new_name is empty; a wiki page needs a name.")
         if new_name and new_name.strip() != page.get("name"):

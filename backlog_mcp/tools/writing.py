@@ -51,8 +51,15 @@ def unconfirmed_is_unknown(what: str, check: str) -> Iterator[None]:
         ) from None
 
 
-async def notified_ids(lookup: Lookup, names: Sequence[str] | None, project: JSONObject) -> list[int]:
-    return [uid for uid, _ in await lookup.users(list(names), [project])] if names else []
+async def notified(lookup: Lookup, names: Sequence[str] | None, project: JSONObject) -> list[tuple[int, str]]:
+    """The people to notify, each (id, name as Backlog spells it), once each."""
+    found = await lookup.users(list(names), [project]) if names else []
+    return list(dict.fromkeys(found))
+
+
+def notify_row(people: Sequence[tuple[int, str]]) -> list[tuple[str, str, str]]:
+    """The `Notify` row of a write's answer: who, by name (none: no row)."""
+    return [("Notify", "", ", ".join(name for _uid, name in people))] if people else []
 
 
 def one(kind: str, ids: list[int], wanted: str) -> int:
