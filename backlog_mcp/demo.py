@@ -6,8 +6,9 @@ in-memory copy that is thrown away when the server stops. No cache file and no a
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from backlog_mcp.config import Settings
@@ -38,9 +39,13 @@ def demo_transport() -> httpx.AsyncBaseTransport:
     """A fresh sample space (a new in-memory copy per run), answering in-process."""
     import httpx
 
-    from backlog_mcp.fake import FakeBacklog, build_space
+    from backlog_mcp.fake import REFERENCE_NOW, FakeBacklog, build_space
 
-    return httpx.ASGITransport(app=FakeBacklog(build_space(), base_url=DEMO_URL))
+    space = build_space()
+    started = time.monotonic()
+    # Writes land on the demo's today, in order: its fixed "now" plus the time the server has run.
+    space.clock = lambda: REFERENCE_NOW + timedelta(seconds=time.monotonic() - started)
+    return httpx.ASGITransport(app=FakeBacklog(space, base_url=DEMO_URL))
 
 
 def demo_today() -> datetime:

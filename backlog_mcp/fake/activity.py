@@ -8,7 +8,6 @@ the fake's writes append to it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from backlog_mcp.fake.dataset import RESOLUTIONS, Project, Space, ts
@@ -154,7 +153,7 @@ def _activity(aid: int, when: str, kind: int, project: JSON, content: JSON, user
 def record(space: Space, kind: int, project: Project, content: JSON, user: JSON) -> None:
     """Append an event the fake's API just caused (newest first)."""
     newest = space.activities[0]["id"] if space.activities else 12_000_000
-    now = ts(datetime.now(UTC))
+    now = ts(space.clock())
     space.activities.insert(0, _activity(newest + 1, now, kind, project.data, content, user))
 
 

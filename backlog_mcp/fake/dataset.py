@@ -6,9 +6,9 @@ long comment threads. Same seed and sizes, same data, byte for byte.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 JSON = dict[str, Any]
@@ -95,6 +95,8 @@ class Space:
     documents: dict[str, JSON] = field(default_factory=dict)  # document id -> Document
     document_trees: dict[int, JSON] = field(default_factory=dict)  # project id -> DocumentTree
     activities: list[JSON] = field(default_factory=list)  # newest first
+    # What "now" is for the fake's writes: the wall clock, or the demo's fixed today moving on from there.
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), repr=False)
     next_issue_id: int = 2_041_000
     next_comment_id: int = 5_500_000
     next_attachment_id: int = 66_119  # so ORBIT-1 gets 66120 and 66121, as its description says
@@ -576,38 +578,57 @@ def build_base(
     return space
 
 
-REASONS_CYCLE = (2, 1, 2, 4, 3, 2, 2, 1, 4, 2)  # commented, assigned, updated, added: as a real inbox mixes them
-
-
 def _notifications(space: Space, user_id: int) -> None:
-    """Hana's inbox: 24 notifications about issues in ORBIT and NOVA, the 7 newest unread."""
+    """Hana's inbox: 24 notifications from events of the sample data, the 7 newest unread.
+
+    Each is what Backlog would have sent for something that happened: a comment by someone else
+    (reason 2; 4 when it only changed fields), an issue assigned to her by its creator (1), an issue
+    added in her projects (3); from who did it, at the time they did it.
+    """
+    mine = {p.data["id"] for p in space.projects.values() if user_id in p.member_ids}
+    issues = sorted((i for i in space.issues.values() if i["projectId"] in mine), key=_id)
+    commented = [
+        (c["created"], 4 if not c["content"] and c["changeLog"] else 2, issue, c, c["createdUser"])
+        for issue in issues
+        for c in space.comments.get(issue["id"], [])
+        if c["createdUser"]["id"] != user_id
+    ]
+    assigned = [
+        (i["created"], 1, i, None, i["createdUser"])
+        for i in issues
+        if (i["assignee"] or {}).get("id") == user_id and i["createdUser"]["id"] != user_id
+    ]
+    added = [
+        (i["created"], 3, i, None, i["createdUser"])
+        for i in issues
+        if (i["assignee"] or {}).get("id") != user_id and i["createdUser"]["id"] != user_id
+    ]
+    newest = sorted(commented, key=_first, reverse=True)[:14]
+    newest += sorted(assigned, key=_first, reverse=True)[:5] + sorted(added, key=_first, reverse=True)[:5]
+    newest.sort(key=lambda event: (event[0], event[2]["id"]), reverse=True)
     inbox: list[JSON] = []
-    threads = [(i, space.comments[i["id"]]) for i in space.issues.values() if space.comments.get(i["id"])]
-    threads.sort(key=lambda pair: pair[0]["issueKey"])
-    pool = sorted((i for i in space.issues.values() if user_id in space.projects[i["projectId"]].member_ids), key=_id)
-    for n in range(24):
-        reason = REASONS_CYCLE[n % len(REASONS_CYCLE)]
-        issue, comments = threads[(n * 7) % len(threads)] if reason == 2 else (pool[(n * 37) % len(pool)], [])
-        comment = comments[-1 - (n % len(comments))] if reason == 2 else None
-        sender = comment["createdUser"] if comment else issue["updatedUser"]
-        if sender["id"] == user_id:  # nobody is notified of their own doing
-            sender = next(u for uid, u in space.users.items() if uid != user_id and uid in _members(space, issue))
-        project = next(p for p in space.projects.values() if p.data["id"] == issue["projectId"])
-        notification: JSON = {
-            "id": 900_024 - n,
-            "alreadyRead": n >= 7,
-            "reason": reason,
-            "resourceAlreadyRead": n >= 5,
-            "project": project.data,
-            "issue": {k: v for k, v in issue.items() if k != "customFields"},
-            "comment": comment,
-            "pullRequest": None,
-            "pullRequestComment": None,
-            "sender": sender,
-            "created": ts(REFERENCE_NOW - timedelta(hours=3 * n + 1, minutes=7 * n)),
-        }
-        inbox.append(notification)
+    for n, (when, reason, issue, comment, sender) in enumerate(newest):
+        project = space.projects[issue["projectId"]]
+        inbox.append(
+            {
+                "id": 900_024 - n,
+                "alreadyRead": n >= 7,
+                "reason": reason,
+                "resourceAlreadyRead": n >= 5,
+                "project": project.data,
+                "issue": {k: v for k, v in issue.items() if k != "customFields"},
+                "comment": comment,
+                "pullRequest": None,
+                "pullRequestComment": None,
+                "sender": sender,
+                "created": when,
+            }
+        )
     space.notifications[user_id] = inbox
+
+
+def _first(event: tuple[Any, ...]) -> Any:
+    return event[0]
 
 
 WIKI_PAGES = (
@@ -762,6 +783,14 @@ def _rich_issue(b: _Builder, project: Project, description: str, texts: list[str
     _thread(b, project, issue, texts, 30, start=created + timedelta(hours=1), rich=True)
 
 
+def _chain(final: Any, count: int, before: Callable[[Any, int], Any]) -> list[Any]:
+    """`count + 1` values ending at `final`, each from the next by `before(value, index)`: a field's history."""
+    values = [final]
+    for i in range(count, 0, -1):
+        values.insert(0, before(values[0], i))
+    return values
+
+
 def _thread(
     b: _Builder,
     project: Project,
@@ -771,57 +800,71 @@ def _thread(
     start: datetime | None = None,
     rich: bool = False,
 ) -> None:
+    """`count` comments whose change rows form each field's history, ending at the issue's current values."""
     ids = project.member_ids
-    names = {uid: b.space.users[uid]["name"] for uid in ids}
+    names = [b.space.users[uid]["name"] for uid in ids]
     when = start or datetime.fromisoformat(issue["created"].replace("Z", "+00:00")) + timedelta(hours=1)
+    kinds = [n % 6 if rich else n % 4 for n in range(count)]
+    changes_of = {kind: kinds.count(kind) for kind in range(6)}
     statuses = [s["name"] for s in project.statuses]
-    status = issue["status"]["name"]
-    assignee = issue["assignee"]["name"] if issue["assignee"] else None
-    due = "2026-11-15"
+    status = _chain(
+        issue["status"]["name"], changes_of[1], lambda v, _i: statuses[(statuses.index(v) - 1) % len(statuses)]
+    )
+    people = _chain(
+        issue["assignee"]["name"] if issue["assignee"] else None,
+        changes_of[2],
+        lambda v, i: next(n for k, n in enumerate(names * 2) if k >= i % len(names) and n != v),
+    )
+    due_day = date.fromisoformat((issue.get("dueDate") or "2026-11-20")[:10])
+    dues = _chain(due_day, changes_of[3], lambda v, i: v - timedelta(days=1 + i % 3))
+    crash = next((f for f in issue["customFields"] if f["name"] == "Crash count"), None)
+    crashes = _chain(int((crash or {}).get("value") or 0), changes_of[3], lambda v, _i: max(0, v - 2))
+    categories = ", ".join(c["name"] for c in issue["category"]) or None
+    first_category = project.categories[0]["name"]
+    category = _chain(categories, changes_of[4], lambda v, _i: first_category if v != first_category else categories)
+    milestones = ", ".join(m["name"] for m in issue["milestone"]) or None
+    milestone = _chain(milestones, changes_of[5], lambda v, _i: None if v else project.versions[2]["name"])
+    other_priority = "Normal" if issue["priority"]["name"] != "Normal" else "High"
+    now_priority = issue["priority"]["name"]
+    priorities = _chain(
+        now_priority, changes_of[5], lambda v, _i: other_priority if v == now_priority else now_priority
+    )
+    seen = dict.fromkeys(range(6), 0)
     for n in range(count):
         author = ids[n % len(ids)]
         when += timedelta(hours=5 + (n * 7) % 11)
         changes: list[JSON] = []
         content = texts[n % len(texts)]
-        kind = n % 6 if rich else n % 4
+        kind = kinds[n]
+        seen[kind] += 1
+        i = seen[kind]
         if kind == 1:
-            new = statuses[(statuses.index(status) + 1) % len(statuses)]
-            changes.append(change("status", status, new))
-            status = new
+            changes.append(change("status", status[i - 1], status[i]))
         elif kind == 2:
-            new_assignee = names[ids[(n + 3) % len(ids)]]
-            changes.append(change("assigner", assignee, new_assignee))
-            assignee = new_assignee
+            changes.append(change("assigner", people[i - 1], people[i]))
             content = "" if n % 4 == 2 else content
         elif kind == 3 and rich:
-            new_due = f"2026-11-{16 + n % 10:02d}"
-            changes.append(change("limitDate", due, new_due))
-            due = new_due
-            changes.append(
-                change(
-                    "Crash count",
-                    str(n),
-                    str(n + 2),
-                    attribute={"id": project.custom_fields[1]["id"], "typeId": 3},
-                )
-            )
+            changes.append(change("limitDate", dues[i - 1].isoformat(), dues[i].isoformat()))
+            attribute = {"id": project.custom_fields[1]["id"], "typeId": 3}
+            changes.append(change("Crash count", str(crashes[i - 1]), str(crashes[i]), attribute=attribute))
             content = ""
         elif kind == 4 and rich:
-            changes.append(
-                change(
-                    "component",
-                    project.categories[0]["name"],
-                    f"{project.categories[0]['name']}, {project.categories[2]['name']}",
-                )
-            )
+            changes.append(change("component", category[i - 1], category[i]))
             changes.append(
                 change("attachment", None, f"log-{n}.txt", attachment={"id": 67000 + n, "name": f"log-{n}.txt"})
             )
         elif kind == 5 and rich:
-            changes.append(change("milestone", None, project.versions[2]["name"]))
-            changes.append(change("priority", "Normal", "High"))
+            changes.append(change("milestone", milestone[i - 1], milestone[i]))
+            changes.append(change("priority", priorities[i - 1], priorities[i]))
             changes.append(change("description", "old text", "new text"))
         b.add_comment(issue, author, when, content, changes)
+    # The issue was last updated by its last comment (every update in Backlog leaves one): the two agree.
+    last = b.space.comments[issue["id"]][-1]
+    if last["created"] < issue["updated"]:
+        last["created"] = last["updated"] = issue["updated"]
+        last["createdUser"] = issue["updatedUser"]
+    else:
+        issue["updated"], issue["updatedUser"] = last["created"], last["createdUser"]
 
 
 def _bulk_issue(b: _Builder, project: Project, n: int) -> JSON:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from backlog_mcp.fake.activity import ISSUE_CREATED, comment_activity, issue_content, record
@@ -15,10 +14,6 @@ from backlog_mcp.fake.dataset import PRIORITIES, RESOLUTIONS, Project, Space, ch
 from backlog_mcp.fake.protocol import JSON, Answer, HTTPFailure, Request, bad, missing, multi, single
 
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def _now() -> str:
-    return ts(datetime.now(UTC))
 
 
 def _number(raw: str) -> float | None:
@@ -211,7 +206,7 @@ class WriteRoutes:
         project = self._project(req, single(form, "projectId") or "")
         self.space.next_issue_id += 1
         key_id = project.next_key_id
-        now = _now()
+        now = ts(self.space.clock())
         user = self.space.users[req.user_id]
         issue: JSON = {
             "id": self.space.next_issue_id, "projectId": project.data["id"],
@@ -267,7 +262,7 @@ class WriteRoutes:
         self, issue: JSON, user_id: int, content: str, changes: list[JSON], notified: list[JSON] | None = None
     ) -> JSON:
         self.space.next_comment_id += 1
-        now = _now()
+        now = ts(self.space.clock())
         comment = {
             "id": self.space.next_comment_id,
             "projectId": issue["projectId"],
@@ -308,7 +303,7 @@ class WriteRoutes:
         if comment["createdUser"]["id"] != req.user_id:
             raise HTTPFailure(403, "Only the author can edit the comment.", 5)
         comment["content"] = content
-        comment["updated"] = _now()
+        comment["updated"] = ts(self.space.clock())
         return 200, comment, []
 
     # -- watchings ---------------------------------------------------------------------------------
@@ -319,7 +314,7 @@ class WriteRoutes:
         if any(w["issue"]["id"] == issue["id"] for w in mine):
             raise bad("The issue is already being watched.")
         newest = max((w["id"] for ws in self.space.watchings.values() for w in ws), default=7_699)
-        now = _now()
+        now = ts(self.space.clock())
         watching = {
             "id": newest + 1, "resourceAlreadyRead": True, "note": single(req.form, "note") or "", "type": "issue",
             "issue": {k: v for k, v in issue.items() if k != "customFields"}, "lastContentUpdated": issue["updated"],
@@ -340,7 +335,7 @@ class WriteRoutes:
     def update_watching(self, req: Request, wid: str) -> Answer:
         watching = self._watching(req, wid)
         watching["note"] = single(req.form, "note") or ""
-        watching["updated"] = _now()
+        watching["updated"] = ts(self.space.clock())
         return 200, watching, []
 
     def delete_watching(self, req: Request, wid: str) -> Answer:
@@ -376,7 +371,7 @@ class WriteRoutes:
         if any(w["projectId"] == project.data["id"] and w["name"] == name for w in self.space.wikis.values()):
             raise bad(f"The wiki page name is already in use. ({name})")
         wid = max(self.space.wikis, default=3_300_000) + 1
-        user, now = self.space.users[req.user_id], _now()
+        user, now = self.space.users[req.user_id], ts(self.space.clock())
         page = {
             "id": wid, "projectId": project.data["id"], "name": name, "content": single(req.form, "content"),
             "tags": [], "attachments": [], "sharedFiles": [], "stars": [], "createdUser": user, "created": now,
@@ -400,7 +395,7 @@ class WriteRoutes:
         content = single(req.form, "content")
         if content is not None:
             page["content"] = content
-        page["updatedUser"], page["updated"] = self.space.users[req.user_id], _now()
+        page["updatedUser"], page["updated"] = self.space.users[req.user_id], ts(self.space.clock())
         return 200, page, []
 
     # -- pull requests -----------------------------------------------------------------------------
@@ -412,7 +407,7 @@ class WriteRoutes:
             raise bad("content is required.")
         thread = self.space.pr_comments[pr["id"]]
         newest = max((c["id"] for cs in self.space.pr_comments.values() for c in cs), default=990_000)
-        now = _now()
+        now = ts(self.space.clock())
         comment: JSON = {
             "id": newest + 1, "content": content, "changeLog": [], "createdUser": self.space.users[req.user_id],
             "created": now, "updated": now, "stars": [], "notifications": [],
