@@ -587,18 +587,19 @@ def _notifications(space: Space, user_id: int) -> None:
     """
     mine = {p.data["id"] for p in space.projects.values() if user_id in p.member_ids}
     issues = sorted((i for i in space.issues.values() if i["projectId"] in mine), key=_id)
-    commented = [
+    Event = tuple[str, int, JSON, JSON | None, JSON]  # when, reason, issue, comment, sender
+    commented: list[Event] = [
         (c["created"], 4 if not c["content"] and c["changeLog"] else 2, issue, c, c["createdUser"])
         for issue in issues
         for c in space.comments.get(issue["id"], [])
         if c["createdUser"]["id"] != user_id
     ]
-    assigned = [
+    assigned: list[Event] = [
         (i["created"], 1, i, None, i["createdUser"])
         for i in issues
         if (i["assignee"] or {}).get("id") == user_id and i["createdUser"]["id"] != user_id
     ]
-    added = [
+    added: list[Event] = [
         (i["created"], 3, i, None, i["createdUser"])
         for i in issues
         if (i["assignee"] or {}).get("id") != user_id and i["createdUser"]["id"] != user_id
