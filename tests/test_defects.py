@@ -564,3 +564,69 @@ async def test_one_comment_is_one_comment(tools: Client, fake: FaultyBacklog) ->
         tools, "get_pull_request", project_key="ORBIT", repository=str(pr["repositoryId"]), number=pr["number"]
     )
     assert "1 comment in all." in text or "1 comment;" in text
+
+
+# -- 16. the demo agrees with itself, and its writes use its today -------------------------------------
+
+
+def _header_value(issue: dict[str, Any], field: str) -> str | None:
+    """An issue's current value of a changeLog field, written as the changeLog writes it."""
+    names = {"status": "status", "assigner": "assignee", "priority": "priority", "resolution": "resolution"}
+    if field in names:
+        value = issue.get(names[field])
+        return value["name"] if value else None
+    if field in ("component", "milestone", "version"):
+        listed = issue[{"component": "category", "milestone": "milestone", "version": "versions"}[field]]
+        return ", ".join(v["name"] for v in listed) or None
+    if field == "limitDate":
+        return (issue.get("dueDate") or "")[:10] or None
+    custom = next((f for f in issue["customFields"] if f["name"] == field), None)
+    return None if custom is None or custom["value"] is None else str(custom["value"])
+
+
+def test_the_demo_data_agrees_with_itself() -> None:
+    from backlog_mcp.fake import build_space
+
+    space = build_space()
+    checked = 0
+    for issue in space.issues.values():
+        comments = space.comments.get(issue["id"]) or []
+        if not comments:
+            continue
+        assert issue["updated"] == comments[-1]["created"], issue["issueKey"]
+        assert issue["updatedUser"]["id"] == comments[-1]["createdUser"]["id"], issue["issueKey"]
+        last: dict[str, Any] = {}
+        for comment in comments:
+            for entry in comment["changeLog"]:
+                field = entry["field"]
+                if field in ("attachment", "description"):
+                    continue
+                if field in last:  # each change starts where the one before it ended
+                    assert entry["originalValue"] == last[field], (issue["issueKey"], comment["id"], field)
+                last[field] = entry["newValue"]
+        for field, value in last.items():
+            assert value == _header_value(issue, field), (issue["issueKey"], field)
+            checked += 1
+    assert checked >= 10
+    hana = 1073925001
+    for notification in space.notifications[hana]:
+        issue = space.issues[notification["issue"]["id"]]
+        comment = notification["comment"]
+        if comment is not None:
+            assert comment in space.comments[issue["id"]]
+            assert notification["sender"]["id"] == comment["createdUser"]["id"] != hana
+            assert notification["created"] == comment["created"]
+            assert notification["reason"] == (2 if comment["content"] else 4)
+        elif notification["reason"] == 1:
+            assert (issue["assignee"] or {}).get("id") == hana
+        assert notification["sender"]["id"] != hana
+
+
+async def test_demo_writes_land_on_the_demo_today() -> None:
+    from backlog_mcp.demo import demo_settings, demo_today, demo_transport
+
+    async with Client(build_server(demo_settings(), transport=demo_transport(), now=demo_today)) as client:
+        said = await ok(client, "add_issue_comment", issue_key="ORBIT-2", content="From the demo")
+        assert " at 2026-11-20 " in said
+        details = await ok(client, "get_issue_details", issue_key="ORBIT-2")
+        assert "### 2026-11-20" in details and "From the demo" in details

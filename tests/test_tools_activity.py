@@ -23,6 +23,9 @@ Activity in ORBIT from 2026-11-18 to now (times Asia/Tokyo), newest first.
 **ORBIT-210 Export to CSV drops Japanese characters #206**
 - 17:48 Tanaka Yuki updated it · Status: Open → Resolved
 
+**ORBIT-1 地図画面を回転するとクラッシュする**
+- 13:00 伊藤 健二 updated it: "Root cause…" · Milestone: (none) → Sprint 14 · Priority: Normal → High · Description edited
+
 ## 2026-11-19
 **ORBIT-211 Upgrade the payment SDK #207**
 - 23:06 Tanaka Yuki updated it

@@ -153,18 +153,18 @@ _26 earlier comments not shown; fetch them with get_issue_comments(issue_key="OR
 
 ### 2026-11-11
 
-**田中 美咲** 23:00 · Assignee: 佐藤 太郎 → 伊藤 健二
+**田中 美咲** 23:00 · Assignee: 田中 美咲 → Hana Sato
 
 ### 2026-11-12
 
-**鈴木 一郎** 06:00 · Due date: 2026-11-17 → 2026-11-23 · Crash count: 27 → 29
+**鈴木 一郎** 06:00 · Due date: 2026-11-15 → 2026-11-18 · Crash count: 15 → 17
 
 **Hana Sato** 20:00 · Category: Android → Android, Backend · Attached log-28.txt
 > Thanks, looks good on my side. 問題ありません。
 
-### 2026-11-13
+### 2026-11-20
 
-**伊藤 健二** 06:00 · Milestone: (none) → Sprint 14 · Priority: Normal → High · Description edited
+**伊藤 健二** 13:00 · Milestone: (none) → Sprint 14 · Priority: Normal → High · Description edited
 > # Root cause
 >
 > The fragment is recreated before the map is ready.\
@@ -226,14 +226,16 @@ _27 earlier comments not shown; fetch them with get_issue_comments(issue_key="NO
 
 ### 2026-11-11
 
-**Tanaka Yuki** 21:00 · Due date: 2026-11-17 → 2026-11-23 · Crash count: 27 → 29
+**Tanaka Yuki** 21:00 · Due date: 2026-11-15 → 2026-11-18 · Crash count: 15 → 17
 
 ### 2026-11-12
 
 **Alice Martin** 11:00 · Category: Frontend → Frontend, Infra · Attached log-28.txt
 > LGTM 👍 本番反映も問題なし。
 
-**田中 美咲** 21:00 · Milestone: (none) → Sprint 14 · Priority: Normal → High · Description edited
+### 2026-11-20
+
+**伊藤 健二** 04:00 · Milestone: (none) → Sprint 14 · Priority: Normal → High · Description edited
 > ## Follow-up
 > We should add an alert for 5xx spikes.\
 """)

@@ -24,16 +24,16 @@ async def test_unread_first_with_who_why_and_what(mcp: Client) -> None:
 Notifications, newest first (7 unread in all; times Asia/Tokyo).
 
 ## Unread
-- id 900024 · 2026-11-20 17:00 · **田中 美咲** commented on NOVA-1 Checkout fails with 502 for large carts: "Follow-up…"
-- id 900023 · 2026-11-20 13:53 · **田中 美咲** assigned you ORBIT-35 Login button unresponsive on slow networks #31
-- id 900022 · 2026-11-20 10:46 · **鈴木 一郎** commented on ORBIT-1 地図画面を回転するとクラッシュする
-- id 900021 · 2026-11-20 07:39 · **伊藤 健二** updated ORBIT-109 Settings page layout broken in dark mode #105
-- id 900020 · 2026-11-20 04:32 · **Tanaka Yuki** added ORBIT-146 Improve onboarding copy #142
-- id 900019 · 2026-11-20 01:25 · **佐藤 太郎** commented on ORBIT-4 長いスレッド: release coordination
-- id 900018 · 2026-11-19 22:18 · **佐藤 太郎** commented on ORBIT-1 地図画面を回転するとクラッシュする: "原因候補: 回転時の再生成…"
+- id 900024 · 2026-11-20 13:00 · **伊藤 健二** commented on NOVA-1 Checkout fails with 502 for large carts: "Follow-up…"
+- id 900023 · 2026-11-20 13:00 · **伊藤 健二** commented on ORBIT-1 地図画面を回転するとクラッシュする: "Root cause…"
+- id 900022 · 2026-11-12 20:00 · **Alice Martin** commented on NOVA-1 Checkout fails with 502 for large carts: "LGTM 👍 本番反映も問題なし。"
+- id 900021 · 2026-11-12 06:00 · **Tanaka Yuki** updated NOVA-1 Checkout fails with 502 for large carts
+- id 900020 · 2026-11-12 06:00 · **鈴木 一郎** updated ORBIT-1 地図画面を回転するとクラッシュする
+- id 900019 · 2026-11-11 23:00 · **佐藤 太郎** updated NOVA-1 Checkout fails with 502 for large carts
+- id 900018 · 2026-11-11 23:00 · **田中 美咲** updated ORBIT-1 地図画面を回転するとクラッシュする
 
 ## Read
-- id 900017 · 2026-11-19 19:11 · **伊藤 健二** assigned you NOVA-41 Search returns stale results #37
+- id 900017 · 2026-11-11 12:00 · **伊藤 健二** commented on NOVA-1 Checkout fails with 502 for large carts: "Deployed to staging. 確認お願いします。"
 
 Older: get_notifications(count=8, before_id=900017, timezone="Asia/Tokyo")\
 """)
