@@ -13,19 +13,12 @@ import pytest
 from mcp import Client
 
 from backlog_mcp.config import Settings
-from backlog_mcp.fake import REFERENCE_NOW
 from backlog_mcp.server import build_server
-from tests.conftest import FAST_RETRY, text_of
+from tests.conftest import text_of
 from tests.faulty_backlog import FaultyBacklog
+from tests.test_writes import connect, ok, refused
 
 pytestmark = pytest.mark.anyio
-
-
-def connect(fake: FaultyBacklog, settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> Client:
-    server = build_server(
-        settings, transport=transport or httpx.ASGITransport(app=fake), retry=FAST_RETRY, now=lambda: REFERENCE_NOW
-    )
-    return Client(server)
 
 
 @pytest.fixture
@@ -33,18 +26,6 @@ async def tools(fake: FaultyBacklog, settings: Settings, tmp_path: Path) -> Asyn
     audited = dataclasses.replace(settings, audit_path=tmp_path / "audit" / "audit.jsonl")
     async with connect(fake, audited) as client:
         yield client
-
-
-async def ok(client: Client, tool: str, **args: Any) -> str:
-    result = await client.call_tool(tool, args)
-    assert not result.is_error, text_of(result)
-    return text_of(result)
-
-
-async def refused(client: Client, tool: str, **args: Any) -> str:
-    result = await client.call_tool(tool, args)
-    assert result.is_error, text_of(result)
-    return text_of(result)
 
 
 # -- 1. clearing list fields, and answers from what Backlog returned ------------------------------------
