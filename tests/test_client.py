@@ -443,7 +443,7 @@ async def test_a_server_clock_ahead_of_ours_cannot_keep_a_bucket_spent(settings:
         await client.issues({"keyword": "a"})
     assert len(sent) == 1
     assert (info.value.retry_after() or 0) <= 60  # a minute at most, not the skewed five and a half
-    client._buckets["search"].seen -= 61  # a minute later by our clock
+    client.rates.buckets["search"].seen -= 61  # a minute later by our clock
     with pytest.raises(RateLimitedError):
         await client.issues({"keyword": "b"})
     assert len(sent) == 2  # the window is over by our clock: the request went out again

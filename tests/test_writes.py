@@ -322,7 +322,8 @@ async def test_other_writes_read_back_at_once(tools: Client, fake: FaultyBacklog
 
 
 def test_the_client_sends_delete_only_to_unwatch() -> None:
-    source = (Path(__file__).resolve().parent.parent / "backlog_mcp" / "client.py").read_text()
+    client = Path(__file__).resolve().parent.parent / "backlog_mcp" / "client"
+    source = "\n".join(path.read_text() for path in sorted(client.glob("*.py")))
     assert source.count('"DELETE"') == 1
     assert 'await self._request("DELETE", f"/watchings/{watching_id}"' in source
 

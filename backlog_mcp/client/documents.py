@@ -1,0 +1,27 @@
+"""Documents: the tree, keyword hits, one document."""
+
+from __future__ import annotations
+
+from backlog_mcp.client.access import Scoped
+from backlog_mcp.client.wire import JSONObject, Params, segment
+
+
+class DocumentEndpoints(Scoped):
+    """Documents."""
+
+    async def documents(self, project_key: str, params: Params) -> list[JSONObject]:
+        project = await self.project(project_key)
+        query = {**params, "projectId": [int(project["id"])]}
+        return await self.get_list("/documents", query, ttl=self._issue_ttl)
+
+    async def document_tree(self, project_key: str) -> JSONObject:
+        project = await self.project(project_key)
+        return await self.get_object("/documents/tree", {"projectIdOrKey": project["projectKey"]}, ttl=self._issue_ttl)
+
+    async def document(self, document_id: str) -> JSONObject:
+        path = f"/documents/{segment(document_id)}"
+        document = await self.get_object(path, ttl=self._issue_ttl)
+        allowed = await self._allowed_project_ids()
+        if allowed is not None and int(document.get("projectId") or 0) not in allowed:
+            raise self._denied("document", path)
+        return document
