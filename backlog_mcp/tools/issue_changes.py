@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
@@ -16,6 +16,7 @@ from backlog_mcp.lookup import Kind as Kind_
 from backlog_mcp.render.text import fmt_number, plural
 from backlog_mcp.render.writes import Row, render_change
 from backlog_mcp.tools.declare import Call, Kind, ToolSpec, format_call
+from backlog_mcp.tools.issue_fields import LISTED, current_value, custom_shown, landed, name_of, names_of
 from backlog_mcp.tools.issues import get_issue_details, get_user_issue_list, key_arg, missing
 from backlog_mcp.tools.writing import (
     Body,
@@ -52,14 +53,6 @@ _CLEAR: dict[str, tuple[str, str]] = {
     "resolution": ("resolutionId", "Resolution"),
     "description": ("description", "Description"),
 }
-
-
-def _names(items: Sequence[JSONObject] | None) -> str:
-    return ", ".join(str(i.get("name")) for i in items or [])
-
-
-def _person(user: JSONObject | None) -> str:
-    return str(user.get("name")) if user else ""
 
 
 class _Form:
@@ -119,10 +112,10 @@ async def _fields(
     if priority:
         pid = one("priority", await lookup.priority_ids([priority]), priority)
         name = next(str(p["name"]) for p in await call.app.client.priorities() if int(p["id"]) == pid)
-        form.set("priorityId", pid, "Priority", _person(current.get("priority")), name)
+        form.set("priorityId", pid, "Priority", name_of(current.get("priority")), name)
     if assignee:
         uid, name = (await lookup.users([assignee], [project]))[0]
-        form.set("assigneeId", uid, "Assignee", _person(current.get("assignee")), name)
+        form.set("assigneeId", uid, "Assignee", name_of(current.get("assignee")), name)
     for values, kind, key, field, label in (
         (categories, CATEGORY, "categoryId", "category", "Category"),
         (milestones, MILESTONE, "milestoneId", "milestone", "Milestone"),
@@ -132,7 +125,7 @@ async def _fields(
             ids = await lookup.ids(kind, values, [project])
             pairs = await lookup.per_project([project], kind)
             names = ", ".join(str(i["name"]) for _p, i in pairs if int(i["id"]) in ids)
-            form.set(key, ids, label, _names(current.get(field)), names)
+            form.set(key, ids, label, names_of(current.get(field)), names)
     if parent:
         found = await _parent(call.app, parent, project)
         if int(found["id"]) == int(current.get("id") or 0):
@@ -224,67 +217,6 @@ async def create_issue(
     return render_change(head=f"Created {new_key}:", rows=rows, dry_run=False, url=url, missed=missed)
 
 
-_LISTED = frozenset({"Category", "Milestone", "Version"})
-# Where each row's value sits in an issue as Backlog returns it (a list, or an object with a name).
-_RETURNED = {
-    "Summary": "summary", "Type": "issueType", "Status": "status", "Resolution": "resolution",
-    "Priority": "priority", "Assignee": "assignee", "Category": "category", "Milestone": "milestone",
-    "Version": "versions", "Start date": "startDate", "Due date": "dueDate",
-    "Estimated hours": "estimatedHours", "Actual hours": "actualHours",
-}  # fmt: skip
-
-
-def _returned(issue: Mapping[str, Any], label: str, form: Mapping[str, Any]) -> str | None:
-    """A row's value in the issue Backlog returned, shown as the plan shows it; None: not a field it returns."""
-    if label in _RETURNED:
-        value = issue.get(_RETURNED[label])
-        if isinstance(value, list):
-            return _names(value)
-        if isinstance(value, dict):
-            return str(value.get("name") or "")
-        if value is None:
-            return ""
-        return (
-            fmt_number(value) if isinstance(value, int | float) else str(value)[:10] if "date" in label else str(value)
-        )
-    if label == "Description":
-        return plural(len(str(issue.get("description") or "")), "character")
-    if label == "Parent":
-        parent = issue.get("parentIssueId")
-        return "" if not parent else None if parent == form.get("parentIssueId") else f"issue id {parent}"
-    for field in issue.get("customFields") or []:
-        if field.get("name") == label:
-            return _custom_shown(field)
-    return None
-
-
-def landed(rows: list[Row], issue: Mapping[str, Any], form: Mapping[str, Any]) -> tuple[list[Row], list[str]]:
-    """The rows as Backlog returned the issue, and each field whose value is not what was asked.
-
-    A write's answer must say what Backlog did, not what was planned: a field it ignored shows its real value.
-    """
-    out: list[Row] = []
-    missed: list[str] = []
-    for label, old, asked in rows:
-        got = _returned(issue, label, form)
-        if got is None or _same(got, asked):
-            out.append((label, old, asked))
-            continue
-        out.append((label, old, got))
-        missed.append(label)
-    return out, missed
-
-
-def _same(got: str, asked: str) -> bool:
-    """Equal as shown: numbers compared as numbers, lists as sets of names."""
-    if got == asked:
-        return True
-    try:
-        return float(got) == float(asked)
-    except ValueError:
-        return sorted(got.split(", ")) == sorted(asked.split(", "))
-
-
 async def update_issue(
     call: Call,
     issue_key: IssueKey,
@@ -328,18 +260,18 @@ async def update_issue(
         form.set("summary", summary.strip(), "Summary", str(current.get("summary") or ""), summary.strip())
     if status:
         sid, name = await _named_id(lookup, STATUS, status, project)
-        form.set("statusId", sid, "Status", _person(current.get("status")), name)
+        form.set("statusId", sid, "Status", name_of(current.get("status")), name)
     if resolution:
         rid = one("resolution", await lookup.resolution_ids([resolution]), resolution)
         name = next(str(r["name"]) for r in await client.resolutions() if int(r["id"]) == rid)
-        form.set("resolutionId", rid, "Resolution", _person(current.get("resolution")), name)
+        form.set("resolutionId", rid, "Resolution", name_of(current.get("resolution")), name)
     type_id = int((current.get("issueType") or {}).get("id") or 0)
     if issue_type:
         type_id = one("issue type", await lookup.ids(ISSUE_TYPE, [issue_type], [project]), issue_type)
         name = next(
             str(t["name"]) for _p, t in await lookup.per_project([project], ISSUE_TYPE) if int(t["id"]) == type_id
         )
-        form.set("issueTypeId", type_id, "Type", _person(current.get("issueType")), name)
+        form.set("issueTypeId", type_id, "Type", name_of(current.get("issueType")), name)
     await _fields(
         call, form, project, current,
         priority=priority, assignee=assignee, categories=categories, milestones=milestones, versions=versions,
@@ -353,7 +285,7 @@ async def update_issue(
         extra, shown_values = await custom_form(lookup, project, dict(custom_fields), type_id)
         form.data.update(extra)
         olds = {str(f.get("name")): f for f in current.get("customFields") or []}
-        form.rows += [(name, _custom_shown(olds.get(name)), value) for name, value in shown_values]
+        form.rows += [(name, custom_shown(olds.get(name)), value) for name, value in shown_values]
     if description is not None:
         text = converted(description, rule)
         old = str(current.get("description") or "")
@@ -363,8 +295,8 @@ async def update_issue(
         param, label = _CLEAR[name]
         if param in form.data:
             raise UsageError(f"{name} is both set and cleared; do one.")
-        form.data[param] = [""] if label in _LISTED else ""
-        form.rows.append((label, _current(current, name) or "(none)", ""))
+        form.data[param] = [""] if label in LISTED else ""
+        form.rows.append((label, current_value(current, name) or "(none)", ""))
     if comment and comment.strip():
         form.data["comment"] = converted(comment, rule)
         form.texts.append(("Comment", form.data["comment"]))
@@ -387,38 +319,6 @@ async def update_issue(
         updated = await client.update_issue(key, form.data, current=current)
     rows, missed = landed(form.rows, updated, form.data)
     return render_change(head=f"Updated {key}:", rows=rows, dry_run=False, url=url, missed=missed)
-
-
-def _current(issue: Mapping[str, Any], name: str) -> str:
-    """A clearable field's value as shown before it is cleared."""
-    value = issue.get(
-        {
-            "assignee": "assignee", "categories": "category", "milestones": "milestone", "versions": "versions",
-            "parent": "parentIssueId", "start_date": "startDate", "due_date": "dueDate",
-            "estimated_hours": "estimatedHours", "actual_hours": "actualHours", "resolution": "resolution",
-            "description": "description",
-        }[name]
-    )  # fmt: skip
-    if name == "description":
-        return plural(len(str(value or "")), "character")
-    if isinstance(value, list):
-        return _names(value)
-    if isinstance(value, dict):
-        return str(value.get("name") or "")
-    if name == "parent" and value:
-        return f"issue id {value}"
-    return "" if value is None else fmt_number(value) if isinstance(value, int | float) else str(value)[:10]
-
-
-def _custom_shown(entry: Mapping[str, Any] | None) -> str:
-    if not entry:
-        return ""
-    value = entry.get("value")
-    if isinstance(value, list):
-        return ", ".join(str(v.get("name")) for v in value)
-    if isinstance(value, dict):
-        return str(value.get("name"))
-    return "" if value is None else str(value)[:10] if str(value).endswith("T00:00:00Z") else str(value)
 
 
 def _check_created(args: Mapping[str, Any]) -> str:
