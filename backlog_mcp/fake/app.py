@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote
 
 from backlog_mcp.fake.activity import ActivityRoutes
+from backlog_mcp.fake.attention import AttentionRoutes
 from backlog_mcp.fake.dataset import PRIORITIES, RESOLUTIONS, Space
 from backlog_mcp.fake.documents import DocumentRoutes
 from backlog_mcp.fake.files import download
@@ -47,7 +48,7 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 DEFAULT_LIMITS = {"read": 600, "update": 150, "search": 150, "icon": 60}
 
 
-class FakeBacklog(WriteRoutes, GitRoutes, DocumentRoutes, ActivityRoutes, SearchRoutes, WikiRoutes):
+class FakeBacklog(WriteRoutes, AttentionRoutes, GitRoutes, DocumentRoutes, ActivityRoutes, SearchRoutes, WikiRoutes):
     """An ASGI app; `requests` records every authenticated request (never the key)."""
 
     def __init__(

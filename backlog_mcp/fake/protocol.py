@@ -21,6 +21,13 @@ def bad(message: str) -> HTTPFailure:
     return HTTPFailure(400, message, 7)
 
 
+def rejected(errors: list[str]) -> HTTPFailure:
+    """A 400 listing every rejected field, as Backlog answers a write."""
+    failure = bad(errors[0])
+    failure.messages = errors
+    return failure
+
+
 def missing(what: str) -> HTTPFailure:
     return HTTPFailure(404, f"No {what}.", 6)
 

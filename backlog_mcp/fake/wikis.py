@@ -1,12 +1,13 @@
-"""The fake's wiki reads: pages of a project (no content in lists, as Backlog sends them), tags, a page."""
+"""The fake's wiki: pages of a project (no content in lists, as Backlog sends them), tags, a page; adding and
+updating pages (400 for a name taken)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from backlog_mcp.fake.dataset import Space
+from backlog_mcp.fake.dataset import Space, ts
 from backlog_mcp.fake.files import download
-from backlog_mcp.fake.protocol import JSON, Answer, Request, bad, missing, single
+from backlog_mcp.fake.protocol import JSON, Answer, Request, bad, missing, rejected, single
 
 
 class WikiRoutes:
@@ -56,3 +57,41 @@ class WikiRoutes:
 
     def get_wiki(self, req: Request, wid: str) -> Answer:
         return 200, self._wiki(req, wid), []
+
+    # -- wiki --------------------------------------------------------------------------------------
+
+    def add_wiki(self, req: Request) -> Answer:
+        errors = [f"{name} is required." for name in ("projectId", "name", "content") if not single(req.form, name)]
+        if errors:
+            raise rejected(errors)
+        project = self._project(req, single(req.form, "projectId") or "")
+        name = (single(req.form, "name") or "").strip()
+        if any(w["projectId"] == project.data["id"] and w["name"] == name for w in self.space.wikis.values()):
+            raise bad(f"The wiki page name is already in use. ({name})")
+        wid = max(self.space.wikis, default=3_300_000) + 1
+        user, now = self.space.users[req.user_id], ts(self.space.clock())
+        page = {
+            "id": wid, "projectId": project.data["id"], "name": name, "content": single(req.form, "content"),
+            "tags": [], "attachments": [], "sharedFiles": [], "stars": [], "createdUser": user, "created": now,
+            "updatedUser": user, "updated": now,
+        }  # fmt: skip
+        self.space.wikis[wid] = page
+        return 201, page, []
+
+    def update_wiki(self, req: Request, wid: str) -> Answer:
+        page = self._wiki(req, wid)
+        name = single(req.form, "name")
+        if name is not None:
+            name = name.strip()
+            clash = any(
+                w["projectId"] == page["projectId"] and w["name"] == name and w is not page
+                for w in self.space.wikis.values()
+            )
+            if not name or clash:
+                raise bad(f"The wiki page name is already in use. ({name})" if name else "name must not be empty.")
+            page["name"] = name
+        content = single(req.form, "content")
+        if content is not None:
+            page["content"] = content
+        page["updatedUser"], page["updated"] = self.space.users[req.user_id], ts(self.space.clock())
+        return 200, page, []

@@ -1,5 +1,5 @@
-"""The fake's writes: issues (add, update with a changeLog comment), comment edits, watchings,
-notifications read, wiki pages, pull-request comments. Form-encoded bodies, `name[]` arrays,
+"""The fake's writes: issues (add, update with a changeLog comment), comment edits, pull-request
+comments (watchings and notifications: `attention.py`; wiki pages: `wikis.py`). Form-encoded bodies, `name[]` arrays,
 201/200/204 as Backlog answers, and its 400/403 errors (every rejected field listed).
 """
 
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from backlog_mcp.fake.activity import ISSUE_CREATED, comment_activity, issue_content, record
 from backlog_mcp.fake.dataset import PRIORITIES, RESOLUTIONS, Project, Space, change, ts
-from backlog_mcp.fake.protocol import JSON, Answer, HTTPFailure, Request, bad, missing, multi, single
+from backlog_mcp.fake.protocol import JSON, Answer, HTTPFailure, Request, bad, missing, multi, rejected, single
 
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -33,7 +33,6 @@ class WriteRoutes:
 
         def _project(self, req: Request, key: str) -> Project: ...
         def _issue(self, req: Request, key: str) -> JSON: ...
-        def _wiki(self, req: Request, wid: str) -> JSON: ...
         def _pull_request(self, req: Request, key: str, repo: str, number: str) -> JSON: ...
 
     # -- issue fields ----------------------------------------------------------------------------
@@ -202,7 +201,7 @@ class WriteRoutes:
         required = ("projectId", "summary", "issueTypeId", "priorityId")
         errors = [f"{name} is required." for name in required if not (single(form, name) or "").strip()]
         if errors:
-            raise _rejected(errors)
+            raise rejected(errors)
         project = self._project(req, single(form, "projectId") or "")
         self.space.next_issue_id += 1
         key_id = project.next_key_id
@@ -225,7 +224,7 @@ class WriteRoutes:
         self._notified(project, form, errors)
         if errors:
             self.space.next_issue_id -= 1
-            raise _rejected(errors)
+            raise rejected(errors)
         project.next_key_id += 1
         self.space.issues[issue["id"]] = issue
         self.space.comments[issue["id"]] = []
@@ -240,7 +239,7 @@ class WriteRoutes:
         changes = self._apply(trial, project, req.form, errors)
         notified = self._notified(project, req.form, errors)
         if errors:
-            raise _rejected(errors)
+            raise rejected(errors)
         issue.update(trial)
         self.append_comment(issue, req.user_id, single(req.form, "comment") or "", changes, notified)
         return 200, issue, []
@@ -253,7 +252,7 @@ class WriteRoutes:
         errors: list[str] = []
         notified = self._notified(self.space.projects[issue["projectId"]], req.form, errors)
         if errors:
-            raise _rejected(errors)
+            raise rejected(errors)
         comment = self.append_comment(issue, req.user_id, content, [], notified)
         location = f"{self.base_url}/view/{issue['issueKey']}#comment-{comment['id']}"
         return 201, comment, [(b"location", location.encode())]
@@ -306,98 +305,6 @@ class WriteRoutes:
         comment["updated"] = ts(self.space.clock())
         return 200, comment, []
 
-    # -- watchings ---------------------------------------------------------------------------------
-
-    def add_watching(self, req: Request) -> Answer:
-        issue = self._issue(req, single(req.form, "issueIdOrKey") or "")
-        mine = self.space.watchings.setdefault(req.user_id, [])
-        if any(w["issue"]["id"] == issue["id"] for w in mine):
-            raise bad("The issue is already being watched.")
-        newest = max((w["id"] for ws in self.space.watchings.values() for w in ws), default=7_699)
-        now = ts(self.space.clock())
-        watching = {
-            "id": newest + 1, "resourceAlreadyRead": True, "note": single(req.form, "note") or "", "type": "issue",
-            "issue": {k: v for k, v in issue.items() if k != "customFields"}, "lastContentUpdated": issue["updated"],
-            "created": now, "updated": now,
-        }  # fmt: skip
-        mine.append(watching)
-        return 201, watching, []
-
-    def _watching(self, req: Request, wid: str) -> JSON:
-        found = next((w for w in self.space.watchings.get(req.user_id, []) if str(w["id"]) == wid), None)
-        if found is None:
-            raise missing("watching")
-        return found
-
-    def get_watching(self, req: Request, wid: str) -> Answer:
-        return 200, self._watching(req, wid), []
-
-    def update_watching(self, req: Request, wid: str) -> Answer:
-        watching = self._watching(req, wid)
-        watching["note"] = single(req.form, "note") or ""
-        watching["updated"] = ts(self.space.clock())
-        return 200, watching, []
-
-    def delete_watching(self, req: Request, wid: str) -> Answer:
-        watching = self._watching(req, wid)
-        self.space.watchings[req.user_id].remove(watching)
-        return 200, watching, []
-
-    # -- notifications -----------------------------------------------------------------------------
-
-    def read_notification(self, req: Request, nid: str) -> Answer:
-        found = next((n for n in self.space.notifications.get(req.user_id, []) if str(n["id"]) == nid), None)
-        if found is None:
-            raise missing("notification")
-        found["alreadyRead"] = True
-        return 204, None, []
-
-    def reset_unread(self, req: Request) -> Answer:
-        """Resets the unread badge (Backlog's "already read" flag), answering the count it cleared."""
-        inbox = self.space.notifications.get(req.user_id, [])
-        count = sum(1 for n in inbox if not n["alreadyRead"])
-        for notification in inbox:
-            notification["alreadyRead"] = True
-        return 200, {"count": count}, []
-
-    # -- wiki --------------------------------------------------------------------------------------
-
-    def add_wiki(self, req: Request) -> Answer:
-        errors = [f"{name} is required." for name in ("projectId", "name", "content") if not single(req.form, name)]
-        if errors:
-            raise _rejected(errors)
-        project = self._project(req, single(req.form, "projectId") or "")
-        name = (single(req.form, "name") or "").strip()
-        if any(w["projectId"] == project.data["id"] and w["name"] == name for w in self.space.wikis.values()):
-            raise bad(f"The wiki page name is already in use. ({name})")
-        wid = max(self.space.wikis, default=3_300_000) + 1
-        user, now = self.space.users[req.user_id], ts(self.space.clock())
-        page = {
-            "id": wid, "projectId": project.data["id"], "name": name, "content": single(req.form, "content"),
-            "tags": [], "attachments": [], "sharedFiles": [], "stars": [], "createdUser": user, "created": now,
-            "updatedUser": user, "updated": now,
-        }  # fmt: skip
-        self.space.wikis[wid] = page
-        return 201, page, []
-
-    def update_wiki(self, req: Request, wid: str) -> Answer:
-        page = self._wiki(req, wid)
-        name = single(req.form, "name")
-        if name is not None:
-            name = name.strip()
-            clash = any(
-                w["projectId"] == page["projectId"] and w["name"] == name and w is not page
-                for w in self.space.wikis.values()
-            )
-            if not name or clash:
-                raise bad(f"The wiki page name is already in use. ({name})" if name else "name must not be empty.")
-            page["name"] = name
-        content = single(req.form, "content")
-        if content is not None:
-            page["content"] = content
-        page["updatedUser"], page["updated"] = self.space.users[req.user_id], ts(self.space.clock())
-        return 200, page, []
-
     # -- pull requests -----------------------------------------------------------------------------
 
     def add_pr_comment(self, req: Request, key: str, repo: str, number: str) -> Answer:
@@ -427,9 +334,3 @@ def _shown(value: Any) -> str | None:
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)[:10] if str(value).endswith("T00:00:00Z") else str(value)
-
-
-def _rejected(errors: list[str]) -> HTTPFailure:
-    failure = bad(errors[0])
-    failure.messages = errors
-    return failure
