@@ -29,7 +29,7 @@ from backlog_mcp.app import AppState
 from backlog_mcp.completion import complete
 from backlog_mcp.errors import BacklogError, MissingError, NotFoundError, UsageError
 from backlog_mcp.prompts import PROMPTS, PromptSpec, checked
-from backlog_mcp.tools.registry import describe
+from backlog_mcp.tools.failures import describe
 
 if TYPE_CHECKING:
     from backlog_mcp.tools.registry import BacklogServer

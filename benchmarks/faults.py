@@ -26,7 +26,7 @@ from backlog_mcp.client import RetryPolicy
 from backlog_mcp.config import Settings
 from backlog_mcp.fake import DEFAULT_API_KEY, REFERENCE_NOW, build_space
 from backlog_mcp.server import build_server
-from backlog_mcp.tools.registry import INTERNAL_ERROR
+from backlog_mcp.tools.failures import INTERNAL_ERROR
 from tests.faulty_backlog import Faults, FaultyBacklog, serve_on_loopback
 
 FAULTS = Faults(

@@ -20,7 +20,7 @@ from mcp import Client
 from backlog_mcp.config import Settings
 from backlog_mcp.fake import DEFAULT_API_KEY, REFERENCE_NOW, FakeBacklog, build_space
 from backlog_mcp.server import build_server
-from backlog_mcp.tools.registry import INTERNAL_ERROR
+from backlog_mcp.tools.failures import INTERNAL_ERROR
 from tests.conftest import BASE_URL, FAST_RETRY
 
 FAKE = FakeBacklog(build_space(issues_per_project=40, long_thread_comments=30), base_url=BASE_URL)

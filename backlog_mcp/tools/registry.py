@@ -31,34 +31,20 @@ from backlog_mcp.app import AppState
 from backlog_mcp.cache import key_identity
 from backlog_mcp.client import collect_stale, collect_writes
 from backlog_mcp.errors import (
-    AuthenticationError,
     BacklogError,
-    BadRequestError,
-    BadResponseError,
-    ForbiddenError,
     KeyRefusedError,
-    NotFoundError,
     OutcomeUnknownError,
-    RateLimitedError,
     ReadOnlyError,
-    ServerError,
-    TransportError,
     UnconfirmedWriteError,
     UsageError,
     WriteLevelError,
 )
 from backlog_mcp.http import KEY_HEADER
 from backlog_mcp.matching import closest_first, shown
-from backlog_mcp.render.text import plural
 from backlog_mcp.tools.declare import Answer, Call, Image, Kind, ToolSpec, defaults_left_out
+from backlog_mcp.tools.failures import INTERNAL_ERROR, age_text, describe, invalid_text
 
 log = logging.getLogger(__name__)
-
-# What the model reads when a bug of ours broke a call (the traceback is on stderr).
-INTERNAL_ERROR = (
-    "The server failed to build this answer (an internal error, logged on its stderr). "
-    "Try again, or ask for something narrower."
-)
 
 # Published schemas leave these out; validation still applies them (see `compact_schema`).
 _UNPUBLISHED = ("title", "maxLength", "maxItems", "maxProperties", "minimum", "maximum")
@@ -107,75 +93,6 @@ def hints(spec: ToolSpec) -> ToolAnnotations:
         # One configured Backlog space is a closed domain, not the open web.
         open_world_hint=False,
     )
-
-
-def describe(exc: BacklogError, base_url: str, *, own_key: bool = False) -> str:
-    """One actionable sentence or two for the model; never a URL with the key."""
-    # Upstream text: one line, capped and escaped, so it can neither flood nor structure the answer.
-    # A rejected write lists every field Backlog objected to: keep them all (within reason).
-    backlog_says = f" Backlog says: {shown(exc.message.split(': ', 1)[-1], 450)}"
-    match exc:
-        case ReadOnlyError():
-            return "This server runs read-only (BACKLOG_READ_ONLY), so nothing was sent to Backlog."
-        case WriteLevelError():
-            return exc.message
-        case OutcomeUnknownError():
-            return exc.message
-        case UnconfirmedWriteError():
-            return (
-                "Backlog did not confirm the change, so it may or may not have been made. "
-                "Read it again before retrying."
-            )
-        case AuthenticationError() if own_key:
-            return (
-                "Backlog rejected your API key (HTTP 401): the key in your X-Backlog-Api-Key header is wrong, "
-                f"revoked, or belongs to another space than {base_url}. Fix it in your client's configuration."
-            )
-        case AuthenticationError():
-            return (
-                "Backlog rejected the API key (HTTP 401). The server's BACKLOG_API_KEY is wrong, revoked, "
-                f"or belongs to another space than {base_url}; the user must fix the server configuration."
-            )
-        case ForbiddenError():
-            return f"This Backlog user may not access that (HTTP 403).{backlog_says} Ask a project administrator."
-        case NotFoundError():
-            return "Not found: it does not exist, or this server may not show it. Check the key, name or id."
-        case BadRequestError():
-            return f"Backlog rejected the request (HTTP 400).{backlog_says} Check the arguments and retry."
-        case RateLimitedError():
-            return (
-                f"Backlog's rate limit for this API key is used up; it resets {exc.reset_text()}. "
-                "Retry after that, and fetch less per call (smaller `count`)."
-            )
-        case ServerError():
-            return "Backlog had an internal error and retries did not help; try again in a minute."
-        case TransportError():
-            return f"Cannot reach Backlog at {base_url} ({exc.message.split(': ', 1)[-1]}). Try again later."
-        case BadResponseError():
-            return f"Backlog sent an unexpected response ({exc.message.split(': ', 1)[-1]}). Try again later."
-    return f"Backlog request failed: {exc.message}"
-
-
-def _age(seconds: float) -> str:
-    if seconds < 120:
-        return plural(round(seconds), "second")
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} minutes"
-    return f"{seconds / 3600:.1f} hours"
-
-
-def _invalid(exc: ValidationError) -> str:
-    """Pydantic's findings as one line per argument, quoting at most a short piece of the input."""
-    parts = []
-    for error in exc.errors()[:3]:
-        where = ".".join(str(part) for part in error["loc"]) or "arguments"
-        got = error.get("input")
-        # A short value is quoted back; a long one (a description, a comment) never is: it may be private.
-        short = isinstance(got, int | float | bool) or (isinstance(got, str) and len(got) <= 200)
-        quoted = f" (got {shown(repr(got))})" if short else ""
-        parts.append(f"{where}: {error['msg'][:1].lower()}{error['msg'][1:]}{quoted}")
-    more = f" (and {exc.error_count() - 3} more)" if exc.error_count() > 3 else ""
-    return "Invalid arguments: " + "; ".join(parts) + more + "."
 
 
 @dataclass(frozen=True)
@@ -230,7 +147,7 @@ class Entry:
         try:
             return self.meta.validate_arguments({k: self._listed(k, v) for k, v in arguments.items()})
         except ValidationError as exc:
-            raise UsageError(_invalid(exc)) from None
+            raise UsageError(invalid_text(exc)) from None
 
     def _listed(self, name: str, value: Any) -> Any:
         """A list argument given one string (`kinds="comments"`) is a list of one; a JSON list in a string is a list."""
@@ -278,7 +195,7 @@ class Entry:
                 raise ToolError(INTERNAL_ERROR) from None
         self._audit(app, call, "dry run" if dry else "done")
         if ages:
-            note = f"**Note: Backlog is not answering; this is a cached copy about {_age(max(ages))} old.**\n\n"
+            note = f"**Note: Backlog is not answering; this is a cached copy about {age_text(max(ages))} old.**\n\n"
             return note + answer if isinstance(answer, str) else [note, *answer]
         return answer
 
