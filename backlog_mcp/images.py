@@ -8,12 +8,17 @@ pixels, with the memory bounded (JPEG at 1/8 scale, big PNGs checked chunk by ch
 from __future__ import annotations
 
 import io
+import threading
 import warnings
 from dataclasses import dataclass
 
 MAX_SIDE = 8000  # pixels a side: the largest image clients accept
 FULL_DECODE_PIXELS = 4096 * 4096  # beyond this a PNG is checked by its chunks' CRCs, not decoded in memory
-_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
+# MPO: a JPEG carrying more pictures (phones' HDR gain maps): a JPEG to every client.
+_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "MPO": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
+_OPENERS = ("PNG", "JPEG", "GIF", "WEBP")  # Pillow's JPEG opener gives an MPO file when it is one
+# Decodes at once, across all calls (each can hold up to 64 MB of pixels while it runs).
+_DECODING = threading.BoundedSemaphore(2)
 
 
 @dataclass(frozen=True)
@@ -31,16 +36,16 @@ def check_image(data: bytes) -> Checked:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with warnings.catch_warnings():
+        with _DECODING, warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as opened:
+            with Image.open(io.BytesIO(data), formats=_OPENERS) as opened:
                 mime = _FORMATS.get(str(opened.format))
                 width, height = opened.size
                 if mime is None:
                     return Checked(None, problem="It is not a PNG, JPEG, GIF or WebP image.")
                 if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
                     return Checked(mime, width, height, f"It is {width}×{height} pixels, over {MAX_SIDE} a side.")
-                if opened.format == "JPEG":
+                if opened.format in ("JPEG", "MPO"):
                     opened.draft("RGB", (max(1, width // 8), max(1, height // 8)))  # every block read, 1/64 the memory
                     opened.load()
                 elif width * height > FULL_DECODE_PIXELS:

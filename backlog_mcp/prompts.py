@@ -7,6 +7,7 @@ argument breaks a test rather than a prompt.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -14,30 +15,36 @@ from datetime import date, timedelta
 from backlog_mcp.args import MAX_TEXT, issue_ref
 from backlog_mcp.errors import UsageError
 from backlog_mcp.matching import shown
+from backlog_mcp.render.text import LINE_BREAKS
 from backlog_mcp.tools.declare import format_call
 
 _PROJECT_KEY = re.compile(r"[A-Z][A-Z0-9_]{0,24}", re.ASCII)
 
 
 def _one_line(name: str, value: str) -> str:
-    if len(value) > MAX_TEXT or any(not c.isprintable() for c in value):
+    """A name as the tools take it: any text on one line (no line breaks or control characters), capped."""
+    if len(value) > MAX_TEXT or LINE_BREAKS.search(value) or any(unicodedata.category(c) == "Cc" for c in value):
         raise UsageError(f'{name} must be one line of at most {MAX_TEXT} characters (got "{shown(value)}").')
     return value
 
 
-def _project_key(name: str, value: str) -> str:
-    key = value.upper()
-    if not _PROJECT_KEY.fullmatch(key):
-        raise UsageError(
-            f'{name} "{shown(value)}" is not a project key; use one like "ORBIT" (get_projects lists them).'
-        )
+def _project(name: str, value: str) -> str:
+    """A project key (upper-cased) or name, as the tools take it."""
+    return value.upper() if _PROJECT_KEY.fullmatch(value.upper()) else _one_line(name, value)
+
+
+def _issue_key(name: str, value: str) -> str:
+    """An issue key: a prompt names the issue's project by it, so a numeric id will not do."""
+    key = issue_ref(value, "get_user_issue_list")
+    if key.isdigit():
+        raise UsageError(f'{name} "{shown(value)}" is an id; give the issue\'s key, such as "ORBIT-12".')
     return key
 
 
 # Each prompt argument is checked as the tools check it, before it is written into a prompt.
 _CHECKS: dict[str, Callable[[str, str], str]] = {
-    "issue_key": lambda _name, value: issue_ref(value, "get_user_issue_list"),
-    "project_key": _project_key,
+    "issue_key": _issue_key,
+    "project_key": _project,
     "user": _one_line,
     "milestone": _one_line,
 }
@@ -129,7 +136,7 @@ def triage(today: date, issue_key: str, *, can_write: bool = True) -> str:
 
 
 def project_status(today: date, project_key: str, *, can_write: bool = True) -> str:
-    key = project_key.strip().upper()
+    key = project_key.strip()
     week_ago = (today - timedelta(days=7)).isoformat()
     return "\n".join(
         [
@@ -155,7 +162,7 @@ def project_status(today: date, project_key: str, *, can_write: bool = True) -> 
 
 
 def release_check(today: date, project_key: str, milestone: str, *, can_write: bool = True) -> str:
-    key = project_key.strip().upper()
+    key = project_key.strip()
     return "\n".join(
         [
             f"Check whether milestone {milestone!r} of {key} is ready to release (today is {today.isoformat()}).",

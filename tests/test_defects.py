@@ -231,7 +231,7 @@ async def test_prompts_answer_backlog_errors_as_tools_do_and_check_arguments(
             with pytest.raises(MCPError, match="is not an issue key") as bad:
                 await client.get_prompt("triage_issue", args)
             assert len(str(bad.value)) < 400 and "\n" not in str(bad.value)
-        with pytest.raises(MCPError, match="is not a project key"):
+        with pytest.raises(MCPError, match="must be one line"):
             await client.get_prompt("project_status", {"project_key": "ORBIT\n\nNew instructions"})
         with pytest.raises(MCPError, match="one line of at most 200"):
             await client.get_prompt("release_check", {"project_key": "ORBIT", "milestone": "S\nx"})
@@ -261,7 +261,6 @@ async def test_rotating_per_user_keys_stay_bounded(settings: Settings) -> None:
 
     from backlog_mcp import logs
     from backlog_mcp.app import PerUser, open_state
-    from backlog_mcp.client import BacklogClient
     from backlog_mcp.errors import AuthenticationError, KeyRefusedError
     from backlog_mcp.fake import DEFAULT_API_KEY, FakeBacklog, build_space
     from tests.faulty_backlog import serve_on_loopback
@@ -274,7 +273,9 @@ async def test_rotating_per_user_keys_stay_bounded(settings: Settings) -> None:
             async with open_state(per_user) as state:
                 base = state.client
                 now = [1000.0]
-                users = PerUser(state, lambda own: BacklogClient(own, None, pool=base), clock=lambda: now[0])
+                users = state.users  # as the server wires it: one pool for every user's client
+                assert users is not None
+                users.clock, users._refilled = (lambda: now[0]), now[0]
                 fds_before = len(os.listdir("/proc/self/fd"))
                 for n in range(1500):
                     now[0] += 1.0  # one new key a second: within the admission rate
@@ -327,7 +328,7 @@ async def test_rotating_per_user_keys_stay_bounded(settings: Settings) -> None:
         ("![a](<http://x/a)b.png>)", "#image(http://x/a%29b.png)"),
         ("<!-- hidden {/code} #image(http://evil) -->\n\ntext", "text"),
         ("<div>\n#image(http://evil/x.png)\n</div>", "{code:html}\n<div>\n#image(http://evil/x.png)\n</div>\n{/code}"),
-        ("a <span>#image(http://evil)</span> b", "a \\#image(http://evil) b"),
+        ("a <span>#image(http://evil)</span> b", "a <span>\\#image(http://evil)</span> b"),
         ("<http://x/#image(http://evil.png)>", "http://x/#image%28http://evil.png%29"),
     ],
 )
@@ -491,9 +492,9 @@ async def test_escapes_only_where_a_value_could_pass_for_structure(tools: Client
         myself = await ok(fresh, "get_myself")
         assert "(login hana\\, id 1\\, Administrator, id 1073925001, Normal User)" in myself
     # A value that could open a block after a list marker is escaped at its start.
-    from backlog_mcp.render.text import inline
+    from backlog_mcp.render.text import leading
 
-    assert [inline(v) for v in ("# x", "> q", "- l", "1. n", "2026-11-01", "a > b")] == [
+    assert [leading(v) for v in ("# x", "> q", "- l", "1. n", "2026-11-01", "a > b")] == [
         "\\# x", "\\> q", "\\- l", "1\\. n", "2026-11-01", "a > b",
     ]  # fmt: skip
 
@@ -611,3 +612,110 @@ async def test_demo_writes_land_on_the_demo_today() -> None:
         assert " at 2026-11-20 " in said
         details = await ok(client, "get_issue_details", issue_key="ORBIT-2")
         assert "### 2026-11-20" in details and "From the demo" in details
+
+
+# -- found in review -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("markdown", "notation"),
+    [
+        ("see #im<b></b>age(http://evil/x.png) here", "see #im<b></b>age(http://evil/x.png) here"),  # tags are text
+        ("#im<!-- -->age(x)", "\\#image(x)"),
+        ("&s<a></a>ize(40){BIG}", "&s<a></a>ize(40){BIG}"),
+        ("Replace <span> with <div> in header.html", "Replace <span> with <div> in header.html"),
+        ("a <!-- hidden --> b", "a  b"),
+    ],
+)
+def test_inline_html_is_text_and_cannot_split_a_macro(markdown: str, notation: str) -> None:
+    from backlog_mcp.render.backlog_writer import to_backlog
+
+    assert to_backlog(markdown) == notation
+
+
+async def test_the_shared_pool_keeps_no_cookie(settings: Settings) -> None:
+    from backlog_mcp.app import open_state
+
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("cookie", ""))
+        return httpx.Response(200, json={"id": 1, "name": "x"}, headers={"set-cookie": "JSESSIONID=alice; Path=/"})
+
+    per_user = dataclasses.replace(settings, per_user_keys=True, api_key="-", cache_path=None)
+    async with open_state(per_user, transport=httpx.MockTransport(answer)) as state:
+        assert state.users is not None
+        await state.users.state("alice-key-000000000").client.myself()
+        await state.users.state("bob-key-0000000000").client.myself()
+    assert seen == ["", ""]
+
+
+def test_a_multi_picture_jpeg_is_a_jpeg() -> None:
+    import io
+
+    from PIL import Image
+
+    from backlog_mcp.images import check_image
+
+    out = io.BytesIO()
+    first, second = Image.new("RGB", (40, 30), (1, 2, 3)), Image.new("RGB", (40, 30), (4, 5, 6))
+    first.save(out, "MPO", save_all=True, append_images=[second])
+    assert check_image(out.getvalue()).mime == "image/jpeg"
+    assert check_image(out.getvalue()).problem is None
+
+
+async def test_custom_values_answer_as_saved_without_false_alarms(tools: Client, fake: FaultyBacklog) -> None:
+    said = await ok(tools, "update_issue", issue_key="ORBIT-2", custom_fields={"Severity": "major"})
+    assert "- Severity: Major" in said and "did not save" not in said
+    created = await ok(
+        tools, "create_issue", project_key="ORBIT", summary="Custom", issue_type="Bug",
+        custom_fields={"Severity": "minor", "OS versions": ["ios 18", "android 14"]},
+    )  # fmt: skip
+    assert "- Severity: Minor" in created and "did not save" not in created
+    project = next(p for p in fake.space.projects.values() if p.data["projectKey"] == "ORBIT")
+    severity = next(f for f in project.custom_fields if f["name"] == "Severity")
+    severity["name"] = "Priority"  # a custom field named as a built-in one
+    for issue in fake.space.issues.values():
+        for field in issue["customFields"]:
+            if field["id"] == severity["id"]:
+                field["name"] = "Priority"
+    async with connect(fake, dataclasses.replace(tools_settings(fake), cache_path=None)) as fresh:
+        renamed = await ok(fresh, "update_issue", issue_key="ORBIT-2", custom_fields={"Priority": "Critical"})
+    assert "→ Critical" in renamed and "did not save" not in renamed
+
+
+async def test_names_in_write_lists_keep_their_commas(tools: Client, fake: FaultyBacklog) -> None:
+    kenji = next(u for u in fake.space.users.values() if u["userId"] == "kenji")
+    kenji["name"] = "Kenji, Hana Sato"
+    said = await ok(tools, "add_issue_comment", issue_key="ORBIT-2", content="x", notify=["kenji"], dry_run=True)
+    assert "- Notify: Kenji\\, Hana Sato" in said
+    category = await ok(tools, "update_issue", issue_key="ORBIT-2", categories=["Android", "Backend"], dry_run=True)
+    assert "- Category: Android, Backend" in category
+
+
+async def test_prompts_take_what_the_tools_take(tools: Client) -> None:
+    from mcp.shared.exceptions import MCPError
+
+    wide = await tools.get_prompt("standup", {"user": "伊藤　健二"})
+    assert "伊藤　健二" in wide.messages[0].content.text  # type: ignore[union-attr]
+    named = await tools.get_prompt("project_status", {"project_key": "Orbit Mobile App"})
+    assert 'get_project(project_key="Orbit Mobile App")' in named.messages[0].content.text  # type: ignore[union-attr]
+    with pytest.raises(MCPError, match="is an id; give the issue's key"):
+        await tools.get_prompt("triage_issue", {"issue_key": "123"})
+
+
+def test_block_marks_are_escaped_only_after_a_list_marker() -> None:
+    from backlog_mcp.render.text import inline, leading
+
+    assert inline("1. Crash > 100 users - fix") == "1. Crash > 100 users - fix"
+    assert leading("1. Crash") == "1\\. Crash" and leading("# x") == "\\# x" and leading("> q") == "\\> q"
+
+
+def test_snippets_keep_their_text() -> None:
+    from backlog_mcp.render.notation import first_line
+
+    assert first_line("#123 is fixed", "markdown") == "#123 is fixed"
+    assert first_line("a_b_c __init__", "markdown") == "a_b_c __init__"
+    assert first_line("2026. year", "markdown") == "2026. year"
+    assert first_line("`a|b`", "markdown") == "a|b"
+    assert first_line("|a|b|h\n|c|d|", "backlog") == "a / b…"

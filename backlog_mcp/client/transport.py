@@ -18,6 +18,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from backlog_mcp import __version__
@@ -159,6 +160,9 @@ class Transport:
                 timeout=httpx.Timeout(self.settings.timeout, connect=min(self.settings.timeout, 10.0)),
                 limits=httpx.Limits(max_connections=connections, max_keepalive_connections=min(connections, 32)),
                 headers={"User-Agent": f"backlog-mcp/{__version__}", "Accept": "application/json"},
+                # The key authenticates every request; a cookie would only carry one user's session
+                # to the next user of the shared pool. None is ever kept.
+                cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
                 follow_redirects=False,
             )
         return self._http_client

@@ -19,6 +19,7 @@ _SPECIAL = re.compile(
 )
 _LANG = re.compile(r"[A-Za-z0-9_+.#-]{1,40}")  # what `{code:…}` may name; anything else gives plain {code}
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_BREAK = re.compile(r"<br\s*/?>", re.I)
 
 
 def _src(url: str) -> str:
@@ -175,13 +176,29 @@ class _Writer:
         link: list[str] = []  # the href of each open link; its label is collected in `out`
         starts: list[int] = []
         line_start = True  # the next text begins a line: a marker there would start a block
+        # Adjacent text and inline HTML are escaped as one run: `#im<b></b>age(` must not become a macro.
+        run: list[str] = []
+        run_begins = False
+
+        def flush() -> None:
+            if run:
+                text = _escape("".join(run))
+                out.append(_LINE_START.sub(r"\\\1", text, count=1) if run_begins else text)
+                run.clear()
+
         for child in token.children or []:
             kind = child.type
+            if kind == "html_inline" and _HTML_COMMENT.fullmatch(child.content):
+                continue  # a comment is hidden in Markdown: it stays hidden (and joins what is around it)
             begins, line_start = line_start, kind in ("softbreak", "hardbreak")
-            if kind == "text":
-                text = _escape(child.content)
-                out.append(_LINE_START.sub(r"\\\1", text, count=1) if begins else text)
-            elif kind == "code_inline":
+            literal_html = kind == "html_inline" and not _BREAK.fullmatch(child.content)
+            if kind in ("text", "text_special") or literal_html:
+                # Notation renders no HTML: a tag written in text (`<span>`) is text, and kept.
+                run_begins = run_begins if run else begins
+                run.append(child.content)
+                continue
+            flush()
+            if kind == "code_inline":
                 out.append("{code}" + _code(child.content) + "{/code}")
             elif kind in ("strong_open", "strong_close"):
                 out.append("''")
@@ -208,9 +225,9 @@ class _Writer:
                     out.append(f"[[{label}>{safe}]]")
             elif kind == "image":
                 out.append(f"#image({_src(str(child.attrs.get('src', '')))})")
-            elif kind == "html_inline" and re.fullmatch(r"<br\s*/?>", child.content, re.I):
+            elif kind == "html_inline":  # <br>
                 out.append("&br;")
-            # Other inline HTML (tags, comments) is dropped: the text between tags comes as text tokens.
+        flush()
         return "".join(out)
 
 

@@ -5,16 +5,31 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from backlog_mcp.render.text import View, approx_tokens, fit, fmt_time, inline, item, plural, quoted_page, user_name
+from backlog_mcp.render.text import (
+    View,
+    approx_tokens,
+    fit,
+    fmt_time,
+    inline,
+    item,
+    leading,
+    plural,
+    quoted_page,
+    user_name,
+)
 
 JSON = dict[str, Any]
+
+
+def _titled(emoji: object, title: object) -> str:
+    """An emoji and a title after a list marker: whichever comes first may not open a block."""
+    return f"{leading(emoji)} {inline(title)}" if emoji else leading(title)
 
 
 def _tree_lines(nodes: Sequence[JSON], depth: int = 0) -> list[str]:
     lines = []
     for node in nodes:
-        emoji = f"{inline(node['emoji'])} " if node.get("emoji") else ""
-        lines.append(f"{'  ' * depth}- {emoji}{inline(node.get('name'))} (id {inline(node.get('id'))})")
+        lines.append(f"{'  ' * depth}- {_titled(node.get('emoji'), node.get('name'))} (id {inline(node.get('id'))})")
         lines.extend(_tree_lines(node.get("children") or [], depth + 1))
     return lines
 
@@ -40,9 +55,8 @@ def render_document_tree(tree: JSON, *, project: str, offset: int, budget: int, 
 
 
 def document_line(document: JSON, view: View) -> str:
-    emoji = f"{inline(document['emoji'])} " if document.get("emoji") else ""
     return (
-        f"- {emoji}{inline(document.get('title'))} (id {inline(document.get('id'))}) · updated "
+        f"- {_titled(document.get('emoji'), document.get('title'))} (id {inline(document.get('id'))}) · updated "
         f"{fmt_time(document.get('updated'), view)[:10]} by {user_name(document.get('updatedUser'))}"
     )
 

@@ -14,6 +14,7 @@ from backlog_mcp.render.text import (
     fmt_time,
     inline,
     item,
+    leading,
     plural,
     quote,
     user_name,
@@ -24,7 +25,7 @@ JSON = dict[str, Any]
 
 def repository_line(repo: JSON, open_count: int | None, view: View) -> str:
     pushed = fmt_time(repo.get("pushedAt"), view)[:10] if repo.get("pushedAt") else "never"
-    line = f"- {inline(repo.get('name'))}"
+    line = f"- {leading(repo.get('name'))}"
     if repo.get("description"):
         line += f": {inline(repo.get('description'))}"
     line += f" · last push {pushed}"

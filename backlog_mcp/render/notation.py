@@ -152,11 +152,11 @@ def to_markdown(text: str | None, rule: str, links: LinkContext | None = None) -
     return converted
 
 
-_BLOCK_MARKS = re.compile(r"^(?:[#>\s]+|[*+\-]\s+|\d{1,9}[.)]\s+)+")  # heading, quote and list marks
+_BLOCK_MARKS = re.compile(r"^(?:\s+|>\s*|#{1,6}(?:\s+|$)|[*+\-]\s+)+")  # indent, quote, heading and bullet marks
 _FENCE_OR_RULE = re.compile(r"^\s*(?:`{3,}|~{3,}|\|?[\s:|-]*-[\s:|-]*\|?$)")  # a fence, a table's rule row
 _FLAT = (
     (re.compile(r"!?\[([^\]\n]*)\]\([^)\n]*\)"), r"\1"),  # [label](url) → label
-    (re.compile(r"(\*\*|__|~~)(.+?)\1"), r"\2"),  # bold and strike marks
+    (re.compile(r"(\*\*|~~)(.+?)\1"), r"\2"),  # bold and strike marks (`__` is left: `__init__`)
     (re.compile(r"`+([^`\n]*)`+"), r"\1"),  # code marks
 )
 
@@ -167,17 +167,18 @@ def first_line(text: str | None, rule: str, limit: int = 100) -> str:
     For one-line snippets: the caller escapes it for its context.
     """
     lines = [
-        _BLOCK_MARKS.sub("", line).strip(" |")
+        _BLOCK_MARKS.sub("", line)
         for line in to_markdown(text, rule).split("\n")
         if line.strip() and not _FENCE_OR_RULE.match(line)
     ]
-    lines = [line for line in lines if line]
+    lines = [line.strip() for line in lines if line.strip(" |")]
     if not lines:
         return ""
     flat = lines[0]
+    if flat.startswith("|"):  # a table row: its cells, on one line
+        flat = " / ".join(cell.strip() for cell in flat.strip("|").split("|"))
     for pattern, replacement in _FLAT:
         flat = pattern.sub(replacement, flat)
-    flat = re.sub(r"\s*\|\s*", " / ", flat)  # a table row's cells, one line
     return flat[:limit] + ("…" if len(flat) > limit or len(lines) > 1 else "")
 
 

@@ -159,11 +159,14 @@ def inline(text: object) -> str:
 
     One line (every kind of line break and space run becomes one space), with Markdown punctuation
     and the renderers' separators (` · `, `→`, `|`) backslash-escaped, so the value can neither
-    start a line, open emphasis or a link, nor pass for a separator of ours. A value may follow a
-    list marker (`- name`), so a block mark at its start (`#`, `>`, `-`, `+`, `1.`) is escaped too.
+    start a line, open emphasis or a link, nor pass for a separator of ours.
     """
-    flat = _SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
-    return _LEADING.sub(r"\1\\\2", flat)
+    return _SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def leading(text: object) -> str:
+    """A value that begins a list item's text (`- name`): `inline`, and a block mark at its start escaped."""
+    return _LEADING.sub(r"\1\\\2", inline(text))
 
 
 def item(text: object) -> str:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from backlog_mcp.render.text import View, fmt_time, inline, plural, quote, user_name
+from backlog_mcp.render.text import View, fmt_time, inline, item, plural, quote, user_name
 
 JSON = dict[str, Any]
 
@@ -29,11 +29,21 @@ def render_description_set(issue: JSON, before: str, view: View) -> str:
     return f"Description of {key} ({inline(issue.get('summary', ''))}) {change}.\n{view.base_url}/view/{key}"
 
 
-Row = tuple[str, str, str]  # field, old value, new value (already plain text)
+Row = tuple[str, str, str]  # field, old value, new value (plain text; a list's names joined by `listed`)
+LIST = "\x1f"  # before each name of a list value in a row: each name is escaped as a list item
+
+
+def listed(names: Iterable[object]) -> str:
+    """Names as one row value that still knows where each name ends (a name's own comma is not a separator)."""
+    return "".join(LIST + str(name).replace(LIST, " ") for name in names)
 
 
 def _value(text: str) -> str:
-    return inline(text) if text else "(none)"
+    if not text:
+        return "(none)"
+    if text.startswith(LIST):  # a list, of one name or more
+        return ", ".join(item(name) for name in text[1:].split(LIST))
+    return inline(text)
 
 
 def render_change(

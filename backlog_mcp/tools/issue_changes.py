@@ -14,7 +14,7 @@ from backlog_mcp.errors import NotFoundError, UsageError
 from backlog_mcp.lookup import CATEGORY, ISSUE_TYPE, MILESTONE, STATUS, VERSION, Lookup
 from backlog_mcp.lookup import Kind as Kind_
 from backlog_mcp.render.text import fmt_number, plural
-from backlog_mcp.render.writes import Row, render_change
+from backlog_mcp.render.writes import Row, listed, render_change
 from backlog_mcp.tools.declare import Call, Kind, ToolSpec, format_call
 from backlog_mcp.tools.issue_fields import LISTED, current_value, custom_shown, landed, name_of, names_of
 from backlog_mcp.tools.issues import get_issue_details, get_user_issue_list, key_arg, missing
@@ -62,6 +62,7 @@ class _Form:
         self.data: dict[str, Any] = {}
         self.rows: list[Row] = []
         self.texts: list[tuple[str, str]] = []
+        self.custom = range(0)  # the positions of custom fields' rows
 
     def set(self, key: str, value: Any, label: str, old: str, new: str) -> None:
         self.data[key] = value
@@ -124,7 +125,7 @@ async def _fields(
         if values:
             ids = await lookup.ids(kind, values, [project])
             pairs = await lookup.per_project([project], kind)
-            names = ", ".join(str(i["name"]) for _p, i in pairs if int(i["id"]) in ids)
+            names = listed(str(i["name"]) for _p, i in pairs if int(i["id"]) in ids)
             form.set(key, ids, label, names_of(current.get(field)), names)
     if parent:
         found = await _parent(call.app, parent, project)
@@ -189,6 +190,7 @@ async def create_issue(
     if custom_fields:
         extra, shown_values = await custom_form(lookup, project, dict(custom_fields), type_id)
         form.data.update(extra)
+        form.custom = range(len(form.rows), len(form.rows) + len(shown_values))
         form.rows += [(name, "", value) for name, value in shown_values]
     absent = await missing_required(lookup, project, type_id, form.data)
     if absent:
@@ -213,7 +215,7 @@ async def create_issue(
     new_key = str(created.get("issueKey"))
     call.note(target=new_key)
     url = f"{app.settings.base_url}/view/{new_key}"
-    rows, missed = landed(form.rows, created, form.data)
+    rows, missed = landed(form.rows, created, form.data, form.custom)
     return render_change(head=f"Created {new_key}:", rows=rows, dry_run=False, url=url, missed=missed)
 
 
@@ -285,6 +287,7 @@ async def update_issue(
         extra, shown_values = await custom_form(lookup, project, dict(custom_fields), type_id)
         form.data.update(extra)
         olds = {str(f.get("name")): f for f in current.get("customFields") or []}
+        form.custom = range(len(form.rows), len(form.rows) + len(shown_values))
         form.rows += [(name, custom_shown(olds.get(name)), value) for name, value in shown_values]
     if description is not None:
         text = converted(description, rule)
@@ -317,7 +320,7 @@ async def update_issue(
     check = format_call(get_issue_details, {"issue_key": key, "comment_count": 1})
     with unconfirmed_is_unknown(f"the change to {key}", check):
         updated = await client.update_issue(key, form.data, current=current)
-    rows, missed = landed(form.rows, updated, form.data)
+    rows, missed = landed(form.rows, updated, form.data, form.custom)
     return render_change(head=f"Updated {key}:", rows=rows, dry_run=False, url=url, missed=missed)
 
 

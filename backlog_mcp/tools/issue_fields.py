@@ -11,11 +11,11 @@ from typing import Any
 
 from backlog_mcp.client import JSONObject
 from backlog_mcp.render.text import fmt_number, plural
-from backlog_mcp.render.writes import Row
+from backlog_mcp.render.writes import LIST, Row, listed
 
 
 def names_of(items: Sequence[JSONObject] | None) -> str:
-    return ", ".join(str(i.get("name")) for i in items or [])
+    return listed(str(i.get("name")) for i in items or [])
 
 
 def name_of(user: JSONObject | None) -> str:
@@ -32,8 +32,14 @@ _RETURNED = {
 }  # fmt: skip
 
 
-def _returned(issue: Mapping[str, Any], label: str, form: Mapping[str, Any]) -> str | None:
-    """A row's value in the issue Backlog returned, shown as the plan shows it; None: not a field it returns."""
+def _returned(issue: Mapping[str, Any], label: str, form: Mapping[str, Any], *, custom: bool) -> str | None:
+    """A row's value in the issue Backlog returned, shown as the plan shows it; None: not a field it returns.
+
+    `custom`: the row is a custom field's (whose name may be a built-in field's, such as "Priority").
+    """
+    if custom:
+        field = next((f for f in issue.get("customFields") or [] if f.get("name") == label), None)
+        return custom_shown(field) if field is not None else None
     if label in _RETURNED:
         value = issue.get(_RETURNED[label])
         if isinstance(value, list):
@@ -50,21 +56,21 @@ def _returned(issue: Mapping[str, Any], label: str, form: Mapping[str, Any]) -> 
     if label == "Parent":
         parent = issue.get("parentIssueId")
         return "" if not parent else None if parent == form.get("parentIssueId") else f"issue id {parent}"
-    for field in issue.get("customFields") or []:
-        if field.get("name") == label:
-            return custom_shown(field)
     return None
 
 
-def landed(rows: list[Row], issue: Mapping[str, Any], form: Mapping[str, Any]) -> tuple[list[Row], list[str]]:
+def landed(
+    rows: list[Row], issue: Mapping[str, Any], form: Mapping[str, Any], custom: range = range(0)
+) -> tuple[list[Row], list[str]]:
     """The rows as Backlog returned the issue, and each field whose value is not what was asked.
 
     A write's answer must say what Backlog did, not what was planned: a field it ignored shows its real value.
+    `custom`: the positions of custom fields' rows.
     """
     out: list[Row] = []
     missed: list[str] = []
-    for label, old, asked in rows:
-        got = _returned(issue, label, form)
+    for n, (label, old, asked) in enumerate(rows):
+        got = _returned(issue, label, form, custom=n in custom)
         if got is None or _same(got, asked):
             out.append((label, old, asked))
             continue
@@ -80,7 +86,7 @@ def _same(got: str, asked: str) -> bool:
     try:
         return float(got) == float(asked)
     except ValueError:
-        return sorted(got.split(", ")) == sorted(asked.split(", "))
+        return sorted(got.split(LIST)) == sorted(asked.split(LIST))
 
 
 def current_value(issue: Mapping[str, Any], name: str) -> str:
@@ -109,7 +115,7 @@ def custom_shown(entry: Mapping[str, Any] | None) -> str:
         return ""
     value = entry.get("value")
     if isinstance(value, list):
-        return ", ".join(str(v.get("name")) for v in value)
+        return listed(str(v.get("name")) for v in value)
     if isinstance(value, dict):
         return str(value.get("name"))
     return "" if value is None else str(value)[:10] if str(value).endswith("T00:00:00Z") else str(value)

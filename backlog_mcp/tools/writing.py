@@ -15,6 +15,7 @@ from backlog_mcp.errors import OutcomeUnknownError, UnconfirmedWriteError, Usage
 from backlog_mcp.lookup import Lookup
 from backlog_mcp.matching import shown
 from backlog_mcp.render.backlog_writer import NotationError, for_project
+from backlog_mcp.render.writes import listed
 
 MAX_BODY = 100_000  # characters of a description or comment
 
@@ -59,7 +60,7 @@ async def notified(lookup: Lookup, names: Sequence[str] | None, project: JSONObj
 
 def notify_row(people: Sequence[tuple[int, str]]) -> list[tuple[str, str, str]]:
     """The `Notify` row of a write's answer: who, by name (none: no row)."""
-    return [("Notify", "", ", ".join(name for _uid, name in people))] if people else []
+    return [("Notify", "", listed(name for _uid, name in people))] if people else []
 
 
 def one(kind: str, ids: list[int], wanted: str) -> int:
@@ -95,6 +96,8 @@ async def custom_form(
             ids = lookup.custom_item_ids(field, [t for t in texts if t]) if any(texts) else []
             # An empty list would send nothing at all: Backlog clears a list given one empty value.
             form[key] = (ids or [""]) if type_id in (6, 7) else (ids[0] if ids else "")
+            # Shown as Backlog spells the choices, in its order (what the saved issue will say).
+            texts = [str(i.get("name")) for i in field.get("items") or [] if int(i["id"]) in ids]
         else:
             if len(texts) != 1:
                 raise UsageError(f'Custom field "{shown(str(field["name"]))}" takes one value.')
@@ -109,8 +112,9 @@ async def custom_form(
                     ) from None
             if type_id == 4 and text:
                 text = day(str(field["name"]), text) or ""
-            form[key] = text
-        shown_values.append((str(field["name"]), ", ".join(texts)))
+            form[key] = texts[0] = text
+        # Several choices are a list; one choice, a number, a date or a text is one value.
+        shown_values.append((str(field["name"]), listed(texts) if type_id in (6, 7) else "".join(texts[:1])))
     return form, shown_values
 
 
