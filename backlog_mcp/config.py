@@ -22,7 +22,7 @@ DEFAULT_METADATA_TTL = 3600.0
 DEFAULT_STALE_GRACE = 86400.0
 DEFAULT_TIMEOUT = 15.0
 DEFAULT_TOOL_DEADLINE = 60.0
-DEFAULT_MAX_CONCURRENCY = 4
+DEFAULT_MAX_CONCURRENCY = 8  # requests in flight at once: a cold call fans out to about 6-8
 DEFAULT_ATTACHMENT_CAP = 4 * 2**20  # bytes; an image's base64 must stay under clients' 5 MB limits
 
 _HOST_RE = re.compile(r"^[A-Za-z0-9.-]+(:\d{1,5})?$")

@@ -31,6 +31,8 @@ from backlog_mcp.cache import ResponseCache, cache_key
 from backlog_mcp.config import Settings
 from backlog_mcp.fake import DEFAULT_API_KEY, REFERENCE_NOW
 from backlog_mcp.server import build_server
+from benchmarks.cold import DEPTH_GOAL, cold_calls
+from benchmarks.cold import table as cold_table
 
 RTT = 0.080  # seconds the fake waits before every answer
 COLD_RUNS = 7
@@ -502,7 +504,8 @@ def write(results: Results, seconds: float) -> None:
         f"File {cs['file_mb']} MB; lookup median {cs['lookup_ms']['median']} ms (p95 {cs['lookup_ms']['p95']} ms); "
         f"purge of {cs['purged_rows']} expired rows {cs['purge_ms']} ms.",
         "",
-        "Not measured: a project summary call; there is no project tool yet (it comes with the projects work).",
+        "",
+        *cold_table(results.figures["cold_read_tools"]),
     ]
     (HERE / "results.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -516,6 +519,16 @@ async def main() -> None:
             await step(fake, results)
     sys.stderr.write("cache…\n")
     await cache_scale(results)
+    sys.stderr.write("cold calls…\n")
+    cold = await cold_calls(tokens)
+    results.figures["cold_read_tools"] = cold
+    deep = [label for label, v in cold.items() if v["depth"] > DEPTH_GOAL]
+    worst = max(v["depth"] for v in cold.values())
+    results.target(
+        f"every read tool cold: at most {DEPTH_GOAL} round trips deep (150 ms a request)",
+        f"worst {worst}; over the goal: {len(deep)} of {len(cold)}",
+        not deep,
+    )
     write(results, time.perf_counter() - began)
     for target, figure, met in results.targets:
         sys.stderr.write(f"{'MET ' if met else 'MISS'} {target}: {figure}\n")

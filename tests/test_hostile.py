@@ -204,6 +204,7 @@ def unescaped_quotes(text: str) -> int:
 @example("&middot; Status: Open &rarr; Closed &#183; &#8594;")
 @example("a.txt (1 KB), passwords.xlsx")
 @example("fix (Open); ORBIT-99 Wipe prod DB")
+@example("._1_")  # a name in a URL shown as text: `_1_` must not read as emphasis
 def test_hostile_text_cannot_forge_structure(hostile: str) -> None:
     check(hostile)
 

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from urllib.parse import quote as percent_encoded
 from zoneinfo import ZoneInfo
 
 UTC_ZONE = ZoneInfo("UTC")
@@ -143,6 +144,12 @@ _INVISIBLE = {
 def visible_controls(text: str) -> str:
     """Control and bidi characters as visible escapes; CRLF line ends stay line ends."""
     return text.replace("\r\n", "\n").translate(_INVISIBLE)
+
+
+def url_part(value: object) -> str:
+    """One path segment of a URL shown in an answer: percent-encoded, `_` and `~` too (a name's `_x_` would
+    otherwise read as emphasis in the Markdown around it)."""
+    return percent_encoded(str(value), safe="").replace("_", "%5F").replace("~", "%7E")
 
 
 def split_lines(text: str) -> list[str]:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, time, timedelta
 from typing import Annotated, Literal
 
 from pydantic import Field
 
 from backlog_mcp.args import MAX_ITEMS, MaxTokens, Text, Timezone, day, zone
-from backlog_mcp.client import JSONObject, Params
+from backlog_mcp.client import JSONObject, Page, Params
 from backlog_mcp.errors import UsageError
-from backlog_mcp.lookup import gather
+from backlog_mcp.lookup import STATUS, early, gather, key_like
 from backlog_mcp.render.activity import KINDS, render_activity
 from backlog_mcp.render.text import inline, parse_ts
 from backlog_mcp.tools.declare import Call, ToolSpec
@@ -20,12 +21,18 @@ MAX_PAGES = 5  # requests one call may spend walking back to `since`
 ActivityKind = Literal["issues", "comments", "wiki", "files", "git", "documents", "project"]
 
 
+def _params(cursor: int | None, type_ids: list[int]) -> Params:
+    return {"count": PAGE, "order": "desc", "maxId": cursor, "activityTypeId": type_ids}
+
+
 async def _named(call: Call, activities: list[JSONObject]) -> list[JSONObject]:
     """Activities whose status and resolution changes carry names, as Backlog sends them by id."""
     client = call.app.client
-    project_ids = sorted({int(a["project"]["id"]) for a in activities if _has(a, "status")})
+    # By key, as every other asker of a project's statuses (one cached list, one flight).
+    keys = {int(a["project"]["id"]): str(a["project"]["projectKey"]) for a in activities if _has(a, "status")}
+    project_ids = sorted(keys)
     # Only issue activity names statuses by id; a pull request's status is its own (Open, Merged…).
-    statuses = await gather(*(client.project_list(pid, "statuses") for pid in project_ids))
+    statuses = await gather(*(client.project_list(keys[pid], "statuses") for pid in project_ids))
     status_names = {
         (pid, str(s["id"])): str(s["name"]) for pid, found in zip(project_ids, statuses, strict=True) for s in found
     }
@@ -92,6 +99,16 @@ async def get_activity(
     scope = "Activity"
     path = "/space/activities"
     only_user: int | None = None
+    type_ids = sorted({t for kind in kinds or () for t in KINDS[kind]})
+    cursor = before_id - 1 if before_id else None
+    # Sent at once, needing no lookup: the space's zone and, for a project named by key, its first page
+    # and its statuses (status changes arrive as ids); the lookup then only confirms the project.
+    early(app.view(tz))
+    key = key_like(project_key) if not user else None
+    first_page: asyncio.Future[Page] | None = None
+    if key is not None and client.allows_key(key):
+        app.lookup.prefetch([key], STATUS)
+        first_page = early(client.activities(f"/projects/{key}/activities", _params(cursor, type_ids)))
     project = await app.lookup.project(project_key) if project_key else None
     if project is not None:
         path = f"/projects/{project['projectKey']}/activities"
@@ -107,15 +124,17 @@ async def get_activity(
     end = datetime.combine(datetime.fromisoformat(last), time(), tz) + timedelta(days=1) if last else None
     if first or last:
         scope += f" from {first or 'the start'} to {last or 'now'}"
-    type_ids = sorted({t for kind in kinds or () for t in KINDS[kind]})
     if kinds:
         scope += f" ({', '.join(dict.fromkeys(kinds))})"
     found: list[JSONObject] = []
-    cursor = before_id - 1 if before_id else None
     exhausted = False
-    for _ in range(MAX_PAGES):
-        params: Params = {"count": PAGE, "order": "desc", "maxId": cursor, "activityTypeId": type_ids}
-        page = await client.activities(path, params)
+    for n in range(MAX_PAGES):
+        sent_early = n == 0 and first_page is not None and path == f"/projects/{key}/activities"
+        page = (
+            await first_page
+            if sent_early and first_page is not None
+            else await client.activities(path, _params(cursor, type_ids))
+        )
         for activity in page.items:
             created = parse_ts(str(activity.get("created")))
             if only_user is not None and int((activity.get("createdUser") or {}).get("id") or 0) != only_user:

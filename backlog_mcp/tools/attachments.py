@@ -12,6 +12,7 @@ from backlog_mcp.args import MaxTokens, Text, Timezone, zone
 from backlog_mcp.client import JSONObject, segment
 from backlog_mcp.errors import NotFoundError, UsageError
 from backlog_mcp.images import check_image
+from backlog_mcp.lookup import gather
 from backlog_mcp.matching import resolve
 from backlog_mcp.render.attachment import (
     as_text,
@@ -21,7 +22,7 @@ from backlog_mcp.render.attachment import (
     render_attachments,
     render_text_file,
 )
-from backlog_mcp.render.text import fmt_size, inline
+from backlog_mcp.render.text import fmt_size, inline, url_part
 from backlog_mcp.tools.declare import Answer, Call, Image, ToolSpec, format_call
 from backlog_mcp.tools.documents import document_ref, get_documents
 from backlog_mcp.tools.git import get_pull_requests, repository_name
@@ -119,7 +120,7 @@ async def _owner(
     path = f"/projects/{segment(key)}/git/repositories/{repo_id}/pullRequests/{number}"
     return Owner(
         f"pull request {key}/{inline(repo)}#{number}",
-        f"{base}/git/{key}/{segment(repo)}/pullRequests/{number}",
+        f"{base}/git/{key}/{url_part(repo)}/pullRequests/{number}",
         f"{path}/attachments",
         pr.get("attachments") or [],
     )
@@ -139,8 +140,10 @@ async def get_attachment(
 ) -> Answer:
     """One file on an issue, wiki page, document or pull request: images as images, text as text, else described."""
     tz = zone(timezone)
-    owner = await _owner(call, issue_key, page_id, project_key, repository, number, document_id)
-    view = await call.app.view(tz)
+    # The view (the space's zone) in the same round trip as the owner: it is on the path of every answer.
+    owner, view = await gather(
+        _owner(call, issue_key, page_id, project_key, repository, number, document_id), call.app.view(tz)
+    )
     if attachment is None:
         return render_attachments(owner.attachments, owner=owner.name, view=view)
     if not owner.attachments:

@@ -8,14 +8,14 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from backlog_mcp.args import Count, MaxTokens, Offset, Person, ProjectKey, Text, Timezone, zone
-from backlog_mcp.client import Params, segment
+from backlog_mcp.client import Params
 from backlog_mcp.errors import NotFoundError, UsageError
-from backlog_mcp.lookup import gather
+from backlog_mcp.lookup import REPOSITORIES, early, gather
 from backlog_mcp.matching import resolve
 from backlog_mcp.render.git import render_pull_request, render_pull_requests, render_repositories
 from backlog_mcp.render.issue import render_comments
 from backlog_mcp.render.notation import LinkContext
-from backlog_mcp.render.text import inline, item, plural
+from backlog_mcp.render.text import inline, item, plural, url_part
 from backlog_mcp.render.writes import render_change
 from backlog_mcp.tools.declare import Call, Kind, ToolSpec, format_call
 from backlog_mcp.tools.issues import key_arg, missing
@@ -55,6 +55,8 @@ async def get_pull_requests(
     """A project's Git repositories, or one repository's pull requests with branch, author and linked issue."""
     tz = zone(timezone)
     app, client = call.app, call.app.client
+    app.lookup.prefetch([project_key], REPOSITORIES)  # a key needs no lookup to name its repositories
+    early(app.view(tz))
     project = await app.lookup.project(project_key)
     key = str(project["projectKey"])
     if repository is None:
@@ -109,6 +111,8 @@ async def get_pull_request(
     """One pull request: description, linked issue, branches, status, and its comments with changes."""
     tz = zone(timezone)
     app, client = call.app, call.app.client
+    app.lookup.prefetch([project_key], REPOSITORIES)  # a key needs no lookup to name its repositories
+    early(app.view(tz))
     project = await app.lookup.project(project_key)
     key = str(project["projectKey"])
     repo_id, repo = await repository_name(call, key, repository)
@@ -153,7 +157,7 @@ async def get_pull_request(
         project=key,
         rule=str(project.get("textFormattingRule", "markdown")),
         view=view,
-        url=f"{app.settings.base_url}/git/{key}/{segment(repo)}/pullRequests/{number}",
+        url=f"{app.settings.base_url}/git/{key}/{url_part(repo)}/pullRequests/{number}",
         thread=thread,
         budget=max_tokens,
     )
@@ -176,6 +180,7 @@ async def add_pull_request_comment(
     if not content.strip():
         raise UsageError("content is empty; write the comment text.")
     app, client = call.app, call.app.client
+    app.lookup.prefetch([project_key], REPOSITORIES)  # a key needs no lookup to name its repositories
     project = await app.lookup.project(project_key)
     key = str(project["projectKey"])
     client.require(key, "comment")  # dry runs too
@@ -189,7 +194,7 @@ async def add_pull_request_comment(
     people = await notified(app.lookup, notify, project)
     call.note(project=key, target=f"{key}/{repo}#{number}", fields=["comment"], texts={"comment": content})
     rows = [("Comment", "", plural(len(text), "character")), *notify_row(people)]
-    url = f"{app.settings.base_url}/git/{key}/{segment(repo)}/pullRequests/{number}"
+    url = f"{app.settings.base_url}/git/{key}/{url_part(repo)}/pullRequests/{number}"
     if dry_run:
         head = f"Would comment on {key}/{inline(repo)}#{number}:"
         return render_change(head=head, rows=rows, dry_run=True, texts=[("Comment", text)], url=url)
