@@ -103,7 +103,7 @@ async def get_activity(
     cursor = before_id - 1 if before_id else None
     # Sent at once, needing no lookup: the space's zone and, for a project named by key, its first page
     # and its statuses (status changes arrive as ids); the lookup then only confirms the project.
-    early(app.view(tz))
+    view_soon = early(app.view(tz))
     key = key_like(project_key) if not user else None
     first_page: asyncio.Future[Page] | None = None
     if key is not None and client.allows_key(key):
@@ -152,7 +152,7 @@ async def get_activity(
     if not found and not exhausted and cursor is not None:
         older = call.again(before_id=cursor + 1)
         return f"No activity: {scope}, among the {MAX_PAGES * PAGE} checked. Older: {older}"
-    found, view = await gather(_named(call, found), app.view(tz))
+    found, view = await gather(_named(call, found), view_soon)
     return render_activity(
         found,
         scope=scope,

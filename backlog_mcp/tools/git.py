@@ -56,13 +56,13 @@ async def get_pull_requests(
     tz = zone(timezone)
     app, client = call.app, call.app.client
     app.lookup.prefetch([project_key], REPOSITORIES)  # a key needs no lookup to name its repositories
-    early(app.view(tz))
+    view_soon = early(app.view(tz))
     project = await app.lookup.project(project_key)
     key = str(project["projectKey"])
     if repository is None:
         if assignee or issue_key or offset:
             raise UsageError("Name a repository to filter pull requests; without one, the repositories are listed.")
-        repos, view = await gather(client.repositories(key), app.view(tz))
+        repos, view = await gather(client.repositories(key), view_soon)
         counts = await gather(*(client.count_pull_requests(key, str(r["id"]), {"statusId": [1]}) for r in repos))
         return render_repositories(repos, list(counts), project=key, view=view)
     repo_id, repo = await repository_name(call, key, repository)
@@ -83,7 +83,7 @@ async def get_pull_requests(
     query: Params = {**params, "offset": offset, "count": count}
     filters: Params = params
     prs, total, view = await gather(
-        client.pull_requests(key, repo_id, query), client.count_pull_requests(key, repo_id, filters), app.view(tz)
+        client.pull_requests(key, repo_id, query), client.count_pull_requests(key, repo_id, filters), view_soon
     )
     if not prs and offset and offset >= total:
         raise UsageError(f"offset={offset} is past the end: {scope} has {total} (offsets 0 to {max(total - 1, 0)}).")
@@ -112,7 +112,7 @@ async def get_pull_request(
     tz = zone(timezone)
     app, client = call.app, call.app.client
     app.lookup.prefetch([project_key], REPOSITORIES)  # a key needs no lookup to name its repositories
-    early(app.view(tz))
+    view_soon = early(app.view(tz))
     project = await app.lookup.project(project_key)
     key = str(project["projectKey"])
     repo_id, repo = await repository_name(call, key, repository)
@@ -127,7 +127,7 @@ async def get_pull_request(
             client.pull_request(key, repo_id, number),
             client.pull_request_comments(key, repo_id, number, params) if comment_count else _none(),
             client.count_pull_request_comments(key, repo_id, number),
-            app.view(tz),
+            view_soon,
         )
     except NotFoundError:
         find = format_call(get_pull_requests, {"project_key": key, "repository": repo, "status": "all"})

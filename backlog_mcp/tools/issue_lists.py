@@ -151,7 +151,7 @@ async def get_user_issue_list(
         kind for kind, names in ((ISSUE_TYPE, issue_types), (CATEGORY, categories), (MILESTONE, milestones)) if names
     ]
     lookup.prefetch(projects or (), *needs)
-    early(app.view(tz))
+    view_soon = early(app.view(tz))
     scope = await lookup.projects(projects or (), project_ids or ())
     narrowed = bool(projects or project_ids)
     archived = [p for p in scope if p.get("archived")] if not (narrowed or include_archived) else []
@@ -207,7 +207,7 @@ async def get_user_issue_list(
         words.append(f'matching "{item(keyword)}"')
     words.extend(_day_words(dates))
     listing = {**params, "offset": offset, "count": count}
-    issues, total, view = await gather(app.client.issues(listing), app.client.count_issues(params), app.view(tz))
+    issues, total, view = await gather(app.client.issues(listing), app.client.count_issues(params), view_soon)
     description = ("Issues " + ", ".join(words) if words else "All issues") + f", by {sort} {order}"
     if archived:
         description += f" (archived projects left out: {', '.join(item(p['projectKey']) for p in archived)})"
