@@ -130,6 +130,11 @@ class PerUser:
             self._forget_later(old)
         return state
 
+    async def aclose(self) -> None:
+        """Settle every user's early requests (their pool is the server's: it closes with it)."""
+        for state in list(self.states.values()):
+            await state.client.settle()
+
     def _rejected(self, key: str) -> None:
         """Backlog answered 401 to `key`: drop its client and refuse it for a while without asking again."""
         self.rejected[key_identity(key)] = self.clock()
@@ -166,6 +171,8 @@ async def open_state(
             state = replace(state, users=users)
         yield state
     finally:
+        if users is not None:
+            await users.aclose()
         await client.aclose()
         if cache is not None:
             await cache.close()

@@ -18,7 +18,7 @@ FULL_DECODE_PIXELS = 4096 * 4096  # beyond this a PNG is checked by its chunks' 
 _FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "MPO": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
 _OPENERS = ("PNG", "JPEG", "GIF", "WEBP")  # Pillow's JPEG opener gives an MPO file when it is one
 # Decodes at once, across all calls (each can hold up to 64 MB of pixels while it runs).
-_DECODING = threading.BoundedSemaphore(2)
+_DECODING = threading.BoundedSemaphore(1)  # one: `warnings.catch_warnings` is not thread-safe
 
 
 @dataclass(frozen=True)

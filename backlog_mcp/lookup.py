@@ -44,31 +44,14 @@ USER = Kind("user", "users")
 REPOSITORIES = Kind("repository", "git/repositories")
 
 
-_EARLY: set[asyncio.Future[Any]] = set()  # requests sent ahead, kept until they land
 _KEY = re.compile(r"[A-Z][A-Z0-9_]{0,24}")
-
-
-def early(call: Awaitable[T]) -> asyncio.Future[T]:
-    """Send now a request whose answer the call needs later: one round trip less on the critical path.
-
-    The later ask meets it in flight or in the cache; a failure is reported by that ask, not here.
-    """
-    task = asyncio.ensure_future(call)
-    _EARLY.add(task)
-    task.add_done_callback(_landed)
-    return task
-
-
-def _landed(task: asyncio.Future[Any]) -> None:
-    _EARLY.discard(task)
-    if not task.cancelled():
-        task.exception()  # retrieved: whoever needs the answer asks again and gets the error there
 
 
 def key_like(name: str | None) -> str | None:
     """`name` as a project key when it reads as one (ORBIT, orbit): usable in paths before the project list is in."""
-    key = (name or "").strip().upper()
-    return key if _KEY.fullmatch(key) else None
+    key = (name or "").strip()
+    # ASCII before upper-casing: "orbıt".upper() is "ORBIT", and no project's key.
+    return key.upper() if key.isascii() and _KEY.fullmatch(key.upper()) else None
 
 
 async def gather(*calls: Awaitable[Any]) -> list[Any]:
@@ -137,12 +120,17 @@ class Lookup:
         return list(chosen.values())
 
     def prefetch(self, names: Iterable[str], *kinds: Kind) -> None:
-        """Ask now for these lists of the projects named by key (allowed ones), before the project list is in."""
+        """Ask now for these lists of the projects named by key (allowed ones), before the project list is in.
+
+        Only with a cache: without one, the later ask would send the same request again.
+        """
+        if not self.client.caches_reads:
+            return
         for name in names:
             key = key_like(name)
             if key is not None and self.client.allows_key(key):
                 for kind in kinds:
-                    early(self.client.project_list(key, kind.endpoint))
+                    self.client.early(self.client.project_list(key, kind.endpoint))
 
     async def project(self, name: str) -> JSONObject:
         """One project by key or name (case- and width-insensitive; "orbıt" is not "ORBIT").

@@ -492,9 +492,9 @@ async def test_escapes_only_where_a_value_could_pass_for_structure(tools: Client
         myself = await ok(fresh, "get_myself")
         assert "(login hana\\, id 1\\, Administrator, id 1073925001, Normal User)" in myself
     # A value that could open a block after a list marker is escaped at its start.
-    from backlog_mcp.render.text import leading
+    from backlog_mcp.render.text import inline
 
-    assert [leading(v) for v in ("# x", "> q", "- l", "1. n", "2026-11-01", "a > b")] == [
+    assert [inline(v) for v in ("# x", "> q", "- l", "1. n", "2026-11-01", "a > b")] == [
         "\\# x", "\\> q", "\\- l", "1\\. n", "2026-11-01", "a > b",
     ]  # fmt: skip
 
@@ -704,11 +704,26 @@ async def test_prompts_take_what_the_tools_take(tools: Client) -> None:
         await tools.get_prompt("triage_issue", {"issue_key": "123"})
 
 
-def test_block_marks_are_escaped_only_after_a_list_marker() -> None:
-    from backlog_mcp.render.text import inline, leading
+def test_block_marks_are_escaped_where_a_value_may_begin_a_line() -> None:
+    from backlog_mcp.render.text import cell, inline, mid
 
-    assert inline("1. Crash > 100 users - fix") == "1. Crash > 100 users - fix"
-    assert leading("1. Crash") == "1\\. Crash" and leading("# x") == "\\# x" and leading("> q") == "\\> q"
+    # Inside a heading's title or a cell nothing opens a block: shown as written.
+    assert mid("1. Crash > 100 users - fix") == "1. Crash > 100 users - fix" == cell("1. Crash > 100 users - fix")
+    # Anywhere else a value may begin a line (or a list item's text): its block mark is escaped.
+    assert inline("1. Crash") == "1\\. Crash" and inline("# x") == "\\# x" and inline("> q") == "\\> q"
+
+
+async def test_a_value_that_begins_a_line_cannot_open_a_block(tools: Client, fake: FaultyBacklog) -> None:
+    from markdown_it import MarkdownIt
+
+    issue = fake.space.issue_by_key("ORBIT-2")
+    assert issue is not None
+    issue["summary"] = "1. Crash > 100 users"
+    issue["issueType"] = {**issue["issueType"], "name": "# Forged"}
+    shown = await ok(tools, "get_issue_details", issue_key="ORBIT-2")
+    assert shown.startswith("# ORBIT-2: 1. Crash > 100 users\n\\# Forged · ")
+    headings = [t for t in MarkdownIt("commonmark").parse(shown) if t.type == "heading_open"]
+    assert len(headings) == len([line for line in shown.split("\n") if line.startswith("#")])
 
 
 def test_snippets_keep_their_text() -> None:

@@ -170,7 +170,7 @@ BENIGN = run_all(MARK)
 
 
 def check(hostile: str) -> None:
-    answers = run_all(MARK + hostile)
+    answers = run_all(hostile + MARK)  # the hostile text first: a value may begin a line
     for (name, _args), (ok_error, ok_text), (error, text) in zip(CALLS, BENIGN, answers, strict=False):
         assert error == ok_error, (name, text)
         assert structure(text) == structure(ok_text), (name, hostile, text)

@@ -141,6 +141,7 @@ class Transport:
         self._transport = transport
         self._http_client: httpx.AsyncClient | None = None
         self._pool = pool
+        self._early: set[asyncio.Future[Any]] = set()  # requests sent ahead of their ask (`early`)
         self.on_rejected: Callable[[], None] | None = None  # told when Backlog answers 401 to this key
         self._secret = Secret(settings.api_key)
         self._my_id: int | None = None  # the key owner, once asked: their watch list goes stale with issues
@@ -167,8 +168,37 @@ class Transport:
             )
         return self._http_client
 
+    def early(self, call: Awaitable[T]) -> asyncio.Future[T]:
+        """Send now a request whose answer the call needs later: one round trip less on the critical path.
+
+        The later ask awaits this future, or meets the request in flight or in the cache; a failure is
+        reported by that ask, not here. `settle` (and `aclose`) cancels what is still out.
+        """
+        task = asyncio.ensure_future(call)
+        self._early.add(task)
+        task.add_done_callback(self._early_landed)
+        return task
+
+    def _early_landed(self, task: asyncio.Future[Any]) -> None:
+        self._early.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: whoever needs the answer asks again and gets the error there
+
+    @property
+    def caches_reads(self) -> bool:
+        """Whether a read's answer is kept for the next ask (a prefetch is worth sending only then)."""
+        return self.cache is not None and self.cache.enabled
+
+    async def settle(self) -> None:
+        """Cancel what was sent early and is still out, and wait for it: nothing outlives the client."""
+        pending = list(self._early)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
     async def aclose(self) -> None:
-        """Close the connection pool, unless it is another client's."""
+        """Settle early requests, then close the connection pool, unless it is another client's."""
+        await self.settle()
         if self._http_client is not None:
             await self._http_client.aclose()
 

@@ -14,7 +14,6 @@ from backlog_mcp.render.text import (
     fmt_size,
     fmt_time,
     inline,
-    leading,
     plural,
     quote,
     user_name,
@@ -71,7 +70,7 @@ def as_text(body: bytes, complete: bool, *, named_text: bool = False) -> str | N
 
 def attachment_line(attachment: JSON, view: View) -> str:
     return (
-        f"- {leading(attachment.get('name'))} (id {inline(attachment.get('id'))}) · "
+        f"- {inline(attachment.get('name'))} (id {inline(attachment.get('id'))}) · "
         f"{fmt_size(attachment.get('size'))} · "
         f"{user_name(attachment.get('createdUser'), listed=True)}, {fmt_time(attachment.get('created'), view)[:10]}"
     )

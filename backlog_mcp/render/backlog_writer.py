@@ -19,6 +19,7 @@ _SPECIAL = re.compile(
 )
 _LANG = re.compile(r"[A-Za-z0-9_+.#-]{1,40}")  # what `{code:…}` may name; anything else gives plain {code}
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_QUOTE_MARKS = ("''", "'''")  # bold and italic in notation
 _BREAK = re.compile(r"<br\s*/?>", re.I)
 
 
@@ -183,8 +184,17 @@ class _Writer:
         def flush() -> None:
             if run:
                 text = _escape("".join(run))
-                out.append(_LINE_START.sub(r"\\\1", text, count=1) if run_begins else text)
+                text = _LINE_START.sub(r"\\\1", text, count=1) if run_begins else text
+                if text.startswith("'") and out and out[-1] in _QUOTE_MARKS:
+                    text = "\\" + text  # `**b**'s`: a quote after a mark would lengthen it
+                out.append(text)
                 run.clear()
+
+        def mark(marker: str) -> None:
+            last = out[-1] if out else ""
+            if last.endswith("'") and not last.endswith("\\'") and last not in _QUOTE_MARKS:
+                out[-1] = last[:-1] + "\\'"  # `it'**b**`: a quote before a mark would lengthen it
+            out.append(marker)
 
         for child in token.children or []:
             kind = child.type
@@ -195,15 +205,16 @@ class _Writer:
             if kind in ("text", "text_special") or literal_html:
                 # Notation renders no HTML: a tag written in text (`<span>`) is text, and kept.
                 run_begins = run_begins if run else begins
-                run.append(child.content)
+                # A tag spanning lines keeps to one: a line inside it must not start a table or list.
+                run.append(child.content.replace("\n", " ") if literal_html else child.content)
                 continue
             flush()
             if kind == "code_inline":
                 out.append("{code}" + _code(child.content) + "{/code}")
             elif kind in ("strong_open", "strong_close"):
-                out.append("''")
+                mark("''")
             elif kind in ("em_open", "em_close"):
-                out.append("'''")
+                mark("'''")
             elif kind in ("s_open", "s_close"):
                 out.append("%%")
             elif kind in ("softbreak", "hardbreak"):

@@ -12,7 +12,6 @@ from backlog_mcp.render.text import (
     fmt_time,
     inline,
     item,
-    leading,
     plural,
     quoted_page,
     user_name,
@@ -23,7 +22,8 @@ JSON = dict[str, Any]
 
 def _titled(emoji: object, title: object) -> str:
     """An emoji and a title after a list marker: whichever comes first may not open a block."""
-    return f"{leading(emoji)} {inline(title)}" if emoji else leading(title)
+    shown = inline(emoji) if emoji else ""  # a blank emoji is no emoji: the title comes first then
+    return f"{shown} {inline(title)}" if shown else inline(title)
 
 
 def _tree_lines(nodes: Sequence[JSON], depth: int = 0) -> list[str]:

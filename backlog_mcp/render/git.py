@@ -14,7 +14,7 @@ from backlog_mcp.render.text import (
     fmt_time,
     inline,
     item,
-    leading,
+    mid,
     plural,
     quote,
     user_name,
@@ -25,7 +25,7 @@ JSON = dict[str, Any]
 
 def repository_line(repo: JSON, open_count: int | None, view: View) -> str:
     pushed = fmt_time(repo.get("pushedAt"), view)[:10] if repo.get("pushedAt") else "never"
-    line = f"- {leading(repo.get('name'))}"
+    line = f"- {inline(repo.get('name'))}"
     if repo.get("description"):
         line += f": {inline(repo.get('description'))}"
     line += f" · last push {pushed}"
@@ -54,7 +54,7 @@ def _issue_key(pr: JSON) -> str:
 
 def pull_request_row(pr: JSON, view: View) -> str:
     parts = [
-        f"#{inline(pr.get('number'))} {inline(pr.get('summary'))}",
+        f"#{inline(pr.get('number'))} {mid(pr.get('summary'))}",
         inline((pr.get("status") or {}).get("name", "?")),
         f"{inline(pr.get('branch'))} → {inline(pr.get('base'))}",
         f"by {user_name(pr.get('createdUser'))}",

@@ -20,6 +20,7 @@ from backlog_mcp.render.text import (
     fmt_time,
     inline,
     item,
+    mid,
     plural,
     quote,
     user_name,
@@ -259,7 +260,7 @@ def render_issue(
     closed = (issue.get("status") or {}).get("id") == CLOSED_STATUS_ID
     assignee = issue.get("assignee")
     header = [
-        f"# {key}: {inline(issue.get('summary', ''))}",
+        f"# {key}: {mid(issue.get('summary', ''))}",
         " · ".join(
             [
                 inline((issue.get("issueType") or {}).get("name", "?")),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from backlog_mcp.render.text import View, cell, fit, fmt_date, fmt_due, inline, item, leading, plural, user_name
+from backlog_mcp.render.text import View, cell, fit, fmt_date, fmt_due, inline, item, mid, plural, user_name
 
 JSON = dict[str, Any]
 FIELD_TYPES = {
@@ -56,7 +56,7 @@ def _field(definition: JSON, type_names: dict[int, str]) -> str:
         extras.append("free text allowed")
     required = "required " if definition.get("required") else ""
     detail = f": {'; '.join(extras)}" if extras else ""
-    return f"- {leading(definition.get('name'))} ({required}{kind}){detail}"
+    return f"- {inline(definition.get('name'))} ({required}{kind}){detail}"
 
 
 def _order(item: JSON) -> tuple[int, int]:
@@ -80,7 +80,7 @@ def render_project(
     rule = RULES.get(str(project.get("textFormattingRule")), inline(project.get("textFormattingRule")))
     state = " · archived" if project.get("archived") else ""
     out = [
-        f"# {key}: {inline(project.get('name'))}",
+        f"# {key}: {mid(project.get('name'))}",
         f"Text format: {rule}{state} · {view.base_url}/projects/{key}",
         "",
         "## Statuses (in workflow order)",

@@ -166,14 +166,16 @@ def inline(text: object) -> str:
 
     One line (every kind of line break and space run becomes one space), with Markdown punctuation
     and the renderers' separators (` · `, `→`, `|`) backslash-escaped, so the value can neither
-    start a line, open emphasis or a link, nor pass for a separator of ours.
+    start a line, open emphasis or a link, nor pass for a separator of ours. A value may begin a line
+    or a list item's text, so a block mark at its start (`#`, `>`, `-`, `+`, `1.`) is escaped too.
     """
+    return _LEADING.sub(r"\1\\\2", mid(text))
+
+
+def mid(text: object) -> str:
+    """`inline` for a value that can only sit inside a line (a heading's title after `# KEY: `, a table
+    cell): there a block mark at its start is text, and shown without a backslash."""
     return _SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
-
-
-def leading(text: object) -> str:
-    """A value that begins a list item's text (`- name`): `inline`, and a block mark at its start escaped."""
-    return _LEADING.sub(r"\1\\\2", inline(text))
 
 
 def item(text: object) -> str:
@@ -182,8 +184,8 @@ def item(text: object) -> str:
 
 
 def cell(text: object | None) -> str:
-    """A table cell: the same escaping as a one-line head."""
-    return inline(text if text is not None else "")
+    """A table cell: the same escaping as a heading's title (nothing opens a block inside a cell)."""
+    return mid(text if text is not None else "")
 
 
 def plural(count: int, word: str, many: str | None = None) -> str:

@@ -13,7 +13,6 @@ from backlog_mcp.render.text import (
     fmt_time,
     inline,
     item,
-    leading,
     plural,
     quoted_page,
     user_name,
@@ -32,7 +31,7 @@ def page_line(page: JSON, view: View) -> str:
     parts = str(page.get("name") or "").split("/")
     indent = "  " * (len(parts) - 1)
     return (
-        f"{indent}- {leading(parts[-1])} (id {inline(page.get('id'))}){_tags(page)} · "
+        f"{indent}- {inline(parts[-1])} (id {inline(page.get('id'))}){_tags(page)} · "
         f"updated {fmt_time(page.get('updated'), view)[:10]} by {user_name(page.get('updatedUser'))}"
     )
 
@@ -52,7 +51,7 @@ def _tree(pages: Sequence[JSON], view: View) -> list[str]:
             prefix = "/".join(parts[:depth])
             if prefix not in names and prefix not in shown:
                 shown.add(prefix)
-                folders.append(f"{'  ' * (depth - 1)}- {leading(parts[depth - 1])}/")
+                folders.append(f"{'  ' * (depth - 1)}- {inline(parts[depth - 1])}/")
         out.append("\n".join([*folders, page_line(page, view)]))
     return out
 

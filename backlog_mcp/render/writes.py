@@ -64,7 +64,7 @@ def render_change(
         label = inline(name)  # a custom field's name is user text
         lines.append(f"- {label}: {_value(old)} → {_value(new)}" if old != "" else f"- {label}: {_value(new)}")
     if missed:
-        fields = ", ".join(inline(m) for m in missed)
+        fields = ", ".join(item(m) for m in missed)
         lines.append(f"**Backlog did not save {fields} as asked**: the values above are what it saved.")
     for label, text in texts if dry_run else ():
         lines += ["", f"{label} as it would be sent:", quote(text) if text else "> (empty)"]

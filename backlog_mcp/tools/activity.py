@@ -11,7 +11,7 @@ from pydantic import Field
 from backlog_mcp.args import MAX_ITEMS, MaxTokens, Text, Timezone, day, zone
 from backlog_mcp.client import JSONObject, Page, Params
 from backlog_mcp.errors import UsageError
-from backlog_mcp.lookup import STATUS, early, gather, key_like
+from backlog_mcp.lookup import STATUS, gather, key_like
 from backlog_mcp.render.activity import KINDS, render_activity
 from backlog_mcp.render.text import inline, parse_ts
 from backlog_mcp.tools.declare import Call, ToolSpec
@@ -103,12 +103,12 @@ async def get_activity(
     cursor = before_id - 1 if before_id else None
     # Sent at once, needing no lookup: the space's zone and, for a project named by key, its first page
     # and its statuses (status changes arrive as ids); the lookup then only confirms the project.
-    view_soon = early(app.view(tz))
+    view_soon = app.client.early(app.view(tz))
     key = key_like(project_key) if not user else None
     first_page: asyncio.Future[Page] | None = None
     if key is not None and client.allows_key(key):
         app.lookup.prefetch([key], STATUS)
-        first_page = early(client.activities(f"/projects/{key}/activities", _params(cursor, type_ids)))
+        first_page = client.early(client.activities(f"/projects/{key}/activities", _params(cursor, type_ids)))
     project = await app.lookup.project(project_key) if project_key else None
     if project is not None:
         path = f"/projects/{project['projectKey']}/activities"

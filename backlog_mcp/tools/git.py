@@ -10,7 +10,7 @@ from pydantic import Field
 from backlog_mcp.args import Count, MaxTokens, Offset, Person, ProjectKey, Text, Timezone, zone
 from backlog_mcp.client import Params
 from backlog_mcp.errors import NotFoundError, UsageError
-from backlog_mcp.lookup import REPOSITORIES, early, gather
+from backlog_mcp.lookup import REPOSITORIES, gather
 from backlog_mcp.matching import resolve
 from backlog_mcp.render.git import render_pull_request, render_pull_requests, render_repositories
 from backlog_mcp.render.issue import render_comments
@@ -56,7 +56,7 @@ async def get_pull_requests(
     tz = zone(timezone)
     app, client = call.app, call.app.client
     app.lookup.prefetch([project_key], REPOSITORIES)  # a key needs no lookup to name its repositories
-    view_soon = early(app.view(tz))
+    view_soon = app.client.early(app.view(tz))
     project = await app.lookup.project(project_key)
     key = str(project["projectKey"])
     if repository is None:
@@ -112,7 +112,7 @@ async def get_pull_request(
     tz = zone(timezone)
     app, client = call.app, call.app.client
     app.lookup.prefetch([project_key], REPOSITORIES)  # a key needs no lookup to name its repositories
-    view_soon = early(app.view(tz))
+    view_soon = app.client.early(app.view(tz))
     project = await app.lookup.project(project_key)
     key = str(project["projectKey"])
     repo_id, repo = await repository_name(call, key, repository)

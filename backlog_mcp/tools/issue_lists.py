@@ -24,7 +24,7 @@ from backlog_mcp.args import (
 )
 from backlog_mcp.client import JSONObject, Params
 from backlog_mcp.errors import MissingError, NotFoundError, UsageError
-from backlog_mcp.lookup import ANYONE, CATEGORY, ISSUE_TYPE, ME, MILESTONE, STATUS, USER, early, gather
+from backlog_mcp.lookup import ANYONE, CATEGORY, ISSUE_TYPE, ME, MILESTONE, STATUS, USER, gather
 from backlog_mcp.render.issue_list import render_issue_list
 from backlog_mcp.render.text import item
 from backlog_mcp.tools.declare import Call, format_call
@@ -146,12 +146,16 @@ async def get_user_issue_list(
         assignee_ids = [*(assignee_ids or []), user_id]
     app, lookup = call.app, call.app.lookup
     # Projects named by key: their lists go out with the project list, not after it.
-    needs = [STATUS, *([USER] if set(map(str.casefold, assignees or ())) - ANYONE - ME else [])]
+    status_needed = bool(statuses) or not (status_ids or include_closed)  # named, or "not closed"
+    needs = [
+        *([STATUS] if status_needed else []),
+        *([USER] if set(map(str.casefold, assignees or ())) - ANYONE - ME else []),
+    ]
     needs += [
         kind for kind, names in ((ISSUE_TYPE, issue_types), (CATEGORY, categories), (MILESTONE, milestones)) if names
     ]
     lookup.prefetch(projects or (), *needs)
-    view_soon = early(app.view(tz))
+    view_soon = app.client.early(app.view(tz))
     scope = await lookup.projects(projects or (), project_ids or ())
     narrowed = bool(projects or project_ids)
     archived = [p for p in scope if p.get("archived")] if not (narrowed or include_archived) else []
