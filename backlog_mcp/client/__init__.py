@@ -17,7 +17,8 @@ from backlog_mcp.client.git import GitEndpoints
 from backlog_mcp.client.issues import IssueEndpoints
 from backlog_mcp.client.notifications import NotificationEndpoints
 from backlog_mcp.client.rates import rate_bucket
-from backlog_mcp.client.transport import RetryPolicy, Transport, collect_stale, collect_writes
+from backlog_mcp.client.tracking import collect_stale, collect_writes
+from backlog_mcp.client.transport import RetryPolicy, Transport
 from backlog_mcp.client.watchings import WatchingEndpoints
 from backlog_mcp.client.wiki import WikiEndpoints
 from backlog_mcp.client.wire import (

@@ -9,14 +9,11 @@ but GET leaves a read-only server). Nothing above it sees httpx.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import random
 import time
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Iterator
-from contextvars import ContextVar
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -24,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from backlog_mcp import __version__
 from backlog_mcp.cache import ResponseCache, cache_key, cache_scope
 from backlog_mcp.client.rates import RateBudget, rate_bucket
+from backlog_mcp.client.tracking import MAX_KNOWN_IDS, Recent, stale_ages, writes_sent
 from backlog_mcp.client.wire import (
     MAX_BODY_BYTES,
     Download,
@@ -56,35 +54,7 @@ log = logging.getLogger(__name__)
 
 _UNREADABLE = object()  # a cached row that is not JSON
 _NOT_JSON = object()  # a body that is not JSON
-MAX_KNOWN_IDS = 20_000  # issue key -> id pairs remembered (about 2 MB at most)
 T = TypeVar("T")
-
-# Ages (seconds) of stale cache copies served during the current tool call; see `collect_stale`.
-_stale_ages: ContextVar[list[float] | None] = ContextVar("backlog_stale_ages", default=None)
-
-
-# Writes sent during the current tool call; see `collect_writes`.
-_writes_sent: ContextVar[list[str] | None] = ContextVar("backlog_writes_sent", default=None)
-
-
-@contextlib.contextmanager
-def _collecting(var: ContextVar[list[T] | None]) -> Iterator[list[T]]:
-    found: list[T] = []
-    token = var.set(found)
-    try:
-        yield found
-    finally:
-        var.reset(token)
-
-
-def collect_writes() -> contextlib.AbstractContextManager[list[str]]:
-    """Collect the writes this client sends inside this block (to know whether one may have landed)."""
-    return _collecting(_writes_sent)
-
-
-def collect_stale() -> contextlib.AbstractContextManager[list[float]]:
-    """Collect the ages of stale copies served by the client inside this block."""
-    return _collecting(_stale_ages)
 
 
 @dataclass(frozen=True)
@@ -95,20 +65,6 @@ class RetryPolicy:
     base_delay: float = 0.4
     max_delay: float = 4.0
     max_rate_wait: float = 10.0  # wait for a 429 reset only when it is this near
-
-
-class _Recent(OrderedDict[str, int]):
-    """A map that forgets its oldest entries beyond `limit`."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__()
-        self.limit = limit
-
-    def remember(self, key: str, value: int) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        while len(self) > self.limit:
-            self.popitem(last=False)
 
 
 class Transport:
@@ -137,7 +93,7 @@ class Transport:
         self.rates = RateBudget(lambda delay: self._sleep(delay), lambda: self.retry.max_rate_wait)
         # Issue key -> numeric id, learned from every issue seen; ids never change, and knowing
         # one lets a caller ask for an issue's children in the same round trip as the issue.
-        self.issue_ids = _Recent(MAX_KNOWN_IDS)
+        self.issue_ids = Recent(MAX_KNOWN_IDS)
         self._transport = transport
         self._http_client: httpx.AsyncClient | None = None
         self._pool = pool
@@ -224,7 +180,7 @@ class Transport:
         if method != "GET":
             if self.settings.read_only:
                 raise ReadOnlyError(f"{method} {path}: refused, the server runs read-only", method=method, path=path)
-            sent = _writes_sent.get()
+            sent = writes_sent.get()
             if sent is not None:
                 sent.append(f"{method} {path}")
             try:
@@ -259,7 +215,7 @@ class Transport:
             task.add_done_callback(lambda done: self._landed(key, done))
         result, stale_age = await asyncio.shield(flight[1])
         if stale_age is not None:
-            ages = _stale_ages.get()
+            ages = stale_ages.get()
             if ages is not None:
                 ages.append(stale_age)
         return result
