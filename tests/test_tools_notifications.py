@@ -24,16 +24,16 @@ async def test_unread_first_with_who_why_and_what(mcp: Client) -> None:
 Notifications, newest first (7 unread in all; times Asia/Tokyo).
 
 ## Unread
-- id 900024 · 2026-11-20 13:00 · **伊藤 健二** commented on NOVA-1 Checkout fails with 502 for large carts: "Follow-up…"
-- id 900023 · 2026-11-20 13:00 · **伊藤 健二** commented on ORBIT-1 地図画面を回転するとクラッシュする: "Root cause…"
-- id 900022 · 2026-11-12 20:00 · **Alice Martin** commented on NOVA-1 Checkout fails with 502 for large carts: "LGTM 👍 本番反映も問題なし。"
-- id 900021 · 2026-11-12 06:00 · **Tanaka Yuki** updated NOVA-1 Checkout fails with 502 for large carts
-- id 900020 · 2026-11-12 06:00 · **鈴木 一郎** updated ORBIT-1 地図画面を回転するとクラッシュする
-- id 900019 · 2026-11-11 23:00 · **佐藤 太郎** updated NOVA-1 Checkout fails with 502 for large carts
-- id 900018 · 2026-11-11 23:00 · **田中 美咲** updated ORBIT-1 地図画面を回転するとクラッシュする
+- id 900024 · 2026-11-20 13:00 · **伊藤 健二** commented on NOVA-1 Checkout fails with 502 for large carts: "Follow-up…" · Milestone: (none) → Sprint 14 · Priority: Normal → High · Description edited
+- id 900023 · 2026-11-20 13:00 · **伊藤 健二** commented on ORBIT-1 地図画面を回転するとクラッシュする: "Root cause…" · Milestone: (none) → Sprint 14 · Priority: Normal → High · Description edited
+- id 900022 · 2026-11-12 20:00 · **Alice Martin** commented on NOVA-1 Checkout fails with 502 for large carts: "LGTM 👍 本番反映も問題なし。" · Category: Frontend → Frontend, Infra · Attached log-28.txt
+- id 900021 · 2026-11-12 06:00 · **Tanaka Yuki** updated NOVA-1 Checkout fails with 502 for large carts · Due date: 2026-11-15 → 2026-11-18 · Crash count: 15 → 17
+- id 900020 · 2026-11-12 06:00 · **鈴木 一郎** updated ORBIT-1 地図画面を回転するとクラッシュする · Due date: 2026-11-15 → 2026-11-18 · Crash count: 15 → 17
+- id 900019 · 2026-11-11 23:00 · **佐藤 太郎** updated NOVA-1 Checkout fails with 502 for large carts · Assignee: 田中 美咲 → Hana Sato
+- id 900018 · 2026-11-11 23:00 · **田中 美咲** updated ORBIT-1 地図画面を回転するとクラッシュする · Assignee: 田中 美咲 → Hana Sato
 
 ## Read
-- id 900017 · 2026-11-11 12:00 · **伊藤 健二** commented on NOVA-1 Checkout fails with 502 for large carts: "Deployed to staging. 確認お願いします。"
+- id 900017 · 2026-11-11 12:00 · **伊藤 健二** commented on NOVA-1 Checkout fails with 502 for large carts: "Deployed to staging. 確認お願いします。" · Status: Open → In Progress
 
 Older: get_notifications(count=8, before_id=900017, timezone="Asia/Tokyo")\
 """)
@@ -138,3 +138,12 @@ def test_a_budget_cut_page_goes_on_right_after_the_oldest_shown() -> None:
     shown = text.count("\n- ")
     assert 0 < shown < 6
     assert f"older(before_id={inbox[shown - 1]['id']})" in text  # the next page starts right below the last shown
+
+
+async def test_a_change_only_comment_shows_what_it_changed(mcp: Client, fake: FakeBacklog) -> None:
+    inbox = fake.space.notifications[1073925001]
+    changed = next(n for n in inbox if n["comment"] and not n["comment"]["content"] and n["comment"]["changeLog"])
+    text = text_of(await mcp.call_tool("get_notifications", {"count": 24}))
+    line = next(row for row in text.split("\n") if row.startswith(f"- id {changed['id']} · "))
+    first = changed["comment"]["changeLog"][0]
+    assert f"→ {first['newValue']}" in line, line

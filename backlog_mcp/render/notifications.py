@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from backlog_mcp.render.issue import change_line
 from backlog_mcp.render.notation import first_line
 from backlog_mcp.render.text import View, approx_tokens, fit, fmt_time, inline, user_name
 
@@ -54,8 +55,10 @@ def notification_line(notification: JSON, view: View) -> str:
     comment = notification.get("comment") or notification.get("pullRequestComment")
     rule = str((notification.get("project") or {}).get("textFormattingRule") or "markdown")
     said = _first_line(comment, rule)
+    # What the comment changed, as get_activity and get_issue_details show it (a change-only comment has no text).
+    changed = "".join(f" · {change_line(entry, view)}" for entry in (comment or {}).get("changeLog") or [])
     # The id first: after a summary, a summary's own "(id 1)" could pass for it.
-    return f"- id {inline(notification.get('id'))} · {when} · **{who}** {why} {_target(notification)}{said}"
+    return f"- id {inline(notification.get('id'))} · {when} · **{who}** {why} {_target(notification)}{said}{changed}"
 
 
 def render_notifications(
