@@ -137,8 +137,9 @@ class PerUser:
 
     def _rejected(self, key: str) -> None:
         """Backlog answered 401 to `key`: drop its client and refuse it for a while without asking again."""
-        self.rejected[key_identity(key)] = self.clock()
-        self.rejected.move_to_end(key_identity(key))
+        identity = key_identity(key)
+        self.rejected[identity] = self.clock()
+        self.rejected.move_to_end(identity)
         while len(self.rejected) > self.REJECTED_KEPT:
             self.rejected.popitem(last=False)
         if self.states.pop(key, None) is not None:

@@ -6,7 +6,6 @@ argument breaks a test rather than a prompt.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,11 +13,10 @@ from datetime import date, timedelta
 
 from backlog_mcp.args import MAX_TEXT, issue_ref
 from backlog_mcp.errors import UsageError
+from backlog_mcp.lookup import key_like
 from backlog_mcp.matching import shown
 from backlog_mcp.render.text import LINE_BREAKS
 from backlog_mcp.tools.declare import format_call
-
-_PROJECT_KEY = re.compile(r"[A-Z][A-Z0-9_]{0,24}", re.ASCII)
 
 
 def _one_line(name: str, value: str) -> str:
@@ -30,7 +28,7 @@ def _one_line(name: str, value: str) -> str:
 
 def _project(name: str, value: str) -> str:
     """A project key (upper-cased) or name, as the tools take it."""
-    return value.upper() if _PROJECT_KEY.fullmatch(value.upper()) else _one_line(name, value)
+    return key_like(value) or _one_line(name, value)
 
 
 def _issue_key(name: str, value: str) -> str:

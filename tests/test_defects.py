@@ -734,3 +734,16 @@ def test_snippets_keep_their_text() -> None:
     assert first_line("2026. year", "markdown") == "2026. year"
     assert first_line("`a|b`", "markdown") == "a|b"
     assert first_line("|a|b|h\n|c|d|", "backlog") == "a / b…"
+
+
+async def test_a_dry_run_under_the_allow_list_previews_from_the_page_it_read(
+    fake: FaultyBacklog, settings: Settings
+) -> None:
+    inbox = fake.space.notifications[1073925001]
+    orbit = next(n for n in inbox if n["project"]["projectKey"] == "ORBIT" and not n["alreadyRead"])
+    allowed = dataclasses.replace(settings, projects=frozenset({"ORBIT"}), levels={"ORBIT": "write"})
+    async with connect(fake, allowed) as client:
+        preview = await ok(client, "mark_notifications_read", notification_id=orbit["id"], dry_run=True)
+    assert preview.startswith(f"Dry run, nothing was sent. Would mark notification {orbit['id']} read: ")
+    asked = [r.query for r in fake.requests if r.path == "/notifications"]
+    assert len(asked) == 1 and not orbit["alreadyRead"]  # one page, no second lookup of the same id

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from backlog_mcp.args import Timezone, zone
-from backlog_mcp.client import Params
+from backlog_mcp.client import JSONObject, Params
 from backlog_mcp.errors import MissingError, UsageError
 from backlog_mcp.lookup import gather
 from backlog_mcp.render.notifications import notification_line, render_notifications
@@ -84,17 +84,18 @@ async def _mark_allowed(call: Call, notification_id: int | None, dry_run: bool, 
     client = call.app.client
     page = await client.notifications({"count": 100, "order": "desc"})
     if notification_id is not None:
-        if not any(int(n["id"]) == notification_id for n in page.items):
+        known = next((n for n in page.items if int(n["id"]) == notification_id), None)
+        if known is None:
             find = format_call(get_notifications, {})
             raise UsageError(
                 f"Notification {notification_id} is not among your newest 100 in the projects this server may use; "
                 f"list them with {find}."
             )
+        if dry_run:
+            return await _preview(call, notification_id, known)  # the page has it: no second request
         chosen = [notification_id]
     else:
         chosen = [int(n["id"]) for n in page.items if not n.get("alreadyRead")]
-    if dry_run and notification_id is not None:
-        return await _preview(call, notification_id)
     if not dry_run:
         # The client checks the ids against the allow-list again (the same page, cached) before sending any.
         with unconfirmed_is_unknown("marking notifications read", check):
@@ -104,9 +105,10 @@ async def _mark_allowed(call: Call, notification_id: int | None, dry_run: bool, 
     return f"{prefix}{plural(len(chosen), 'unread notification')} of the allowed projects read."
 
 
-async def _preview(call: Call, notification_id: int) -> str:
-    """A dry run for one notification: it must exist (and be allowed), and be unread to change anything."""
-    found, view = await gather(call.app.client.notification(notification_id), call.app.view(UTC_ZONE))
+async def _preview(call: Call, notification_id: int, known: JSONObject | None = None) -> str:
+    """A dry run for one notification (`known`: already fetched): it must exist, and be unread to change anything."""
+    lookup = _given(known) if known is not None else call.app.client.notification(notification_id)
+    found, view = await gather(lookup, call.app.view(UTC_ZONE))
     if found is None:
         raise MissingError(
             f"Notification {notification_id} is unknown: not one of yours"
@@ -117,6 +119,10 @@ async def _preview(call: Call, notification_id: int) -> str:
     if found.get("alreadyRead"):
         return f"Dry run, nothing was sent. Notification {notification_id} is already read: {line}"
     return f"Dry run, nothing was sent. Would mark notification {notification_id} read: {line}"
+
+
+async def _given(notification: JSONObject) -> JSONObject:
+    return notification
 
 
 def _check_inbox(args: Mapping[str, Any]) -> str:

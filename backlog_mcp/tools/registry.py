@@ -13,7 +13,6 @@ import contextlib
 import functools
 import json
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +39,7 @@ from backlog_mcp.errors import (
     WriteLevelError,
 )
 from backlog_mcp.http import KEY_HEADER
+from backlog_mcp.lookup import key_like
 from backlog_mcp.matching import closest_first, shown
 from backlog_mcp.tools.declare import Answer, Call, Image, Kind, ToolSpec, defaults_left_out
 from backlog_mcp.tools.failures import INTERNAL_ERROR, age_text, describe, invalid_text
@@ -236,17 +236,13 @@ class Entry:
         )
 
 
-_PROJECT_KEY = re.compile(r"[A-Z][A-Z0-9_]{0,24}")
-
-
 def project_named(arguments: Mapping[str, Any]) -> str | None:
     """The project a call names (`project_key`, or an issue key's prefix), for the audit line of a refusal.
 
     Only a well-formed key is recorded: the arguments are the caller's text.
     """
     raw = arguments.get("project_key") or str(arguments.get("issue_key") or "").rpartition("-")[0]
-    key = raw.strip().upper() if isinstance(raw, str) else ""
-    return key if _PROJECT_KEY.fullmatch(key) else None
+    return key_like(raw) if isinstance(raw, str) else None
 
 
 def entries(specs: Sequence[ToolSpec]) -> list[Entry]:
