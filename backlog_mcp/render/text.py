@@ -112,14 +112,14 @@ def fmt_number(value: float | int | None) -> str:
 # Every line terminator CommonMark or Unicode knows: a bare CR or U+2028 must not end our quote.
 LINE_BREAKS = re.compile("\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 # Markdown punctuation that could start emphasis, code, links, HTML or a cell, and our separators.
-# (`#` starts a heading and `>` a quote only at the start of a line, which a value never is.)
+# (`#`, `>`, `-`, `+` and `1.` open a block only at a line's start: `_LEADING` handles a value there.)
 # `&` only where it starts an entity (&middot; or &rarr; would be a separator). `_` only at a word's
 # edge: inside a word (MY_APP-1, alice_m) CommonMark never reads it as emphasis, and keys and logins
 # stay copyable.
 _SPECIAL = re.compile(r"([\\`*\[\]<|~·→]|&(?=#?[0-9A-Za-z]+;)|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z]))")
 # In a list of values joined by ", " or "; ", the separators of the list as well.
 _LIST_SPECIAL = re.compile(r"([,;])")
-# What would open a block after a list marker (`- # x` is a heading, `- > x` a quote, `- 1. x` a list).
+# What would open a block at a value's start (at a line's start, or after `- `: `- # x` is a heading).
 _LEADING = re.compile(r"^(|\d{1,9})(>|(?<!\d)(?:#(?=#{0,5}(?:\s|$))|[+\-](?=\s|$))|(?<=\d)[.)](?=\s|$))")
 
 
@@ -188,9 +188,9 @@ def cell(text: object | None) -> str:
     return mid(text if text is not None else "")
 
 
-def plural(count: int, word: str, many: str | None = None) -> str:
-    """`1 page`, `2 pages` (`many`: an irregular plural)."""
-    return f"{count} {word if count == 1 else many or word + 's'}"
+def plural(count: int, word: str) -> str:
+    """`1 page`, `2 pages`."""
+    return f"{count} {word if count == 1 else word + 's'}"
 
 
 def approx_tokens(text: str) -> int:

@@ -129,12 +129,8 @@ async def get_activity(
     found: list[JSONObject] = []
     exhausted = False
     for n in range(MAX_PAGES):
-        sent_early = n == 0 and first_page is not None and path == f"/projects/{key}/activities"
-        page = (
-            await first_page
-            if sent_early and first_page is not None
-            else await client.activities(path, _params(cursor, type_ids))
-        )
+        sent_early = first_page if n == 0 and path == f"/projects/{key}/activities" else None
+        page = await (sent_early or client.activities(path, _params(cursor, type_ids)))
         for activity in page.items:
             created = parse_ts(str(activity.get("created")))
             if only_user is not None and int((activity.get("createdUser") or {}).get("id") or 0) != only_user:

@@ -299,7 +299,7 @@ async def update_issue(
         if param in form.data:
             raise UsageError(f"{name} is both set and cleared; do one.")
         form.data[param] = [""] if label in LISTED else ""
-        form.rows.append((label, current_value(current, name) or "(none)", ""))
+        form.rows.append((label, current_value(current, label) or "(none)", ""))
     if comment and comment.strip():
         form.data["comment"] = converted(comment, rule)
         form.texts.append(("Comment", form.data["comment"]))

@@ -89,25 +89,9 @@ def _same(got: str, asked: str) -> bool:
         return sorted(got.split(LIST)) == sorted(asked.split(LIST))
 
 
-def current_value(issue: Mapping[str, Any], name: str) -> str:
-    """A clearable field's value as shown before it is cleared."""
-    value = issue.get(
-        {
-            "assignee": "assignee", "categories": "category", "milestones": "milestone", "versions": "versions",
-            "parent": "parentIssueId", "start_date": "startDate", "due_date": "dueDate",
-            "estimated_hours": "estimatedHours", "actual_hours": "actualHours", "resolution": "resolution",
-            "description": "description",
-        }[name]
-    )  # fmt: skip
-    if name == "description":
-        return plural(len(str(value or "")), "character")
-    if isinstance(value, list):
-        return names_of(value)
-    if isinstance(value, dict):
-        return str(value.get("name") or "")
-    if name == "parent" and value:
-        return f"issue id {value}"
-    return "" if value is None else fmt_number(value) if isinstance(value, int | float) else str(value)[:10]
+def current_value(issue: Mapping[str, Any], label: str) -> str:
+    """A field's value before a change, shown as its row shows it (by the row's label)."""
+    return _returned(issue, label, {}, custom=False) or ""
 
 
 def custom_shown(entry: Mapping[str, Any] | None) -> str:
