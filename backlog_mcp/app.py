@@ -50,13 +50,16 @@ class AppState:
         """The state to serve one request with its own Backlog key (per-user HTTP mode)."""
         return self if self.users is None else self.users.state(key)
 
-    async def view(self, tz: ZoneInfo) -> View:
-        """How to show times: the caller's zone, the space's zone (date-only fields), today there."""
+    async def view(self, tz: ZoneInfo | None) -> View:
+        """How to show times: the caller's zone (None: the space's), the space's zone (date-only fields), today."""
         space = await self.client.space()
         try:
             space_tz = ZoneInfo(str(space.get("timezone") or "UTC"))
         except (ZoneInfoNotFoundError, ValueError):
             space_tz = ZoneInfo("UTC")
+        # By default the space's zone: Backlog's user object carries none (backlog-api.md §5.1), so the
+        # space's is the zone the key owner's team works in, and costs no request (`/space` is read anyway).
+        tz = tz or space_tz
         return View(tz=tz, today=self.now().astimezone(tz).date(), base_url=self.settings.base_url, space_tz=space_tz)
 
 

@@ -55,10 +55,12 @@ def issue_ref(raw: str, find: str = "") -> str:
     )
 
 
-def zone(name: str) -> ZoneInfo:
-    """Raises UsageError for names that are not IANA timezones."""
+def zone(name: str) -> ZoneInfo | None:
+    """The zone named, None for "" (the space's own, known once the space is read); UsageError for others."""
+    if not name:
+        return None
     try:
-        if not name or len(name) > 64:
+        if len(name) > 64:
             raise ValueError(name)
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):

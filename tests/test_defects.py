@@ -469,11 +469,11 @@ async def test_escapes_only_where_a_value_could_pass_for_structure(tools: Client
     # Backlog's own change rows list categories joined by ", ": shown as they are.
     details = await ok(tools, "get_issue_details", issue_key="ORBIT-1", comment_count=30, max_tokens=20000)
     assert "Android → Android, Backend" in details and "\\," not in details
-    # A snippet is text: its commas need nothing, and notation in it is converted.
+    # A comment in activity is quoted whole (issue 20): commas need nothing, notation is converted.
     activity = await ok(tools, "get_activity", project_key="ORBIT", max_tokens=20000)
-    assert '"Thanks, looks good' in activity and "\\," not in activity
+    assert "  > Thanks, looks good" in activity and "\\," not in activity
     assert "[[" not in activity and "\\[" not in activity and "&br;" not in activity and "''" not in activity
-    assert 'Fix is in review: PR #42"' in activity
+    assert "  > Fix is in review: [PR #42](https://git.example.com/orbit/pull/42)" in activity
     notifications = await ok(tools, "get_notifications", count=24)
     assert "\\," not in notifications and "\\[" not in notifications and "|h" not in notifications
     # Where values form a list, or sit in our own "(login X, id Y…)", their commas are escaped.

@@ -41,10 +41,10 @@ async def test_every_fact_of_issue_with_30_comments(mcp: Client, fake: FakeBackl
     assert issue is not None
     comments = fake.space.comments[issue["id"]]
     assert len(comments) == 30
-    utc = ZoneInfo("UTC")
+    space_zone = ZoneInfo(fake.space.space["timezone"])  # no timezone given: the space's
 
     def when(ts: str) -> str:
-        return datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone(utc).strftime("%Y-%m-%d %H:%M")
+        return datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone(space_zone).strftime("%Y-%m-%d %H:%M")
 
     facts = [
         issue["issueKey"], issue["summary"], issue["status"]["name"], issue["priority"]["name"],

@@ -301,7 +301,7 @@ async def test_toolsets_and_tool_names_filter_what_is_offered(fake: FakeBacklog,
                     "description": """\
 What happened, newest first, grouped by day then by item: issues, comments, wiki, git, documents.
 
-For stand-ups and "what changed since yesterday". Days are in `timezone`.\
+For stand-ups and "what changed since yesterday". Days are in `timezone` (default: the space's).\
 """,
                     "inputSchema": {
                         "type": "object",
@@ -322,7 +322,7 @@ For stand-ups and "what changed since yesterday". Days are in `timezone`.\
                             },
                             "before_id": {"type": "integer", "description": "Activity before this id (paging)"},
                             "timezone": {
-                                "default": "UTC",
+                                "default": "",
                                 "type": "string",
                             },
                             "max_tokens": {
@@ -398,7 +398,7 @@ Older comments: get_issue_comments.\
                                 "description": "Newest comments to include (0: none)",
                                 "type": "integer",
                             },
-                            "timezone": {"default": "UTC", "type": "string"},
+                            "timezone": {"default": "", "type": "string"},
                             "max_tokens": {"default": 10000, "type": "integer"},
                         },
                         "required": ["issue_key"],
@@ -425,7 +425,7 @@ Without ids: the newest. Answers end with the exact call for the next page.\
                             "before_id": {"type": "integer", "description": "Comments before this comment id"},
                             "after_id": {"type": "integer", "description": "Comments after this comment id"},
                             "count": {"default": 20, "description": "1-100 (98 shown at most)", "type": "integer"},
-                            "timezone": {"default": "UTC", "type": "string"},
+                            "timezone": {"default": "", "type": "string"},
                             "max_tokens": {"default": 10000, "type": "integer"},
                         },
                         "required": ["issue_key"],
@@ -446,7 +446,7 @@ Without ids: the newest. Answers end with the exact call for the next page.\
                         "properties": {
                             "offset": {"default": 0, "type": "integer"},
                             "count": {"default": 20, "description": "1-100", "type": "integer"},
-                            "timezone": {"default": "UTC", "type": "string"},
+                            "timezone": {"default": "", "type": "string"},
                             "include_archived": {
                                 "default": False,
                                 "description": "Archived projects too",
@@ -526,7 +526,7 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                             "order": {"default": "desc", "enum": ["asc", "desc"], "type": "string"},
                             "offset": {"default": 0, "type": "integer"},
                             "count": {"default": 20, "description": "1-100", "type": "integer"},
-                            "timezone": {"default": "UTC", "type": "string"},
+                            "timezone": {"default": "", "type": "string"},
                         },
                     },
                     "annotations": {
@@ -556,7 +556,7 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                             },
                             "repository": {"type": "string"},
                             "number": {"type": "integer"},
-                            "timezone": {"default": "UTC", "type": "string"},
+                            "timezone": {"default": "", "type": "string"},
                             "max_tokens": {"default": 10000, "type": "integer"},
                         },
                     },
@@ -810,7 +810,7 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                             "keyword": {"type": "string", "description": "Words in page names or text"},
                             "tag": {"type": "string", "description": "Only pages with this tag"},
                             "offset": {"default": 0, "type": "integer"},
-                            "timezone": {"default": "UTC", "type": "string"},
+                            "timezone": {"default": "", "type": "string"},
                         },
                         "required": ["project_key"],
                     },
@@ -834,7 +834,7 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                                 "type": "string",
                                 "description": "With project_key: the page's name, e.g. Release/Checklist",
                             },
-                            "timezone": {"default": "UTC", "type": "string"},
+                            "timezone": {"default": "", "type": "string"},
                             "max_tokens": {"default": 10000, "type": "integer"},
                         },
                     },
@@ -890,7 +890,7 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                             },
                             "offset": {"default": 0, "type": "integer"},
                             "timezone": {
-                                "default": "UTC",
+                                "default": "",
                                 "type": "string",
                             },
                             "max_tokens": {
@@ -919,7 +919,7 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                                 "type": "string",
                             },
                             "timezone": {
-                                "default": "UTC",
+                                "default": "",
                                 "type": "string",
                             },
                             "max_tokens": {
@@ -956,7 +956,7 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                             "issue_key": {"type": "string", "description": "Only pull requests linked to this issue"},
                             "offset": {"default": 0, "type": "integer"},
                             "count": {"default": 20, "description": "1-100", "type": "integer"},
-                            "timezone": {"default": "UTC", "type": "string"},
+                            "timezone": {"default": "", "type": "string"},
                             "max_tokens": {"default": 10000, "type": "integer"},
                         },
                         "required": ["project_key"],
@@ -984,7 +984,7 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                                 "type": "integer",
                             },
                             "before_id": {"type": "integer", "description": "Comments before this comment id"},
-                            "timezone": {"default": "UTC", "type": "string"},
+                            "timezone": {"default": "", "type": "string"},
                             "max_tokens": {"default": 10000, "type": "integer"},
                         },
                         "required": ["project_key", "repository", "number"],
@@ -1039,7 +1039,7 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                             "count": {"default": 20, "description": "1-100", "type": "integer"},
                             "before_id": {"type": "integer", "description": "Notifications older than this id"},
                             "unread_only": {"default": False, "type": "boolean"},
-                            "timezone": {"default": "UTC", "type": "string"},
+                            "timezone": {"default": "", "type": "string"},
                         },
                     },
                     "annotations": {

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from inline_snapshot import snapshot
 from mcp import Client
 
+from backlog_mcp.config import Settings
+from backlog_mcp.fake import REFERENCE_NOW
+from backlog_mcp.server import build_server
 from tests.conftest import text_of
 from tests.faulty_backlog import FaultyBacklog
 
@@ -24,7 +28,10 @@ Activity in ORBIT from 2026-11-18 to now (times Asia/Tokyo), newest first.
 - 17:48 Tanaka Yuki updated it · Status: Open → Resolved
 
 **ORBIT-1 地図画面を回転するとクラッシュする**
-- 13:00 伊藤 健二 updated it: "Root cause…" · Milestone: (none) → Sprint 14 · Priority: Normal → High · Description edited
+- 13:00 伊藤 健二 updated it · Milestone: (none) → Sprint 14 · Priority: Normal → High · Description edited
+  > # Root cause
+  >
+  > The fragment is recreated before the map is ready.
 
 ## 2026-11-19
 **ORBIT-211 Upgrade the payment SDK #207**
@@ -43,7 +50,7 @@ async def test_status_changes_are_named_not_numbered(mcp: Client) -> None:
 
 async def test_what_i_did_and_other_kinds(mcp: Client, fake: FaultyBacklog) -> None:
     mine = text_of(await mcp.call_tool("get_activity", {"user": "me", "until": "2026-11-12", "max_tokens": 1000}))
-    assert mine.startswith("Activity by Hana Sato from the start to 2026-11-12 (times UTC), newest first.")
+    assert mine.startswith("Activity by Hana Sato from the start to 2026-11-12 (times Asia/Tokyo), newest first.")
     assert "/users/1073925001/activities" in [r.path for r in fake.requests]
     lines = [line for line in mine.split("\n") if line.startswith("- ")]
     assert lines and all(" Hana Sato " in line for line in lines)
@@ -60,7 +67,7 @@ async def test_paging_on_reaches_older_activity(mcp: Client) -> None:
     second = text_of(
         await mcp.call_tool("get_activity", {"project_key": "NOVA", "max_tokens": 1000, "before_id": before})
     )
-    assert second != first and second.startswith("Activity in NOVA (times UTC), newest first.")
+    assert second != first and second.startswith("Activity in NOVA (times Asia/Tokyo), newest first.")
 
 
 async def test_a_comment_shows_up_in_the_timeline_at_once(mcp: Client) -> None:
@@ -69,7 +76,7 @@ async def test_a_comment_shows_up_in_the_timeline_at_once(mcp: Client) -> None:
     added = await mcp.call_tool("add_issue_comment", {"issue_key": "ORBIT-7", "content": "Timeline check"})
     assert not added.is_error
     after = text_of(await mcp.call_tool("get_activity", {"project_key": "ORBIT", "kinds": ["comments"]}))
-    assert 'Hana Sato commented: "Timeline check"' in after
+    assert "Hana Sato commented\n  > Timeline check" in after
 
 
 async def test_bad_days_are_refused_before_any_request(mcp: Client, fake: FaultyBacklog) -> None:
@@ -97,3 +104,55 @@ async def test_a_block_too_big_for_the_budget_loses_nothing(mcp: Client, fake: F
     before = int(text.split("before_id=")[1].split(",")[0].split(")")[0])
     # The next page starts right after the first line shown: nothing of the clipped block is skipped.
     assert before == newest[1]["id"] + 1
+
+
+async def test_a_comment_of_two_paragraphs_is_kept_whole(mcp: Client) -> None:
+    content = "First paragraph: the crash is in the map fragment.\n\nSecond paragraph: fixed by waiting for onMapReady."
+    assert not (await mcp.call_tool("add_issue_comment", {"issue_key": "ORBIT-7", "content": content})).is_error
+    text = text_of(await mcp.call_tool("get_activity", {"project_key": "ORBIT", "kinds": ["comments"]}))
+    assert (
+        " Hana Sato commented\n"
+        "  > First paragraph: the crash is in the map fragment.\n"
+        "  >\n"
+        "  > Second paragraph: fixed by waiting for onMapReady."
+    ) in text
+
+
+async def test_a_comment_too_big_for_the_budget_says_where_the_rest_is(mcp: Client) -> None:
+    content = "\n\n".join(f"Paragraph {n}: " + "details " * 30 for n in range(40))
+    assert not (await mcp.call_tool("add_issue_comment", {"issue_key": "ORBIT-7", "content": content})).is_error
+    text = text_of(
+        await mcp.call_tool("get_activity", {"project_key": "ORBIT", "kinds": ["comments"], "max_tokens": 1500})
+    )
+    assert "  > Paragraph 0: details" in text and "Paragraph 39" not in text
+    rest = text.split("of this comment: ")[1].split(")\n")[0] + ")"
+    assert rest.startswith('get_issue_comments(issue_key="ORBIT-7", after_id=')
+    name, _, args = rest.partition("(")
+    arguments = dict(part.split("=") for part in args.rstrip(")").split(", "))
+    whole = text_of(
+        await mcp.call_tool(
+            name,
+            {"issue_key": "ORBIT-7", "after_id": int(arguments["after_id"]), "count": int(arguments["count"])},
+        )
+    )
+    assert "Paragraph 39" in whole and whole.count("Paragraph 0:") == 1
+
+
+async def test_times_and_day_windows_are_the_spaces_by_default(mcp: Client, fake: FaultyBacklog) -> None:
+    assert fake.space.space["timezone"] == "Asia/Tokyo"
+    late = next(a for a in fake.space.activities if a["project"]["projectKey"] == "ORBIT" and a["type"] == 3)
+    late["created"] = "2026-11-19T15:30:00Z"  # 2026-11-20 00:30 in Tokyo, still the 19th in UTC
+    window = {"project_key": "ORBIT", "since": "2026-11-20", "until": "2026-11-20", "kinds": ["comments"]}
+    tokyo = text_of(await mcp.call_tool("get_activity", window))
+    assert tokyo.startswith("Activity in ORBIT from 2026-11-20 to 2026-11-20 (comments) (times Asia/Tokyo)")
+    assert "## 2026-11-20\n" in tokyo and "\n- 00:30 " in tokyo
+    utc = text_of(await mcp.call_tool("get_activity", {**window, "timezone": "UTC"}))
+    assert "\n- 00:30 " not in utc and "15:30" not in utc
+
+
+async def test_a_space_elsewhere_shows_its_own_zone(fake: FaultyBacklog, settings: Settings) -> None:
+    fake.space.space["timezone"] = "Europe/London"
+    server = build_server(settings, transport=httpx.ASGITransport(app=fake), now=lambda: REFERENCE_NOW)
+    async with Client(server) as client:
+        text = text_of(await client.call_tool("get_issue_details", {"issue_key": "ORBIT-7"}))
+    assert "(times Europe/London)" in text

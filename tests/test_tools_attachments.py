@@ -59,7 +59,7 @@ async def test_a_log_is_text_fenced_and_clipped_to_the_budget(mcp: Client) -> No
 async def test_a_binary_file_is_described_with_where_to_open_it(mcp: Client) -> None:
     text = text_of(await mcp.call_tool("get_attachment", {"page_id": 3300002, "attachment": "runbook"}))
     assert text == snapshot(
-        "runbook.pdf (id 68021) on wiki page Deployment: 50 KB, attached by 伊藤 健二 on 2026-06-24 09:00 (UTC). It is neither an image nor text. Open it in Backlog: https://acme.backlog.com/alias/wiki/3300002"
+        "runbook.pdf (id 68021) on wiki page Deployment: 50 KB, attached by 伊藤 健二 on 2026-06-24 18:00 (Asia/Tokyo). It is neither an image nor text. Open it in Backlog: https://acme.backlog.com/alias/wiki/3300002"
     )
 
 

@@ -34,7 +34,7 @@ Documents of NOVA: 7 (nested as in Backlog). Open one by its id.
 async def test_keyword_hits_page_by_offset(mcp: Client, fake: FaultyBacklog) -> None:
     text = text_of(await mcp.call_tool("get_documents", {"project_key": "NOVA", "keyword": "weekly"}))
     assert text == snapshot("""\
-Documents of NOVA matching "weekly": 1-3 (dates UTC), newest update first.
+Documents of NOVA matching "weekly": 1-3 (dates Asia/Tokyo), newest update first.
 
 - 📝 Meeting notes (id cab9697d40bddd71259b580759334526) · updated 2026-11-10 by Tanaka Yuki
 - 2026-11-17 weekly (id 15f5aa12795252e270d7fcc18114b816) · updated 2026-11-07 by Alice Martin
@@ -48,7 +48,7 @@ async def test_one_document_is_its_plain_text_never_the_editor_json(mcp: Client)
     text = text_of(await mcp.call_tool("get_document", {"document_id": OFFLINE_MAPS.upper()}))
     assert text == snapshot("""\
 # 🗺️ Offline maps
-Document in NOVA [meeting] · updated 2026-11-16 08:00 by 伊藤 健二 (times UTC) · https://acme.backlog.com/document/NOVA/64ec65b29114fec6b717e8aeaf4903f0
+Document in NOVA [meeting] · updated 2026-11-16 17:00 by 伊藤 健二 (times Asia/Tokyo) · https://acme.backlog.com/document/NOVA/64ec65b29114fec6b717e8aeaf4903f0
 
 > Offline maps
 >

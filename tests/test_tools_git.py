@@ -15,7 +15,7 @@ pytestmark = pytest.mark.anyio
 async def test_without_a_repository_the_repositories_with_open_counts(mcp: Client) -> None:
     text = text_of(await mcp.call_tool("get_pull_requests", {"project_key": "orbit"}))
     assert text == snapshot("""\
-Git repositories of ORBIT (2; dates UTC). Name one to list its pull requests.
+Git repositories of ORBIT (2; dates Asia/Tokyo). Name one to list its pull requests.
 
 - orbit-android: Android app · last push 2026-11-20 · 6 open pull requests
 - orbit-ios: iOS app · last push 2026-11-20 · 4 open pull requests\
@@ -25,7 +25,7 @@ Git repositories of ORBIT (2; dates UTC). Name one to list its pull requests.
 async def test_open_pull_requests_of_a_repository(mcp: Client, fake: FaultyBacklog) -> None:
     text = text_of(await mcp.call_tool("get_pull_requests", {"project_key": "ORBIT", "repository": "ios"}))
     assert text == snapshot("""\
-Open pull requests of ORBIT/orbit-ios: 4 pull requests, showing 1-4 (dates UTC).
+Open pull requests of ORBIT/orbit-ios: 4 pull requests, showing 1-4 (dates Asia/Tokyo).
 
 - #5 回転時のクラッシュを修正 · Open · feature/offline-maps-5 → release/2.4 · by 鈴木 一郎 · assignee 伊藤 健二 · ORBIT-27 · updated 2026-11-01
 - #4 Retry uploads after a dropped connection · Open · fix/rotation-crash-4 → main · by 田中 美咲 · assignee Hana Sato · updated 2026-10-28
@@ -66,7 +66,7 @@ async def test_one_pull_request_with_its_comments(mcp: Client) -> None:
     )
     assert text == snapshot("""\
 # ORBIT/orbit-android#1 Offline map tiles
-Open · feature/offline-maps-1 → main · by 伊藤 健二 on 2026-10-15 09:00 · assignee Tanaka Yuki (times UTC)
+Open · feature/offline-maps-1 → main · by 伊藤 健二 on 2026-10-15 18:00 · assignee Tanaka Yuki (times Asia/Tokyo)
 Issue: ORBIT-6 Search returns stale results #2 (Waiting for QA)
 Attachments: build.log, coverage.zip
 https://acme.backlog.com/git/ORBIT/orbit-android/pullRequests/1
@@ -82,13 +82,13 @@ https://acme.backlog.com/git/ORBIT/orbit-android/pullRequests/1
 
 ### 2026-10-15
 
-**佐藤 太郎** 12:00
+**佐藤 太郎** 21:00
 > `feature/offline-maps-1` を確認しました。nullチェックは良さそうです。
 
-**Tanaka Yuki** 13:00
+**Tanaka Yuki** 22:00
 > LGTM 👍
 
-**Alice Martin** 14:00
+**Alice Martin** 23:00
 > LGTM 👍\
 """)
     merged = text_of(

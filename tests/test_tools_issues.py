@@ -177,7 +177,7 @@ async def test_issue_details_markdown_project(tools: Client) -> None:
 # NOVA-1: Checkout fails with 502 for large carts
 Bug · In Progress · Priority High · Assignee Hana Sato
 https://acme.backlog.com/view/NOVA-1
-- Created 2026-10-31 06:00 by 伊藤 健二; updated 2026-11-20 04:00 by 伊藤 健二 (times UTC)
+- Created 2026-10-31 15:00 by 伊藤 健二; updated 2026-11-20 13:00 by 伊藤 健二 (times Asia/Tokyo)
 - Start 2026-11-02 · Due 2026-11-18 (overdue 2 d) · Estimated 6 h · Actual 2.5 h
 - Category: Frontend, Infra · Milestone: Sprint 14 · Version: 2.4.0
 - Children: NOVA-2 回転時の状態保存を修正 (Open, 佐藤 太郎); NOVA-3 Add a rotation regression test (Closed, Tanaka Yuki)
@@ -224,18 +224,16 @@ https://acme.backlog.com/view/NOVA-1
 ## Comments (3 of 30, oldest first)
 _27 earlier comments not shown; fetch them with get_issue_comments(issue_key="NOVA-1", before_id=5500058)._
 
-### 2026-11-11
-
-**Tanaka Yuki** 21:00 · Due date: 2026-11-15 → 2026-11-18 · Crash count: 15 → 17
-
 ### 2026-11-12
 
-**Alice Martin** 11:00 · Category: Frontend → Frontend, Infra · Attached log-28.txt
+**Tanaka Yuki** 06:00 · Due date: 2026-11-15 → 2026-11-18 · Crash count: 15 → 17
+
+**Alice Martin** 20:00 · Category: Frontend → Frontend, Infra · Attached log-28.txt
 > LGTM 👍 本番反映も問題なし。
 
 ### 2026-11-20
 
-**伊藤 健二** 04:00 · Milestone: (none) → Sprint 14 · Priority: Normal → High · Description edited
+**伊藤 健二** 13:00 · Milestone: (none) → Sprint 14 · Priority: Normal → High · Description edited
 > ## Follow-up
 > We should add an alert for 5xx spikes.\
 """)
@@ -354,7 +352,7 @@ async def test_forbidden_project_reads_as_not_found(fake: FakeBacklog, tmp_path:
 async def test_default_list_is_my_open_issues(tools: Client, fake: FakeBacklog) -> None:
     text = await call(tools, "get_user_issue_list", count=5)
     assert text == snapshot("""\
-Issues assigned to Hana Sato, not closed, by updated desc (archived projects left out: OLD): issues 1-5 of 82 (dates UTC).
+Issues assigned to Hana Sato, not closed, by updated desc (archived projects left out: OLD): issues 1-5 of 82 (dates Asia/Tokyo).
 
 | Key | Summary | Status | Priority | Due | Updated |
 |---|---|---|---|---|---|

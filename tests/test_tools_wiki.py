@@ -15,7 +15,7 @@ pytestmark = pytest.mark.anyio
 async def test_pages_as_a_tree_with_folders(mcp: Client) -> None:
     text = text_of(await mcp.call_tool("get_wiki_pages", {"project_key": "ORBIT"}))
     assert text == snapshot("""\
-Wiki of ORBIT: 7 pages (dates UTC). Open one by its id.
+Wiki of ORBIT: 7 pages (dates Asia/Tokyo). Open one by its id.
 
 - Deployment (id 3300002) [ops, release] · updated 2026-11-09 by 伊藤 健二
   - Rollback (id 3300003) [ops] · updated 2026-10-30 by 佐藤 太郎
@@ -36,7 +36,7 @@ async def test_a_page_by_name_in_backlog_notation(mcp: Client) -> None:
     text = text_of(await mcp.call_tool("get_wiki_page", {"project_key": "ORBIT", "name": "release/checklist"}))
     assert text == snapshot("""\
 # Release/Checklist
-Wiki page 3300004 [release] · updated 2026-10-20 09:00 by Tanaka Yuki (times UTC) · https://acme.backlog.com/alias/wiki/3300004
+Wiki page 3300004 [release] · updated 2026-10-20 18:00 by Tanaka Yuki (times Asia/Tokyo) · https://acme.backlog.com/alias/wiki/3300004
 
 > # Release/Checklist
 >

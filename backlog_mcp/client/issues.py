@@ -10,6 +10,7 @@ from backlog_mcp.errors import BadResponseError
 
 # What a parent issue shows of each child: an update to one of these makes the parent stale.
 _PARENT_SHOWS = frozenset({"summary", "statusId", "assigneeId", "parentIssueId"})
+CHILD_SUMMARY: Params = {"expand": ["childIssueSummary"]}  # the detailed form get_issue_details reads
 
 
 class IssueEndpoints(Scoped):
@@ -19,7 +20,7 @@ class IssueEndpoints(Scoped):
         path = f"/issues/{segment(key)}"
         if isinstance(key, str) and not is_id(key) and not self.allows_key(project_of(key)):
             raise self._denied("issue", path)
-        params = {"expand": ["childIssueSummary"]} if child_summary else None
+        params = CHILD_SUMMARY if child_summary else None
         issue = await self.get_object(path, params, ttl=self._issue_ttl)
         self._check_issue(issue, path)
         self._learn_ids([issue])
@@ -131,4 +132,11 @@ class IssueEndpoints(Scoped):
         if not isinstance(data, dict):
             raise BadResponseError("POST /issues: expected a JSON object", method="POST", path="/issues")
         self._learn_ids([data])
+        if data.get("issueKey"):
+            # Backlog answers a create with the whole issue: cached as the detailed read (a new issue has no
+            # children), a comment or a look right after costs no request.
+            detailed = {**data, "childIssueSummary": {"total": 0, "closed": 0}}
+            await self.remember(
+                f"/issues/{segment(str(data['issueKey']))}", CHILD_SUMMARY, detailed, ttl=self._issue_ttl
+            )
         return data

@@ -220,6 +220,13 @@ class Transport:
                 ages.append(stale_age)
         return result
 
+    async def remember(self, path: str, params: Params | None, data: JSONObject, *, ttl: float) -> None:
+        """Cache what a write answered as the read of `path` would (after the write: its generation)."""
+        if self.cache is not None and ttl > 0:
+            key = cache_key(self.scope, path, encode_params(params))
+            body = json.dumps(data, ensure_ascii=False)
+            await self.cache.put(key, scope=self.scope, path=path, body=body, ttl=ttl, grace=self.settings.stale_grace)
+
     async def _parse_cached(self, key: str, body: str, shape: Shape) -> Any:
         """A cached body as JSON; a row that cannot be read, or has the wrong shape, is dropped and refetched."""
         try:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from backlog_mcp.render.issue import change_line
-from backlog_mcp.render.notation import first_line
-from backlog_mcp.render.text import View, approx_tokens, fit, fmt_time, inline, item, plural, user_name
+from backlog_mcp.render.notation import first_line, to_markdown
+from backlog_mcp.render.text import View, approx_tokens, clip, fit, fmt_time, inline, item, plural, quote, user_name
 
 JSON = dict[str, Any]
 KINDS: dict[str, tuple[int, ...]] = {
@@ -28,17 +28,42 @@ KINDS: dict[str, tuple[int, ...]] = {
 
 @dataclass(frozen=True)
 class Happening:
-    """One activity, ready to show: the item it belongs to and one line of what happened."""
+    """One activity, ready to show: the item it belongs to and what happened (a line, and a quoted comment)."""
 
     day: str
     item: str
     line: str
 
 
+@dataclass(frozen=True)
+class Said:
+    """How a comment is shown: whole, within `cap` tokens; past the cap, cut with `rest` (the call for it)."""
+
+    cap: int = 10_000
+    rest: Callable[[JSON], str | None] = lambda activity: None
+
+
+WHOLE = Said()
+
+
 def _first_line(text: object, rule: str = "markdown", limit: int = 100) -> str:
     """A comment's (or commit message's) first line, notation converted as everywhere, escaped for our line."""
     first = first_line(str(text or ""), rule, limit)
     return f': "{inline(first)}"' if first else ""
+
+
+def _comment(activity: JSON, text: object, rule: str, said: Said) -> str:
+    """A comment quoted whole under the event's line (indented into its list item), cut past `said.cap`."""
+    body = to_markdown(str(text or ""), rule).strip("\n")
+    if not body.strip():
+        return ""
+    shown, cut = clip(body, said.cap)
+    block = quote(shown)
+    if cut:
+        rest = said.rest(activity)
+        where = f": {rest}" if rest else " (in Backlog)"
+        block += f"\n> … ({plural(cut, 'more line')} of this comment{where})"
+    return "\n" + "\n".join(f"  {line}" for line in block.split("\n"))
 
 
 def _changes(content: JSON, view: View) -> str:
@@ -58,23 +83,23 @@ def _issue_item(project: str, content: JSON) -> str:
     return f"{inline(key)}{summary}"
 
 
-def describe(activity: JSON, view: View) -> tuple[str, str]:
-    """(item heading, what happened) for one activity of any type."""
+def describe(activity: JSON, view: View, keep: Said = WHOLE) -> tuple[str, str]:
+    """(item heading, what happened) for one activity of any type; a long comment quoted on lines below."""
     kind = int(activity.get("type") or 0)
     content = activity.get("content") or {}
     project = str((activity.get("project") or {}).get("projectKey") or "?")
     comment = (content.get("comment") or {}) if isinstance(content.get("comment"), dict) else {}
     rule = str((activity.get("project") or {}).get("textFormattingRule") or "markdown")
-    said = _first_line(comment.get("content"), rule)
+    said = _comment(activity, comment.get("content"), rule, keep)
     repo = inline((content.get("repository") or {}).get("name", "?"))
     pr = f"{project}/{repo}#{inline(content.get('number'))} {inline(content.get('summary') or '')}".rstrip()
     match kind:
         case 1:
             return _issue_item(project, content), "created it"
         case 2:
-            return _issue_item(project, content), "updated it" + said + _changes(content, view)
+            return _issue_item(project, content), "updated it" + _changes(content, view) + said
         case 3:
-            return _issue_item(project, content), "commented" + said + _changes(content, view)
+            return _issue_item(project, content), "commented" + _changes(content, view) + said
         case 4:
             return _issue_item(project, content), "deleted it"
         case 14 | 47:
@@ -105,7 +130,7 @@ def describe(activity: JSON, view: View) -> tuple[str, str]:
         case 18:
             return pr, "opened it"
         case 19:
-            return pr, "updated it" + said + _changes(content, view)
+            return pr, "updated it" + _changes(content, view) + said
         case 20:
             return pr, "commented" + said
         case 21:
@@ -128,9 +153,9 @@ def describe(activity: JSON, view: View) -> tuple[str, str]:
     return f"{project}", f"activity of type {kind}"
 
 
-def happening(activity: JSON, view: View) -> Happening:
+def happening(activity: JSON, view: View, keep: Said = WHOLE) -> Happening:
     when = fmt_time(activity.get("created"), view)
-    heading, what = describe(activity, view)
+    heading, what = describe(activity, view, keep)
     return Happening(when[:10], heading, f"- {when[11:]} {user_name(activity.get('createdUser'))} {what}")
 
 
@@ -143,17 +168,21 @@ def render_activity(
     older_call: Callable[[int], str],
     more: bool,
     scanned_to: int | None = None,
+    rest_of_comment: Callable[[JSON], str | None] = lambda activity: None,
 ) -> str:
     """Newest first; a day heading, then each item once with its lines under it.
 
     `older_call(before_id)`: the call for what comes before an activity id; `more`: Backlog has older
     activity in range than `activities`; `scanned_to`: the oldest id already looked at (the next page
-    starts below it, so filtered-out activity is not scanned twice).
+    starts below it, so filtered-out activity is not scanned twice); `rest_of_comment(activity)`: the call
+    that shows a comment cut for size whole.
     """
     head = f"{scope} (times {view.tz_name}), newest first."
     if not activities:
         return f"No activity: {scope}."
-    events = [happening(a, view) for a in activities]
+    # A comment is kept whole unless it alone would take more than a third of the budget.
+    keep = Said(cap=max(budget // 3, 200), rest=rest_of_comment)
+    events = [happening(a, view, keep) for a in activities]
     # One block per (day, item), in order of the item's newest event that day; budgeted whole.
     blocks: dict[tuple[str, str], list[str]] = {}
     members: dict[tuple[str, str], list[int]] = {}

@@ -14,7 +14,7 @@ from backlog_mcp.errors import UsageError
 from backlog_mcp.lookup import STATUS, gather, key_like
 from backlog_mcp.render.activity import KINDS, render_activity
 from backlog_mcp.render.text import inline, parse_ts
-from backlog_mcp.tools.declare import Call, ToolSpec
+from backlog_mcp.tools.declare import Call, ToolSpec, format_call
 
 PAGE = 100  # Backlog's largest page
 MAX_PAGES = 5  # requests one call may spend walking back to `since`
@@ -84,12 +84,12 @@ async def get_activity(
     until: Annotated[Text | None, Field(description="Up to this day, YYYY-MM-DD")] = None,
     kinds: Annotated[list[ActivityKind] | None, Field(max_length=MAX_ITEMS)] = None,
     before_id: Annotated[int | None, Field(ge=1, description="Activity before this id (paging)")] = None,
-    timezone: Timezone = "UTC",
+    timezone: Timezone = "",
     max_tokens: MaxTokens = 10000,
 ) -> str:
     """What happened, newest first, grouped by day then by item: issues, comments, wiki, git, documents.
 
-    For stand-ups and "what changed since yesterday". Days are in `timezone`.
+    For stand-ups and "what changed since yesterday". Days are in `timezone` (default: the space's).
     """
     tz = zone(timezone)
     first, last = day("since", since), day("until", until)
@@ -120,6 +120,8 @@ async def get_activity(
         scope += f" by {inline(people[0][1])}"
         if project is None:
             path = f"/users/{only_user}/activities"
+    if first or last:  # days in the caller's zone, the space's by default (known once /space is read)
+        tz = (await view_soon).tz
     start = datetime.combine(datetime.fromisoformat(first), time(), tz) if first else None
     end = datetime.combine(datetime.fromisoformat(last), time(), tz) + timedelta(days=1) if last else None
     if first or last:
@@ -157,7 +159,30 @@ async def get_activity(
         older_call=lambda oldest: call.again(before_id=oldest),
         more=not exhausted,
         scanned_to=cursor + 1 if cursor is not None else None,
+        rest_of_comment=_comment_call,
     )
+
+
+def _comment_call(activity: JSONObject) -> str | None:
+    """The call that shows one comment of an activity whole: the issue's or pull request's comments."""
+    content = activity.get("content") or {}
+    comment_id = int((content.get("comment") or {}).get("id") or 0)
+    project = str((activity.get("project") or {}).get("projectKey") or "")
+    if not comment_id or not project:
+        return None
+    if activity.get("type") in (2, 3) and content.get("key_id"):
+        key = f"{project}-{content['key_id']}"
+        return format_call("get_issue_comments", {"issue_key": key, "after_id": comment_id - 1, "count": 1})
+    if activity.get("type") in (19, 20) and content.get("number"):
+        args = {
+            "project_key": project,
+            "repository": (content.get("repository") or {}).get("name"),
+            "number": content["number"],
+            "comment_count": 1,
+            "before_id": comment_id + 1,
+        }
+        return format_call("get_pull_request", args)
+    return None
 
 
 TOOLS = (ToolSpec(get_activity, "Recent activity", "space"),)

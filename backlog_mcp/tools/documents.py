@@ -25,7 +25,7 @@ async def get_documents(
     project_key: ProjectKey,
     keyword: Annotated[Text | None, Field(description="Words in titles or text; leave out for the tree")] = None,
     offset: Offset = 0,
-    timezone: Timezone = "UTC",
+    timezone: Timezone = "",
     max_tokens: MaxTokens = 10000,
 ) -> str:
     """A project's documents as a tree (titles, ids, nesting), or those matching a keyword."""
@@ -79,7 +79,7 @@ def document_ref(raw: str) -> str:
 async def get_document(
     call: Call,
     document_id: Annotated[Text, Field(description="Document id (32 hex characters, from get_documents)")],
-    timezone: Timezone = "UTC",
+    timezone: Timezone = "",
     max_tokens: MaxTokens = 10000,
 ) -> str:
     """One document as text, with its tags, attachments and last update."""

@@ -49,7 +49,7 @@ async def get_pull_requests(
     issue_key: Annotated[Text | None, Field(description="Only pull requests linked to this issue")] = None,
     offset: Offset = 0,
     count: Count = 20,
-    timezone: Timezone = "UTC",
+    timezone: Timezone = "",
     max_tokens: MaxTokens = 10000,
 ) -> str:
     """A project's Git repositories, or one repository's pull requests with branch, author and linked issue."""
@@ -105,7 +105,7 @@ async def get_pull_request(
     number: Annotated[int, Field(ge=1, description="Pull request number")],
     comment_count: Annotated[int, Field(ge=0, le=100, description="Newest comments to include")] = 20,
     before_id: Annotated[int | None, Field(ge=1, description="Comments before this comment id")] = None,
-    timezone: Timezone = "UTC",
+    timezone: Timezone = "",
     max_tokens: MaxTokens = 10000,
 ) -> str:
     """One pull request: description, linked issue, branches, status, and its comments with changes."""

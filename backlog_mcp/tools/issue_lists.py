@@ -104,7 +104,7 @@ async def get_user_issue_list(
     order: Literal["asc", "desc"] = "desc",
     offset: Offset = 0,
     count: Count = 20,
-    timezone: Timezone = "UTC",
+    timezone: Timezone = "",
     created_since: DayRange = None,
     created_until: DayRange = None,
     updated_since: DayRange = None,
@@ -226,7 +226,7 @@ async def get_user_issue_list(
     )
 
 
-async def _watched(call: Call, offset: int, count: int, tz: ZoneInfo) -> str:
+async def _watched(call: Call, offset: int, count: int, tz: ZoneInfo | None) -> str:
     """The issues the key's owner watches, those changed since they last looked marked."""
     client = call.app.client
     me, view = await gather(client.myself(), call.app.view(tz))
@@ -254,7 +254,7 @@ async def get_my_issues(
     call: Call,
     offset: Offset = 0,
     count: Count = 20,
-    timezone: Timezone = "UTC",
+    timezone: Timezone = "",
     include_archived: Annotated[bool, Field(description="Archived projects too")] = False,
 ) -> str:
     """My open issues (the API key's owner), latest update first; filters: get_user_issue_list."""

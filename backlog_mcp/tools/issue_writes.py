@@ -10,7 +10,7 @@ from pydantic import Field
 from backlog_mcp.args import IssueKey, Text
 from backlog_mcp.client import JSONObject
 from backlog_mcp.errors import NotFoundError, UsageError
-from backlog_mcp.render.text import UTC_ZONE, plural, user_name
+from backlog_mcp.render.text import plural, user_name
 from backlog_mcp.render.writes import render_change, render_comment_added, render_description_set
 from backlog_mcp.tools.declare import Call, Kind, ToolSpec, format_call
 from backlog_mcp.tools.issues import get_issue_comments, get_issue_details, get_user_issue_list, key_arg, missing
@@ -54,7 +54,7 @@ async def update_issue_description(
         )
     with unconfirmed_is_unknown(f"the new description of {key}", _check_description({"issue_key": key})):
         issue = await call.app.client.update_issue(key, {"description": text}, current=before)
-    return render_description_set(issue, old, await call.app.view(UTC_ZONE))
+    return render_description_set(issue, old, await call.app.view(None))
 
 
 async def add_issue_comment(
@@ -78,7 +78,7 @@ async def add_issue_comment(
         return render_change(head=f"Would comment on {key}:", rows=rows, dry_run=True, texts=[("Comment", text)])
     with unconfirmed_is_unknown(f"the comment on {key}", _check_comments({"issue_key": key})):
         comment = await call.app.client.add_comment(key, text, [uid for uid, _ in people], current=issue)
-    return render_comment_added(comment, key, await call.app.view(UTC_ZONE))
+    return render_comment_added(comment, key, await call.app.view(None))
 
 
 async def update_issue_comment(

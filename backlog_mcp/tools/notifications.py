@@ -12,7 +12,7 @@ from backlog_mcp.client import JSONObject, Params
 from backlog_mcp.errors import MissingError, UsageError
 from backlog_mcp.lookup import gather
 from backlog_mcp.render.notifications import notification_line, render_notifications
-from backlog_mcp.render.text import UTC_ZONE, plural
+from backlog_mcp.render.text import plural
 from backlog_mcp.tools.declare import Call, Kind, ToolSpec, format_call
 from backlog_mcp.tools.writing import DryRun, unconfirmed_is_unknown
 
@@ -22,7 +22,7 @@ async def get_notifications(
     count: Annotated[int, Field(ge=1, le=100, description="1-100")] = 20,
     before_id: Annotated[int | None, Field(ge=1, description="Notifications older than this id")] = None,
     unread_only: bool = False,
-    timezone: Timezone = "UTC",
+    timezone: Timezone = "",
 ) -> str:
     """My notifications: who did what on which issue (assigned, commented, mentioned…), unread first."""
     tz = zone(timezone)
@@ -108,7 +108,7 @@ async def _mark_allowed(call: Call, notification_id: int | None, dry_run: bool, 
 async def _preview(call: Call, notification_id: int, known: JSONObject | None = None) -> str:
     """A dry run for one notification (`known`: already fetched): it must exist, and be unread to change anything."""
     lookup = _given(known) if known is not None else call.app.client.notification(notification_id)
-    found, view = await gather(lookup, call.app.view(UTC_ZONE))
+    found, view = await gather(lookup, call.app.view(None))
     if found is None:
         raise MissingError(
             f"Notification {notification_id} is unknown: not one of yours"

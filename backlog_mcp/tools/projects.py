@@ -9,7 +9,6 @@ from pydantic import Field
 from backlog_mcp.args import Text
 from backlog_mcp.lookup import CATEGORY, CUSTOM_FIELD, ISSUE_TYPE, STATUS, VERSION, gather
 from backlog_mcp.render.project import render_project, render_projects
-from backlog_mcp.render.text import UTC_ZONE
 from backlog_mcp.tools.declare import Call, ToolSpec, format_call
 from backlog_mcp.tools.space import get_users_by_project
 
@@ -33,7 +32,7 @@ async def get_project(
     statuses, types, categories, versions, fields, members, view = await gather(
         *(client.project_list(key, kind.endpoint) for kind in (STATUS, ISSUE_TYPE, CATEGORY, VERSION, CUSTOM_FIELD)),
         client.project_list(key, "users"),
-        call.app.view(UTC_ZONE),
+        call.app.view(None),
     )
     return render_project(
         project,

@@ -1,0 +1,72 @@
+"""Cold calls: each read tool makes exactly the Backlog requests its goal allows (benchmarks/cold.py says why).
+
+A fresh process state and cache per call, against the fake's request log. A read tool missing from
+the table fails the test, so a new tool gets a goal (and its reasons) as it lands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from mcp import Client
+
+from backlog_mcp.config import Settings
+from backlog_mcp.fake import DEFAULT_API_KEY, REFERENCE_NOW, build_space
+from backlog_mcp.server import build_server
+from benchmarks.cold import CALLS, Cold
+from tests.conftest import BASE_URL, FAST_RETRY
+from tests.faulty_backlog import FaultyBacklog
+
+pytestmark = pytest.mark.anyio
+
+
+async def cold_requests(tmp_path: Path, calls: list[tuple[str, dict[str, object]]]) -> list[str]:
+    fake = FaultyBacklog(build_space(), base_url=BASE_URL)
+    settings = Settings(api_key=DEFAULT_API_KEY, base_url=BASE_URL, cache_path=tmp_path / "cache.sqlite3")
+    server = build_server(
+        settings, transport=httpx.ASGITransport(app=fake), retry=FAST_RETRY, now=lambda: REFERENCE_NOW
+    )
+    async with Client(server) as client:
+        for name, args in calls:
+            result = await client.call_tool(name, args)
+            assert not result.is_error, (name, result.content)
+    return [f"{r.method} {r.path}" for r in fake.requests]
+
+
+@pytest.mark.parametrize("cold", CALLS, ids=[cold.label for cold in CALLS])
+async def test_each_read_tool_cold_makes_the_requests_its_goal_allows(cold: Cold, tmp_path: Path) -> None:
+    sent = await cold_requests(tmp_path, [(cold.name, cold.args)])
+    assert len(sent) == cold.goal, sent
+    assert len(sent) == len(set(sent)), f"a request sent twice: {sent}"
+    assert all(line.startswith("GET ") for line in sent)
+
+
+async def test_every_read_tool_has_a_cold_goal(mcp: Client) -> None:
+    listed = (await mcp.list_tools()).tools
+    reads = {tool.name for tool in listed if tool.annotations and tool.annotations.read_only_hint}
+    assert reads - {cold.name for cold in CALLS} == set()
+
+
+async def test_create_then_comment_reads_the_new_issue_from_what_the_create_answered(tmp_path: Path) -> None:
+    create: dict[str, object] = {
+        "project_key": "ORBIT",
+        "summary": "Cold check",
+        "issue_type": "Bug",
+        "priority": "High",
+        "custom_fields": {"Severity": "Minor"},
+    }
+    sent = await cold_requests(
+        tmp_path, [("create_issue", create), ("add_issue_comment", {"issue_key": "ORBIT-220", "content": "First"})]
+    )
+    # Names to ids (project, types, priorities, custom fields), the two writes, /space for the answer's times.
+    assert sent == [
+        "GET /projects",
+        "GET /projects/ORBIT/issueTypes",
+        "GET /priorities",
+        "GET /projects/ORBIT/customFields",
+        "POST /issues",
+        "POST /issues/ORBIT-220/comments",
+        "GET /space",
+    ]
