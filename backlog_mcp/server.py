@@ -39,7 +39,8 @@ def instructions(specs: Sequence[ToolSpec], settings: Settings) -> str:
     if settings.demo:
         lines.append(
             "DEMO: a bundled sample space (Acme: projects ORBIT and NOVA), not a real Backlog. Its today is "
-            "2026-11-20 (use that for 'yesterday' or 'this week'); writes reset when the server stops."
+            "2026-11-20 (use that for 'yesterday' or 'this week'); writes reset when the server stops. "
+            'A term found across issues, wiki, documents and pull requests: "tile cache".'
         )
     if settings.read_only:
         lines.append("This server is read-only: it cannot change anything in Backlog.")

@@ -25,120 +25,190 @@ from backlog_mcp.server import build_server
 LATENCY = 0.150  # seconds before each answer
 DEPTH_GOAL = 2  # round trips on the critical path, cold (issue 16)
 
-SPACE = "/space: the space's time zone (the default for times) and its date-only fields"
-PROJECTS = "/projects: the key or name resolved, checked against the allow-list, its text rule"
+SPACE = ("/space", "the space's time zone, the default for times and date-only fields (cached per TTL)")
+PROJECTS = ("/projects", "the key or name resolved, the allow-list, the text rule (cached per TTL)")
+ME = ("/users/myself", "who 'me' is (cached per TTL)")
 
 
 @dataclass(frozen=True)
 class Cold:
-    """One typical call of a read tool, the Backlog requests it may make cold, and why each is made."""
+    """One typical call of a read tool and each Backlog request it makes cold, with why."""
 
     name: str
     args: dict[str, Any]
-    goal: int
-    why: tuple[str, ...]
+    requests: tuple[tuple[str, str], ...]  # (path, why), one per request
 
     @property
     def label(self) -> str:
         return f"{self.name}({', '.join(f'{k}={v!r}' for k, v in self.args.items())})"
 
+    @property
+    def goal(self) -> int:
+        return len(self.requests)
 
-# One typical call per read tool (and the heavier forms of the list tools); `tests/test_cold_requests.py`
-# pins each at its goal and fails when a read tool is missing here.
+
+REPOS = "/projects/ORBIT/git/repositories"
+# One typical call per read tool (and the heavier forms); `tests/test_cold_requests.py` pins each to exactly
+# these requests and fails when a read tool is missing here.
 CALLS: tuple[Cold, ...] = (
-    Cold("get_myself", {}, 2, ("/users/myself", "/space: the space's name and zone")),
-    Cold("get_users_by_project", {"project_key": "ORBIT"}, 2, (PROJECTS, "/projects/ORBIT/users")),
+    Cold("get_myself", {}, (("/users/myself", "the user"), ("/space", "the space's name and zone"))),
+    Cold("get_users_by_project", {"project_key": "ORBIT"}, (PROJECTS, ("/projects/ORBIT/users", "the members"))),
     Cold(
         "get_activity",
         {"project_key": "ORBIT"},
-        4,
-        ("the activity page (sent at once)", PROJECTS, SPACE, "statuses: status changes arrive as ids"),
+        (
+            ("/projects/ORBIT/activities", "the page, sent at once by key"),
+            PROJECTS,
+            SPACE,
+            ("/projects/ORBIT/statuses", "status changes arrive as ids (sent at once)"),
+        ),
     ),
-    Cold("get_projects", {}, 1, ("/projects",)),
+    Cold(
+        "get_activity",
+        {"project_key": "ORBIT", "kinds": ["git"]},
+        (("/projects/ORBIT/activities", "the page"), PROJECTS, SPACE),
+    ),
+    Cold("get_projects", {}, (("/projects", "the projects"),)),
     Cold(
         "get_project",
         {"project_key": "ORBIT"},
-        8,
-        (PROJECTS, "statuses, issue types, categories, milestones, custom fields, members: the set-up", SPACE),
+        (
+            PROJECTS,
+            *(
+                (f"/projects/ORBIT/{what}", "the set-up, by name")
+                for what in ("statuses", "issueTypes", "categories", "versions", "customFields", "users")
+            ),
+            SPACE,
+        ),
     ),
     Cold(
         "get_issue_details",
         {"issue_key": "ORBIT-1"},
-        6,
-        ("the issue", SPACE, PROJECTS, "the newest comments", "the comment count", "its children (/issues)"),
+        (
+            ("/issues/ORBIT-1", "the issue"),
+            SPACE,
+            PROJECTS,
+            ("/issues/ORBIT-1/comments", "the newest comments"),
+            ("/issues/ORBIT-1/comments/count", "how many earlier ones"),
+            ("/issues", "its children"),
+        ),
     ),
     Cold(
         "get_issue_comments",
         {"issue_key": "ORBIT-4"},
-        5,
-        ("the issue (its project)", "a page of comments", "the comment count", SPACE, PROJECTS),
-    ),
-    Cold(
-        "get_my_issues",
-        {},
-        7,
         (
-            PROJECTS,
+            ("/issues/ORBIT-4", "the issue: its project and text rule"),
+            ("/issues/ORBIT-4/comments", "a page of comments"),
+            ("/issues/ORBIT-4/comments/count", "how many in all"),
             SPACE,
-            "/users/myself: who 'me' is",
-            "statuses of each project: 'open' names them",
-            "/issues",
-            "/issues/count",
+            PROJECTS,
         ),
     ),
-    Cold(
-        "get_user_issue_list",
-        {},
-        7,
-        (
-            PROJECTS,
-            SPACE,
-            "/users/myself: the default assignee",
-            "statuses of each project",
-            "/issues",
-            "/issues/count",
-        ),
+    *(
+        Cold(
+            name,
+            {},
+            (
+                PROJECTS,
+                SPACE,
+                ME,
+                ("/projects/ORBIT/statuses", "'not closed' is a list of status ids per project"),
+                ("/projects/NOVA/statuses", "the same for NOVA"),
+                ("/issues", "the issues"),
+                ("/issues/count", "how many in all"),
+            ),
+        )
+        for name in ("get_my_issues", "get_user_issue_list")
     ),
     Cold(
         "get_user_issue_list",
         {"projects": ["ORBIT"], "statuses": ["Open"], "assignees": ["佐藤 太郎"]},
-        6,
-        (PROJECTS, "statuses: names to ids", "members: names to ids", SPACE, "/issues", "/issues/count"),
+        (
+            PROJECTS,
+            ("/projects/ORBIT/statuses", "status names to ids"),
+            ("/projects/ORBIT/users", "people's names to ids"),
+            SPACE,
+            ("/issues", "the issues"),
+            ("/issues/count", "how many in all"),
+        ),
     ),
     Cold(
         "get_attachment",
         {"issue_key": "ORBIT-1", "attachment": "screenshot.png"},
-        3,
-        ("the issue: its attachments by name", SPACE, "the file"),
+        (
+            ("/issues/ORBIT-1", "its attachments, by name"),
+            SPACE,
+            ("/issues/ORBIT-1/attachments/66121", "the file"),
+        ),
     ),
-    Cold("get_wiki_pages", {"project_key": "ORBIT"}, 3, (PROJECTS, SPACE, "/wikis")),
-    Cold("get_wiki_page", {"page_id": 3300002}, 3, ("the page", PROJECTS, SPACE)),
-    Cold("get_documents", {"project_key": "ORBIT"}, 2, (PROJECTS, "/documents/tree")),
+    Cold("get_wiki_pages", {"project_key": "ORBIT"}, (PROJECTS, SPACE, ("/wikis", "the pages"))),
+    Cold("get_wiki_page", {"page_id": 3300002}, (("/wikis/3300002", "the page"), PROJECTS, SPACE)),
+    Cold("get_documents", {"project_key": "ORBIT"}, (PROJECTS, ("/documents/tree", "the tree"))),
     Cold(
         "get_document",
         {"document_id": "3ea04565cdadba2237b3285908419ea2"},
-        3,
-        ("the document", SPACE, PROJECTS),
+        (("/documents/3ea04565cdadba2237b3285908419ea2", "the document"), SPACE, PROJECTS),
     ),
     Cold(
         "get_pull_requests",
         {"project_key": "ORBIT"},
-        5,
-        (PROJECTS, "the repositories", SPACE, "the open count of each repository (2 here)"),
+        (
+            PROJECTS,
+            (REPOS, "the repositories (cached per TTL)"),
+            SPACE,
+            (f"{REPOS}/41/pullRequests/count", "open pull requests of each repository"),
+            (f"{REPOS}/42/pullRequests/count", "the same for the second"),
+        ),
     ),
     Cold(
         "get_pull_requests",
         {"project_key": "ORBIT", "repository": "orbit-ios"},
-        5,
-        (PROJECTS, "the repositories: the name to an id", SPACE, "the pull requests", "their count"),
+        (
+            PROJECTS,
+            (REPOS, "the repository's name to its id (cached per TTL)"),
+            SPACE,
+            (f"{REPOS}/42/pullRequests", "the pull requests"),
+            (f"{REPOS}/42/pullRequests/count", "how many in all"),
+        ),
     ),
     Cold(
         "get_pull_request",
         {"project_key": "ORBIT", "repository": "orbit-ios", "number": 1},
-        6,
-        (PROJECTS, "the repositories", SPACE, "the pull request", "its newest comments", "the comment count"),
+        (
+            PROJECTS,
+            (REPOS, "the repository's name to its id (cached per TTL)"),
+            SPACE,
+            (f"{REPOS}/42/pullRequests/1", "the pull request"),
+            (f"{REPOS}/42/pullRequests/1/comments", "its newest comments"),
+            (f"{REPOS}/42/pullRequests/1/comments/count", "how many in all"),
+        ),
     ),
-    Cold("get_notifications", {}, 3, ("/notifications", "the unread count", SPACE)),
+    Cold(
+        "get_notifications",
+        {},
+        (("/notifications", "the notifications"), ("/notifications/count", "how many unread"), SPACE),
+    ),
+    Cold(
+        "search_backlog",
+        {"query": "tile cache"},
+        (
+            PROJECTS,
+            SPACE,
+            ("/issues", "issue hits, every project at once"),
+            ("/issues/count", "how many"),
+            ("/issues/ORBIT-4/comments", "the comment an issue matched by (for its snippet)"),
+            ("/wikis", "ORBIT's wiki hits (one request a project)"),
+            ("/wikis", "NOVA's"),
+            ("/wikis/3300005", "a page matched by its text (for the snippet)"),
+            ("/wikis/3300012", "another"),
+            ("/documents", "document hits, every project at once"),
+            (REPOS, "ORBIT's repositories (cached per TTL)"),
+            ("/projects/NOVA/git/repositories", "NOVA's"),
+            (f"{REPOS}/41/pullRequests", "each repository's newest pull requests, matched here"),
+            (f"{REPOS}/42/pullRequests", "the second"),
+            ("/projects/NOVA/git/repositories/43/pullRequests", "NOVA's"),
+        ),
+    ),
 )
 
 
@@ -167,11 +237,15 @@ def depth(log: list[tuple[float, float, str, bytes]]) -> int:
     return max(chain, default=0)
 
 
-async def cold_call(name: str, args: dict[str, Any], count_tokens: Any) -> dict[str, Any]:
+async def cold_call(name: str, args: dict[str, Any], count_tokens: Any, warm: tuple[str, ...] = ()) -> dict[str, Any]:
+    """One call from a fresh process and cache; `warm`: tools called first (their requests not counted)."""
     with tempfile.TemporaryDirectory() as tmp:
         timed = Timed(FakeBacklog(build_space()))
         settings = Settings(api_key=DEFAULT_API_KEY, base_url="https://acme.backlog.com", cache_path=Path(tmp) / "c")
         async with Client(build_server(settings, transport=timed, now=lambda: REFERENCE_NOW)) as client:
+            for tool in warm:
+                await client.call_tool(tool, {})
+            timed.log.clear()
             began = time.perf_counter()
             result = await client.call_tool(name, args)
             elapsed = (time.perf_counter() - began) * 1000
@@ -194,8 +268,33 @@ async def cold_calls(count_tokens: Any) -> dict[str, dict[str, Any]]:
     """Each read tool cold, by label."""
     out: dict[str, dict[str, Any]] = {}
     for cold in CALLS:
-        out[cold.label] = {**await cold_call(cold.name, cold.args, count_tokens), "goal": cold.goal, "why": cold.why}
+        why = [f"{path}: {reason}" for path, reason in cold.requests]
+        out[cold.label] = {**await cold_call(cold.name, cold.args, count_tokens), "goal": cold.goal, "why": why}
     return out
+
+
+SEARCH = ("search_backlog", {"query": "tile cache"})
+
+
+async def search_after_projects(count_tokens: Any) -> dict[str, Any]:
+    """search_backlog once the project list and the space are cached (get_projects and get_myself ran)."""
+    return await cold_call(*SEARCH, count_tokens, warm=("get_projects", "get_myself"))
+
+
+def search_lines(figures: dict[str, Any]) -> list[str]:
+    """The results.md paragraph for search_backlog."""
+    return [
+        "## search_backlog after the project list is cached",
+        "",
+        "`search_backlog(query='tile cache')` (hits in a comment, wiki pages, documents and pull requests of",
+        f"ORBIT and NOVA), {LATENCY * 1000:.0f} ms a request, the project list and the space already cached:",
+        f"{figures['requests']} requests, {figures['depth']} round trips deep, {figures['cold_ms']} ms, "
+        f"{figures['answer_tokens']} answer tokens (raw JSON read: {figures['raw_json_tokens']}). Goal: 1 round trip",
+        "deep. The second round trip reads what a list does not hold: the repositories (metadata, cached per",
+        "TTL) before their pull requests, and the comment or page text a snippet is cut from.",
+        "",
+        "Requests, in the order they started: " + ", ".join(figures["paths"]),
+    ]
 
 
 def table(figures: dict[str, dict[str, Any]]) -> list[str]:

@@ -31,7 +31,7 @@ from backlog_mcp.cache import ResponseCache, cache_key
 from backlog_mcp.config import Settings
 from backlog_mcp.fake import DEFAULT_API_KEY, REFERENCE_NOW
 from backlog_mcp.server import build_server
-from benchmarks.cold import DEPTH_GOAL, cold_calls
+from benchmarks.cold import DEPTH_GOAL, cold_calls, search_after_projects, search_lines
 from benchmarks.cold import table as cold_table
 
 RTT = 0.080  # seconds the fake waits before every answer
@@ -506,6 +506,8 @@ def write(results: Results, seconds: float) -> None:
         "",
         "",
         *cold_table(results.figures["cold_read_tools"]),
+        "",
+        *search_lines(results.figures["search_after_projects"]),
     ]
     (HERE / "results.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -528,6 +530,19 @@ async def main() -> None:
         f"every read tool cold: at most {DEPTH_GOAL} round trips deep (150 ms a request)",
         f"worst {worst}; over the goal: {len(deep)} of {len(cold)}",
         not deep,
+    )
+    found = await search_after_projects(tokens)
+    results.figures["search_after_projects"] = found
+    results.target(
+        "search_backlog, project list cached: 1 round trip deep (150 ms a request)",
+        f"{found['depth']} deep, {found['requests']} requests, {found['cold_ms']} ms, {found['answer_tokens']} tokens",
+        found["depth"] <= 1,
+    )
+    over = [label for label, v in cold.items() if v["requests"] > v["goal"]]
+    results.target(
+        "every read tool cold: no more requests than its goal (each request explained)",
+        f"{sum(v['requests'] for v in cold.values())} requests over {len(cold)} calls; over the goal: {len(over)}",
+        not over,
     )
     write(results, time.perf_counter() - began)
     for target, figure, met in results.targets:

@@ -74,6 +74,7 @@ CALLS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("get_pull_requests", {"project_key": "ORBIT"}),
     ("get_pull_requests", {"project_key": "ORBIT", "repository": "41", "status": "all"}),
     ("get_pull_request", {"project_key": "ORBIT", "repository": "41", "number": 1}),
+    ("search_backlog", {"query": MARK, "max_tokens": 20000}),
     ("update_issue", {"issue_key": "ORBIT-1", "summary": "ok", "comment": "**ok**", "dry_run": True}),
     ("update_issue_comment", {"issue_key": "ORBIT-1", "comment_id": 5_500_001, "content": "ok", "dry_run": True}),
     ("update_issue_comment", {"issue_key": "ORBIT-1", "comment_id": 5_500_002, "content": "ok"}),
@@ -113,6 +114,8 @@ def fake_with(text: str) -> FakeBacklog:
     space.users = {uid: poison(user, text) for uid, user in space.users.items()}
     space.issues = {iid: poison(issue, text) for iid, issue in space.issues.items()}
     space.comments = {iid: poison(thread, text) for iid, thread in space.comments.items()}
+    # A "/" in a page's name nests it in Backlog's tree (a shape the name chooses, by design): not in wiki text.
+    space.wikis = {wid: poison(page, text.replace("/", " ")) for wid, page in space.wikis.items()}
     for name in ("repositories", "pull_requests", "pr_comments", "documents", "document_trees"):
         setattr(space, name, {k: poison(v, text) for k, v in getattr(space, name).items()})
     space.activities = poison(space.activities, text)

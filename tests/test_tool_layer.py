@@ -70,6 +70,7 @@ FILLERS: dict[str, Any] = {
     "issue_type": "Bug",
     "comment_id": 5500001,
     "document_id": "3ea04565cdadba2237b3285908419ea2",
+    "query": "tile cache",
 }
 
 
@@ -287,6 +288,34 @@ async def test_toolsets_and_tool_names_filter_what_is_offered(fake: FakeBacklog,
                             "name": {"type": "string", "description": "Part of a name or login id"},
                             "include_email": {"default": False, "type": "boolean"},
                         },
+                    },
+                    "annotations": {
+                        "readOnlyHint": True,
+                        "destructiveHint": False,
+                        "idempotentHint": True,
+                        "openWorldHint": False,
+                    },
+                },
+                {
+                    "name": "search_backlog",
+                    "title": "Search the space",
+                    "description": "Find words in issues and their comments, wiki pages, documents and pull requests, in one call.",
+                    "inputSchema": {
+                        "type": "object",
+                        "properties": {
+                            "query": {"description": "Words to find", "type": "string"},
+                            "projects": {
+                                "items": {"type": "string"},
+                                "type": "array",
+                                "description": "Keys (default: all)",
+                            },
+                            "kinds": {
+                                "items": {"enum": ["issues", "wiki", "documents", "pull_requests"], "type": "string"},
+                                "type": "array",
+                            },
+                            "max_tokens": {"default": 6000, "type": "integer"},
+                        },
+                        "required": ["query"],
                     },
                     "annotations": {
                         "readOnlyHint": True,
@@ -1087,6 +1116,7 @@ Default: my issues not closed, latest update first. Filters take names; date fil
         assert [t["name"] for t in await listed(client)] == [
             "get_myself",
             "get_users_by_project",
+            "search_backlog",
             "get_activity",
             "get_issue_details",
         ]

@@ -125,17 +125,39 @@ async def test_a_comment_too_big_for_the_budget_says_where_the_rest_is(mcp: Clie
         await mcp.call_tool("get_activity", {"project_key": "ORBIT", "kinds": ["comments"], "max_tokens": 1500})
     )
     assert "  > Paragraph 0: details" in text and "Paragraph 39" not in text
-    rest = text.split("of this comment: ")[1].split(")\n")[0] + ")"
-    assert rest.startswith('get_issue_comments(issue_key="ORBIT-7", after_id=')
-    name, _, args = rest.partition("(")
-    arguments = dict(part.split("=") for part in args.rstrip(")").split(", "))
+    # Said on the event's own line, not inside the quote (which holds what users wrote).
+    line = next(line for line in text.split("\n") if "cut for size" in line)
+    assert line.startswith("- ") and " Hana Sato commented (" in line
+    rest = line.split("whole: ")[1]
+    call, _, page = rest.partition(" or ")
+    assert page.startswith("https://acme.backlog.com/view/ORBIT-7#comment-") and page.endswith(")")
+    comment_id = int(page.split("#comment-")[1].rstrip(")"))
+    assert call == f'get_issue_comments(issue_key="ORBIT-7", before_id={comment_id + 1}, count=1, max_tokens=20000)'
     whole = text_of(
         await mcp.call_tool(
-            name,
-            {"issue_key": "ORBIT-7", "after_id": int(arguments["after_id"]), "count": int(arguments["count"])},
+            "get_issue_comments", {"issue_key": "ORBIT-7", "before_id": comment_id + 1, "count": 1, "max_tokens": 20000}
         )
     )
     assert "Paragraph 39" in whole and whole.count("Paragraph 0:") == 1
+
+
+async def test_a_comment_that_fits_the_answer_is_never_cut(mcp: Client) -> None:
+    content = "\n\n".join(f"Paragraph {n}: " + "details " * 30 for n in range(12))  # about 1,400 tokens
+    assert not (await mcp.call_tool("add_issue_comment", {"issue_key": "ORBIT-7", "content": content})).is_error
+    text = text_of(await mcp.call_tool("get_activity", {"project_key": "ORBIT", "kinds": ["comments"]}))
+    assert "  > Paragraph 11: details" in text and "cut for size" not in text
+
+
+async def test_a_cut_comment_never_leaves_a_fence_open(mcp: Client) -> None:
+    # A fence that starts after a Unicode line separator, and one that opens on the cut line itself.
+    for content in ("intro\u2028```\n" + "code line\n" * 800, "x\n\n```" + "y" * 5000):
+        assert not (await mcp.call_tool("add_issue_comment", {"issue_key": "ORBIT-7", "content": content})).is_error
+        text = text_of(
+            await mcp.call_tool("get_activity", {"project_key": "ORBIT", "kinds": ["comments"], "max_tokens": 1000})
+        )
+        quoted = [line for line in text.split("\n") if line.startswith("  >")]
+        fences = [line for line in quoted if line.lstrip(" >").startswith("```")]
+        assert len(fences) % 2 == 0, fences
 
 
 async def test_times_and_day_windows_are_the_spaces_by_default(mcp: Client, fake: FaultyBacklog) -> None:

@@ -54,7 +54,7 @@ Document in NOVA [meeting] · updated 2026-11-16 17:00 by 伊藤 健二 (times A
 >
 > Goals
 > - Tiles for 3 regions
-> - 200 MB cap
+> - A 200 MB tile cache
 >
 > Open: update cadence\
 """)

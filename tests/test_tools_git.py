@@ -76,6 +76,7 @@ https://acme.backlog.com/git/ORBIT/orbit-android/pullRequests/1
 >
 > - テストを追加
 > - `MapView` の null チェック
+> - Tile cache: evict the oldest tiles first
 
 ## Comments
 3 comments in all.

@@ -73,7 +73,7 @@ async def test_tools_list_names_annotations_and_schemas(tools: Client) -> None:
     listed = (await tools.list_tools()).tools
     reads = [t for t in listed if t.annotations is not None and t.annotations.read_only_hint]
     assert [t.name for t in reads] == [
-        "get_myself", "get_users_by_project", "get_activity", "get_projects", "get_project", "get_issue_details",
+        "get_myself", "get_users_by_project", "search_backlog", "get_activity", "get_projects", "get_project", "get_issue_details",
         "get_issue_comments", "get_my_issues", "get_user_issue_list", "get_attachment", "get_wiki_pages",
         "get_wiki_page", "get_documents", "get_document", "get_pull_requests", "get_pull_request", "get_notifications",
     ]  # fmt: skip

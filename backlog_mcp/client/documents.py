@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from backlog_mcp.client.access import Scoped
 from backlog_mcp.client.wire import JSONObject, Params, segment
 
@@ -13,6 +15,13 @@ class DocumentEndpoints(Scoped):
         project = await self.project(project_key)
         query = {**params, "projectId": [int(project["id"])]}
         return await self.get_list("/documents", query, ttl=self._issue_ttl)
+
+    async def documents_of(self, project_ids: Sequence[int], params: Params) -> list[JSONObject]:
+        """Documents of several projects in one request (keyword hits), within the allow-list."""
+        scoped = await self._scoped({**params, "projectId": sorted(project_ids)})
+        if scoped is None:
+            return []
+        return await self.get_list("/documents", scoped, ttl=self._issue_ttl)
 
     async def document_tree(self, project_key: str) -> JSONObject:
         project = await self.project(project_key)

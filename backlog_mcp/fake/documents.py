@@ -13,12 +13,16 @@ from datetime import timedelta
 
 from backlog_mcp.fake.dataset import REFERENCE_NOW, Project, Space, ts
 from backlog_mcp.fake.files import download
-from backlog_mcp.fake.protocol import JSON, Answer, Request, bad, ids, missing, paging, single
+from backlog_mcp.fake.protocol import JSON, Answer, Request, bad, ids, matches, missing, paging, single
 
 # (path, emoji, plain text): nesting by "/" as in the tree
 DOCUMENTS = (
     ("Specs", "📁", "Product specifications."),
-    ("Specs/Offline maps", "🗺️", "Offline maps\n\nGoals\n- Tiles for 3 regions\n- 200 MB cap\n\nOpen: update cadence"),
+    (
+        "Specs/Offline maps",
+        "🗺️",
+        "Offline maps\n\nGoals\n- Tiles for 3 regions\n- A 200 MB tile cache\n\nOpen: update cadence",
+    ),
     ("Specs/ログイン刷新", None, "ログイン刷新\n\n目的: SSO 対応。\n\n1. SAML\n2. OIDC"),
     ("Meeting notes", "📝", "Weekly meetings."),
     ("Meeting notes/2026-11-17 weekly", None, "2026-11-17 weekly\n\n- Release 2.4.0 slips a week\n- QA: rotation"),
@@ -98,13 +102,13 @@ class DocumentRoutes:
         offset, count = paging(req.query)
         wanted = ids(req.query, "projectId")
         visible = set(self._member_projects(req.user_id))
-        keyword = (single(req.query, "keyword") or "").lower()
+        keyword = single(req.query, "keyword")
         found = [
             d
             for d in self.space.documents.values()
             if d["projectId"] in visible
             and (not wanted or d["projectId"] in wanted)
-            and (not keyword or keyword in f"{d['title']} {d['plain']}".lower())
+            and matches(keyword, f"{d['title']} {d['plain']}")
         ]
         sort = single(req.query, "sort") or "updated"
         if sort not in ("created", "updated"):

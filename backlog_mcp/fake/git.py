@@ -73,17 +73,19 @@ def build_git(space: Space, projects: list[Project]) -> None:
                 created = REFERENCE_NOW - timedelta(days=40 - 4 * number, hours=r)
                 updated = created + timedelta(days=1, hours=number)
                 branch = f"{BRANCH_WORDS[(number + r) % len(BRANCH_WORDS)]}-{number}"
+                summary = PR_SUMMARIES[(number + r) % len(PR_SUMMARIES)]
                 pr: JSON = {
                     "id": pr_id,
                     "projectId": project.data["id"],
                     "repositoryId": repo_id,
                     "number": number,
-                    "summary": PR_SUMMARIES[(number + r) % len(PR_SUMMARIES)],
+                    "summary": summary,
                     "description": (
                         f"{issue['issueKey']} を修正します。\n\n- テストを追加\n- `MapView` の null チェック"
                         if issue
                         else "Housekeeping.\n\nNo linked issue."
-                    ),
+                    )
+                    + ("\n- Tile cache: evict the oldest tiles first" if "tiles" in summary else ""),
                     "base": "main" if number % 5 else "release/2.4",
                     "branch": branch,
                     "status": {"id": status, "name": PR_STATUSES[status]},

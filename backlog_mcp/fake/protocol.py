@@ -81,6 +81,16 @@ def number(pairs: list[tuple[str, str]], name: str) -> int | None:
     return int(value)
 
 
+def matches(keyword: str | None, text: str) -> bool:
+    """Backlog's `keyword` filter as the fake plays it: every word of it in `text`, case-insensitively.
+
+    Backlog's own is a full-text index (token-based); a substring per word finds at least what it does,
+    Japanese text included.
+    """
+    folded = text.casefold()
+    return all(word in folded for word in (keyword or "").casefold().split())
+
+
 def paging(query: list[tuple[str, str]], with_offset: bool = True) -> tuple[int, int]:
     raw_count = single(query, "count") or "20"
     raw_offset = (single(query, "offset") or "0") if with_offset else "0"

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from backlog_mcp.fake.dataset import Space
-from backlog_mcp.fake.protocol import JSON, Answer, Request, bad, multi, paging, single
+from backlog_mcp.fake.protocol import JSON, Answer, Request, bad, matches, multi, paging, single
 
 SORT_KEYS = {
     "issueType",
@@ -113,12 +113,13 @@ class SearchRoutes:
             issues = [i for i in issues if not i["dueDate"]]
         keyword = single(q, "keyword")
         if keyword:
-            words = keyword.lower().split()
-            issues = [
-                i
-                for i in issues
-                if all(w in f"{i['issueKey']} {i['summary']} {i['description']}".lower() for w in words)
-            ]
+            # Backlog's keyword is a full-text search over the summary, the description and (as its search
+            # screen shows) the comments.
+            def text(i: JSON) -> str:
+                said = " ".join(str(c.get("content") or "") for c in self.space.comments.get(i["id"], ()))
+                return f"{i['issueKey']} {i['summary']} {i['description']} {said}"
+
+            issues = [i for i in issues if matches(keyword, text(i))]
         return issues
 
     def get_issues(self, req: Request) -> Answer:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from backlog_mcp.fake.dataset import Space, ts
 from backlog_mcp.fake.files import download
-from backlog_mcp.fake.protocol import JSON, Answer, Request, bad, missing, rejected, single
+from backlog_mcp.fake.protocol import JSON, Answer, Request, bad, matches, missing, rejected, single
 
 
 class WikiRoutes:
@@ -37,8 +37,8 @@ class WikiRoutes:
             raise bad("projectIdOrKey is required.")
         project = self._project(req, key)
         pages = [w for w in self.space.wikis.values() if w["projectId"] == project.data["id"]]
-        keyword = (single(req.query, "keyword") or "").lower()
-        return [w for w in pages if not keyword or keyword in f"{w['name']} {w['content']}".lower()]
+        keyword = single(req.query, "keyword")
+        return [w for w in pages if matches(keyword, f"{w['name']} {w['content']}")]
 
     def get_wikis(self, req: Request) -> Answer:
         """WikiListItem[]: no `content`, as Backlog sends it."""

@@ -12,7 +12,19 @@ from typing import Any
 
 from backlog_mcp.render.issue import change_line
 from backlog_mcp.render.notation import first_line, to_markdown
-from backlog_mcp.render.text import View, approx_tokens, clip, fit, fmt_time, inline, item, plural, quote, user_name
+from backlog_mcp.render.text import (
+    View,
+    approx_tokens,
+    clip,
+    fit,
+    fmt_time,
+    inline,
+    item,
+    plural,
+    quote,
+    split_lines,
+    user_name,
+)
 
 JSON = dict[str, Any]
 KINDS: dict[str, tuple[int, ...]] = {
@@ -52,18 +64,21 @@ def _first_line(text: object, rule: str = "markdown", limit: int = 100) -> str:
     return f': "{inline(first)}"' if first else ""
 
 
-def _comment(activity: JSON, text: object, rule: str, said: Said) -> str:
-    """A comment quoted whole under the event's line (indented into its list item), cut past `said.cap`."""
-    body = to_markdown(str(text or ""), rule).strip("\n")
+def _comment(activity: JSON, text: object, rule: str, said: Said) -> tuple[str, str]:
+    """(for the event's line, under it): a comment quoted whole, indented into the event's list item.
+
+    Only a comment bigger than `said.cap` is cut; the event's own line (not the quote, which holds
+    what users wrote) then says so and where the whole comment is.
+    """
+    body = "\n".join(split_lines(to_markdown(str(text or ""), rule))).strip("\n")
     if not body.strip():
-        return ""
+        return "", ""
     shown, cut = clip(body, said.cap)
-    block = quote(shown)
+    note = ""
     if cut:
         rest = said.rest(activity)
-        where = f": {rest}" if rest else " (in Backlog)"
-        block += f"\n> … ({plural(cut, 'more line')} of this comment{where})"
-    return "\n" + "\n".join(f"  {line}" for line in block.split("\n"))
+        note = f" ({plural(cut, 'line')} cut for size; whole: {rest or 'in Backlog'})"
+    return note, "\n" + "\n".join(f"  {line}" for line in quote(shown).split("\n"))
 
 
 def _changes(content: JSON, view: View) -> str:
@@ -90,16 +105,16 @@ def describe(activity: JSON, view: View, keep: Said = WHOLE) -> tuple[str, str]:
     project = str((activity.get("project") or {}).get("projectKey") or "?")
     comment = (content.get("comment") or {}) if isinstance(content.get("comment"), dict) else {}
     rule = str((activity.get("project") or {}).get("textFormattingRule") or "markdown")
-    said = _comment(activity, comment.get("content"), rule, keep)
+    cut, said = _comment(activity, comment.get("content"), rule, keep)
     repo = inline((content.get("repository") or {}).get("name", "?"))
     pr = f"{project}/{repo}#{inline(content.get('number'))} {inline(content.get('summary') or '')}".rstrip()
     match kind:
         case 1:
             return _issue_item(project, content), "created it"
         case 2:
-            return _issue_item(project, content), "updated it" + _changes(content, view) + said
+            return _issue_item(project, content), "updated it" + cut + _changes(content, view) + said
         case 3:
-            return _issue_item(project, content), "commented" + _changes(content, view) + said
+            return _issue_item(project, content), "commented" + cut + _changes(content, view) + said
         case 4:
             return _issue_item(project, content), "deleted it"
         case 14 | 47:
@@ -130,9 +145,9 @@ def describe(activity: JSON, view: View, keep: Said = WHOLE) -> tuple[str, str]:
         case 18:
             return pr, "opened it"
         case 19:
-            return pr, "updated it" + _changes(content, view) + said
+            return pr, "updated it" + cut + _changes(content, view) + said
         case 20:
-            return pr, "commented" + said
+            return pr, "commented" + cut + said
         case 21:
             return pr, "merged it"
         case 15 | 16:
@@ -180,8 +195,8 @@ def render_activity(
     head = f"{scope} (times {view.tz_name}), newest first."
     if not activities:
         return f"No activity: {scope}."
-    # A comment is kept whole unless it alone would take more than a third of the budget.
-    keep = Said(cap=max(budget // 3, 200), rest=rest_of_comment)
+    # A comment is kept whole unless it alone could not fit the answer.
+    keep = Said(cap=max(budget - approx_tokens(head) - 300, 200), rest=rest_of_comment)
     events = [happening(a, view, keep) for a in activities]
     # One block per (day, item), in order of the item's newest event that day; budgeted whole.
     blocks: dict[tuple[str, str], list[str]] = {}

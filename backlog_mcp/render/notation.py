@@ -161,24 +161,33 @@ _FLAT = (
 )
 
 
-def first_line(text: str | None, rule: str, limit: int = 100) -> str:
-    """A comment's first line of prose as plain text (notation converted, marks dropped), `…` if there is more.
-
-    For one-line snippets: the caller escapes it for its context.
-    """
+def plain_lines(text: str | None, rule: str) -> list[str]:
+    """The lines of prose of a text as plain text: notation converted, block and inline marks dropped,
+    fences and table rules left out, a table row's cells joined by ` / `. For snippets; the caller escapes."""
     lines = [
         _BLOCK_MARKS.sub("", line)
         for line in to_markdown(text, rule).split("\n")
         if line.strip() and not _FENCE_OR_RULE.match(line)
     ]
-    lines = [line.strip() for line in lines if line.strip(" |")]
+    out = []
+    for line in (line.strip() for line in lines if line.strip(" |")):
+        if line.startswith("|"):  # a table row: its cells, on one line
+            line = " / ".join(cell.strip() for cell in line.strip("|").split("|"))
+        for pattern, replacement in _FLAT:
+            line = pattern.sub(replacement, line)
+        out.append(line)
+    return out
+
+
+def first_line(text: str | None, rule: str, limit: int = 100) -> str:
+    """A comment's first line of prose as plain text (notation converted, marks dropped), `…` if there is more.
+
+    For one-line snippets: the caller escapes it for its context.
+    """
+    lines = plain_lines(text, rule)
     if not lines:
         return ""
     flat = lines[0]
-    if flat.startswith("|"):  # a table row: its cells, on one line
-        flat = " / ".join(cell.strip() for cell in flat.strip("|").split("|"))
-    for pattern, replacement in _FLAT:
-        flat = pattern.sub(replacement, flat)
     return flat[:limit] + ("…" if len(flat) > limit or len(lines) > 1 else "")
 
 

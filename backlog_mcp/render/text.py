@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from urllib.parse import quote as percent_encoded
@@ -178,6 +178,30 @@ def mid(text: object) -> str:
     return _SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
 
 
+def marked(text: str, words: Sequence[str], width: int = 160) -> str:
+    """A snippet of user text around the first match of the first of `words` it contains (in order of
+    preference, case-insensitively), the match in bold: one line, escaped as `inline`, so our `**` marks
+    are the only emphasis; `…` where it is cut."""
+    flat = " ".join(text.split())
+    found = (re.search(re.escape(w.strip()), flat, re.IGNORECASE) for w in words if w.strip())
+    hit = next((m for m in found if m), None)
+    if hit is None:
+        return inline(flat[:width]) + ("…" if len(flat) > width else "")
+    lo = max(0, hit.start() - width // 3) if len(flat) > width else 0
+    hi = min(len(flat), max(hit.end(), lo + width))
+    if lo:  # from a word's start
+        space = flat.find(" ", lo, hit.start())
+        lo = space + 1 if space >= 0 else lo
+    if hi < len(flat):  # to a word's end
+        space = flat.rfind(" ", hit.end(), hi)
+        hi = space if space >= 0 else hi
+    before = _SPECIAL.sub(r"\\\1", flat[lo : hit.start()])
+    before = "…" + before if lo else _LEADING.sub(r"\1\\\2", before)
+    word = _SPECIAL.sub(r"\\\1", hit.group())
+    after = _SPECIAL.sub(r"\\\1", flat[hit.end() : hi]) + ("…" if hi < len(flat) else "")
+    return f"{before}**{word}**{after}"
+
+
 def item(text: object) -> str:
     """A user-written value in a list joined by `, ` or `; `: `inline`, with commas and semicolons escaped."""
     return _LIST_SPECIAL.sub(r"\\\1", inline(text))
@@ -223,8 +247,8 @@ class Fences:
         marker = match[1]
         if not self.open:
             self.open, self.closer = marker, line[: match.start(1)] + marker
-        elif marker[0] == self.open[0] and len(marker) >= len(self.open):
-            self.open = self.closer = ""
+        elif marker[0] == self.open[0] and len(marker) >= len(self.open) and not line[match.end(1) :].strip():
+            self.open = self.closer = ""  # only a bare marker closes (```js inside a fence is text)
 
 
 def clip(markdown: str, budget: int) -> tuple[str, int]:
@@ -243,6 +267,7 @@ def clip(markdown: str, budget: int) -> tuple[str, int]:
             room = (budget - used) * 3  # bytes, by the same estimate as approx_tokens
             if room > 40:
                 kept.append(line.encode()[:room].decode(errors="ignore") + " …")
+                fences.feed(kept[-1])  # a fence it opens is closed below too
             break
         kept.append(line)
         used += cost

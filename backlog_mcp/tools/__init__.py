@@ -12,6 +12,7 @@ from backlog_mcp.tools import (
     issues,
     notifications,
     projects,
+    search,
     space,
     wiki,
 )
@@ -19,6 +20,7 @@ from backlog_mcp.tools.declare import ToolSpec
 
 TOOLS: tuple[ToolSpec, ...] = (
     *space.TOOLS,
+    *search.TOOLS,
     *activity.TOOLS,
     *projects.TOOLS,
     *issues.TOOLS,

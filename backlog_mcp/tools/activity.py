@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from typing import Annotated, Literal
 
@@ -13,8 +14,10 @@ from backlog_mcp.client import JSONObject, Page, Params
 from backlog_mcp.errors import UsageError
 from backlog_mcp.lookup import STATUS, gather, key_like
 from backlog_mcp.render.activity import KINDS, render_activity
-from backlog_mcp.render.text import inline, parse_ts
+from backlog_mcp.render.text import inline, parse_ts, url_part
 from backlog_mcp.tools.declare import Call, ToolSpec, format_call
+from backlog_mcp.tools.git import get_pull_request
+from backlog_mcp.tools.issues import get_issue_comments
 
 PAGE = 100  # Backlog's largest page
 MAX_PAGES = 5  # requests one call may spend walking back to `since`
@@ -107,7 +110,8 @@ async def get_activity(
     key = key_like(project_key) if not user else None
     first_page: asyncio.Future[Page] | None = None
     if key is not None and client.allows_key(key):
-        app.lookup.prefetch([key], STATUS)
+        if not type_ids or set(type_ids) & set(ISSUE_CHANGES):  # only issue activity names statuses by id
+            app.lookup.prefetch([key], STATUS)
         first_page = client.early(client.activities(f"/projects/{key}/activities", _params(cursor, type_ids)))
     project = await app.lookup.project(project_key) if project_key else None
     if project is not None:
@@ -120,7 +124,7 @@ async def get_activity(
         scope += f" by {inline(people[0][1])}"
         if project is None:
             path = f"/users/{only_user}/activities"
-    if first or last:  # days in the caller's zone, the space's by default (known once /space is read)
+    if tz is None and (first or last):  # days in the space's zone by default, known once /space is read
         tz = (await view_soon).tz
     start = datetime.combine(datetime.fromisoformat(first), time(), tz) if first else None
     end = datetime.combine(datetime.fromisoformat(last), time(), tz) + timedelta(days=1) if last else None
@@ -159,30 +163,39 @@ async def get_activity(
         older_call=lambda oldest: call.again(before_id=oldest),
         more=not exhausted,
         scanned_to=cursor + 1 if cursor is not None else None,
-        rest_of_comment=_comment_call,
+        rest_of_comment=_comment_call(app.settings.base_url),
     )
 
 
-def _comment_call(activity: JSONObject) -> str | None:
-    """The call that shows one comment of an activity whole: the issue's or pull request's comments."""
-    content = activity.get("content") or {}
-    comment_id = int((content.get("comment") or {}).get("id") or 0)
-    project = str((activity.get("project") or {}).get("projectKey") or "")
-    if not comment_id or not project:
+def _comment_call(base_url: str) -> Callable[[JSONObject], str | None]:
+    """The call (and the page in Backlog) that shows one comment of an activity whole."""
+
+    def call_for(activity: JSONObject) -> str | None:
+        content = activity.get("content") or {}
+        comment_id = int((content.get("comment") or {}).get("id") or 0)
+        project = str((activity.get("project") or {}).get("projectKey") or "")
+        if not comment_id or not project:
+            return None
+        # before_id one past the comment, count 1: exactly that comment, whatever its id.
+        if activity.get("type") in (2, 3) and content.get("key_id"):
+            key = f"{project}-{content['key_id']}"
+            args = {"issue_key": key, "before_id": comment_id + 1, "count": 1, "max_tokens": 20000}
+            return f"{format_call(get_issue_comments, args)} or {base_url}/view/{key}#comment-{comment_id}"
+        repository = content.get("repository") or {}
+        if activity.get("type") in (19, 20) and content.get("number") and repository.get("id"):
+            args = {
+                "project_key": project,
+                "repository": str(repository["id"]),  # by id: the name is user text, the call is ours
+                "number": content["number"],
+                "comment_count": 1,
+                "before_id": comment_id + 1,
+                "max_tokens": 20000,
+            }
+            page = f"{base_url}/git/{project}/{url_part(repository.get('name'))}/pullRequests/{content['number']}"
+            return f"{format_call(get_pull_request, args)} or {page}"
         return None
-    if activity.get("type") in (2, 3) and content.get("key_id"):
-        key = f"{project}-{content['key_id']}"
-        return format_call("get_issue_comments", {"issue_key": key, "after_id": comment_id - 1, "count": 1})
-    if activity.get("type") in (19, 20) and content.get("number"):
-        args = {
-            "project_key": project,
-            "repository": (content.get("repository") or {}).get("name"),
-            "number": content["number"],
-            "comment_count": 1,
-            "before_id": comment_id + 1,
-        }
-        return format_call("get_pull_request", args)
-    return None
+
+    return call_for
 
 
 TOOLS = (ToolSpec(get_activity, "Recent activity", "space"),)

@@ -75,7 +75,7 @@ async def get_pull_requests(
     if issue_key:
         ref = key_arg(issue_key)
         try:
-            issue = await client.issue(ref)
+            issue = await client.issue(ref, child_summary=True)  # the form other tools cache
         except NotFoundError:
             raise missing(ref, app) from None
         params["issueId"] = [int(issue["id"])]
@@ -142,7 +142,7 @@ async def get_pull_request(
             rule=str(project.get("textFormattingRule", "markdown")),
             view=view,
             links=LinkContext(),
-            budget=max_tokens // 2,
+            budget=max_tokens - 1500 if comment_count == 1 else max_tokens // 2,  # one: the whole of it
             older=-1 if more else 0,
             older_call=lambda first: call.again(project_key=key, repository=repo, before_id=first),
         )

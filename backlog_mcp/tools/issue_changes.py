@@ -79,7 +79,7 @@ async def _named_id(lookup: Lookup, kind: Kind_, wanted: str, project: JSONObjec
 async def _parent(app: AppState, raw: str, project: JSONObject) -> JSONObject:
     key = key_arg(raw)
     try:
-        parent = await app.client.issue(key)
+        parent = await app.client.issue(key, child_summary=True)
     except NotFoundError:
         raise missing(key, app) from None
     if int(parent["projectId"]) != int(project["id"]):

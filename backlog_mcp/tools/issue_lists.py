@@ -273,7 +273,7 @@ async def _issue_id(app: AppState, key: str | None) -> int | None:
     if key.isascii() and key.isdigit():
         return int(key)
     try:
-        return int((await app.client.issue(key))["id"])
+        return int((await app.client.issue(key, child_summary=True))["id"])
     except NotFoundError:
         raise missing(key, app) from None
 

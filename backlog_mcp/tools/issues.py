@@ -159,7 +159,7 @@ async def get_issue_comments(
         params = {"order": "desc", "count": fetch, "maxId": before_id}
     try:
         issue, comments, total, view = await gather(
-            c.issue(key), c.comments(key, params), c.count_comments(key), app.view(tz)
+            c.issue(key, child_summary=True), c.comments(key, params), c.count_comments(key), app.view(tz)
         )
     except NotFoundError:
         raise missing(key, app) from None
