@@ -82,6 +82,8 @@ CALLS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("save_wiki_page", {"page_id": 3_300_002, "content": "# ok", "dry_run": True}),
     ("add_pull_request_comment", {"project_key": "ORBIT", "repository": "41", "number": 1, "content": "ok"}),
     ("mark_notifications_read", {"all": True, "dry_run": True}),
+    ("create_milestone", {"project_key": "ORBIT", "name": "ok", "dry_run": True}),
+    ("add_document", {"project_key": "ORBIT", "title": "ok", "content": "ok", "dry_run": True}),
     ("add_issue_comment", {"issue_key": "ORBIT-2", "content": "ok"}),
     ("update_issue_description", {"issue_key": "ORBIT-3", "description": "ok"}),
 )
@@ -89,6 +91,8 @@ CALLS: tuple[tuple[str, dict[str, Any]], ...] = (
 ERRORS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("get_user_issue_list", {"projects": ["ORBIT"], "statuses": ["nope"]}),
     ("create_issue", {"project_key": "ORBIT", "summary": "ok", "issue_type": "nope", "dry_run": True}),
+    # Every milestone bears the same poisoned name: none is found by its old one, the error lists them.
+    ("update_milestone", {"project_key": "ORBIT", "milestone": "2.4.0", "archived": True, "dry_run": True}),
 )
 # text_join off: an escaped character stays a token of its own (text_special), apart from our text.
 PARSER = MarkdownIt("commonmark").enable("table").disable("text_join")

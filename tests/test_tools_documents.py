@@ -71,3 +71,36 @@ async def test_bad_and_unknown_ids(mcp: Client, fake: FaultyBacklog) -> None:
     assert missing.is_error and text_of(missing) == snapshot(
         'Document 00000000000000000000000000000000 does not exist or is not allowed; find documents with get_documents(project_key="...").'
     )
+
+
+async def test_a_document_is_added_under_a_parent_by_title_path(mcp: Client, fake: FaultyBacklog) -> None:
+    args = {
+        "project_key": "ORBIT",
+        "title": "Tile cache design",
+        "content": "# Tile cache\n\nLRU, 200 MB.",
+        "parent": "specs",
+    }
+    preview = text_of(await mcp.call_tool("add_document", {**args, "dry_run": True}))
+    assert preview.startswith("Dry run, nothing was sent. Would add a document to ORBIT:")
+    assert "- Under: Specs" in preview and "> # Tile cache" in preview
+    assert all(r.method == "GET" for r in fake.requests)
+    done = text_of(await mcp.call_tool("add_document", args))
+    assert done.startswith("Added document ") and "https://acme.backlog.com/document/ORBIT/" in done
+    sent = next(r for r in fake.requests if r.method == "POST")
+    specs = next(n for n in fake.space.document_trees[104]["activeTree"]["children"] if n["name"] == "Specs")
+    assert sent.path == "/documents" and dict(sent.form)["parentId"] == specs["id"]
+    assert dict(sent.form)["content"] == "# Tile cache\n\nLRU, 200 MB." and dict(sent.form)["projectId"] == "104"
+    tree = text_of(await mcp.call_tool("get_documents", {"project_key": "ORBIT"}))
+    lines = tree.split("\n")
+    at = next(n for n, line in enumerate(lines) if line.startswith("- 📁 Specs"))
+    assert any(line.startswith("  - Tile cache design (id ") for line in lines[at + 1 : at + 5])
+    found = text_of(await mcp.call_tool("search_backlog", {"query": "LRU", "kinds": ["documents"]}))
+    assert "Tile cache design · ORBIT" in found
+
+
+async def test_an_unknown_parent_lists_the_closest_paths(mcp: Client, fake: FaultyBacklog) -> None:
+    result = await mcp.call_tool(
+        "add_document", {"project_key": "ORBIT", "title": "x", "content": "y", "parent": "Meting notes"}
+    )
+    assert result.is_error and '"Meeting notes"' in text_of(result)
+    assert all(r.method == "GET" for r in fake.requests)

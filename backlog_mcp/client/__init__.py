@@ -15,6 +15,7 @@ from backlog_mcp.client.attachments import AttachmentEndpoints
 from backlog_mcp.client.documents import DocumentEndpoints
 from backlog_mcp.client.git import GitEndpoints
 from backlog_mcp.client.issues import IssueEndpoints
+from backlog_mcp.client.milestones import MilestoneEndpoints
 from backlog_mcp.client.notifications import NotificationEndpoints
 from backlog_mcp.client.rates import rate_bucket
 from backlog_mcp.client.tracking import collect_stale, collect_writes
@@ -60,6 +61,7 @@ __all__ = [
 
 class BacklogClient(
     IssueEndpoints,
+    MilestoneEndpoints,
     WatchingEndpoints,
     NotificationEndpoints,
     WikiEndpoints,

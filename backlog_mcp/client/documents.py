@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from backlog_mcp.client.access import Scoped
 from backlog_mcp.client.wire import JSONObject, Params, segment
+from backlog_mcp.errors import BadResponseError
 
 
 class DocumentEndpoints(Scoped):
@@ -34,3 +35,15 @@ class DocumentEndpoints(Scoped):
         if allowed is not None and int(document.get("projectId") or 0) not in allowed:
             raise self._denied("document", path)
         return document
+
+    async def add_document(self, project: JSONObject, form: Params) -> JSONObject:
+        """A new document in an allowed project at level `write`; lists, keyword hits and the tree go stale."""
+        key = str(project["projectKey"])
+        if not self.allows_key(key):
+            raise self._denied("project", f"/projects/{segment(key)}")
+        self.require(key, "write")
+        data = await self._request("POST", "/documents", data={**form, "projectId": int(project["id"])},
+                                   stale=("/documents", "/documents/tree"))  # fmt: skip
+        if not isinstance(data, dict):
+            raise BadResponseError("POST /documents: expected a JSON object", method="POST", path="/documents")
+        return data

@@ -21,6 +21,7 @@ from backlog_mcp.fake.dataset import PRIORITIES, RESOLUTIONS, Space
 from backlog_mcp.fake.documents import DocumentRoutes
 from backlog_mcp.fake.files import download
 from backlog_mcp.fake.git import GitRoutes
+from backlog_mcp.fake.milestones import MilestoneRoutes
 from backlog_mcp.fake.protocol import (
     JSON,
     Answer,
@@ -48,7 +49,9 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 DEFAULT_LIMITS = {"read": 600, "update": 150, "search": 150, "icon": 60}
 
 
-class FakeBacklog(WriteRoutes, AttentionRoutes, GitRoutes, DocumentRoutes, ActivityRoutes, SearchRoutes, WikiRoutes):
+class FakeBacklog(
+    WriteRoutes, AttentionRoutes, GitRoutes, DocumentRoutes, ActivityRoutes, SearchRoutes, WikiRoutes, MilestoneRoutes
+):
     """An ASGI app; `requests` records every authenticated request (never the key)."""
 
     def __init__(
@@ -153,6 +156,8 @@ class FakeBacklog(WriteRoutes, AttentionRoutes, GitRoutes, DocumentRoutes, Activ
                 self.get_project_list,
             )
         )
+        r.append(("POST", re.compile(rf"/projects/{seg}/versions"), self.add_version))
+        r.append(("PATCH", re.compile(rf"/projects/{seg}/versions/{seg}"), self.update_version))
         r.append(("GET", re.compile(r"/priorities"), lambda req: (200, PRIORITIES, [])))
         r.append(("GET", re.compile(r"/resolutions"), lambda req: (200, RESOLUTIONS, [])))
         r.append(("GET", re.compile(r"/issues"), self.get_issues))
@@ -196,6 +201,7 @@ class FakeBacklog(WriteRoutes, AttentionRoutes, GitRoutes, DocumentRoutes, Activ
         r.append(("GET", re.compile(rf"{pr}/attachments"), self.get_pr_attachments))
         r.append(("GET", re.compile(rf"{pr}/attachments/{seg}"), self.download_pr_file))
         r.append(("GET", re.compile(r"/documents"), self.get_documents))
+        r.append(("POST", re.compile(r"/documents"), self.add_document))
         r.append(("GET", re.compile(r"/documents/tree"), self.get_document_tree))
         r.append(("GET", re.compile(rf"/documents/{seg}"), self.get_document))
         r.append(("GET", re.compile(rf"/documents/{seg}/attachments/{seg}"), self.download_document_file))

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from backlog_mcp.fake.dataset import REFERENCE_NOW, Project, Space, ts
 from backlog_mcp.fake.files import download
-from backlog_mcp.fake.protocol import JSON, Answer, Request, bad, ids, matches, missing, paging, single
+from backlog_mcp.fake.protocol import JSON, Answer, Request, bad, ids, matches, missing, paging, rejected, single
 
 # (path, emoji, plain text): nesting by "/" as in the tree
 DOCUMENTS = (
@@ -119,6 +119,44 @@ class DocumentRoutes:
         found.sort(key=lambda d: (d[sort], d["id"]), reverse=order == "desc")
         return 200, found[offset : offset + count], []
 
+    def add_document(self, req: Request) -> Answer:
+        """POST /documents: projectId, title and content (Markdown) required; emoji, parentId, addLast."""
+        errors = [f"{name} is required." for name in ("projectId", "title") if not single(req.form, name)]
+        if errors:
+            raise rejected(errors)
+        project = self._project(req, single(req.form, "projectId") or "")
+        tree = self.space.document_trees.setdefault(
+            project.data["id"],
+            {"projectId": project.data["id"], "activeTree": {"id": "Active", "children": []},
+             "trashTree": {"id": "Trash", "children": []}},
+        )  # fmt: skip
+        siblings = tree["activeTree"]["children"]
+        parent_id = single(req.form, "parentId")
+        if parent_id:
+            parent = _node(siblings, parent_id)
+            if parent is None:
+                raise bad(f"parentId {parent_id} is not a document of this project.")
+            siblings = parent["children"]
+        user, now = self.space.users[req.user_id], ts(self.space.clock())
+        content = single(req.form, "content") or ""
+        doc_id = hashlib.md5(f"{project.data['id']}/{now}/{len(self.space.documents)}".encode()).hexdigest()
+        emoji = single(req.form, "emoji") or None
+        document: JSON = {
+            "id": doc_id, "projectId": project.data["id"], "title": (single(req.form, "title") or "").strip(),
+            "plain": content, "json": json.dumps({"type": "doc", "content": [{"type": "paragraph", "text": content}]}),
+            "statusId": 1, "emoji": emoji, "attachments": [], "tags": [], "createdUser": user, "created": now,
+            "updatedUser": user, "updated": now,
+        }  # fmt: skip
+        self.space.documents[doc_id] = document
+        node: JSON = {"id": doc_id, "name": document["title"], "children": [], "statusId": 1, "updated": now}
+        if emoji:
+            node["emoji"] = emoji
+        if single(req.form, "addLast") == "false":
+            siblings.insert(0, node)
+        else:
+            siblings.append(node)
+        return 201, document, []
+
     def get_document(self, req: Request, doc_id: str) -> Answer:
         document = self.space.documents.get(doc_id)
         if document is None or document["projectId"] not in self._member_projects(req.user_id):
@@ -139,3 +177,13 @@ class DocumentRoutes:
             empty: JSON = {"id": "Active", "children": []}
             tree = {"projectId": project.data["id"], "activeTree": empty, "trashTree": {"id": "Trash", "children": []}}
         return 200, tree, []
+
+
+def _node(nodes: list[JSON], node_id: str) -> JSON | None:
+    for node in nodes:
+        if node["id"] == node_id:
+            return node
+        found = _node(node.get("children") or [], node_id)
+        if found is not None:
+            return found
+    return None

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 from pydantic import Field
 
 from backlog_mcp.args import MaxTokens, Offset, ProjectKey, Text, Timezone, zone
-from backlog_mcp.client import Params
+from backlog_mcp.client import JSONObject, Params
 from backlog_mcp.errors import MissingError, NotFoundError, UsageError
 from backlog_mcp.lookup import gather
-from backlog_mcp.matching import shown
+from backlog_mcp.matching import resolve, shown
 from backlog_mcp.render.documents import render_document, render_document_hits, render_document_tree
-from backlog_mcp.render.text import inline
-from backlog_mcp.tools.declare import Call, ToolSpec, format_call
+from backlog_mcp.render.text import inline, plural
+from backlog_mcp.render.writes import render_change
+from backlog_mcp.tools.declare import Call, Kind, ToolSpec, format_call
+from backlog_mcp.tools.writing import Body, DryRun, unconfirmed_is_unknown
 
 _DOCUMENT_ID = re.compile(r"[0-9a-f]{32}")
 PAGE = 20
@@ -97,7 +100,56 @@ async def get_document(
     return render_document(document, project=key, view=view, url=url, budget=max_tokens)
 
 
+def _paths(nodes: list[JSONObject], prefix: str = "") -> list[tuple[str, str]]:
+    """(title path, id) of every document in a tree, parents before their children."""
+    out = []
+    for node in nodes:
+        path = f"{prefix}{node.get('name')}"
+        out.append((path, str(node.get("id"))))
+        out += _paths(node.get("children") or [], f"{path}/")
+    return out
+
+
+async def add_document(
+    call: Call,
+    project_key: ProjectKey,
+    title: Annotated[Text, Field(description="Document title")],
+    content: Annotated[Body, Field(description="Markdown")],
+    parent: Annotated[Text | None, Field(description="Under this document: its title path, e.g. Specs/Maps")] = None,
+    dry_run: DryRun = False,
+) -> str:
+    """Add a document to a project (Backlog documents cannot be updated through its API)."""
+    if not title.strip():
+        raise UsageError("title is empty; a document needs a title.")
+    app, client = call.app, call.app.client
+    project = await app.lookup.project(project_key)
+    key = str(project["projectKey"])
+    client.require(key, "write")  # dry runs too
+    form: dict[str, Any] = {"title": title.strip(), "content": content}
+    rows = [("Title", "", title.strip()), ("Content", "", plural(len(content), "character"))]
+    if parent and parent.strip():
+        tree = await client.document_tree(key)
+        paths = _paths((tree.get("activeTree") or {}).get("children") or [])
+        (index,) = resolve("document", parent.strip().strip("/"), {path: {n} for n, (path, _id) in enumerate(paths)})
+        form["parentId"] = paths[index][1]
+        rows.append(("Under", "", paths[index][0]))
+    call.note(project=key, target=f"new document in {key}", fields=[r[0] for r in rows], texts={"content": content})
+    if dry_run:
+        head = f"Would add a document to {key}:"
+        return render_change(head=head, rows=rows, dry_run=True, texts=[("Content", content)])
+    check = format_call(get_documents, {"project_key": key, "keyword": title.strip()[:40]})
+    with unconfirmed_is_unknown(f"the new document in {key}", check):
+        saved = await client.add_document(project, form)
+    url = f"{app.settings.base_url}/document/{key}/{saved.get('id')}"
+    return render_change(head=f"Added document {saved.get('id')} to {key}:", rows=rows, dry_run=False, url=url)
+
+
+def _check_document(args: Mapping[str, Any]) -> str:
+    return format_call(get_documents, {"project_key": args.get("project_key"), "keyword": args.get("title")})
+
+
 TOOLS = (
     ToolSpec(get_documents, "Documents of a project", "documents"),
     ToolSpec(get_document, "A document", "documents"),
+    ToolSpec(add_document, "Add a document", "documents", Kind.WRITE, idempotent=False, verify=_check_document),
 )
