@@ -33,8 +33,8 @@ Count = Annotated[int, Field(ge=1, le=100, description="1-100")]
 Offset = Annotated[int, Field(ge=0, le=1_000_000)]
 MaxTokens = Annotated[int, Field(ge=1000, le=20000)]
 DayRange = Annotated[str | None, Field(max_length=40)]
-ProjectKey = Annotated[str, Field(description="Project key (or name), e.g. ORBIT", max_length=MAX_TEXT)]
-Person = Annotated[str | None, Field(description="Name, login id or me", max_length=MAX_TEXT)]
+ProjectKey = Annotated[str, Field(description="Key or name, e.g. ORBIT", max_length=MAX_TEXT)]
+Person = Annotated[str | None, Field(max_length=MAX_TEXT)]  # name, login id or me: said in the instructions
 
 
 def issue_ref(raw: str, find: str = "") -> str:

@@ -84,6 +84,21 @@ CALLS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("mark_notifications_read", {"all": True, "dry_run": True}),
     ("create_milestone", {"project_key": "ORBIT", "name": "ok", "dry_run": True}),
     ("add_document", {"project_key": "ORBIT", "title": "ok", "content": "ok", "dry_run": True}),
+    (
+        "create_pull_request",
+        {
+            "project_key": "ORBIT",
+            "repository": "41",
+            "branch": "b",
+            "summary": "ok",
+            "description": "ok",
+            "dry_run": True,
+        },
+    ),
+    (
+        "update_pull_request",
+        {"project_key": "ORBIT", "repository": "41", "number": 1, "summary": "ok", "comment": "ok", "dry_run": True},
+    ),
     ("add_issue_comment", {"issue_key": "ORBIT-2", "content": "ok"}),
     ("update_issue_description", {"issue_key": "ORBIT-3", "description": "ok"}),
 )

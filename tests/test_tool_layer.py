@@ -74,6 +74,7 @@ FILLERS: dict[str, Any] = {
     "name": "x",
     "milestone": "Sprint 14",
     "title": "x",
+    "branch": "feature/x",
 }
 
 
@@ -402,9 +403,7 @@ For stand-ups and "what changed since yesterday". Days are in `timezone` (defaul
                     "description": "One project's set-up: statuses in workflow order, types, categories, milestones, custom fields, members.",
                     "inputSchema": {
                         "type": "object",
-                        "properties": {
-                            "project_key": {"description": "Project key (or name), e.g. ORBIT", "type": "string"}
-                        },
+                        "properties": {"project_key": {"description": "Key or name, e.g. ORBIT", "type": "string"}},
                         "required": ["project_key"],
                     },
                     "annotations": {
@@ -421,14 +420,13 @@ For stand-ups and "what changed since yesterday". Days are in `timezone` (defaul
                     "inputSchema": {
                         "type": "object",
                         "properties": {
-                            "project_key": {"description": "Project key (or name), e.g. ORBIT", "type": "string"},
+                            "project_key": {"description": "Key or name, e.g. ORBIT", "type": "string"},
                             "name": {"description": "Milestone name, e.g. Sprint 15", "type": "string"},
                             "description": {"type": "string"},
-                            "start_date": {"type": "string", "description": "YYYY-MM-DD"},
-                            "due_date": {"type": "string", "description": "YYYY-MM-DD"},
+                            "start_date": {"type": "string"},
+                            "due_date": {"type": "string"},
                             "dry_run": {
                                 "default": False,
-                                "description": "Preview only; send nothing",
                                 "type": "boolean",
                             },
                         },
@@ -448,16 +446,15 @@ For stand-ups and "what changed since yesterday". Days are in `timezone` (defaul
                     "inputSchema": {
                         "type": "object",
                         "properties": {
-                            "project_key": {"description": "Project key (or name), e.g. ORBIT", "type": "string"},
+                            "project_key": {"description": "Key or name, e.g. ORBIT", "type": "string"},
                             "milestone": {"description": "Its current name", "type": "string"},
                             "name": {"type": "string", "description": "New name"},
                             "description": {"type": "string"},
-                            "start_date": {"type": "string", "description": "YYYY-MM-DD"},
-                            "due_date": {"type": "string", "description": "YYYY-MM-DD"},
+                            "start_date": {"type": "string"},
+                            "due_date": {"type": "string"},
                             "archived": {"type": "boolean"},
                             "dry_run": {
                                 "default": False,
-                                "description": "Preview only; send nothing",
                                 "type": "boolean",
                             },
                         },
@@ -670,13 +667,13 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                             "issue_type": {"description": "Issue type name, e.g. Bug", "type": "string"},
                             "description": {"type": "string", "description": "Markdown"},
                             "priority": {"default": "Normal", "type": "string"},
-                            "assignee": {"type": "string", "description": "Name, login id or me"},
+                            "assignee": {"type": "string"},
                             "categories": {"items": {"type": "string"}, "type": "array"},
                             "milestones": {"items": {"type": "string"}, "type": "array"},
                             "versions": {"items": {"type": "string"}, "type": "array"},
                             "parent": {"type": "string", "description": "Parent issue key"},
-                            "start_date": {"type": "string", "description": "YYYY-MM-DD"},
-                            "due_date": {"type": "string", "description": "YYYY-MM-DD"},
+                            "start_date": {"type": "string"},
+                            "due_date": {"type": "string"},
                             "estimated_hours": {"type": "number"},
                             "custom_fields": {
                                 "additionalProperties": {
@@ -686,14 +683,9 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                                 "type": "object",
                                 "description": 'By field name, e.g. {"Severity": "Major"}; list choices by name',
                             },
-                            "notify": {
-                                "items": {"type": "string"},
-                                "type": "array",
-                                "description": "People to notify (names)",
-                            },
+                            "notify": {"items": {"type": "string"}, "type": "array"},
                             "dry_run": {
                                 "default": False,
-                                "description": "Preview only; send nothing",
                                 "type": "boolean",
                             },
                         },
@@ -717,15 +709,15 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                             "summary": {"type": "string"},
                             "status": {"type": "string"},
                             "resolution": {"type": "string"},
-                            "assignee": {"type": "string", "description": "Name, login id or me"},
+                            "assignee": {"type": "string"},
                             "priority": {"type": "string"},
                             "issue_type": {"type": "string"},
                             "categories": {"items": {"type": "string"}, "type": "array"},
                             "milestones": {"items": {"type": "string"}, "type": "array"},
                             "versions": {"items": {"type": "string"}, "type": "array"},
                             "parent": {"type": "string", "description": "Parent issue key"},
-                            "start_date": {"type": "string", "description": "YYYY-MM-DD"},
-                            "due_date": {"type": "string", "description": "YYYY-MM-DD"},
+                            "start_date": {"type": "string"},
+                            "due_date": {"type": "string"},
                             "estimated_hours": {"type": "number"},
                             "actual_hours": {"type": "number"},
                             "custom_fields": {
@@ -758,14 +750,9 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                                 "description": "Fields to empty",
                             },
                             "comment": {"type": "string", "description": "Markdown comment saved with the change"},
-                            "notify": {
-                                "items": {"type": "string"},
-                                "type": "array",
-                                "description": "People to notify (names)",
-                            },
+                            "notify": {"items": {"type": "string"}, "type": "array"},
                             "dry_run": {
                                 "default": False,
-                                "description": "Preview only; send nothing",
                                 "type": "boolean",
                             },
                         },
@@ -792,7 +779,6 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                             },
                             "dry_run": {
                                 "default": False,
-                                "description": "Preview only; send nothing",
                                 "type": "boolean",
                             },
                         },
@@ -814,14 +800,9 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                         "properties": {
                             "issue_key": {"description": "Issue key, e.g. PROJ-123", "type": "string"},
                             "content": {"description": "Comment in Markdown", "minLength": 1, "type": "string"},
-                            "notify": {
-                                "items": {"type": "string"},
-                                "type": "array",
-                                "description": "People to notify (names)",
-                            },
+                            "notify": {"items": {"type": "string"}, "type": "array"},
                             "dry_run": {
                                 "default": False,
-                                "description": "Preview only; send nothing",
                                 "type": "boolean",
                             },
                         },
@@ -850,7 +831,6 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                             },
                             "dry_run": {
                                 "default": False,
-                                "description": "Preview only; send nothing",
                                 "type": "boolean",
                             },
                         },
@@ -875,7 +855,6 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                             "note": {"type": "string", "description": "Why you watch it"},
                             "dry_run": {
                                 "default": False,
-                                "description": "Preview only; send nothing",
                                 "type": "boolean",
                             },
                         },
@@ -897,7 +876,7 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                     "inputSchema": {
                         "type": "object",
                         "properties": {
-                            "project_key": {"description": "Project key (or name), e.g. ORBIT", "type": "string"},
+                            "project_key": {"description": "Key or name, e.g. ORBIT", "type": "string"},
                             "keyword": {"type": "string", "description": "Words in page names or text"},
                             "tag": {"type": "string", "description": "Only pages with this tag"},
                             "offset": {"default": 0, "type": "integer"},
@@ -953,7 +932,6 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                             "new_name": {"type": "string", "description": "Rename the page"},
                             "dry_run": {
                                 "default": False,
-                                "description": "Preview only; send nothing",
                                 "type": "boolean",
                             },
                         },
@@ -974,7 +952,7 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                     "inputSchema": {
                         "type": "object",
                         "properties": {
-                            "project_key": {"description": "Project key (or name), e.g. ORBIT", "type": "string"},
+                            "project_key": {"description": "Key or name, e.g. ORBIT", "type": "string"},
                             "keyword": {
                                 "type": "string",
                                 "description": "Words in titles or text; leave out for the tree",
@@ -1034,7 +1012,7 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                     "inputSchema": {
                         "type": "object",
                         "properties": {
-                            "project_key": {"description": "Project key (or name), e.g. ORBIT", "type": "string"},
+                            "project_key": {"description": "Key or name, e.g. ORBIT", "type": "string"},
                             "title": {"description": "Document title", "type": "string"},
                             "content": {"description": "Markdown", "type": "string"},
                             "parent": {
@@ -1043,7 +1021,6 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                             },
                             "dry_run": {
                                 "default": False,
-                                "description": "Preview only; send nothing",
                                 "type": "boolean",
                             },
                         },
@@ -1065,14 +1042,14 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                     "inputSchema": {
                         "type": "object",
                         "properties": {
-                            "project_key": {"description": "Project key (or name), e.g. ORBIT", "type": "string"},
+                            "project_key": {"description": "Key or name, e.g. ORBIT", "type": "string"},
                             "repository": {"type": "string", "description": "Leave out to list the repositories"},
                             "status": {
                                 "default": "open",
                                 "enum": ["open", "closed", "merged", "all"],
                                 "type": "string",
                             },
-                            "assignee": {"type": "string", "description": "Name, login id or me"},
+                            "assignee": {"type": "string"},
                             "issue_key": {"type": "string", "description": "Only pull requests linked to this issue"},
                             "offset": {"default": 0, "type": "integer"},
                             "count": {"default": 20, "description": "1-100", "type": "integer"},
@@ -1095,7 +1072,7 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                     "inputSchema": {
                         "type": "object",
                         "properties": {
-                            "project_key": {"description": "Project key (or name), e.g. ORBIT", "type": "string"},
+                            "project_key": {"description": "Key or name, e.g. ORBIT", "type": "string"},
                             "repository": {"description": "Repository name", "type": "string"},
                             "number": {"description": "Pull request number", "type": "integer"},
                             "comment_count": {
@@ -1123,18 +1100,13 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                     "inputSchema": {
                         "type": "object",
                         "properties": {
-                            "project_key": {"description": "Project key (or name), e.g. ORBIT", "type": "string"},
+                            "project_key": {"description": "Key or name, e.g. ORBIT", "type": "string"},
                             "repository": {"description": "Repository name", "type": "string"},
                             "number": {"description": "Pull request number", "type": "integer"},
                             "content": {"description": "Comment in Markdown", "minLength": 1, "type": "string"},
-                            "notify": {
-                                "items": {"type": "string"},
-                                "type": "array",
-                                "description": "People to notify (names)",
-                            },
+                            "notify": {"items": {"type": "string"}, "type": "array"},
                             "dry_run": {
                                 "default": False,
-                                "description": "Preview only; send nothing",
                                 "type": "boolean",
                             },
                         },
@@ -1143,6 +1115,66 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                     "annotations": {
                         "readOnlyHint": False,
                         "destructiveHint": False,
+                        "idempotentHint": False,
+                        "openWorldHint": False,
+                    },
+                },
+                {
+                    "name": "create_pull_request",
+                    "title": "Open a pull request",
+                    "description": "Open a pull request from `branch` into `base`; assignee by name.",
+                    "inputSchema": {
+                        "type": "object",
+                        "properties": {
+                            "project_key": {"description": "Key or name, e.g. ORBIT", "type": "string"},
+                            "repository": {"type": "string"},
+                            "branch": {"type": "string"},
+                            "summary": {"type": "string"},
+                            "description": {"type": "string"},
+                            "base": {"default": "main", "type": "string"},
+                            "assignee": {"type": "string"},
+                            "issue_key": {"description": "Linked issue", "type": "string"},
+                            "notify": {"items": {"type": "string"}, "type": "array"},
+                            "dry_run": {
+                                "default": False,
+                                "type": "boolean",
+                            },
+                        },
+                        "required": ["project_key", "repository", "branch", "summary", "description"],
+                    },
+                    "annotations": {
+                        "readOnlyHint": False,
+                        "destructiveHint": False,
+                        "idempotentHint": False,
+                        "openWorldHint": False,
+                    },
+                },
+                {
+                    "name": "update_pull_request",
+                    "title": "Change a pull request",
+                    "description": "Change a pull request's summary, description, assignee or linked issue, and/or comment on it.",
+                    "inputSchema": {
+                        "type": "object",
+                        "properties": {
+                            "project_key": {"description": "Key or name, e.g. ORBIT", "type": "string"},
+                            "repository": {"type": "string"},
+                            "number": {"description": "Pull request number", "type": "integer"},
+                            "summary": {"type": "string"},
+                            "description": {"type": "string"},
+                            "assignee": {"type": "string"},
+                            "issue_key": {"description": "Linked issue", "type": "string"},
+                            "comment": {"type": "string"},
+                            "notify": {"items": {"type": "string"}, "type": "array"},
+                            "dry_run": {
+                                "default": False,
+                                "type": "boolean",
+                            },
+                        },
+                        "required": ["project_key", "repository", "number"],
+                    },
+                    "annotations": {
+                        "readOnlyHint": False,
+                        "destructiveHint": True,
                         "idempotentHint": False,
                         "openWorldHint": False,
                     },
@@ -1187,7 +1219,6 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                             },
                             "dry_run": {
                                 "default": False,
-                                "description": "Preview only; send nothing",
                                 "type": "boolean",
                             },
                         },

@@ -51,3 +51,20 @@ class GitEndpoints(Scoped):
         stale = (f"{path}/*", lists, f"{lists}/count")  # the list shows when each was last updated
         data = await self._request("POST", f"{path}/comments", data=form, stale=stale)
         return data if isinstance(data, dict) else {}
+
+    async def create_pull_request(self, project_key: str, repository: str, form: Params) -> JSONObject:
+        """Open a pull request (level `write`); the repository's lists go stale."""
+        self.require(project_key, "write")
+        lists = f"{self._repo_path(project_key, repository)}/pullRequests"
+        data = await self._request("POST", lists, data=form, stale=(lists, f"{lists}/count"))
+        return data if isinstance(data, dict) else {}
+
+    async def update_pull_request(
+        self, project_key: str, repository: str, number: int, form: Params, *, need: str
+    ) -> JSONObject:
+        """Change a pull request (`need`: "comment" for a comment alone, else "write"); it and the lists go stale."""
+        self.require(project_key, need)
+        lists = f"{self._repo_path(project_key, repository)}/pullRequests"
+        path = f"{lists}/{number}"
+        data = await self._request("PATCH", path, data=form, stale=(f"{path}/*", lists, f"{lists}/count"))
+        return data if isinstance(data, dict) else {}

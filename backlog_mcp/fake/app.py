@@ -9,7 +9,6 @@ writes that append a comment with a changeLog. Fault injection lives with the te
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -17,7 +16,7 @@ from urllib.parse import parse_qsl, quote
 
 from backlog_mcp.fake.activity import ActivityRoutes
 from backlog_mcp.fake.attention import AttentionRoutes
-from backlog_mcp.fake.dataset import PRIORITIES, RESOLUTIONS, Space
+from backlog_mcp.fake.dataset import Space
 from backlog_mcp.fake.documents import DocumentRoutes
 from backlog_mcp.fake.files import download
 from backlog_mcp.fake.git import GitRoutes
@@ -37,6 +36,8 @@ from backlog_mcp.fake.protocol import (
     paging,
     single,
 )
+from backlog_mcp.fake.pull_requests import PullRequestRoutes
+from backlog_mcp.fake.routes import route_table
 from backlog_mcp.fake.sample import build_space
 from backlog_mcp.fake.search import SearchRoutes
 from backlog_mcp.fake.wikis import WikiRoutes
@@ -50,7 +51,15 @@ DEFAULT_LIMITS = {"read": 600, "update": 150, "search": 150, "icon": 60}
 
 
 class FakeBacklog(
-    WriteRoutes, AttentionRoutes, GitRoutes, DocumentRoutes, ActivityRoutes, SearchRoutes, WikiRoutes, MilestoneRoutes
+    WriteRoutes,
+    AttentionRoutes,
+    GitRoutes,
+    DocumentRoutes,
+    ActivityRoutes,
+    SearchRoutes,
+    WikiRoutes,
+    MilestoneRoutes,
+    PullRequestRoutes,
 ):
     """An ASGI app; `requests` records every authenticated request (never the key)."""
 
@@ -67,8 +76,7 @@ class FakeBacklog(
         self.requests: list[Request] = []
         self.failed_logins = 0  # requests answered 401 (they are not in `requests`)
         self._windows: dict[tuple[int, str], tuple[float, int]] = {}
-        self._routes: list[tuple[str, re.Pattern[str], Callable[..., Any]]] = []
-        self._add_routes()
+        self._routes = route_table(self)
 
     # -- ASGI ----------------------------------------------------------------------------------
 
@@ -136,78 +144,6 @@ class FakeBacklog(
         return headers, used > limit
 
     # -- routing -------------------------------------------------------------------------------
-
-    def _add_routes(self) -> None:
-        r = self._routes
-        seg = r"([^/]+)"
-        r.append(("GET", re.compile(r"/space"), self.get_space))
-        r.append(("GET", re.compile(r"/rateLimit"), self.get_rate_limit))
-        r.append(("GET", re.compile(r"/users/myself"), self.get_myself))
-        r.append(("GET", re.compile(r"/users"), self.get_users))
-        r.append(("GET", re.compile(rf"/users/{seg}"), self.get_user))
-        r.append(("GET", re.compile(rf"/users/{seg}/watchings"), self.get_watchings))
-        r.append(("GET", re.compile(rf"/users/{seg}/watchings/count"), self.count_watchings))
-        r.append(("GET", re.compile(r"/projects"), self.get_projects))
-        r.append(("GET", re.compile(rf"/projects/{seg}"), self.get_project))
-        r.append(
-            (
-                "GET",
-                re.compile(rf"/projects/{seg}/(statuses|issueTypes|categories|versions|customFields|users)"),
-                self.get_project_list,
-            )
-        )
-        r.append(("POST", re.compile(rf"/projects/{seg}/versions"), self.add_version))
-        r.append(("PATCH", re.compile(rf"/projects/{seg}/versions/{seg}"), self.update_version))
-        r.append(("GET", re.compile(r"/priorities"), lambda req: (200, PRIORITIES, [])))
-        r.append(("GET", re.compile(r"/resolutions"), lambda req: (200, RESOLUTIONS, [])))
-        r.append(("GET", re.compile(r"/issues"), self.get_issues))
-        r.append(("GET", re.compile(r"/issues/count"), self.count_issues))
-        r.append(("POST", re.compile(r"/issues"), self.add_issue))
-        r.append(("GET", re.compile(rf"/issues/{seg}"), self.get_issue))
-        r.append(("PATCH", re.compile(rf"/issues/{seg}"), self.update_issue))
-        r.append(("GET", re.compile(rf"/issues/{seg}/comments"), self.get_comments))
-        r.append(("GET", re.compile(rf"/issues/{seg}/comments/count"), self.count_comments))
-        r.append(("POST", re.compile(rf"/issues/{seg}/comments"), self.add_comment))
-        r.append(("GET", re.compile(rf"/issues/{seg}/attachments"), self.get_attachments))
-        r.append(("GET", re.compile(rf"/issues/{seg}/comments/{seg}"), self.get_comment))
-        r.append(("PATCH", re.compile(rf"/issues/{seg}/comments/{seg}"), self.update_comment))
-        r.append(("POST", re.compile(r"/watchings"), self.add_watching))
-        r.append(("GET", re.compile(rf"/watchings/{seg}"), self.get_watching))
-        r.append(("PATCH", re.compile(rf"/watchings/{seg}"), self.update_watching))
-        r.append(("DELETE", re.compile(rf"/watchings/{seg}"), self.delete_watching))
-        r.append(("POST", re.compile(r"/notifications/markAsRead"), self.reset_unread))
-        r.append(("POST", re.compile(rf"/notifications/{seg}/markAsRead"), self.read_notification))
-        r.append(("POST", re.compile(r"/wikis"), self.add_wiki))
-        r.append(("PATCH", re.compile(rf"/wikis/{seg}"), self.update_wiki))
-        r.append(("GET", re.compile(r"/wikis"), self.get_wikis))
-        r.append(("GET", re.compile(r"/wikis/count"), self.count_wikis))
-        r.append(("GET", re.compile(r"/wikis/tags"), self.get_wiki_tags))
-        r.append(("GET", re.compile(rf"/wikis/{seg}"), self.get_wiki))
-        r.append(("GET", re.compile(r"/notifications"), self.get_notifications))
-        r.append(("GET", re.compile(r"/notifications/count"), self.count_notifications))
-        r.append(("GET", re.compile(rf"/issues/{seg}/attachments/{seg}"), self.download_issue_file))
-        r.append(("GET", re.compile(rf"/wikis/{seg}/attachments"), self.get_wiki_attachments))
-        r.append(("GET", re.compile(rf"/wikis/{seg}/attachments/{seg}"), self.download_wiki_file))
-        repo = rf"/projects/{seg}/git/repositories/{seg}"
-        pr = rf"{repo}/pullRequests/{seg}"
-        r.append(("GET", re.compile(rf"/projects/{seg}/git/repositories"), self.get_repositories))
-        r.append(("GET", re.compile(repo), self.get_repository))
-        r.append(("GET", re.compile(rf"{repo}/pullRequests"), self.get_pull_requests))
-        r.append(("GET", re.compile(rf"{repo}/pullRequests/count"), self.count_pull_requests))
-        r.append(("GET", re.compile(pr), self.get_pull_request))
-        r.append(("GET", re.compile(rf"{pr}/comments"), self.get_pr_comments))
-        r.append(("POST", re.compile(rf"{pr}/comments"), self.add_pr_comment))
-        r.append(("GET", re.compile(rf"{pr}/comments/count"), self.count_pr_comments))
-        r.append(("GET", re.compile(rf"{pr}/attachments"), self.get_pr_attachments))
-        r.append(("GET", re.compile(rf"{pr}/attachments/{seg}"), self.download_pr_file))
-        r.append(("GET", re.compile(r"/documents"), self.get_documents))
-        r.append(("POST", re.compile(r"/documents"), self.add_document))
-        r.append(("GET", re.compile(r"/documents/tree"), self.get_document_tree))
-        r.append(("GET", re.compile(rf"/documents/{seg}"), self.get_document))
-        r.append(("GET", re.compile(rf"/documents/{seg}/attachments/{seg}"), self.download_document_file))
-        r.append(("GET", re.compile(r"/space/activities"), self.get_space_activities))
-        r.append(("GET", re.compile(rf"/projects/{seg}/activities"), self.get_project_activities))
-        r.append(("GET", re.compile(rf"/users/{seg}/activities"), self.get_user_activities))
 
     def _route(self, req: Request) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
         allowed = False

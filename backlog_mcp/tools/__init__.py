@@ -7,6 +7,7 @@ from backlog_mcp.tools import (
     attachments,
     documents,
     git,
+    git_writes,
     issue_changes,
     issue_writes,
     issues,
@@ -32,5 +33,6 @@ TOOLS: tuple[ToolSpec, ...] = (
     *wiki.TOOLS,
     *documents.TOOLS,
     *git.TOOLS,
+    *git_writes.TOOLS,
     *notifications.TOOLS,
 )

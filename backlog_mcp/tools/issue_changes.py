@@ -33,7 +33,7 @@ from backlog_mcp.tools.writing import (
 )
 
 Hours = Annotated[float | None, Field(ge=0, le=100_000)]
-Day = Annotated[Text | None, Field(description="YYYY-MM-DD")]
+Day = Text | None  # YYYY-MM-DD, as the instructions say for every day
 Clearable = Literal[
     "assignee", "categories", "milestones", "versions", "parent", "start_date", "due_date",
     "estimated_hours", "actual_hours", "resolution", "description",

@@ -15,11 +15,11 @@ from backlog_mcp.render.text import View, fmt_date, plural
 from backlog_mcp.render.writes import render_change
 from backlog_mcp.tools.declare import Call, Kind, ToolSpec, format_call
 from backlog_mcp.tools.projects import get_project
-from backlog_mcp.tools.writing import unconfirmed_is_unknown
+from backlog_mcp.tools.writing import DryRun, unconfirmed_is_unknown
 
 MAX_DESCRIPTION = 10_000
 
-Day = Annotated[Text | None, Field(description="YYYY-MM-DD")]
+Day = Text | None  # YYYY-MM-DD, as the instructions say for every day
 Description = Annotated[str | None, Field(max_length=MAX_DESCRIPTION)]
 
 
@@ -48,7 +48,7 @@ async def create_milestone(
     description: Description = None,
     start_date: Day = None,
     due_date: Day = None,
-    dry_run: Annotated[bool, Field(description="Preview only; send nothing")] = False,
+    dry_run: DryRun = False,
 ) -> str:
     """Add a milestone (Backlog version) to a project, with its start and release due days."""
     if not name.strip():
@@ -89,7 +89,7 @@ async def update_milestone(
     start_date: Day = None,
     due_date: Day = None,
     archived: bool | None = None,
-    dry_run: Annotated[bool, Field(description="Preview only; send nothing")] = False,
+    dry_run: DryRun = False,
 ) -> str:
     """Change a milestone found by name: name, description, start and due days, archived."""
     app, client = call.app, call.app.client

@@ -22,9 +22,7 @@ async def get_projects(
     return render_projects(shown_projects, archived_shown=include_archived)
 
 
-async def get_project(
-    call: Call, project_key: Annotated[Text, Field(description="Project key (or name), e.g. ORBIT")]
-) -> str:
+async def get_project(call: Call, project_key: Annotated[Text, Field(description="Key or name, e.g. ORBIT")]) -> str:
     """One project's set-up: statuses in workflow order, types, categories, milestones, custom fields, members."""
     client = call.app.client
     project = await call.app.lookup.project(project_key)

@@ -20,8 +20,8 @@ from backlog_mcp.render.writes import listed
 MAX_BODY = 100_000  # characters of a description or comment
 
 Body = Annotated[str, Field(max_length=MAX_BODY)]
-DryRun = Annotated[bool, Field(description="Preview only; send nothing")]
-Notify = Annotated[list[Text] | None, Field(max_length=MAX_ITEMS, description="People to notify (names)")]
+DryRun = bool  # described once, in the server's instructions (the tool list is paid for on every request)
+Notify = Annotated[list[Text] | None, Field(max_length=MAX_ITEMS)]  # people: named as the instructions say
 CustomValues = Annotated[
     dict[Text, Text | list[Text]] | None,
     Field(max_length=MAX_ITEMS, description='By field name, e.g. {"Severity": "Major"}; list choices by name'),
