@@ -26,6 +26,9 @@ from backlog_mcp.tools import TOOLS
 from tests.conftest import BASE_URL, FAST_RETRY
 
 MARK = "Zq"
+# In texts only (not in names or titles): a search for it must read comments and pages for its snippets.
+BODY_MARK = " Yq"
+BODIES = frozenset({"description", "content", "plain"})
 POISONED = frozenset(
     {
         "name",
@@ -75,6 +78,7 @@ CALLS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("get_pull_requests", {"project_key": "ORBIT", "repository": "41", "status": "all"}),
     ("get_pull_request", {"project_key": "ORBIT", "repository": "41", "number": 1}),
     ("search_backlog", {"query": MARK, "max_tokens": 20000}),
+    ("search_backlog", {"query": BODY_MARK.strip(), "max_tokens": 20000}),
     ("update_issue", {"issue_key": "ORBIT-1", "summary": "ok", "comment": "**ok**", "dry_run": True}),
     ("update_issue_comment", {"issue_key": "ORBIT-1", "comment_id": 5_500_001, "content": "ok", "dry_run": True}),
     ("update_issue_comment", {"issue_key": "ORBIT-1", "comment_id": 5_500_002, "content": "ok"}),
@@ -123,7 +127,7 @@ def poison(node: Any, text: str, key: str = "") -> Any:
     if isinstance(node, list):
         return [poison(item, text, key) for item in node]
     if isinstance(node, str) and key in POISONED:
-        return text
+        return text + (BODY_MARK if key in BODIES else "")
     return node
 
 

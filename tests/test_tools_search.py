@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
 import pytest
@@ -10,6 +11,9 @@ from mcp import Client
 
 from backlog_mcp.config import Settings
 from backlog_mcp.fake import REFERENCE_NOW
+from backlog_mcp.fake.protocol import HTTPFailure
+from backlog_mcp.fake.routes import route_table
+from backlog_mcp.render.text import marked
 from backlog_mcp.server import build_server
 from backlog_mcp.tools import search
 from tests.conftest import FAST_RETRY, text_of
@@ -109,3 +113,45 @@ async def test_nothing_found_says_so_per_kind(mcp: Client) -> None:
     text = text_of(await mcp.call_tool("search_backlog", {"query": "zzzz-not-anywhere"}))
     assert "newest first: 0 hits." in text
     assert all(f"## {title}: none" in text for title in ("Issues", "Wiki pages", "Documents", "Pull requests"))
+
+
+async def test_a_match_in_the_title_is_marked_there_with_no_note(mcp: Client) -> None:
+    text = text_of(await mcp.call_tool("search_backlog", {"query": "回転", "kinds": ["issues"]}))
+    lines = sections(text)["Issues"]
+    titled = [line for line in lines if line.split(" · ")[0].count("**回転**")]
+    assert titled and not any("(the match is in its comments)" in line for line in titled)
+
+
+async def test_one_project_refused_keeps_the_others_and_says_so(
+    mcp: Client, fake: FaultyBacklog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = fake.get_repositories
+
+    def refused(req: Any, key: str) -> Any:
+        if key == "NOVA":
+            raise HTTPFailure(403, "You do not have permission.", 11)
+        return real(req, key)
+
+    monkeypatch.setattr(fake, "get_repositories", refused)
+    fake._routes = route_table(fake)  # the table holds the bound handlers
+    text = text_of(await mcp.call_tool("search_backlog", {"query": "tile cache"}))
+    assert "orbit-android#1 " in text and "nova-web#" not in text
+    assert "_The repositories of NOVA could not be read (HTTP 403)._" in text
+    assert "page 3300012 " in text  # NOVA's wiki was still searched
+
+
+async def test_the_call_for_more_documents_names_the_projects_with_hits(mcp: Client, fake: FaultyBacklog) -> None:
+    for n in range(25):
+        doc = dict(next(d for d in fake.space.documents.values() if d["projectId"] == 105))
+        doc.update(id=f"{n:032x}", title=f"Zebra {n}", plain="zebra notes")
+        fake.space.documents[doc["id"]] = doc
+    text = text_of(await mcp.call_tool("search_backlog", {"query": "zebra", "kinds": ["documents"]}))
+    assert "## Documents (20 of 20+)" in text
+    assert 'More: get_documents(project_key="NOVA", keyword="zebra")' in text
+
+
+def test_the_mark_starts_and_ends_on_a_letter_so_it_always_closes() -> None:
+    assert marked("回転時「修正」です", ["「修正」"]) == "回転時「**修正**」です"
+    assert marked("use .env here", [".env"]) == "use .**env** here"
+    assert marked("only !!! here", ["!!!"]) == "only !!! here"  # nothing to bold: no mark at all
+    assert marked("a *b* c", ["c"]) == "a \\*b\\* **c**"

@@ -185,20 +185,27 @@ def marked(text: str, words: Sequence[str], width: int = 160) -> str:
     flat = " ".join(text.split())
     found = (re.search(re.escape(w.strip()), flat, re.IGNORECASE) for w in words if w.strip())
     hit = next((m for m in found if m), None)
-    if hit is None:
+    # Bold only from a letter or digit to a letter or digit: `**` beside punctuation may not open or
+    # close emphasis in CommonMark, and could then pair with another `**` further along the line.
+    start, end = (hit.start(), hit.end()) if hit else (0, 0)
+    while start < end and not flat[start].isalnum():
+        start += 1
+    while end > start and not flat[end - 1].isalnum():
+        end -= 1
+    if start == end:
         return inline(flat[:width]) + ("…" if len(flat) > width else "")
-    lo = max(0, hit.start() - width // 3) if len(flat) > width else 0
-    hi = min(len(flat), max(hit.end(), lo + width))
+    lo = max(0, start - width // 3) if len(flat) > width else 0
+    hi = min(len(flat), max(end, lo + width))
     if lo:  # from a word's start
-        space = flat.find(" ", lo, hit.start())
+        space = flat.find(" ", lo, start)
         lo = space + 1 if space >= 0 else lo
     if hi < len(flat):  # to a word's end
-        space = flat.rfind(" ", hit.end(), hi)
+        space = flat.rfind(" ", end, hi)
         hi = space if space >= 0 else hi
-    before = _SPECIAL.sub(r"\\\1", flat[lo : hit.start()])
+    before = _SPECIAL.sub(r"\\\1", flat[lo:start])
     before = "…" + before if lo else _LEADING.sub(r"\1\\\2", before)
-    word = _SPECIAL.sub(r"\\\1", hit.group())
-    after = _SPECIAL.sub(r"\\\1", flat[hit.end() : hi]) + ("…" if hi < len(flat) else "")
+    word = _SPECIAL.sub(r"\\\1", flat[start:end])
+    after = _SPECIAL.sub(r"\\\1", flat[end:hi]) + ("…" if hi < len(flat) else "")
     return f"{before}**{word}**{after}"
 
 
