@@ -25,11 +25,11 @@ _ID = re.compile(r"[1-9][0-9]{0,11}", re.ASCII)
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 Text = Annotated[str, Field(max_length=MAX_TEXT)]
-IssueKey = Annotated[str, Field(description="Issue key, e.g. PROJ-123", max_length=MAX_TEXT)]
+IssueKey = Annotated[str, Field(description="e.g. PROJ-123", max_length=MAX_TEXT)]
 Names = Annotated[list[Text] | None, Field(max_length=MAX_ITEMS)]
 # Described once in the server instructions, not in every tool's schema (the tool list is paid per request).
 Timezone = Annotated[str, Field(max_length=64)]
-Count = Annotated[int, Field(ge=1, le=100, description="1-100")]
+Count = Annotated[int, Field(ge=1, le=100)]  # 1-100: validated, not published (an error says so)
 Offset = Annotated[int, Field(ge=0, le=1_000_000)]
 MaxTokens = Annotated[int, Field(ge=1000, le=20000)]
 DayRange = Annotated[str | None, Field(max_length=40)]

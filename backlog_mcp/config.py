@@ -24,6 +24,7 @@ DEFAULT_TIMEOUT = 15.0
 DEFAULT_TOOL_DEADLINE = 60.0
 DEFAULT_MAX_CONCURRENCY = 8  # requests in flight at once: a cold call fans out to about 6-8
 DEFAULT_ATTACHMENT_CAP = 4 * 2**20  # bytes; an image's base64 must stay under clients' 5 MB limits
+DEFAULT_UPLOAD_CAP = 10 * 2**20  # bytes of one upload (BACKLOG_UPLOAD_MAX_BYTES); Backlog's own limit is per plan
 
 _HOST_RE = re.compile(r"^[A-Za-z0-9.-]+(:\d{1,5})?$")
 _IPV6_RE = re.compile(r"^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
@@ -61,6 +62,8 @@ class Settings:
     toolsets: frozenset[str] | None = None  # None: every toolset
     tools: frozenset[str] | None = None  # tool names enabled on top of `toolsets`
     attachment_cap: int = DEFAULT_ATTACHMENT_CAP  # a download stops here: bigger files are described
+    upload_roots: tuple[Path, ...] = ()  # folders files may be uploaded from (resolved); none: uploads off
+    upload_cap: int = DEFAULT_UPLOAD_CAP  # bytes of one upload
     # Per-project write levels from `BACKLOG_PROJECTS=KEY:level`: read, comment or write (a bare key: write).
     levels: Mapping[str, str] = field(default_factory=dict)
     audit_path: Path | None = None  # one JSON line per write attempt; None: no audit log
@@ -255,6 +258,19 @@ def read_environment(
     return merged
 
 
+def _upload_roots(raw: str | None) -> tuple[Path, ...]:
+    """`BACKLOG_UPLOAD_ROOTS` (colon-separated folders) as resolved real paths; each must be a folder."""
+    roots = []
+    for part in (raw or "").split(":"):
+        if not part.strip():
+            continue
+        root = Path(part.strip()).expanduser()
+        if not root.is_absolute() or not root.is_dir():
+            raise ConfigError(f"BACKLOG_UPLOAD_ROOTS: {part.strip()!r} is not an absolute path to a folder")
+        roots.append(root.resolve())
+    return tuple(roots)
+
+
 def settings_from_env(
     env: Mapping[str, str],
     *,
@@ -318,6 +334,8 @@ def settings_from_env(
         attachment_cap=int(
             _number(env, "BACKLOG_ATTACHMENT_MAX_BYTES", DEFAULT_ATTACHMENT_CAP, minimum=1024, unit="bytes")
         ),
+        upload_roots=_upload_roots(env.get("BACKLOG_UPLOAD_ROOTS")),
+        upload_cap=int(_number(env, "BACKLOG_UPLOAD_MAX_BYTES", DEFAULT_UPLOAD_CAP, minimum=1, unit="bytes")),
         read_only=read_only or _flag(env, "BACKLOG_READ_ONLY"),
         projects=allowed,
         levels=levels,

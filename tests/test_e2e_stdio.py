@@ -140,7 +140,10 @@ def test_unknown_toolset_or_tool_exits_2_with_the_valid_names(tmp_path: Path) ->
     env = {"BACKLOG_API_KEY": DEFAULT_API_KEY, "BACKLOG_DOMAIN": "http://127.0.0.1:9", "HOME": str(tmp_path)}
     for extra, expected in (
         (["--toolsets", "issue"], "valid toolsets: space, projects, issues, wiki, documents, git, notifications"),
-        (["--tools", "get_issue"], "valid tools: add_issue_comment, add_pull_request_comment, create_issue"),
+        (
+            ["--tools", "get_issue"],
+            "valid tools: add_document, add_issue_comment, add_pull_request_comment, create_issue",
+        ),
     ):
         done = subprocess.run(
             [sys.executable, "-m", "backlog_mcp", "--no-cache", *extra],

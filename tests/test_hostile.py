@@ -110,6 +110,8 @@ CALLS: tuple[tuple[str, dict[str, Any]], ...] = (
 ERRORS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("get_user_issue_list", {"projects": ["ORBIT"], "statuses": ["nope"]}),
     ("create_issue", {"project_key": "ORBIT", "summary": "ok", "issue_type": "nope", "dry_run": True}),
+    # Uploads are off (no BACKLOG_UPLOAD_ROOTS): refused in one line before any request.
+    ("upload_attachment", {"issue_key": "ORBIT-1", "path": "x.txt", "dry_run": True}),
     # Every milestone bears the same poisoned name: none is found by its old one, the error lists them.
     ("update_milestone", {"project_key": "ORBIT", "milestone": "2.4.0", "archived": True, "dry_run": True}),
 )

@@ -75,6 +75,7 @@ FILLERS: dict[str, Any] = {
     "milestone": "Sprint 14",
     "title": "x",
     "branch": "feature/x",
+    "path": "x.txt",
 }
 
 
@@ -385,7 +386,6 @@ For stand-ups and "what changed since yesterday". Days are in `timezone` (defaul
                         "properties": {
                             "include_archived": {
                                 "default": False,
-                                "description": "Archived projects too",
                                 "type": "boolean",
                             }
                         },
@@ -480,7 +480,7 @@ Older comments: get_issue_comments.\
                     "inputSchema": {
                         "type": "object",
                         "properties": {
-                            "issue_key": {"description": "Issue key, e.g. PROJ-123", "type": "string"},
+                            "issue_key": {"description": "e.g. PROJ-123", "type": "string"},
                             "comment_count": {
                                 "default": 30,
                                 "description": "Newest comments to include (0: none)",
@@ -509,7 +509,7 @@ Without ids: the newest. Answers end with the exact call for the next page.\
                     "inputSchema": {
                         "type": "object",
                         "properties": {
-                            "issue_key": {"description": "Issue key, e.g. PROJ-123", "type": "string"},
+                            "issue_key": {"description": "e.g. PROJ-123", "type": "string"},
                             "before_id": {"type": "integer", "description": "Comments before this comment id"},
                             "after_id": {"type": "integer", "description": "Comments after this comment id"},
                             "count": {"default": 20, "description": "1-100 (98 shown at most)", "type": "integer"},
@@ -533,11 +533,10 @@ Without ids: the newest. Answers end with the exact call for the next page.\
                         "type": "object",
                         "properties": {
                             "offset": {"default": 0, "type": "integer"},
-                            "count": {"default": 20, "description": "1-100", "type": "integer"},
+                            "count": {"default": 20, "type": "integer"},
                             "timezone": {"default": "", "type": "string"},
                             "include_archived": {
                                 "default": False,
-                                "description": "Archived projects too",
                                 "type": "boolean",
                             },
                         },
@@ -553,10 +552,9 @@ Without ids: the newest. Answers end with the exact call for the next page.\
                     "name": "get_user_issue_list",
                     "title": "Find issues",
                     "description": """\
-Find issues: a table of key, summary, status, priority, assignee, due, updated.
+Find issues, as a table. Default: my issues not closed, latest update first.
 
-Default: my issues not closed, latest update first. Filters take names; date filters take
-`YYYY-MM-DD..YYYY-MM-DD` (either end optional). Ends with the total and the next-page call.\
+Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optional).\
 """,
                     "inputSchema": {
                         "type": "object",
@@ -581,7 +579,6 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                             "due_date": {"type": "string"},
                             "include_archived": {
                                 "default": False,
-                                "description": "Archived projects too",
                                 "type": "boolean",
                             },
                             "watching": {
@@ -591,29 +588,11 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                             },
                             "sort": {
                                 "default": "updated",
-                                "enum": [
-                                    "updated",
-                                    "created",
-                                    "dueDate",
-                                    "startDate",
-                                    "priority",
-                                    "status",
-                                    "summary",
-                                    "issueType",
-                                    "assignee",
-                                    "category",
-                                    "milestone",
-                                    "version",
-                                    "estimatedHours",
-                                    "actualHours",
-                                    "createdUser",
-                                    "updatedUser",
-                                ],
                                 "type": "string",
                             },
                             "order": {"default": "desc", "enum": ["asc", "desc"], "type": "string"},
                             "offset": {"default": 0, "type": "integer"},
-                            "count": {"default": 20, "description": "1-100", "type": "integer"},
+                            "count": {"default": 20, "type": "integer"},
                             "timezone": {"default": "", "type": "string"},
                         },
                     },
@@ -705,7 +684,7 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                     "inputSchema": {
                         "type": "object",
                         "properties": {
-                            "issue_key": {"description": "Issue key, e.g. PROJ-123", "type": "string"},
+                            "issue_key": {"description": "e.g. PROJ-123", "type": "string"},
                             "summary": {"type": "string"},
                             "status": {"type": "string"},
                             "resolution": {"type": "string"},
@@ -751,10 +730,7 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                             },
                             "comment": {"type": "string", "description": "Markdown comment saved with the change"},
                             "notify": {"items": {"type": "string"}, "type": "array"},
-                            "dry_run": {
-                                "default": False,
-                                "type": "boolean",
-                            },
+                            "dry_run": {"default": False, "type": "boolean"},
                         },
                         "required": ["issue_key"],
                     },
@@ -772,15 +748,12 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                     "inputSchema": {
                         "type": "object",
                         "properties": {
-                            "issue_key": {"description": "Issue key, e.g. PROJ-123", "type": "string"},
+                            "issue_key": {"description": "e.g. PROJ-123", "type": "string"},
                             "description": {
                                 "description": "The whole new text in Markdown; empty clears it",
                                 "type": "string",
                             },
-                            "dry_run": {
-                                "default": False,
-                                "type": "boolean",
-                            },
+                            "dry_run": {"default": False, "type": "boolean"},
                         },
                         "required": ["issue_key", "description"],
                     },
@@ -798,13 +771,10 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                     "inputSchema": {
                         "type": "object",
                         "properties": {
-                            "issue_key": {"description": "Issue key, e.g. PROJ-123", "type": "string"},
+                            "issue_key": {"description": "e.g. PROJ-123", "type": "string"},
                             "content": {"description": "Comment in Markdown", "minLength": 1, "type": "string"},
                             "notify": {"items": {"type": "string"}, "type": "array"},
-                            "dry_run": {
-                                "default": False,
-                                "type": "boolean",
-                            },
+                            "dry_run": {"default": False, "type": "boolean"},
                         },
                         "required": ["issue_key", "content"],
                     },
@@ -822,17 +792,14 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                     "inputSchema": {
                         "type": "object",
                         "properties": {
-                            "issue_key": {"description": "Issue key, e.g. PROJ-123", "type": "string"},
+                            "issue_key": {"description": "e.g. PROJ-123", "type": "string"},
                             "comment_id": {"description": "From get_issue_comments", "type": "integer"},
                             "content": {
                                 "description": "The whole new text in Markdown",
                                 "minLength": 1,
                                 "type": "string",
                             },
-                            "dry_run": {
-                                "default": False,
-                                "type": "boolean",
-                            },
+                            "dry_run": {"default": False, "type": "boolean"},
                         },
                         "required": ["issue_key", "comment_id", "content"],
                     },
@@ -850,13 +817,10 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                     "inputSchema": {
                         "type": "object",
                         "properties": {
-                            "issue_key": {"description": "Issue key, e.g. PROJ-123", "type": "string"},
+                            "issue_key": {"description": "e.g. PROJ-123", "type": "string"},
                             "watch": {"default": True, "description": "false: stop watching", "type": "boolean"},
                             "note": {"type": "string", "description": "Why you watch it"},
-                            "dry_run": {
-                                "default": False,
-                                "type": "boolean",
-                            },
+                            "dry_run": {"default": False, "type": "boolean"},
                         },
                         "required": ["issue_key"],
                     },
@@ -864,6 +828,27 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                         "readOnlyHint": False,
                         "destructiveHint": True,
                         "idempotentHint": True,
+                        "openWorldHint": False,
+                    },
+                },
+                {
+                    "name": "upload_attachment",
+                    "title": "Upload a file to an issue",
+                    "description": "Attach a local file to an issue, optionally with a new comment.",
+                    "inputSchema": {
+                        "type": "object",
+                        "properties": {
+                            "issue_key": {"description": "e.g. PROJ-123", "type": "string"},
+                            "path": {"description": "In the server's upload folders", "type": "string"},
+                            "comment": {"type": "string"},
+                            "dry_run": {"default": False, "type": "boolean"},
+                        },
+                        "required": ["issue_key", "path"],
+                    },
+                    "annotations": {
+                        "readOnlyHint": False,
+                        "destructiveHint": False,
+                        "idempotentHint": False,
                         "openWorldHint": False,
                     },
                 },
@@ -1052,7 +1037,7 @@ Default: my issues not closed, latest update first. Filters take names; date fil
                             "assignee": {"type": "string"},
                             "issue_key": {"type": "string", "description": "Only pull requests linked to this issue"},
                             "offset": {"default": 0, "type": "integer"},
-                            "count": {"default": 20, "description": "1-100", "type": "integer"},
+                            "count": {"default": 20, "type": "integer"},
                             "timezone": {"default": "", "type": "string"},
                             "max_tokens": {"default": 10000, "type": "integer"},
                         },

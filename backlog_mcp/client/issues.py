@@ -105,9 +105,15 @@ class IssueEndpoints(Scoped):
         return issue
 
     async def add_comment(
-        self, key: str | int, content: str, notify: Sequence[int] = (), *, current: JSONObject | None = None
+        self,
+        key: str | int,
+        content: str,
+        notify: Sequence[int] = (),
+        *,
+        current: JSONObject | None = None,
+        attachments: Sequence[int] = (),
     ) -> JSONObject:
-        form: Params = {"content": content, "notifiedUserId": list(notify)}
+        form: Params = {"content": content, "notifiedUserId": list(notify), "attachmentId": list(attachments)}
         path = f"/issues/{segment(key)}/comments"
         return await self._write_issue("POST", path, key, form, current, need="comment")
 

@@ -14,7 +14,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -55,6 +55,15 @@ log = logging.getLogger(__name__)
 _UNREADABLE = object()  # a cached row that is not JSON
 _NOT_JSON = object()  # a body that is not JSON
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file to send as multipart form data: its name, bytes and media type."""
+
+    name: str
+    content: bytes = field(repr=False)
+    kind: str
 
 
 @dataclass(frozen=True)
@@ -171,10 +180,12 @@ class Transport:
         stale: Iterable[str] = (),
         shape: Shape = None,
         cap: int | None = None,
+        upload: Upload | None = None,
     ) -> Any:
         """Send one request; for a write, `stale` names the cached paths it changes (`/x/*`: and below).
 
         With `cap`, a GET is a download: streamed, cut after `cap` bytes, never cached (a `Download`).
+        With `upload`, a POST sends that file as multipart form data (Backlog's `file` part).
         """
         pairs = encode_params(params)
         if method != "GET":
@@ -184,7 +195,8 @@ class Transport:
             if sent is not None:
                 sent.append(f"{method} {path}")
             try:
-                _raw, result = await self._send_raw(method, path, pairs, encode_params(data), idempotent=False)
+                form = encode_params(data)
+                _raw, result = await self._send_raw(method, path, pairs, form, idempotent=False, upload=upload)
             except (TransportError, ServerError, BadResponseError) as exc:
                 raise UnconfirmedWriteError(exc.message, method=method, path=path) from exc
             finally:
@@ -276,13 +288,14 @@ class Transport:
         *,
         idempotent: bool,
         cap: int | None = None,
+        upload: Upload | None = None,
     ) -> tuple[str, Any]:
         bucket = rate_bucket(method, path)
         attempt = 0
         while True:
             attempt += 1
             try:
-                return await self._attempt(method, path, pairs, form, bucket, cap)
+                return await self._attempt(method, path, pairs, form, bucket, cap, upload)
             except RateLimitedError as exc:
                 wait = exc.retry_after()
                 if attempt >= self.retry.attempts or wait is None or wait > self.retry.max_rate_wait:
@@ -306,6 +319,7 @@ class Transport:
         form: list[tuple[str, str]],
         bucket: str,
         cap: int | None = None,
+        upload: Upload | None = None,
     ) -> tuple[str, Any]:
         """One request; with `cap`, a download: at most `cap` bytes are read, then the stream is dropped."""
         import httpx
@@ -318,8 +332,9 @@ class Transport:
             ]
             self.requests_sent += 1
             try:
+                files = {"file": (upload.name, upload.content, upload.kind)} if upload else None
                 request = self._http.build_request(
-                    method, path.lstrip("/"), params=query, data=dict(group_form(form)) if form else None
+                    method, path.lstrip("/"), params=query, data=dict(group_form(form)) if form else None, files=files
                 )
                 response = await self._http.send(request, stream=True)
                 try:

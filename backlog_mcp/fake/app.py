@@ -33,6 +33,7 @@ from backlog_mcp.fake.protocol import (
     ids,
     missing,
     multi,
+    multipart,
     paging,
     single,
 )
@@ -40,6 +41,7 @@ from backlog_mcp.fake.pull_requests import PullRequestRoutes
 from backlog_mcp.fake.routes import route_table
 from backlog_mcp.fake.sample import build_space
 from backlog_mcp.fake.search import SearchRoutes
+from backlog_mcp.fake.uploads import UploadRoutes
 from backlog_mcp.fake.wikis import WikiRoutes
 from backlog_mcp.fake.writes import WriteRoutes
 
@@ -60,6 +62,7 @@ class FakeBacklog(
     WikiRoutes,
     MilestoneRoutes,
     PullRequestRoutes,
+    UploadRoutes,
 ):
     """An ASGI app; `requests` records every authenticated request (never the key)."""
 
@@ -94,7 +97,12 @@ class FakeBacklog(
         method: str = scope["method"]
         path: str = scope["path"]
         query = parse_qsl(scope.get("query_string", b"").decode(), keep_blank_values=True)
-        form = parse_qsl(body.decode(), keep_blank_values=True) if body else []
+        content_type = dict(scope.get("headers", [])).get(b"content-type", b"").decode("latin-1")
+        files: list[tuple[str, str, bytes]] = []
+        if content_type.startswith("multipart/form-data"):
+            form, files = multipart(content_type, body)
+        else:
+            form = parse_qsl(body.decode(), keep_blank_values=True) if body else []
         api_key = next((v for k, v in query if k == "apiKey"), None)
         header_auth = dict(scope.get("headers", [])).get(b"authorization", b"").decode()
         if api_key is None and header_auth.startswith("Bearer "):
@@ -107,7 +115,7 @@ class FakeBacklog(
             self.failed_logins += 1
             return 401, envelope("Authentication failure.", 11), []
         query = [(k, v) for k, v in query if k != "apiKey"]
-        request = Request(method, path, query, form, user_id)
+        request = Request(method, path, query, form, user_id, files)
         self.requests.append(request)
 
         limit_headers, limited = self._count(user_id, _bucket(method, path))

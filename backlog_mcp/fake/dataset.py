@@ -95,6 +95,7 @@ class Space:
     documents: dict[str, JSON] = field(default_factory=dict)  # document id -> Document
     document_trees: dict[int, JSON] = field(default_factory=dict)  # project id -> DocumentTree
     activities: list[JSON] = field(default_factory=list)  # newest first
+    uploads: dict[int, JSON] = field(default_factory=dict)  # POST /space/attachment, until an issue takes it
     # What "now" is for the fake's writes: the wall clock, or the demo's fixed today moving on from there.
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), repr=False)
     next_issue_id: int = 2_041_000

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import email.policy
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from email.parser import BytesParser
 from typing import Any
 
 JSON = dict[str, Any]
@@ -39,6 +41,24 @@ class Request:
     query: list[tuple[str, str]]  # without apiKey
     form: list[tuple[str, str]]
     user_id: int
+    files: list[tuple[str, str, bytes]] = field(default_factory=list)  # multipart: (field, file name, bytes)
+
+
+def multipart(content_type: str, body: bytes) -> tuple[list[tuple[str, str]], list[tuple[str, str, bytes]]]:
+    """A multipart/form-data body: its plain fields and its files."""
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+    form: list[tuple[str, str]] = []
+    files: list[tuple[str, str, bytes]] = []
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        filename = part.get_filename()
+        decoded = part.get_payload(decode=True)
+        payload = decoded if isinstance(decoded, bytes) else b""
+        if filename is not None:
+            files.append((str(name), filename, payload))
+        elif name is not None:
+            form.append((str(name), payload.decode("utf-8", "replace")))
+    return form, files
 
 
 @dataclass(frozen=True)

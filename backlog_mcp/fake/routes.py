@@ -16,6 +16,7 @@ def route_table(app: Any) -> list[Route]:
     r: list[Route] = []
     seg = r"([^/]+)"
     r.append(("GET", re.compile(r"/space"), app.get_space))
+    r.append(("POST", re.compile(r"/space/attachment"), app.add_attachment))
     r.append(("GET", re.compile(r"/rateLimit"), app.get_rate_limit))
     r.append(("GET", re.compile(r"/users/myself"), app.get_myself))
     r.append(("GET", re.compile(r"/users"), app.get_users))

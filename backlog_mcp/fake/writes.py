@@ -34,6 +34,8 @@ class WriteRoutes:
         def _project(self, req: Request, key: str) -> Project: ...
         def _issue(self, req: Request, key: str) -> JSON: ...
         def _pull_request(self, req: Request, key: str, repo: str, number: str) -> JSON: ...
+        def take_uploads(self, req: Request, errors: list[str]) -> list[JSON]: ...
+        def attach(self, issue: JSON, held: list[JSON], user_id: int) -> list[JSON]: ...
 
     # -- issue fields ----------------------------------------------------------------------------
 
@@ -238,9 +240,11 @@ class WriteRoutes:
         trial = {**issue, "customFields": [dict(e) for e in issue["customFields"]]}
         changes = self._apply(trial, project, req.form, errors)
         notified = self._notified(project, req.form, errors)
+        held = self.take_uploads(req, errors)
         if errors:
             raise rejected(errors)
         issue.update(trial)
+        changes += self.attach(issue, held, req.user_id)
         self.append_comment(issue, req.user_id, single(req.form, "comment") or "", changes, notified)
         return 200, issue, []
 
@@ -251,9 +255,10 @@ class WriteRoutes:
             raise bad("content is required.")
         errors: list[str] = []
         notified = self._notified(self.space.projects[issue["projectId"]], req.form, errors)
+        held = self.take_uploads(req, errors)
         if errors:
             raise rejected(errors)
-        comment = self.append_comment(issue, req.user_id, content, [], notified)
+        comment = self.append_comment(issue, req.user_id, content, self.attach(issue, held, req.user_id), notified)
         location = f"{self.base_url}/view/{issue['issueKey']}#comment-{comment['id']}"
         return 201, comment, [(b"location", location.encode())]
 

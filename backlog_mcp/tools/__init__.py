@@ -16,6 +16,7 @@ from backlog_mcp.tools import (
     projects,
     search,
     space,
+    uploads,
     wiki,
 )
 from backlog_mcp.tools.declare import ToolSpec
@@ -30,6 +31,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     *attachments.TOOLS,
     *issue_changes.TOOLS,
     *issue_writes.TOOLS,
+    *uploads.TOOLS,
     *wiki.TOOLS,
     *documents.TOOLS,
     *git.TOOLS,

@@ -25,16 +25,20 @@ from backlog_mcp.args import (
 from backlog_mcp.client import JSONObject, Params
 from backlog_mcp.errors import MissingError, NotFoundError, UsageError
 from backlog_mcp.lookup import ANYONE, CATEGORY, ISSUE_TYPE, ME, MILESTONE, STATUS, USER, gather
+from backlog_mcp.matching import closest_first, shown
 from backlog_mcp.render.issue_list import render_issue_list
 from backlog_mcp.render.text import item
 from backlog_mcp.tools.declare import Call, format_call
 
 log = logging.getLogger(__name__)
 
-SortKey = Literal[
+SORT_KEYS = (
     "updated", "created", "dueDate", "startDate", "priority", "status", "summary", "issueType", "assignee",
     "category", "milestone", "version", "estimatedHours", "actualHours", "createdUser", "updatedUser",
-]  # fmt: skip
+)  # fmt: skip
+# A plain string in the schema (the 16 keys would cost ~45 tokens in every tools/list): checked here, and an
+# unknown key is refused with the valid ones, closest first.
+SortKey = Annotated[str, Field(max_length=40)]
 Ids = Annotated[list[Annotated[int, Field(ge=1)]] | None, Field(max_length=50)]
 
 
@@ -98,7 +102,7 @@ async def get_user_issue_list(
     updated: DayRange = None,
     start_date: DayRange = None,
     due_date: DayRange = None,
-    include_archived: Annotated[bool, Field(description="Archived projects too")] = False,
+    include_archived: bool = False,
     watching: Annotated[bool, Field(description="Issues I watch instead (no other filters)")] = False,
     sort: SortKey = "updated",
     order: Literal["asc", "desc"] = "desc",
@@ -120,12 +124,15 @@ async def get_user_issue_list(
     parent_issue_ids: Ids = None,
     user_id: Annotated[int | None, Field(ge=1)] = None,
 ) -> str:
-    """Find issues: a table of key, summary, status, priority, assignee, due, updated.
+    """Find issues, as a table. Default: my issues not closed, latest update first.
 
-    Default: my issues not closed, latest update first. Filters take names; date filters take
-    `YYYY-MM-DD..YYYY-MM-DD` (either end optional). Ends with the total and the next-page call.
+    Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optional).
     """
     tz = zone(timezone)
+    if sort not in SORT_KEYS:
+        raise UsageError(
+            f'Unknown sort "{shown(sort)}". Valid values, closest first: {", ".join(closest_first(sort, SORT_KEYS))}.'
+        )
     if watching:
         filters = set(call.given) - {"watching", "offset", "count", "timezone"}
         if filters:
@@ -255,7 +262,7 @@ async def get_my_issues(
     offset: Offset = 0,
     count: Count = 20,
     timezone: Timezone = "",
-    include_archived: Annotated[bool, Field(description="Archived projects too")] = False,
+    include_archived: bool = False,
 ) -> str:
     """My open issues (the API key's owner), latest update first; filters: get_user_issue_list."""
     return await get_user_issue_list(

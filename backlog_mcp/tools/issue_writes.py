@@ -17,7 +17,7 @@ from backlog_mcp.tools.issues import get_issue_comments, get_issue_details, get_
 from backlog_mcp.tools.writing import Body, DryRun, Notify, converted, notified, notify_row, unconfirmed_is_unknown
 
 
-async def _issue(call: Call, key: str, need: str) -> tuple[JSONObject, JSONObject]:
+async def writable_issue(call: Call, key: str, need: str) -> tuple[JSONObject, JSONObject]:
     """The issue (its cached detailed form) and its project, checked against the write level `need`."""
     try:
         issue = await call.app.client.issue(key, child_summary=True)
@@ -37,7 +37,7 @@ async def update_issue_description(
 ) -> str:
     """Replace an issue's description."""
     key = key_arg(issue_key)
-    before, project = await _issue(call, key, "write")
+    before, project = await writable_issue(call, key, "write")
     key = str(before["issueKey"])
     text = converted(description, str(project.get("textFormattingRule", "markdown")))
     call.note(fields=["description"], texts={"description": description})
@@ -68,7 +68,7 @@ async def add_issue_comment(
     key = key_arg(issue_key)
     if not content.strip():
         raise UsageError("content is empty; write the comment text.")
-    issue, project = await _issue(call, key, "comment")
+    issue, project = await writable_issue(call, key, "comment")
     key = str(issue["issueKey"])
     text = converted(content, str(project.get("textFormattingRule", "markdown")))
     people = await notified(call.app.lookup, notify, project)
@@ -92,7 +92,7 @@ async def update_issue_comment(
     key = key_arg(issue_key)
     if not content.strip():
         raise UsageError("content is empty; write the new text (comments cannot be emptied).")
-    issue, project = await _issue(call, key, "comment")
+    issue, project = await writable_issue(call, key, "comment")
     key = str(issue["issueKey"])
     client = call.app.client
     try:
@@ -134,7 +134,7 @@ async def watch_issue(
 ) -> str:
     """Watch an issue (changes then show in get_user_issue_list(watching=true)), or stop watching it."""
     key = key_arg(issue_key)
-    issue, _project = await _issue(call, key, "comment")
+    issue, _project = await writable_issue(call, key, "comment")
     key = str(issue["issueKey"])
     client = call.app.client
     me = await client.myself()

@@ -13,9 +13,7 @@ from backlog_mcp.tools.declare import Call, ToolSpec, format_call
 from backlog_mcp.tools.space import get_users_by_project
 
 
-async def get_projects(
-    call: Call, include_archived: Annotated[bool, Field(description="Archived projects too")] = False
-) -> str:
+async def get_projects(call: Call, include_archived: bool = False) -> str:
     """Projects this user can see: key, name, text format (Markdown or Backlog notation)."""
     projects = await call.app.client.projects()
     shown_projects = projects if include_archived else [p for p in projects if not p.get("archived")]
