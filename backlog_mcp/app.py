@@ -10,9 +10,9 @@ import functools
 import math
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -45,6 +45,15 @@ class AppState:
     now: Callable[[], datetime] = utc_now  # "today" for overdue marks; tests pin it
     audit: AuditLog | None = None  # every write attempt, one line each
     users: PerUser | None = None  # HTTP with per-user keys: one client per key, sharing the cache
+    others: Mapping[str, AppState] = field(default_factory=dict)  # several spaces: the rest, by name
+
+    @property
+    def space_names(self) -> tuple[str, ...]:
+        """Every configured space, this (the default) one first; empty with one space."""
+        return (self.settings.space, *self.others) if self.others else ()
+
+    def in_space(self, name: str) -> AppState:
+        return self if name == self.settings.space else self.others[name]
 
     def for_key(self, key: str) -> AppState:
         """The state to serve one request with its own Backlog key (per-user HTTP mode)."""
@@ -166,9 +175,16 @@ async def open_state(
     cache = await ResponseCache.open(settings.cache_path) if settings.cache_path else None
     client = BacklogClient(settings, cache, transport=transport, retry=retry)
     users: PerUser | None = None
+    others: dict[str, AppState] = {}
     try:
         audit = AuditLog(settings.audit_path) if settings.audit_path else None
         state = AppState(settings, client, cache, Lookup(client), now, audit)
+        for other in settings.spaces[1:]:
+            # Its own client and lookup; the cache and audit log are shared, rows and lines keyed by space.
+            own = BacklogClient(other, cache, transport=transport, retry=retry)
+            others[other.space] = AppState(other, own, cache, Lookup(own), now, audit)
+        if others:
+            state = replace(state, others=others)
         if settings.per_user_keys:
             # One pool for every user's client: the key is per request, so connections need not be.
             users = PerUser(state, lambda own: BacklogClient(own, cache, transport=transport, retry=retry, pool=client))
@@ -177,6 +193,8 @@ async def open_state(
     finally:
         if users is not None:
             await users.aclose()
+        for other_state in others.values():
+            await other_state.client.aclose()
         await client.aclose()
         if cache is not None:
             await cache.close()

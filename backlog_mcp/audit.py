@@ -79,10 +79,13 @@ class AuditLog:
         texts: Mapping[str, str] | None = None,
         detail: str = "",
         user: str | None = None,
+        space: str | None = None,
     ) -> None:
-        """`user`: per-user HTTP mode, a short hash of whose key made the attempt (never the key)."""
+        """`user`: per-user HTTP mode, a short hash of whose key made the attempt (never the key);
+        `space`: with several spaces configured, the one written to."""
         line: dict[str, Any] = {
             "time": datetime.now(UTC).isoformat(timespec="seconds"),
+            **({"space": space} if space else {}),
             **({"user": user} if user else {}),
             "tool": tool,
             "outcome": outcome,

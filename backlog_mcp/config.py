@@ -7,15 +7,40 @@ working directory's `.env` because MCP clients start servers in arbitrary direct
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
+
+from backlog_mcp.env_values import (
+    TOOLSETS,
+    WRITE_LEVELS,
+    ConfigError,
+    flag,
+    name_list,
+    normalise_domain,
+    number,
+    project_levels,
+    toolset_names,
+    upload_folders,
+)
+
+__all__ = [
+    "TOOLSETS",
+    "WRITE_LEVELS",
+    "ConfigError",
+    "Settings",
+    "default_cache_path",
+    "load_settings",
+    "normalise_domain",
+    "read_environment",
+    "settings_from_env",
+]  # fmt: skip
 
 DEFAULT_ISSUE_TTL = 60.0
 DEFAULT_METADATA_TTL = 3600.0
@@ -25,18 +50,6 @@ DEFAULT_TOOL_DEADLINE = 60.0
 DEFAULT_MAX_CONCURRENCY = 8  # requests in flight at once: a cold call fans out to about 6-8
 DEFAULT_ATTACHMENT_CAP = 4 * 2**20  # bytes; an image's base64 must stay under clients' 5 MB limits
 DEFAULT_UPLOAD_CAP = 10 * 2**20  # bytes of one upload (BACKLOG_UPLOAD_MAX_BYTES); Backlog's own limit is per plan
-
-_HOST_RE = re.compile(r"^[A-Za-z0-9.-]+(:\d{1,5})?$")
-_IPV6_RE = re.compile(r"^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
-_PROJECT_KEY_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,24}$")
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
-
-# Backlog's areas; every tool belongs to one (`BACKLOG_TOOLSETS` picks among them).
-TOOLSETS = ("space", "projects", "issues", "wiki", "documents", "git", "notifications")
-
-
-class ConfigError(Exception):
-    """A missing or malformed setting; the message names the variable and the fix."""
 
 
 def _mask(secret: str) -> str:
@@ -73,6 +86,9 @@ class Settings:
     http_open: bool = False  # HTTP: `BACKLOG_HTTP_TOKEN=off`, no token on loopback (else one is made per run)
     http_hosts: tuple[str, ...] = ()  # HTTP: extra Host headers accepted (a load balancer's name)
     http_origins: tuple[str, ...] = ()  # HTTP: extra Origins accepted
+    # Several spaces (`BACKLOG_SPACES`): this space's name, and every space's settings (this one first).
+    space: str = ""
+    spaces: tuple[Settings, ...] = field(default=(), repr=False)
 
     def __repr__(self) -> str:
         return (
@@ -119,122 +135,6 @@ def default_cache_path(env: Mapping[str, str]) -> Path:
     return Path(base) / "backlog-mcp" / "cache.sqlite3"
 
 
-def _masked(raw: str) -> str:
-    """A configured URL as an error may repeat it: user info, query and fragment hidden (they may hold secrets)."""
-    scheme, sep, rest = raw.partition("://")
-    if not sep:
-        scheme, rest = "", raw
-    host_part, slash, path = rest.partition("/")
-    if "@" in host_part:  # user info, with or without a scheme: everything up to the last "@"
-        host_part = "***@" + host_part.rpartition("@")[2]
-    text = (f"{scheme}://" if sep else "") + host_part + slash + path
-    return repr(re.sub(r"[?#].*", "?***", text, flags=re.S)[:200])
-
-
-def normalise_domain(raw: str) -> str:
-    """Turn `space.backlog.com`, `https://space.backlog.jp/` or a full URL into one base URL.
-
-    Raises:
-        ConfigError: the value has no usable host, an unsupported scheme, a bad port, or control characters.
-    """
-    value = raw.strip()
-    hint = "use e.g. BACKLOG_DOMAIN=yourspace.backlog.com or a full URL such as http://127.0.0.1:8123"
-    if not value:
-        raise ConfigError(f"BACKLOG_DOMAIN is empty; {hint}")
-    if any(ord(c) < 32 or ord(c) == 127 or c.isspace() for c in value):
-        # Never strip them: urlsplit would, and `acme.backlog.com\n.evil.com` would become another host.
-        raise ConfigError(f"BACKLOG_DOMAIN={_masked(raw)} contains spaces or control characters; {hint}")
-    if "://" not in value:
-        value = f"https://{value}"
-    try:
-        parts = urlsplit(value)
-    except ValueError:  # e.g. an unclosed IPv6 bracket
-        raise ConfigError(f"BACKLOG_DOMAIN={_masked(raw)} is not a host name or http(s) URL; {hint}") from None
-    if parts.query or parts.fragment or "@" in parts.netloc:
-        raise ConfigError(f"BACKLOG_DOMAIN={_masked(raw)} must not carry credentials, a query or a fragment; {hint}")
-    try:
-        port = parts.port
-    except ValueError:
-        port = -1
-    host_ok = bool(parts.hostname) and (_HOST_RE.match(parts.netloc) or _IPV6_RE.match(parts.netloc))
-    if parts.scheme not in ("http", "https") or not host_ok or port == -1 or port == 0:
-        raise ConfigError(f"BACKLOG_DOMAIN={_masked(raw)} is not a host name or http(s) URL; {hint}")
-    path = parts.path.rstrip("/")
-    path = path.removesuffix("/api/v2")
-    return f"{parts.scheme}://{parts.netloc.lower()}{path}"
-
-
-def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float = 0.0, unit: str = "seconds") -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-        if not math.isfinite(value):
-            raise ValueError(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number of {unit}; e.g. {name}={default:g}") from None
-    if value < minimum:
-        raise ConfigError(f"{name}={raw!r} must be at least {minimum:g}; e.g. {name}={default:g}")
-    return value
-
-
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if raw in _TRUE:
-        return True
-    if raw in _FALSE:
-        return False
-    raise ConfigError(f"{name}={raw!r} must be 1 or 0 (true/false); e.g. {name}=1")
-
-
-def name_list(raw: str | None) -> frozenset[str] | None:
-    """`a, b,c` as a set; None when the value is absent or blank (no filter)."""
-    names = frozenset(part.strip() for part in (raw or "").split(",") if part.strip())
-    return names or None
-
-
-WRITE_LEVELS = ("read", "comment", "write")  # each allows what the ones before it do
-
-
-def _projects(raw: str | None, source: str) -> tuple[frozenset[str] | None, dict[str, str]]:
-    """The allowed keys, and each key's write level (`KEY:comment`); a bare key may write."""
-    if raw is None:
-        return None, {}
-    entries = [part.strip() for part in raw.split(",") if part.strip()]
-    if not entries:
-        # Set but empty (",", " "): a mistake, never "every project" (which would make all of them writable).
-        raise ConfigError(
-            f"{source} is set but names no project; list the keys, e.g. {source}=ORBIT,NOVA, "
-            "or remove it to allow every project"
-        )
-    levels: dict[str, str] = {}
-    for entry in entries:
-        key, _, level = entry.partition(":")
-        key, level = key.strip().upper(), level.strip().lower() or "write"
-        if key in levels:
-            raise ConfigError(f"{source} names {key[:40]} twice; give each project once, e.g. {source}={key}:comment")
-        if not _PROJECT_KEY_RE.match(key):
-            raise ConfigError(f"{source} has {key[:40]!r}, which is not a project key; e.g. {source}=ORBIT,NOVA")
-        if level not in WRITE_LEVELS:
-            raise ConfigError(
-                f"{source} gives {key} the level {level[:20]!r}; valid levels: {', '.join(WRITE_LEVELS)}, "
-                f"e.g. {source}={key}:comment"
-            )
-        levels[key] = level
-    return frozenset(levels), levels
-
-
-def _toolsets(raw: str | None, source: str) -> frozenset[str] | None:
-    names = name_list(raw)
-    if names is None:
-        return None
-    unknown = sorted(names - set(TOOLSETS))
-    if unknown:
-        raise ConfigError(f"{source} names unknown toolset {unknown[0][:40]!r}; valid toolsets: {', '.join(TOOLSETS)}")
-    return names
-
-
 def read_environment(
     environ: Mapping[str, str], env_file: str | None = None, cwd: Path | None = None
 ) -> dict[str, str]:
@@ -258,17 +158,7 @@ def read_environment(
     return merged
 
 
-def _upload_roots(raw: str | None) -> tuple[Path, ...]:
-    """`BACKLOG_UPLOAD_ROOTS` (colon-separated folders) as resolved real paths; each must be a folder."""
-    roots = []
-    for part in (raw or "").split(":"):
-        if not part.strip():
-            continue
-        root = Path(part.strip()).expanduser()
-        if not root.is_absolute() or not root.is_dir():
-            raise ConfigError(f"BACKLOG_UPLOAD_ROOTS: {part.strip()!r} is not an absolute path to a folder")
-        roots.append(root.resolve())
-    return tuple(roots)
+_SPACE_NAME = re.compile(r"[a-z][a-z0-9_]{0,29}")
 
 
 def settings_from_env(
@@ -283,11 +173,69 @@ def settings_from_env(
 ) -> Settings:
     """Validate the merged environment into `Settings`; command-line values beat the environment.
 
+    With `BACKLOG_SPACES=acme,client`, each named space has its own `BACKLOG_SPACE_<NAME>_DOMAIN`,
+    `_API_KEY`, and optionally `_PROJECTS` and `_READ_ONLY`; the answer is the default space's
+    settings (`BACKLOG_DEFAULT_SPACE`, else the first), with every space in `spaces`.
+
     Raises:
         ConfigError: the first missing or malformed variable.
     """
+    flags: dict[str, Any] = {
+        "cache_path": cache_path, "no_cache": no_cache, "read_only": read_only, "toolsets": toolsets, "tools": tools
+    }  # fmt: skip
+    raw_names = env.get("BACKLOG_SPACES", "").strip()
+    if not raw_names:
+        return _one_space(env, projects=projects, **flags)
+    names = [name.strip().lower() for name in raw_names.split(",") if name.strip()]
+    bad = [name for name in names if not _SPACE_NAME.fullmatch(name)]
+    if bad or len(set(names)) != len(names):
+        raise ConfigError(
+            f"BACKLOG_SPACES={raw_names!r}: names are distinct, lower-case letters, digits and _, e.g. acme,client"
+        )
+    if flag(env, "BACKLOG_HTTP_PER_USER_KEYS"):
+        raise ConfigError("BACKLOG_SPACES and BACKLOG_HTTP_PER_USER_KEYS cannot be combined; choose one")
+    default = env.get("BACKLOG_DEFAULT_SPACE", "").strip().lower() or names[0]
+    if default not in names:
+        raise ConfigError(f"BACKLOG_DEFAULT_SPACE={default!r} is not one of BACKLOG_SPACES ({', '.join(names)})")
+    spaces = []
+    for name in [default, *(n for n in names if n != default)]:
+        prefix = f"BACKLOG_SPACE_{name.upper()}_"
+        own = {k: v for k, v in env.items() if k not in ("BACKLOG_DOMAIN", "BACKLOG_API_KEY", "BACKLOG_PROJECTS")}
+        for var in ("DOMAIN", "API_KEY"):
+            if not env.get(prefix + var, "").strip():
+                raise ConfigError(f"{prefix}{var} is not set; space {name!r} of BACKLOG_SPACES needs it")
+            own[f"BACKLOG_{var}"] = env[prefix + var]
+        own_projects = env.get(prefix + "PROJECTS", env.get("BACKLOG_PROJECTS"))
+        if own_projects is not None:
+            own["BACKLOG_PROJECTS"] = own_projects
+        if flag(env, prefix + "READ_ONLY"):
+            own["BACKLOG_READ_ONLY"] = "1"
+        try:
+            one = _one_space(own, projects=projects if name == default else None, **flags)
+        except ConfigError as exc:
+            raise ConfigError(f"space {name!r}: {exc}") from None
+        spaces.append(replace(one, space=name))
+    if len(spaces) == 1:  # one space, however configured, is served exactly as BACKLOG_DOMAIN's would be
+        return replace(spaces[0], space="")
+    chosen = tuple(spaces)
+    # Each space knows them all (its `get_myself` lists them); the default's list carries the linked ones.
+    linked = tuple(replace(one, spaces=chosen) for one in chosen)
+    return replace(linked[0], spaces=linked)
+
+
+def _one_space(
+    env: Mapping[str, str],
+    *,
+    cache_path: Path | None = None,
+    no_cache: bool = False,
+    read_only: bool = False,
+    projects: str | None = None,
+    toolsets: str | None = None,
+    tools: str | None = None,
+) -> Settings:
+    """One space's settings from the environment."""
     api_key = env.get("BACKLOG_API_KEY", "").strip()
-    per_user_keys = _flag(env, "BACKLOG_HTTP_PER_USER_KEYS")
+    per_user_keys = flag(env, "BACKLOG_HTTP_PER_USER_KEYS")
     if not api_key and per_user_keys:
         api_key = "-"  # never sent: every request brings its own key (the server refuses one without)
     if not api_key:
@@ -312,9 +260,9 @@ def settings_from_env(
         raw_path = env.get("BACKLOG_CACHE_PATH", "").strip()
         path = cache_path or (Path(raw_path).expanduser() if raw_path else default_cache_path(env))
     allowed, levels = (
-        _projects(projects, "--projects")
+        project_levels(projects, "--projects")
         if projects is not None
-        else _projects(env.get("BACKLOG_PROJECTS"), "BACKLOG_PROJECTS")
+        else project_levels(env.get("BACKLOG_PROJECTS"), "BACKLOG_PROJECTS")
     )
     http_open = env.get("BACKLOG_HTTP_TOKEN", "").strip().lower() == "off"
     concurrency_raw = env.get("BACKLOG_MAX_CONCURRENCY", "").strip() or str(DEFAULT_MAX_CONCURRENCY)
@@ -325,18 +273,18 @@ def settings_from_env(
         base_url=base_url,
         user_id=user_id,
         cache_path=path,
-        issue_ttl=_number(env, "BACKLOG_CACHE_TTL", DEFAULT_ISSUE_TTL),
-        metadata_ttl=_number(env, "BACKLOG_METADATA_TTL", DEFAULT_METADATA_TTL),
-        stale_grace=_number(env, "BACKLOG_STALE_GRACE", DEFAULT_STALE_GRACE),
-        timeout=_number(env, "BACKLOG_TIMEOUT", DEFAULT_TIMEOUT, minimum=0.1),
-        tool_deadline=_number(env, "BACKLOG_TOOL_DEADLINE", DEFAULT_TOOL_DEADLINE, minimum=1.0),
+        issue_ttl=number(env, "BACKLOG_CACHE_TTL", DEFAULT_ISSUE_TTL),
+        metadata_ttl=number(env, "BACKLOG_METADATA_TTL", DEFAULT_METADATA_TTL),
+        stale_grace=number(env, "BACKLOG_STALE_GRACE", DEFAULT_STALE_GRACE),
+        timeout=number(env, "BACKLOG_TIMEOUT", DEFAULT_TIMEOUT, minimum=0.1),
+        tool_deadline=number(env, "BACKLOG_TOOL_DEADLINE", DEFAULT_TOOL_DEADLINE, minimum=1.0),
         max_concurrency=int(concurrency_raw),
         attachment_cap=int(
-            _number(env, "BACKLOG_ATTACHMENT_MAX_BYTES", DEFAULT_ATTACHMENT_CAP, minimum=1024, unit="bytes")
+            number(env, "BACKLOG_ATTACHMENT_MAX_BYTES", DEFAULT_ATTACHMENT_CAP, minimum=1024, unit="bytes")
         ),
-        upload_roots=_upload_roots(env.get("BACKLOG_UPLOAD_ROOTS")),
-        upload_cap=int(_number(env, "BACKLOG_UPLOAD_MAX_BYTES", DEFAULT_UPLOAD_CAP, minimum=1, unit="bytes")),
-        read_only=read_only or _flag(env, "BACKLOG_READ_ONLY"),
+        upload_roots=upload_folders(env.get("BACKLOG_UPLOAD_ROOTS")),
+        upload_cap=int(number(env, "BACKLOG_UPLOAD_MAX_BYTES", DEFAULT_UPLOAD_CAP, minimum=1, unit="bytes")),
+        read_only=read_only or flag(env, "BACKLOG_READ_ONLY"),
         projects=allowed,
         levels=levels,
         audit_path=_audit_path(env),
@@ -345,9 +293,9 @@ def settings_from_env(
         http_open=http_open,
         http_hosts=tuple(sorted(name_list(env.get("BACKLOG_HTTP_ALLOWED_HOSTS")) or ())),
         http_origins=tuple(sorted(name_list(env.get("BACKLOG_HTTP_ALLOWED_ORIGINS")) or ())),
-        toolsets=_toolsets(toolsets, "--toolsets")
+        toolsets=toolset_names(toolsets, "--toolsets")
         if toolsets
-        else _toolsets(env.get("BACKLOG_TOOLSETS"), "BACKLOG_TOOLSETS"),
+        else toolset_names(env.get("BACKLOG_TOOLSETS"), "BACKLOG_TOOLSETS"),
         tools=name_list(tools) or name_list(env.get("BACKLOG_TOOLS")),
     )
 

@@ -44,6 +44,12 @@ def instructions(specs: Sequence[ToolSpec], settings: Settings) -> str:
             "2026-11-20 (use that for 'yesterday' or 'this week'); writes reset when the server stops. "
             'A term found across issues, wiki, documents and pull requests: "tile cache".'
         )
+    if settings.spaces:
+        names = ", ".join(f"{s.space} ({s.base_url})" for s in settings.spaces)
+        lines.append(
+            f"Spaces: {names}; the first is the default. Every tool takes `space`; a project or issue key "
+            "found in exactly one space needs none."
+        )
     if settings.read_only:
         lines.append("This server is read-only: it cannot change anything in Backlog.")
     if settings.projects is not None:
@@ -71,7 +77,7 @@ def build_server(
 
     chosen, held = select(TOOLS, settings)
     server = BacklogServer(
-        entries(chosen),
+        entries(chosen, tuple(space.space for space in settings.spaces)),
         held,
         frozenset(spec.name for spec in TOOLS if spec.kind is not Kind.READ),
         name="backlog",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from backlog_mcp.render.text import approx_tokens, cell, fit, inline, item, plural
@@ -16,8 +17,11 @@ ROLES = {
 }
 
 
-def render_myself(user: dict[str, Any], space: dict[str, Any], base_url: str, *, demo: str = "") -> str:
-    """Who and where; `demo` (when set) says this is the bundled sample space, not a real one."""
+def render_myself(
+    user: dict[str, Any], space: dict[str, Any], base_url: str, *, demo: str = "", spaces: Sequence[str] = ()
+) -> str:
+    """Who and where; `demo` (when set) says this is the bundled sample space, not a real one;
+    `spaces`: every space this server serves (as `name (url)`), when several."""
     role = ROLES.get(user.get("roleType", 0), f"role {inline(user.get('roleType'))}")
     lines = [
         *([f"**Demo:** {demo}"] if demo else []),
@@ -28,6 +32,10 @@ def render_myself(user: dict[str, Any], space: dict[str, Any], base_url: str, *,
         f"Space timezone: {item(space.get('timezone') or 'UTC')}; "
         f"default text formatting: {inline(space.get('textFormattingRule', 'markdown'))}.",
     ]
+    if spaces:
+        lines.append(
+            f"Spaces on this server (the first is the default; pass `space` for another): {'; '.join(spaces)}."
+        )
     return "\n".join(lines)
 
 

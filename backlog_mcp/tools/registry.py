@@ -101,10 +101,12 @@ class Entry:
 
     spec: ToolSpec
     meta: FuncMetadata
+    spaces: tuple[str, ...] = ()  # several spaces configured: every tool takes `space`
 
     @property
     def accepted(self) -> frozenset[str]:
-        return frozenset(field.alias or name for name, field in self.meta.arg_model.model_fields.items())
+        names = frozenset(field.alias or name for name, field in self.meta.arg_model.model_fields.items())
+        return names | {"space"} if self.spaces else names
 
     @functools.cached_property
     def lists(self) -> frozenset[str]:
@@ -114,6 +116,8 @@ class Entry:
 
     def tool(self) -> Tool:
         schema = compact_schema(self.meta.arg_model.model_json_schema(by_alias=True), self.spec.hidden)
+        if self.spaces:  # only then: with one space, tools/list stays as it was, byte for byte
+            schema.setdefault("properties", {})["space"] = {"type": "string"}  # the names: in the instructions
         return Tool(
             fn=self.spec.fn,
             name=self.spec.name,
@@ -215,6 +219,7 @@ class Entry:
             tool=self.spec.name,
             outcome=outcome,
             user=key_identity(app.settings.api_key)[:12] if app.settings.per_user_keys else None,
+            space=app.settings.space or None,
             project=notes.get("project") or project_named(arguments or {}),
             target=notes.get("target"),
             fields=notes.get("fields", ()),
@@ -245,8 +250,8 @@ def project_named(arguments: Mapping[str, Any]) -> str | None:
     return key_like(raw) if isinstance(raw, str) else None
 
 
-def entries(specs: Sequence[ToolSpec]) -> list[Entry]:
-    return [Entry(spec, func_metadata(spec.fn, skip_names=["call"], structured_output=False)) for spec in specs]
+def entries(specs: Sequence[ToolSpec], spaces: tuple[str, ...] = ()) -> list[Entry]:
+    return [Entry(spec, func_metadata(spec.fn, skip_names=["call"], structured_output=False), spaces) for spec in specs]
 
 
 class BacklogServer(MCPServer[AppState]):
@@ -278,7 +283,10 @@ class BacklogServer(MCPServer[AppState]):
                 f"{', '.join(valid)}."
             )
         app = self.state_for(context)
-        answer = await entry.run(app, arguments if isinstance(arguments, Mapping) else {})
+        given = dict(arguments) if isinstance(arguments, Mapping) else {}
+        if app.others:
+            app = await in_space(app, given.pop("space", None), given)
+        answer = await entry.run(app, given)
         return CallToolResult(content=blocks(answer), is_error=False)
 
     def state_for(self, context: Context[AppState, Any]) -> AppState:
@@ -325,6 +333,34 @@ class BacklogServer(MCPServer[AppState]):
         from mcp.types import CompleteRequestParams
 
         self._lowlevel_server.add_request_handler("completion/complete", CompleteRequestParams, handler)
+
+
+async def in_space(app: AppState, named: Any, arguments: Mapping[str, Any]) -> AppState:
+    """The space a call is for: the one named; else the one holding the project its key names; else the default.
+
+    Raises:
+        ToolError: an unknown space, or a project key found in several spaces (the answer names them).
+    """
+    names = app.space_names
+    if named is not None:
+        if named not in names:
+            raise ToolError(f'Unknown space "{shown(str(named), 40)}". Spaces: {", ".join(names)}.')
+        return app.in_space(str(named))
+    key = project_named(arguments)
+    if not key:
+        return app
+    holding = []
+    for name in names:
+        state = app.in_space(name)
+        try:
+            keys = {str(p.get("projectKey")) for p in await state.client.projects()}
+        except BacklogError:
+            continue  # a space that cannot answer now does not hold it, as far as this call can tell
+        if key in keys:
+            holding.append(name)
+    if len(holding) > 1:
+        raise ToolError(f"{key} is a project in several spaces ({', '.join(holding)}); pass space= one of them.")
+    return app.in_space(holding[0]) if holding else app
 
 
 def blocks(answer: Answer) -> list[ContentBlock]:

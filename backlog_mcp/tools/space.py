@@ -22,8 +22,11 @@ DEMO_NOTE = (
 
 async def get_myself(call: Call) -> str:
     """Which Backlog user and space the API key belongs to: the connection check, and who `me` is."""
-    user, space = await gather(call.app.client.myself(), call.app.client.space())
-    return render_myself(user, space, call.app.settings.base_url, demo=DEMO_NOTE if call.app.settings.demo else "")
+    app = call.app
+    user, space = await gather(app.client.myself(), app.client.space())
+    spaces = [f"{s.space} ({s.base_url})" for s in app.settings.spaces]
+    demo = DEMO_NOTE if app.settings.demo else ""
+    return render_myself(user, space, app.settings.base_url, demo=demo, spaces=spaces)
 
 
 async def get_users_by_project(
