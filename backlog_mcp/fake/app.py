@@ -38,6 +38,7 @@ from backlog_mcp.fake.protocol import (
     single,
 )
 from backlog_mcp.fake.pull_requests import PullRequestRoutes
+from backlog_mcp.fake.roles import refusal
 from backlog_mcp.fake.routes import route_table
 from backlog_mcp.fake.sample import build_space
 from backlog_mcp.fake.search import SearchRoutes
@@ -117,6 +118,9 @@ class FakeBacklog(
         query = [(k, v) for k, v in query if k != "apiKey"]
         request = Request(method, path, query, form, user_id, files)
         self.requests.append(request)
+        refused = refusal(int(self.space.users[user_id].get("roleType") or 2), user_id, method, path, query)
+        if refused is not None:
+            return refused.status, envelope(refused.message, refused.code), []
 
         limit_headers, limited = self._count(user_id, _bucket(method, path))
         if limited:

@@ -60,7 +60,10 @@ def describe(exc: BacklogError, base_url: str, *, own_key: bool = False) -> str:
                 f"or belongs to another space than {base_url}; the user must fix the server configuration."
             )
         case ForbiddenError():
-            return f"This Backlog user may not access that (HTTP 403).{backlog_says} Ask a project administrator."
+            return (
+                f"This Backlog user's role or project membership does not allow that (HTTP 403).{backlog_says} "
+                "Ask a space or project administrator if it should."
+            )
         case NotFoundError():
             return "Not found: it does not exist, or this server may not show it. Check the key, name or id."
         case BadRequestError():

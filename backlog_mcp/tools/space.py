@@ -8,6 +8,7 @@ from pydantic import Field
 
 from backlog_mcp.args import Text
 from backlog_mcp.client import JSONObject
+from backlog_mcp.errors import ForbiddenError
 from backlog_mcp.lookup import gather
 from backlog_mcp.matching import norm
 from backlog_mcp.render.space import render_myself, render_users
@@ -48,8 +49,15 @@ async def get_users_by_project(
         users = list({int(u["id"]): u for members in lists for u in members}.values())
         scope = "Members of " + ", ".join(item(p["projectKey"]) for p in projects)
     else:
-        users = await client.users()
-        scope = "Users of the space"
+        try:
+            users = await client.users()
+            scope = "Users of the space"
+        except ForbiddenError:
+            # Backlog keeps the space's user list from guests: the people of the projects they can see.
+            projects = await client.projects()
+            lists = await gather(*(client.project_list(p["projectKey"], "users") for p in projects))
+            users = list({int(u["id"]): u for members in lists for u in members}.values())
+            scope = "Members of the projects this user can see (this Backlog role may not list the whole space)"
     if name and name.strip():
         wanted = norm(name)
         users = [u for u in users if wanted in norm(str(u.get("name", ""))) or wanted in norm(str(u.get("userId", "")))]
