@@ -414,3 +414,29 @@ async def test_the_client_itself_keeps_notification_writes_to_the_allow_list(
     finally:
         await client.aclose()
     assert writes(fake) == []
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("tool", "args"),
+    [
+        ("create_milestone", {"project_key": "ORBIT", "name": "X"}),
+        ("update_milestone", {"project_key": "ORBIT", "milestone": "Sprint 14", "archived": True}),
+        ("add_document", {"project_key": "ORBIT", "title": "X", "content": "y"}),
+        (
+            "create_pull_request",
+            {"project_key": "ORBIT", "repository": "ios", "branch": "b", "summary": "s", "description": "d"},
+        ),
+        ("update_pull_request", {"project_key": "ORBIT", "repository": "ios", "number": 1, "comment": "c"}),
+        ("upload_attachment", {"issue_key": "ORBIT-1", "path": "x.txt"}),
+    ],
+)
+async def test_the_new_writes_refuse_above_the_projects_level_even_as_dry_runs(
+    fake: FaultyBacklog, settings: Settings, tool: str, args: dict[str, object]
+) -> None:
+    reading = dataclasses.replace(settings, projects=frozenset({"ORBIT"}), levels={"ORBIT": "read"})
+    server = build_server(reading, transport=httpx.ASGITransport(app=fake), retry=FAST_RETRY, now=lambda: REFERENCE_NOW)
+    async with Client(server) as client:
+        refused = await client.call_tool(tool, {**args, "dry_run": True})
+    assert refused.is_error and "at level 'read'" in text_of(refused), text_of(refused)
+    assert all(r.method == "GET" for r in fake.requests)
