@@ -30,19 +30,29 @@ class LocalFile:
         return len(self.content)
 
 
-def read_local(raw: str, roots: tuple[Path, ...], cap: int) -> LocalFile:
+def _inside(path: Path, folders: tuple[Path, ...]) -> bool:
+    return any(path == folder or path.is_relative_to(folder) for folder in folders)
+
+
+def read_local(raw: str, roots: tuple[Path, ...], cap: int, private: tuple[Path, ...] = ()) -> LocalFile:
     """The file at `raw` (absolute, or relative to the first folder), if it may be uploaded.
 
+    `private`: files never uploaded even inside a root (the server's own cache, audit log and key);
+    nor is a `.env` file (it holds the API key).
+
     Raises:
-        UsageError: uploads are off, the path leads outside the folders, or is not a regular file
-            there, or the file is bigger than `cap`.
+        UsageError: uploads are off, the path leads outside the folders (or to a private file), is
+            not a regular file there, has other hard links, or is bigger than `cap`.
     """
     if not roots:
         raise UsageError("Uploads are off on this server; its operator enables them with BACKLOG_UPLOAD_ROOTS.")
+    if "\x00" in raw:
+        raise UsageError("The path holds a NUL character; pass a file's path.")
     folders = ", ".join(str(root) for root in roots)
     given = Path(raw.strip()).expanduser()
     real = Path(os.path.realpath(given if given.is_absolute() else roots[0] / given))
-    if not any(real == root or real.is_relative_to(root) for root in roots):
+    hidden = real.name.startswith(".env") or real in {Path(os.path.realpath(p)) for p in private}
+    if not _inside(real, roots) or hidden:
         raise UsageError(f'"{shown(raw)}" is outside the folders files may be uploaded from ({folders}).')
     try:
         before = os.stat(real)
@@ -59,8 +69,17 @@ def read_local(raw: str, roots: tuple[Path, ...], cap: int) -> LocalFile:
     except OSError as exc:
         raise UsageError(f'"{shown(raw)}" cannot be read ({exc.strerror}).') from None
     with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+        opened = os.fstat(handle.fileno())
+        if not stat.S_ISREG(opened.st_mode):
             raise UsageError(f'"{shown(raw)}" is not a regular file.')
+        if opened.st_nlink > 1:  # a hard link made inside a folder may name a file from anywhere
+            raise UsageError(f'"{shown(raw)}" has other hard links; copy the file into the folder instead.')
+        # What was opened, not what was checked: a folder on the way swapped for a link since is caught here.
+        where = Path(f"/proc/self/fd/{handle.fileno()}")
+        if where.exists() and not _inside(Path(os.readlink(where)), roots):
+            raise UsageError(f'"{shown(raw)}" is outside the folders files may be uploaded from ({folders}).')
+        if not where.exists() and (opened.st_dev, opened.st_ino) != (before.st_dev, before.st_ino):
+            raise UsageError(f'"{shown(raw)}" changed while it was opened; try again.')
         content = handle.read(cap + 1)
     if len(content) > cap:
         raise UsageError(f'"{shown(raw)}" is over {fmt_size(cap)}; uploads are capped there.')

@@ -104,3 +104,20 @@ async def test_an_unknown_parent_lists_the_closest_paths(mcp: Client, fake: Faul
     )
     assert result.is_error and '"Meeting notes"' in text_of(result)
     assert all(r.method == "GET" for r in fake.requests)
+
+
+async def test_a_repeated_title_asks_for_the_parents_id(mcp: Client, fake: FaultyBacklog) -> None:
+    first = text_of(await mcp.call_tool("add_document", {"project_key": "ORBIT", "title": "Specs", "content": "again"}))
+    again = await mcp.call_tool(
+        "add_document", {"project_key": "ORBIT", "title": "x", "content": "y", "parent": "Specs"}
+    )
+    assert (
+        again.is_error
+        and "Several documents are called" in text_of(again)
+        and "Pass parent as its id" in text_of(again)
+    )
+    new_id = first.split("Added document ")[1].split(" ")[0]
+    by_id = text_of(
+        await mcp.call_tool("add_document", {"project_key": "ORBIT", "title": "x", "content": "y", "parent": new_id})
+    )
+    assert by_id.startswith("Added document ") and "- Under: Specs" in by_id

@@ -77,3 +77,12 @@ async def test_a_project_below_write_level_refuses_even_a_dry_run(
         refused = await client.call_tool("create_milestone", {"project_key": "ORBIT", "name": "X", "dry_run": True})
     assert refused.is_error and "needs 'write'" in text_of(refused)
     assert writes(fake) == []
+
+
+async def test_a_rename_made_elsewhere_is_not_undone(mcp: Client, fake: FaultyBacklog) -> None:
+    assert "Sprint 14" in text_of(await mcp.call_tool("get_project", {"project_key": "ORBIT"}))  # now cached
+    version = next(v for v in fake.space.projects[104].versions if v["name"] == "Sprint 14")
+    version["name"] = "Sprint 14 (renamed in Backlog)"
+    done = await mcp.call_tool("update_milestone", {"project_key": "ORBIT", "milestone": "Sprint 14", "archived": True})
+    assert not done.is_error
+    assert dict(fake.requests[-1].form)["name"] == "Sprint 14 (renamed in Backlog)" and version["archived"] is True

@@ -96,3 +96,20 @@ def test_roots_must_be_absolute_folders(tmp_path: Path) -> None:
     for bad in ("relative/dir", str(tmp_path / "missing")):
         with pytest.raises(ConfigError, match="BACKLOG_UPLOAD_ROOTS"):
             settings_from_env({**env, "BACKLOG_UPLOAD_ROOTS": bad})
+
+
+async def test_hard_links_secrets_and_nul_are_refused(
+    uploader: Client, fake: FaultyBacklog, roots: Path, tmp_path: Path
+) -> None:
+    os.link(tmp_path / "secret.txt", roots / "linked.txt")  # a hard link names the outside file's bytes
+    (roots / ".env").write_text("BACKLOG_API_KEY=secret")
+    for path, why in (("linked.txt", "hard links"), (".env", "outside the folders"), ("a\x00b", "NUL")):
+        result = await uploader.call_tool("upload_attachment", {"issue_key": "ORBIT-7", "path": path})
+        assert result.is_error and why in text_of(result), (path, text_of(result))
+    assert fake.requests == []  # refused before any request, not only before any write
+
+
+async def test_the_audit_line_names_the_file_that_left(uploader: Client, tmp_path: Path) -> None:
+    assert not (await uploader.call_tool("upload_attachment", {"issue_key": "ORBIT-7", "path": "report.pdf"})).is_error
+    line = json.loads((tmp_path / "audit.jsonl").read_text().splitlines()[-1])
+    assert (line["outcome"], line["object"]) == ("done", "ORBIT-7 file report.pdf (2009 bytes)")

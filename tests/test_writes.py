@@ -432,9 +432,12 @@ async def test_the_client_itself_keeps_notification_writes_to_the_allow_list(
     ],
 )
 async def test_the_new_writes_refuse_above_the_projects_level_even_as_dry_runs(
-    fake: FaultyBacklog, settings: Settings, tool: str, args: dict[str, object]
+    fake: FaultyBacklog, settings: Settings, tool: str, args: dict[str, object], tmp_path: Path
 ) -> None:
-    reading = dataclasses.replace(settings, projects=frozenset({"ORBIT"}), levels={"ORBIT": "read"})
+    (tmp_path / "x.txt").write_text("x")  # a file that may be uploaded: the level is what refuses
+    reading = dataclasses.replace(
+        settings, projects=frozenset({"ORBIT"}), levels={"ORBIT": "read"}, upload_roots=(tmp_path.resolve(),)
+    )
     server = build_server(reading, transport=httpx.ASGITransport(app=fake), retry=FAST_RETRY, now=lambda: REFERENCE_NOW)
     async with Client(server) as client:
         refused = await client.call_tool(tool, {**args, "dry_run": True})

@@ -10,6 +10,12 @@ from backlog_mcp.errors import BadResponseError
 class MilestoneEndpoints(Scoped):
     """Version and milestone writes (one list in Backlog); the project's list and issues showing them go stale."""
 
+    async def milestones_now(self, project_key: str) -> list[JSONObject]:
+        """The project's versions as Backlog has them now (not the cached list): an update sends the name back."""
+        if not self.allows_key(project_key):
+            raise self._denied("project", f"/projects/{segment(project_key)}")
+        return await self.get_list(f"/projects/{segment(project_key)}/versions", ttl=0)
+
     async def create_milestone(self, project_key: str, form: Params) -> JSONObject:
         return await self._write_version("POST", project_key, f"/projects/{segment(project_key)}/versions", form)
 

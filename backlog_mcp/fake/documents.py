@@ -121,7 +121,7 @@ class DocumentRoutes:
 
     def add_document(self, req: Request) -> Answer:
         """POST /documents: projectId, title and content (Markdown) required; emoji, parentId, addLast."""
-        errors = [f"{name} is required." for name in ("projectId", "title") if not single(req.form, name)]
+        errors = [f"{name} is required." for name in ("projectId",) if not single(req.form, name)]
         if errors:
             raise rejected(errors)
         project = self._project(req, single(req.form, "projectId") or "")
@@ -151,10 +151,10 @@ class DocumentRoutes:
         node: JSON = {"id": doc_id, "name": document["title"], "children": [], "statusId": 1, "updated": now}
         if emoji:
             node["emoji"] = emoji
-        if single(req.form, "addLast") == "false":
-            siblings.insert(0, node)
-        else:
+        if single(req.form, "addLast") == "true":  # Backlog's default (false) puts it first
             siblings.append(node)
+        else:
+            siblings.insert(0, node)
         return 201, document, []
 
     def get_document(self, req: Request, doc_id: str) -> Answer:

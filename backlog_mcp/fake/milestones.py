@@ -34,7 +34,7 @@ class MilestoneRoutes:
             **fields,
         }
         project.versions.append(version)
-        return 201, version, []
+        return 200, version, []  # Backlog's docs: 200 OK
 
     def update_version(self, req: Request, key: str, version_id: str) -> Answer:
         project = self._project(req, key)

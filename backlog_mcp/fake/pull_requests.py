@@ -50,7 +50,7 @@ class PullRequestRoutes:
         }  # fmt: skip
         self.space.pull_requests[pr_id] = pr
         self.space.pr_comments[pr_id] = []
-        return 201, pr, []
+        return 200, pr, []  # Backlog's docs: 200 OK
 
     def update_pull_request(self, req: Request, key: str, repo: str, number: str) -> Answer:
         pr = self._pull_request(req, key, repo, number)

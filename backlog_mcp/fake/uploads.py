@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from backlog_mcp.fake.dataset import Space, change, ts
-from backlog_mcp.fake.protocol import JSON, Answer, Request, bad, multi
+from backlog_mcp.fake.protocol import JSON, Answer, HTTPFailure, Request, bad, multi
 
 MAX_UPLOAD = 100 * 2**20  # bytes; Backlog's limit depends on the plan
 
@@ -19,7 +19,7 @@ class UploadRoutes:
             raise bad("file is required.")
         name, data = part
         if len(data) > MAX_UPLOAD:
-            raise bad("The file is too large.")
+            raise HTTPFailure(400, "The file is too large.", 10)  # TooLargeFileError
         attachment_id = max([*self.space.uploads, 70_000]) + 1
         self.space.uploads[attachment_id] = {"id": attachment_id, "name": name, "size": len(data), "user": req.user_id}
         return 200, {"id": attachment_id, "name": name, "size": len(data)}, []

@@ -115,7 +115,7 @@ async def add_document(
     project_key: ProjectKey,
     title: Annotated[Text, Field(description="Document title")],
     content: Annotated[Body, Field(description="Markdown")],
-    parent: Annotated[Text | None, Field(description="Under this document: its title path, e.g. Specs/Maps")] = None,
+    parent: Annotated[Text | None, Field(description="Under this document: title path (Specs/Maps) or id")] = None,
     dry_run: DryRun = False,
 ) -> str:
     """Add a document to a project (Backlog documents cannot be updated through its API)."""
@@ -130,9 +130,16 @@ async def add_document(
     if parent and parent.strip():
         tree = await client.document_tree(key)
         paths = _paths((tree.get("activeTree") or {}).get("children") or [])
-        (index,) = resolve("document", parent.strip().strip("/"), {path: {n} for n, (path, _id) in enumerate(paths)})
-        form["parentId"] = paths[index][1]
-        rows.append(("Under", "", paths[index][0]))
+        options: dict[str, set[int]] = {}
+        for n, (path, _id) in enumerate(paths):  # titles may repeat: every document of a path is an option
+            options.setdefault(path, set()).add(n)
+        by_id = [n for n, (_path, doc_id) in enumerate(paths) if doc_id == parent.strip().lower()]
+        chosen = by_id or sorted(resolve("document", parent.strip().strip("/"), options))
+        if len(chosen) > 1:
+            ids = ", ".join(f"{paths[n][0]} (id {paths[n][1]})" for n in chosen[:10])
+            raise UsageError(f'Several documents are called "{inline(parent.strip())}": {ids}. Pass parent as its id.')
+        form["parentId"] = paths[chosen[0]][1]
+        rows.append(("Under", "", paths[chosen[0]][0]))
     call.note(project=key, target=f"new document in {key}", fields=[r[0] for r in rows], texts={"content": content})
     if dry_run:
         head = f"Would add a document to {key}:"
@@ -140,6 +147,7 @@ async def add_document(
     check = format_call(get_documents, {"project_key": key, "keyword": title.strip()[:40]})
     with unconfirmed_is_unknown(f"the new document in {key}", check):
         saved = await client.add_document(project, form)
+    call.note(target=f"document {saved.get('id')} in {key}")
     url = f"{app.settings.base_url}/document/{key}/{saved.get('id')}"
     return render_change(head=f"Added document {saved.get('id')} to {key}:", rows=rows, dry_run=False, url=url)
 

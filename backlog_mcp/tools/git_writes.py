@@ -93,6 +93,7 @@ async def create_pull_request(
     with unconfirmed_is_unknown(f"the new pull request in {key}/{repo}", check):
         saved = await client.create_pull_request(key, repo_id, form)
     number = saved.get("number")
+    call.note(target=f"{key}/{repo}#{number}")
     url = f"{app.settings.base_url}/git/{key}/{url_part(repo)}/pullRequests/{number}"
     return render_change(head=f"Opened {key}/{inline(repo)}#{number}:", rows=rows, dry_run=False, url=url)
 
@@ -116,6 +117,9 @@ async def update_pull_request(
     project = await app.lookup.project(project_key)
     key = str(project["projectKey"])
     rule = str(project.get("textFormattingRule", "markdown"))
+    summary = summary if summary and summary.strip() else None  # empty: nothing to change, not a change
+    assignee = assignee if assignee and assignee.strip() else None
+    issue_key = issue_key if issue_key and issue_key.strip() else None
     fields_given = any(v is not None for v in (summary, description, assignee, issue_key))
     client.require(key, "write" if fields_given else "comment")  # dry runs too
     if not fields_given and not (comment and comment.strip()):

@@ -69,11 +69,12 @@ async def create_milestone(
              if field in form]  # fmt: skip
     if description:
         rows.append(("Description", "", plural(len(description), "character")))
-    call.note(project=key, target=f"new milestone in {key}", fields=[r[0] for r in rows])
+    call.note(project=key, target=f"new milestone {name.strip()} in {key}", fields=[r[0] for r in rows])
     if dry_run:
         return render_change(head=f"Would add a milestone to {key}:", rows=rows, dry_run=True)
     with unconfirmed_is_unknown(f"the new milestone in {key}", format_call(get_project, {"project_key": key})):
         saved = await client.create_milestone(key, form)
+    call.note(target=f"milestone {saved.get('id')} ({name.strip()}) in {key}")
     view = await app.view(None)
     return render_change(
         head=f"Added milestone {saved.get('id')} to {key}:", rows=_saved_rows(saved, view), dry_run=False
@@ -97,7 +98,10 @@ async def update_milestone(
     key = str(project["projectKey"])
     client.require(key, "write")  # dry runs too
     (wanted,) = await app.lookup.ids(MILESTONE, [milestone], [project])
-    current = next(v for _p, v in await app.lookup.per_project([project], MILESTONE) if int(v["id"]) == wanted)
+    # Fresh, not the cached list: the name is sent back with every update, and a stale one would undo a rename.
+    current = next((v for v in await client.milestones_now(key) if int(v["id"]) == wanted), None)
+    if current is None:
+        raise UsageError(f'Milestone "{milestone}" of {key} is gone; list them with get_project(project_key="{key}").')
     view = await app.view(None)
     # Backlog's update needs the name even when it does not change.
     form: dict[str, Any] = {"name": (name or "").strip() or str(current["name"])}

@@ -30,23 +30,39 @@ async def upload_attachment(
     """Attach a local file to an issue, optionally with a new comment."""
     key = key_arg(issue_key)
     settings = call.app.settings
-    need = "comment" if comment and comment.strip() else "write"
+    comment = comment if comment and comment.strip() else None
+    need = "comment" if comment else "write"
+    # Before any request: the server's own files (cache, audit key) are never sent, even from inside a root.
+    private = tuple(
+        f
+        for p in (settings.cache_path, settings.audit_path)
+        if p is not None
+        for f in (p, p.with_name(p.name + "-wal"), p.with_name(p.name + "-shm"), p.with_name("audit.key"))
+    )
+    file = read_local(path, settings.upload_roots, settings.upload_cap, private)
     issue, project = await writable_issue(call, key, need)
     key = str(issue["issueKey"])
-    file = read_local(path, settings.upload_roots, settings.upload_cap)  # before any write
     rows = [("File", "", file.name), ("Size", "", fmt_size(file.size)), ("Type", "", file.kind)]
     text = (
         converted(comment, str(project.get("textFormattingRule", "markdown"))) if comment and need == "comment" else ""
     )
     if text:
         rows.append(("Comment", "", plural(len(text), "character")))
-    call.note(fields=[r[0] for r in rows], texts={"comment": comment or ""})
+    call.note(target=f"{key} file {file.name} ({file.size} bytes)", fields=[r[0] for r in rows],
+              texts={"comment": comment} if comment else None)  # fmt: skip
     url = f"{settings.base_url}/view/{key}"
     if dry_run:
-        return render_change(head=f"Would attach to {key}:", rows=rows, dry_run=True, url=url)
+        texts = [("Comment", text)] if text else []
+        return render_change(head=f"Would attach to {key}:", rows=rows, dry_run=True, url=url, texts=texts)
     check = format_call(get_issue_details, {"issue_key": key, "comment_count": 1})
     client = call.app.client
-    held = await client.upload(Upload(file.name, file.content, file.kind))  # held by Backlog, attached to nothing
+    try:
+        held = await client.upload(Upload(file.name, file.content, file.kind))  # held by Backlog, attached to nothing
+    except BacklogError as exc:
+        raise BacklogError(
+            f"The upload of {file.name} did not complete ({describe(exc, settings.base_url)}); nothing is on "
+            f"{key}, and calling again is safe."
+        ) from None
     try:
         with unconfirmed_is_unknown(f"attaching {file.name} to {key}", check):
             if text:
