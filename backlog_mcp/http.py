@@ -90,6 +90,10 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if scope.get("path") == "/healthz" and scope.get("method") in ("GET", "HEAD"):
+            # The process is up: for a load balancer or an orchestrator, unauthenticated, saying nothing more.
+            await _answer(send, 200, {"status": "ok"}, {"cache-control": "no-store"})
+            return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         if self.token is not None:
             scheme, _, given = headers.get("authorization", "").partition(" ")
@@ -109,7 +113,11 @@ class Guard:
 
 
 async def _refuse(send: Send, status: int, message: str, extra: dict[str, str]) -> None:
-    body = json.dumps({"error": message}).encode()
+    await _answer(send, status, {"error": message}, extra)
+
+
+async def _answer(send: Send, status: int, payload: dict[str, str], extra: dict[str, str]) -> None:
+    body = json.dumps(payload).encode()
     headers = [(b"content-type", b"application/json"), *((k.encode(), v.encode()) for k, v in extra.items())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -92,6 +92,9 @@ async def test_a_token_is_required_when_set(tmp_path: Path) -> None:
             assert bare.status_code == 401 and bare.headers["www-authenticate"] == "Bearer"
             wrong = await http.post(url, json=LIST, headers={**JSON_HEADERS, "authorization": "Bearer nope"})
             assert wrong.status_code == 401
+            # Health needs no token and says nothing but that the process is up.
+            health = await http.get(url.replace("/mcp", "/healthz"))
+            assert (health.status_code, health.json()) == (200, {"status": "ok"})
         async with connect(url, authorization="bearer s3cret-token-0123456789") as client:
             assert len((await client.list_tools()).tools) == len(TOOLS)
 
