@@ -1002,7 +1002,7 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                             "content": {"description": "Markdown", "type": "string"},
                             "parent": {
                                 "type": "string",
-                                "description": "Under this document: its title path, e.g. Specs/Maps",
+                                "description": "Under this document: title path (Specs/Maps) or id",
                             },
                             "dry_run": {
                                 "default": False,
