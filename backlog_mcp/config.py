@@ -159,6 +159,7 @@ def read_environment(
 
 
 _SPACE_NAME = re.compile(r"[a-z][a-z0-9_]{0,29}")
+_SPACE_VARIABLES = ("DOMAIN", "API_KEY", "PROJECTS", "READ_ONLY")
 
 
 def settings_from_env(
@@ -194,6 +195,15 @@ def settings_from_env(
         )
     if flag(env, "BACKLOG_HTTP_PER_USER_KEYS"):
         raise ConfigError("BACKLOG_SPACES and BACKLOG_HTTP_PER_USER_KEYS cannot be combined; choose one")
+    if projects is not None:
+        raise ConfigError(
+            "--projects names one space's projects; with BACKLOG_SPACES use BACKLOG_SPACE_<NAME>_PROJECTS"
+        )
+    known = {f"BACKLOG_SPACE_{n.upper()}_{suffix}" for n in names for suffix in _SPACE_VARIABLES}
+    stray = sorted(k for k in env if k.startswith("BACKLOG_SPACE_") and k not in known)
+    if stray:  # a misspelt allow-list must not silently open every project
+        raise ConfigError(f"{stray[0]} is not a variable of BACKLOG_SPACES ({', '.join(names)}); "
+                          f"each space takes {', '.join(_SPACE_VARIABLES)}")  # fmt: skip
     default = env.get("BACKLOG_DEFAULT_SPACE", "").strip().lower() or names[0]
     if default not in names:
         raise ConfigError(f"BACKLOG_DEFAULT_SPACE={default!r} is not one of BACKLOG_SPACES ({', '.join(names)})")
@@ -211,9 +221,12 @@ def settings_from_env(
         if flag(env, prefix + "READ_ONLY"):
             own["BACKLOG_READ_ONLY"] = "1"
         try:
-            one = _one_space(own, projects=projects if name == default else None, **flags)
+            one = _one_space(own, **flags)
         except ConfigError as exc:
-            raise ConfigError(f"space {name!r}: {exc}") from None
+            said = str(exc)
+            for var in ("DOMAIN", "API_KEY", "PROJECTS", "READ_ONLY"):  # the variable the user actually set
+                said = said.replace(f"BACKLOG_{var}", prefix + var)
+            raise ConfigError(said) from None
         spaces.append(replace(one, space=name))
     if len(spaces) == 1:  # one space, however configured, is served exactly as BACKLOG_DOMAIN's would be
         return replace(spaces[0], space="")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -75,7 +76,9 @@ def build_server(
         async with open_state(settings, transport=transport, retry=retry, now=now) as state:
             yield state
 
-    chosen, held = select(TOOLS, settings)
+    # With several spaces, writes are held back only when every space is read-only (each client refuses its own).
+    offered = replace(settings, read_only=all(s.read_only for s in settings.spaces)) if settings.spaces else settings
+    chosen, held = select(TOOLS, offered)
     server = BacklogServer(
         entries(chosen, tuple(space.space for space in settings.spaces)),
         held,

@@ -76,3 +76,16 @@ async def test_a_guest_gets_members_of_its_projects_not_an_error(fake: FaultyBac
     text = str(getattr(result.content[0], "text", ""))
     assert not result.is_error and text.startswith("Members of the projects this user can see")
     assert "| Hana Sato |" in text
+
+
+@pytest.mark.anyio
+async def test_search_says_what_the_role_may_not_read_not_none(fake: FaultyBacklog, settings: Settings) -> None:
+    fake.space.users[fake.space.api_keys[DEFAULT_API_KEY]]["roleType"] = 4  # a viewer: no Git
+    server = build_server(
+        settings, transport=httpx.ASGITransport(app=fake), retry=FAST_RETRY, now=lambda: REFERENCE_NOW
+    )
+    async with Client(server) as client:
+        result = await client.call_tool("search_backlog", {"query": "tile cache"})
+    text = str(getattr(result.content[0], "text", ""))
+    assert "## Pull requests: Backlog refused them to this user (see below)" in text
+    assert "_The repositories of ORBIT could not be read (HTTP 403)._" in text and "## Wiki pages (2)" in text

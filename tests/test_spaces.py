@@ -22,10 +22,13 @@ pytestmark = pytest.mark.anyio
 class ByHost(httpx.AsyncBaseTransport):
     """One fake Backlog per host, as two real spaces are two hosts."""
 
-    def __init__(self, fakes: dict[str, FaultyBacklog]) -> None:
+    def __init__(self, fakes: dict[str, FaultyBacklog], down: frozenset[str] | set[str] = frozenset()) -> None:
         self.inner = {host: httpx.ASGITransport(app=fake) for host, fake in fakes.items()}
+        self.down = down
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.host in self.down:
+            raise httpx.ConnectError("unreachable", request=request)
         return await self.inner[request.url.host].handle_async_request(request)
 
 
@@ -115,8 +118,12 @@ def test_a_bad_space_definition_says_which_variable(tmp_path: Path) -> None:
         settings_from_env({**ENV, "BACKLOG_DEFAULT_SPACE": "other"})
     with pytest.raises(ConfigError, match="BACKLOG_SPACES="):
         settings_from_env({**ENV, "BACKLOG_SPACES": "acme,acme"})
-    with pytest.raises(ConfigError, match="space 'client': BACKLOG_DOMAIN"):
+    with pytest.raises(ConfigError, match="BACKLOG_SPACE_CLIENT_DOMAIN="):
         settings_from_env({**ENV, "BACKLOG_SPACE_CLIENT_DOMAIN": "not a host"})
+    with pytest.raises(ConfigError, match="BACKLOG_SPACE_CLIENT_PROJECT is not a variable of BACKLOG_SPACES"):
+        settings_from_env({**ENV, "BACKLOG_SPACE_CLIENT_PROJECT": "WEB"})  # misspelt: must not open every project
+    with pytest.raises(ConfigError, match="--projects names one space's projects"):
+        settings_from_env(ENV, projects="ORBIT")
     chosen = settings_from_env({**ENV, "BACKLOG_DEFAULT_SPACE": "client", "BACKLOG_SPACE_ACME_PROJECTS": "ORBIT"})
     assert [s.space for s in chosen.spaces] == ["client", "acme"] and chosen.spaces[1].projects == frozenset({"ORBIT"})
 
@@ -133,3 +140,38 @@ async def test_one_space_leaves_the_tool_list_as_it_was(fakes: dict[str, FaultyB
             listed.append(json.dumps(result.model_dump(by_alias=True, exclude_none=True, mode="json")))
             listed.append(str(client.server_capabilities) + str((await client.call_tool("get_myself", {})).content))
     assert listed[0] == listed[2] and listed[1] == listed[3]
+
+
+async def test_an_id_alone_never_guesses_the_space(both: Client, fakes: dict[str, FaultyBacklog]) -> None:
+    for tool, args in (("get_wiki_page", {"page_id": 3300008}), ("save_wiki_page", {"page_id": 3300008, "content": "x"}),
+                       ("get_issue_details", {"issue_key": "2041004"})):  # fmt: skip
+        refused = await both.call_tool(tool, args)
+        assert refused.is_error and "names an object by id; pass space= one of acme, client" in text_of(refused)
+    assert all(r.method == "GET" for fake in fakes.values() for r in fake.requests)
+    chosen = text_of(await both.call_tool("get_wiki_page", {"page_id": 3300008, "space": "Client"}))
+    assert "https://client.backlog.jp/alias/wiki/3300008" in chosen  # the space named (any case), its page
+    older = text_of(await both.call_tool("get_issue_comments", {"issue_key": "CLIENT-4", "count": 5}))
+    assert 'space="client"' in older  # the call for the next page stays in the space
+
+
+async def test_a_space_that_cannot_answer_is_never_taken_to_lack_the_key(
+    fakes: dict[str, FaultyBacklog], tmp_path: Path
+) -> None:
+    settings = settings_from_env({**ENV, "BACKLOG_CACHE_PATH": str(tmp_path / "c.sqlite3")})
+    down = ByHost(fakes, down={"client.backlog.jp"})
+    server = build_server(settings, transport=down, retry=FAST_RETRY, now=lambda: REFERENCE_NOW)
+    async with Client(server) as client:
+        comment = await client.call_tool("add_issue_comment", {"issue_key": "ORBIT-1", "content": "for the client"})
+    assert comment.is_error and "Space client cannot be asked now whether it holds ORBIT" in text_of(comment)
+    assert all(r.method == "GET" for r in fakes["acme.backlog.com"].requests)  # nothing written to the other space
+
+
+async def test_writes_stay_offered_while_one_space_is_writable(fakes: dict[str, FaultyBacklog], tmp_path: Path) -> None:
+    env = {**ENV, "BACKLOG_SPACE_ACME_READ_ONLY": "1", "BACKLOG_CACHE_PATH": str(tmp_path / "c.sqlite3")}
+    server = build_server(settings_from_env(env), transport=ByHost(fakes), retry=FAST_RETRY, now=lambda: REFERENCE_NOW)
+    async with Client(server) as client:
+        names = {t.name for t in (await client.list_tools()).tools}
+        theirs = await client.call_tool("add_issue_comment", {"issue_key": "CLIENT-1", "content": "ok"})
+        ours = await client.call_tool("add_issue_comment", {"issue_key": "NOVA-1", "content": "no"})
+    assert "add_issue_comment" in names and not theirs.is_error
+    assert ours.is_error and "read-only" in text_of(ours)

@@ -32,6 +32,7 @@ class Found:
     hits: Sequence[Hit]
     total: int | None
     more: str  # the call that shows more of this kind (given when some are left out)
+    refused: bool = False  # Backlog refused every request of this kind (a role): not "none"
 
 
 def _line(hit: Hit, words: Sequence[str], view: View) -> str:
@@ -73,7 +74,7 @@ def render_search(
     for kind in found:
         title = KIND_TITLES[kind.kind]
         if not kind.hits:
-            out += ["", f"## {title}: none"]
+            out += ["", f"## {title}: " + ("Backlog refused them to this user (see below)" if kind.refused else "none")]
             continue
         lines = [_line(hit, words, view) for hit in kind.hits]
         fitted = fit(lines, share)

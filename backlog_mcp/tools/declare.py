@@ -97,7 +97,10 @@ class Call:
         """This very call with some arguments changed (None: left out), in signature order."""
         merged = {**self.given, **changes}
         order = list(inspect.signature(self.fn).parameters)
-        return format_call(self.fn, {name: merged[name] for name in order if name in merged})
+        chosen = {name: merged[name] for name in order if name in merged}
+        if self.app.others or self.app.settings.spaces:  # several spaces: the follow-up stays in this one
+            chosen["space"] = self.app.settings.space
+        return format_call(self.fn, chosen)
 
 
 def defaults_left_out(fn: Callable[..., Any], arguments: Mapping[str, Any], passed: Iterable[str]) -> dict[str, Any]:

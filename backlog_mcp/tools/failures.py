@@ -59,6 +59,10 @@ def describe(exc: BacklogError, base_url: str, *, own_key: bool = False) -> str:
                 "Backlog rejected the API key (HTTP 401). The server's BACKLOG_API_KEY is wrong, revoked, "
                 f"or belongs to another space than {base_url}; the user must fix the server configuration."
             )
+        case ForbiddenError() if exc.code in (2, 3, 4, 12):
+            why = {2: "the space's licence", 3: "an expired licence", 4: "an IP address restriction",
+                   12: "two-step verification"}[exc.code]  # fmt: skip
+            return f"Backlog refuses this because of {why} (HTTP 403).{backlog_says} A space administrator can help."
         case ForbiddenError():
             return (
                 f"This Backlog user's role or project membership does not allow that (HTTP 403).{backlog_says} "

@@ -8,6 +8,7 @@ into one `ToolError` the model can act on. This is the only place a `ToolError` 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import functools
@@ -343,24 +344,39 @@ async def in_space(app: AppState, named: Any, arguments: Mapping[str, Any]) -> A
     """
     names = app.space_names
     if named is not None:
-        if named not in names:
+        wanted = str(named).strip().lower()
+        if wanted not in names:
             raise ToolError(f'Unknown space "{shown(str(named), 40)}". Spaces: {", ".join(names)}.')
-        return app.in_space(str(named))
+        return app.in_space(wanted)
     key = project_named(arguments)
     if not key:
+        by_id = sorted(arg for arg in ID_ARGUMENTS if arguments.get(arg)) or (
+            ["issue_key"] if str(arguments.get("issue_key") or "").strip().isdigit() else []
+        )
+        if by_id:  # an id means nothing across spaces: never guess which one (a write would land there)
+            raise ToolError(f"{by_id[0]} names an object by id; pass space= one of {', '.join(names)}.")
         return app
-    holding = []
-    for name in names:
-        state = app.in_space(name)
-        try:
-            keys = {str(p.get("projectKey")) for p in await state.client.projects()}
-        except BacklogError:
-            continue  # a space that cannot answer now does not hold it, as far as this call can tell
-        if key in keys:
-            holding.append(name)
-    if len(holding) > 1:
-        raise ToolError(f"{key} is a project in several spaces ({', '.join(holding)}); pass space= one of them.")
-    return app.in_space(holding[0]) if holding else app
+    # Every space at once, within the call's deadline; a space that cannot answer is never taken to
+    # "not hold" the key (a write would then land in the other one).
+    with anyio.move_on_after(app.settings.tool_deadline):
+        found = await asyncio.gather(*(_keys(app.in_space(name)) for name in names), return_exceptions=True)
+        holding = [name for name, keys in zip(names, found, strict=True) if isinstance(keys, set) and key in keys]
+        silent = [name for name, keys in zip(names, found, strict=True) if not isinstance(keys, set)]
+        if len(holding) > 1:
+            raise ToolError(f"{key} is a project in several spaces ({', '.join(holding)}); pass space= one of them.")
+        if silent:
+            raise ToolError(
+                f"Space {', '.join(silent)} cannot be asked now whether it holds {key}; pass space= to choose."
+            )
+        return app.in_space(holding[0]) if holding else app
+    raise ToolError(f"The spaces did not answer in time to find {key}; pass space= to choose.")
+
+
+ID_ARGUMENTS = ("page_id", "document_id", "notification_id")  # ids a space gives, that another may repeat
+
+
+async def _keys(state: AppState) -> set[str]:
+    return {str(p.get("projectKey")) for p in await state.client.projects()}
 
 
 def blocks(answer: Answer) -> list[ContentBlock]:

@@ -203,7 +203,9 @@ async def _wiki(
 ) -> Found:
     client = call.app.client
     keys = [str(p["projectKey"]) for p in projects if p.get("useWiki", True)]
+    before = len(notes.lines)
     lists = await gather(*(notes.tolerant(f"The wiki of {key}", client.wikis(key, query), []) for key in keys))
+    refused = bool(keys) and len(notes.lines) - before == len(keys)
     pages = sorted(
         ((key, page) for key, found in zip(keys, lists, strict=True) for page in found),
         key=lambda kp: str(kp[1].get("updated") or ""),
@@ -234,7 +236,7 @@ async def _wiki(
     ]
     # More of the projects that have hits, newest first.
     more = _calls("get_wiki_pages", [{"project_key": key, "keyword": query} for key, _page in pages])
-    return Found("wiki", hits, len(pages), more)
+    return Found("wiki", hits, len(pages), more, refused=refused)
 
 
 async def _documents(call: Call, notes: Notes, query: str, words: list[str], projects: list[JSONObject]) -> Found:
@@ -264,7 +266,9 @@ async def _pull_requests(
 ) -> Found:
     client = call.app.client
     keys = [str(p["projectKey"]) for p in projects if p.get("useGit", True)]
+    before = len(notes.lines)
     listed = await gather(*(notes.tolerant(f"The repositories of {key}", client.repositories(key), []) for key in keys))
+    refused = bool(keys) and len(notes.lines) - before == len(keys)
     repositories = [(key, repo) for key, repos in zip(keys, listed, strict=True) for repo in repos]
     read, left = repositories[:MAX_REPOSITORIES], repositories[MAX_REPOSITORIES:]
     pages = await gather(
@@ -306,7 +310,7 @@ async def _pull_requests(
         )
     # No keyword filter exists for pull requests: the calls for more list them all, to be read through.
     more = _calls("get_pull_requests", [args for _hit, args in hits[HITS:]] or [args for _hit, args in hits])
-    return Found("pull_requests", [hit for hit, _args in hits[:HITS]], len(hits), more)
+    return Found("pull_requests", [hit for hit, _args in hits[:HITS]], len(hits), more, refused=refused)
 
 
 TOOLS = (ToolSpec(search_backlog, "Search the space", "space"),)
