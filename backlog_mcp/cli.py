@@ -108,18 +108,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 tools=args.tools,
             )
         if not settings.per_user_keys:  # per-user keys are protected as they arrive; "-" is a placeholder
-            logs.redact(handler, settings.api_key)
+            logs.redact(handler, settings.api_key, *(space.api_key for space in settings.spaces))
         if args.transport == "http":
             from backlog_mcp.http import check_binding
 
             check_binding(args.host, args.port, settings.http_token, settings.http_hosts, settings.http_origins)
         elif settings.per_user_keys:
             raise ConfigError("BACKLOG_HTTP_PER_USER_KEYS works only with --transport http")
-        if settings.insecure:
-            logging.getLogger("backlog_mcp").warning(
-                "BACKLOG_DOMAIN uses plain http: the API key travels unencrypted; "
-                "use https:// unless this is a test server"
-            )
+        for space in settings.spaces or (settings,):
+            if space.insecure:
+                logging.getLogger("backlog_mcp").warning(
+                    "%s uses plain http: the API key travels unencrypted; use https:// unless this is a test server",
+                    f"BACKLOG_SPACE_{space.space.upper()}_DOMAIN" if space.space else "BACKLOG_DOMAIN",
+                )
 
         from backlog_mcp.server import build_server  # the MCP SDK is slow to import: only when serving
 

@@ -66,8 +66,11 @@ def test_every_tool_under_every_role_answers_or_says_the_role_may_not(role: int)
 
 
 @pytest.mark.anyio
-async def test_a_guest_gets_members_of_its_projects_not_an_error(fake: FaultyBacklog, settings: Settings) -> None:
-    fake.space.users[fake.space.api_keys[DEFAULT_API_KEY]]["roleType"] = 6
+@pytest.mark.parametrize("role", [2, 6])
+async def test_below_administrator_the_people_are_those_of_its_projects(
+    fake: FaultyBacklog, settings: Settings, role: int
+) -> None:
+    fake.space.users[fake.space.api_keys[DEFAULT_API_KEY]]["roleType"] = role
     server = build_server(
         settings, transport=httpx.ASGITransport(app=fake), retry=FAST_RETRY, now=lambda: REFERENCE_NOW
     )
@@ -76,6 +79,17 @@ async def test_a_guest_gets_members_of_its_projects_not_an_error(fake: FaultyBac
     text = str(getattr(result.content[0], "text", ""))
     assert not result.is_error and text.startswith("Members of the projects this user can see")
     assert "| Hana Sato |" in text
+
+
+@pytest.mark.anyio
+async def test_an_administrator_gets_the_whole_space(fake: FaultyBacklog, settings: Settings) -> None:
+    fake.space.users[fake.space.api_keys[DEFAULT_API_KEY]]["roleType"] = 1
+    server = build_server(
+        settings, transport=httpx.ASGITransport(app=fake), retry=FAST_RETRY, now=lambda: REFERENCE_NOW
+    )
+    async with Client(server) as client:
+        result = await client.call_tool("get_users_by_project", {})
+    assert str(getattr(result.content[0], "text", "")).startswith("Users of the space")
 
 
 @pytest.mark.anyio

@@ -2,7 +2,8 @@
 
 Roles (classic spaces): 1 Administrator, 2 Normal User, 3 Reporter, 4 Viewer, 5 Guest Reporter,
 6 Guest Viewer (backlog-api.md §5.1). Pull-request and repository endpoints list Administrator and
-Normal User only (§6.5); guests may not list the space's users nor read another user's activity;
+Normal User only (§6.5); only administrators list the space's users; guests may not read another
+user's activity;
 `GET /projects?all=true` is for administrators; viewers write nothing but their own attention
 (watching, notifications read), and reporters add issues, comments and files, but change nothing else.
 """
@@ -30,7 +31,7 @@ def _why(role: int, user_id: int, method: str, path: str, query: list[tuple[str,
     if "/git/repositories" in path and role not in (ADMIN, NORMAL):
         return "use Git repositories and pull requests"
     if method == "GET":
-        if path == "/users" and role in GUESTS:
+        if path == "/users" and role != ADMIN:  # "Role: Administrator" (and project administrators)
             return "list the users of the space"
         if path == "/projects" and ("all", "true") in query and role != ADMIN:
             return "list every project of the space"
