@@ -104,3 +104,28 @@ def test_the_per_user_placeholder_key_is_not_redacted(monkeypatch: pytest.Monkey
     finally:
         for handler in added:
             logging.getLogger().removeHandler(handler)
+
+
+def test_every_spaces_key_is_redacted_from_logs(monkeypatch: pytest.MonkeyPatch) -> None:
+    import logging
+
+    from backlog_mcp import cli
+
+    handlers = list(logging.getLogger().handlers)
+    spaces = {"BACKLOG_SPACES": "acme,client", "BACKLOG_SPACE_ACME_DOMAIN": "acme.backlog.com",
+              "BACKLOG_SPACE_ACME_API_KEY": "acme-key-0123456789abcdef", "BACKLOG_SPACE_CLIENT_DOMAIN": "c.backlog.jp",
+              "BACKLOG_SPACE_CLIENT_API_KEY": "client-key-0123456789abcdef"}  # fmt: skip
+    for name, value in spaces.items():
+        monkeypatch.setenv(name, value)
+    # Refused after logging is set up (beyond loopback without a token): the filters are in place by then.
+    assert cli.main(["--no-cache", "--transport", "http", "--host", "0.0.0.0"]) == 2
+    added = [h for h in logging.getLogger().handlers if h not in handlers]
+    try:
+        record = logging.LogRecord(
+            "x", logging.WARNING, __file__, 1, "GET ?apiKey=client-key-0123456789abcdef", None, None
+        )
+        assert all(h.filter(record) for h in added)
+        assert "client-key-0123456789abcdef" not in record.getMessage()
+    finally:
+        for handler in added:
+            logging.getLogger().removeHandler(handler)
