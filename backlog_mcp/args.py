@@ -25,15 +25,15 @@ _ID = re.compile(r"[1-9][0-9]{0,11}", re.ASCII)
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 Text = Annotated[str, Field(max_length=MAX_TEXT)]
-IssueKey = Annotated[str, Field(description="e.g. PROJ-123", max_length=MAX_TEXT)]
+IssueKey = Annotated[str, Field(max_length=MAX_TEXT)]  # e.g. PROJ-123: the name says it
 Names = Annotated[list[Text] | None, Field(max_length=MAX_ITEMS)]
 # Described once in the server instructions, not in every tool's schema (the tool list is paid per request).
-Timezone = Annotated[str, Field(max_length=64)]
+Timezone = Annotated[str | None, Field(max_length=64)]  # None: the space's zone
 Count = Annotated[int, Field(ge=1, le=100)]  # 1-100: validated, not published (an error says so)
 Offset = Annotated[int, Field(ge=0, le=1_000_000)]
 MaxTokens = Annotated[int, Field(ge=1000, le=20000)]
 DayRange = Annotated[str | None, Field(max_length=40)]
-ProjectKey = Annotated[str, Field(description="Key or name, e.g. ORBIT", max_length=MAX_TEXT)]
+ProjectKey = Annotated[str, Field(max_length=MAX_TEXT)]  # a key or a name: said once in the instructions
 Person = Annotated[str | None, Field(max_length=MAX_TEXT)]  # name, login id or me: said in the instructions
 
 
@@ -55,7 +55,7 @@ def issue_ref(raw: str, find: str = "") -> str:
     )
 
 
-def zone(name: str) -> ZoneInfo | None:
+def zone(name: str | None) -> ZoneInfo | None:
     """The zone named, None for "" (the space's own, known once the space is read); UsageError for others."""
     if not name:
         return None

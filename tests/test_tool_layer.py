@@ -358,10 +358,7 @@ For stand-ups and "what changed since yesterday". Days are in `timezone` (defaul
                                 "type": "array",
                             },
                             "before_id": {"type": "integer", "description": "Activity before this id (paging)"},
-                            "timezone": {
-                                "default": "",
-                                "type": "string",
-                            },
+                            "timezone": {"type": "string"},
                             "max_tokens": {
                                 "default": 10000,
                                 "type": "integer",
@@ -420,15 +417,12 @@ For stand-ups and "what changed since yesterday". Days are in `timezone` (defaul
                     "inputSchema": {
                         "type": "object",
                         "properties": {
-                            "project_key": {"description": "Key or name, e.g. ORBIT", "type": "string"},
+                            "project_key": {"type": "string"},
                             "name": {"description": "Milestone name, e.g. Sprint 15", "type": "string"},
                             "description": {"type": "string"},
                             "start_date": {"type": "string"},
                             "due_date": {"type": "string"},
-                            "dry_run": {
-                                "default": False,
-                                "type": "boolean",
-                            },
+                            "dry_run": {"type": "boolean"},
                         },
                         "required": ["project_key", "name"],
                     },
@@ -446,17 +440,14 @@ For stand-ups and "what changed since yesterday". Days are in `timezone` (defaul
                     "inputSchema": {
                         "type": "object",
                         "properties": {
-                            "project_key": {"description": "Key or name, e.g. ORBIT", "type": "string"},
+                            "project_key": {"type": "string"},
                             "milestone": {"description": "Its current name", "type": "string"},
                             "name": {"type": "string", "description": "New name"},
                             "description": {"type": "string"},
                             "start_date": {"type": "string"},
                             "due_date": {"type": "string"},
                             "archived": {"type": "boolean"},
-                            "dry_run": {
-                                "default": False,
-                                "type": "boolean",
-                            },
+                            "dry_run": {"type": "boolean"},
                         },
                         "required": ["project_key", "milestone"],
                     },
@@ -480,13 +471,13 @@ Older comments: get_issue_comments.\
                     "inputSchema": {
                         "type": "object",
                         "properties": {
-                            "issue_key": {"description": "e.g. PROJ-123", "type": "string"},
+                            "issue_key": {"type": "string"},
                             "comment_count": {
                                 "default": 30,
                                 "description": "Newest comments to include (0: none)",
                                 "type": "integer",
                             },
-                            "timezone": {"default": "", "type": "string"},
+                            "timezone": {"type": "string"},
                             "max_tokens": {"default": 10000, "type": "integer"},
                         },
                         "required": ["issue_key"],
@@ -509,11 +500,11 @@ Without ids: the newest. Answers end with the exact call for the next page.\
                     "inputSchema": {
                         "type": "object",
                         "properties": {
-                            "issue_key": {"description": "e.g. PROJ-123", "type": "string"},
+                            "issue_key": {"type": "string"},
                             "before_id": {"type": "integer", "description": "Comments before this comment id"},
                             "after_id": {"type": "integer", "description": "Comments after this comment id"},
                             "count": {"default": 20, "description": "1-100 (98 shown at most)", "type": "integer"},
-                            "timezone": {"default": "", "type": "string"},
+                            "timezone": {"type": "string"},
                             "max_tokens": {"default": 10000, "type": "integer"},
                         },
                         "required": ["issue_key"],
@@ -534,7 +525,7 @@ Without ids: the newest. Answers end with the exact call for the next page.\
                         "properties": {
                             "offset": {"default": 0, "type": "integer"},
                             "count": {"default": 20, "type": "integer"},
-                            "timezone": {"default": "", "type": "string"},
+                            "timezone": {"type": "string"},
                             "include_archived": {
                                 "default": False,
                                 "type": "boolean",
@@ -593,7 +584,7 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                             "order": {"default": "desc", "enum": ["asc", "desc"], "type": "string"},
                             "offset": {"default": 0, "type": "integer"},
                             "count": {"default": 20, "type": "integer"},
-                            "timezone": {"default": "", "type": "string"},
+                            "timezone": {"type": "string"},
                         },
                     },
                     "annotations": {
@@ -623,7 +614,7 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                             },
                             "repository": {"type": "string"},
                             "number": {"type": "integer"},
-                            "timezone": {"default": "", "type": "string"},
+                            "timezone": {"type": "string"},
                             "max_tokens": {"default": 10000, "type": "integer"},
                         },
                     },
@@ -663,10 +654,7 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                                 "description": 'By field name, e.g. {"Severity": "Major"}; list choices by name',
                             },
                             "notify": {"items": {"type": "string"}, "type": "array"},
-                            "dry_run": {
-                                "default": False,
-                                "type": "boolean",
-                            },
+                            "dry_run": {"type": "boolean"},
                         },
                         "required": ["project_key", "summary", "issue_type"],
                     },
@@ -684,7 +672,7 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                     "inputSchema": {
                         "type": "object",
                         "properties": {
-                            "issue_key": {"description": "e.g. PROJ-123", "type": "string"},
+                            "issue_key": {"type": "string"},
                             "summary": {"type": "string"},
                             "status": {"type": "string"},
                             "resolution": {"type": "string"},
@@ -730,7 +718,7 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                             },
                             "comment": {"type": "string", "description": "Markdown comment saved with the change"},
                             "notify": {"items": {"type": "string"}, "type": "array"},
-                            "dry_run": {"default": False, "type": "boolean"},
+                            "dry_run": {"type": "boolean"},
                         },
                         "required": ["issue_key"],
                     },
@@ -748,12 +736,12 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                     "inputSchema": {
                         "type": "object",
                         "properties": {
-                            "issue_key": {"description": "e.g. PROJ-123", "type": "string"},
+                            "issue_key": {"type": "string"},
                             "description": {
                                 "description": "The whole new text in Markdown; empty clears it",
                                 "type": "string",
                             },
-                            "dry_run": {"default": False, "type": "boolean"},
+                            "dry_run": {"type": "boolean"},
                         },
                         "required": ["issue_key", "description"],
                     },
@@ -771,10 +759,10 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                     "inputSchema": {
                         "type": "object",
                         "properties": {
-                            "issue_key": {"description": "e.g. PROJ-123", "type": "string"},
+                            "issue_key": {"type": "string"},
                             "content": {"description": "Comment in Markdown", "minLength": 1, "type": "string"},
                             "notify": {"items": {"type": "string"}, "type": "array"},
-                            "dry_run": {"default": False, "type": "boolean"},
+                            "dry_run": {"type": "boolean"},
                         },
                         "required": ["issue_key", "content"],
                     },
@@ -792,14 +780,14 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                     "inputSchema": {
                         "type": "object",
                         "properties": {
-                            "issue_key": {"description": "e.g. PROJ-123", "type": "string"},
+                            "issue_key": {"type": "string"},
                             "comment_id": {"description": "From get_issue_comments", "type": "integer"},
                             "content": {
                                 "description": "The whole new text in Markdown",
                                 "minLength": 1,
                                 "type": "string",
                             },
-                            "dry_run": {"default": False, "type": "boolean"},
+                            "dry_run": {"type": "boolean"},
                         },
                         "required": ["issue_key", "comment_id", "content"],
                     },
@@ -817,10 +805,10 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                     "inputSchema": {
                         "type": "object",
                         "properties": {
-                            "issue_key": {"description": "e.g. PROJ-123", "type": "string"},
+                            "issue_key": {"type": "string"},
                             "watch": {"default": True, "description": "false: stop watching", "type": "boolean"},
                             "note": {"type": "string", "description": "Why you watch it"},
-                            "dry_run": {"default": False, "type": "boolean"},
+                            "dry_run": {"type": "boolean"},
                         },
                         "required": ["issue_key"],
                     },
@@ -838,10 +826,10 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                     "inputSchema": {
                         "type": "object",
                         "properties": {
-                            "issue_key": {"description": "e.g. PROJ-123", "type": "string"},
+                            "issue_key": {"type": "string"},
                             "path": {"description": "In the server's upload folders", "type": "string"},
                             "comment": {"type": "string"},
-                            "dry_run": {"default": False, "type": "boolean"},
+                            "dry_run": {"type": "boolean"},
                         },
                         "required": ["issue_key", "path"],
                     },
@@ -861,11 +849,11 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                     "inputSchema": {
                         "type": "object",
                         "properties": {
-                            "project_key": {"description": "Key or name, e.g. ORBIT", "type": "string"},
+                            "project_key": {"type": "string"},
                             "keyword": {"type": "string", "description": "Words in page names or text"},
                             "tag": {"type": "string", "description": "Only pages with this tag"},
                             "offset": {"default": 0, "type": "integer"},
-                            "timezone": {"default": "", "type": "string"},
+                            "timezone": {"type": "string"},
                         },
                         "required": ["project_key"],
                     },
@@ -889,7 +877,7 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                                 "type": "string",
                                 "description": "With project_key: the page's name, e.g. Release/Checklist",
                             },
-                            "timezone": {"default": "", "type": "string"},
+                            "timezone": {"type": "string"},
                             "max_tokens": {"default": 10000, "type": "integer"},
                         },
                     },
@@ -915,10 +903,7 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                             },
                             "name": {"type": "string", "description": "Page name, e.g. Release/Checklist"},
                             "new_name": {"type": "string", "description": "Rename the page"},
-                            "dry_run": {
-                                "default": False,
-                                "type": "boolean",
-                            },
+                            "dry_run": {"type": "boolean"},
                         },
                     },
                     "annotations": {
@@ -937,16 +922,13 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                     "inputSchema": {
                         "type": "object",
                         "properties": {
-                            "project_key": {"description": "Key or name, e.g. ORBIT", "type": "string"},
+                            "project_key": {"type": "string"},
                             "keyword": {
                                 "type": "string",
                                 "description": "Words in titles or text; leave out for the tree",
                             },
                             "offset": {"default": 0, "type": "integer"},
-                            "timezone": {
-                                "default": "",
-                                "type": "string",
-                            },
+                            "timezone": {"type": "string"},
                             "max_tokens": {
                                 "default": 10000,
                                 "type": "integer",
@@ -972,10 +954,7 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                                 "description": "Document id (32 hex characters, from get_documents)",
                                 "type": "string",
                             },
-                            "timezone": {
-                                "default": "",
-                                "type": "string",
-                            },
+                            "timezone": {"type": "string"},
                             "max_tokens": {
                                 "default": 10000,
                                 "type": "integer",
@@ -997,17 +976,14 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                     "inputSchema": {
                         "type": "object",
                         "properties": {
-                            "project_key": {"description": "Key or name, e.g. ORBIT", "type": "string"},
+                            "project_key": {"type": "string"},
                             "title": {"description": "Document title", "type": "string"},
                             "content": {"description": "Markdown", "type": "string"},
                             "parent": {
                                 "type": "string",
                                 "description": "Under this document: title path (Specs/Maps) or id",
                             },
-                            "dry_run": {
-                                "default": False,
-                                "type": "boolean",
-                            },
+                            "dry_run": {"type": "boolean"},
                         },
                         "required": ["project_key", "title", "content"],
                     },
@@ -1027,7 +1003,7 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                     "inputSchema": {
                         "type": "object",
                         "properties": {
-                            "project_key": {"description": "Key or name, e.g. ORBIT", "type": "string"},
+                            "project_key": {"type": "string"},
                             "repository": {"type": "string", "description": "Leave out to list the repositories"},
                             "status": {
                                 "default": "open",
@@ -1038,7 +1014,7 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                             "issue_key": {"type": "string", "description": "Only pull requests linked to this issue"},
                             "offset": {"default": 0, "type": "integer"},
                             "count": {"default": 20, "type": "integer"},
-                            "timezone": {"default": "", "type": "string"},
+                            "timezone": {"type": "string"},
                             "max_tokens": {"default": 10000, "type": "integer"},
                         },
                         "required": ["project_key"],
@@ -1057,7 +1033,7 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                     "inputSchema": {
                         "type": "object",
                         "properties": {
-                            "project_key": {"description": "Key or name, e.g. ORBIT", "type": "string"},
+                            "project_key": {"type": "string"},
                             "repository": {"description": "Repository name", "type": "string"},
                             "number": {"description": "Pull request number", "type": "integer"},
                             "comment_count": {
@@ -1066,7 +1042,7 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                                 "type": "integer",
                             },
                             "before_id": {"type": "integer", "description": "Comments before this comment id"},
-                            "timezone": {"default": "", "type": "string"},
+                            "timezone": {"type": "string"},
                             "max_tokens": {"default": 10000, "type": "integer"},
                         },
                         "required": ["project_key", "repository", "number"],
@@ -1085,15 +1061,12 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                     "inputSchema": {
                         "type": "object",
                         "properties": {
-                            "project_key": {"description": "Key or name, e.g. ORBIT", "type": "string"},
+                            "project_key": {"type": "string"},
                             "repository": {"description": "Repository name", "type": "string"},
                             "number": {"description": "Pull request number", "type": "integer"},
                             "content": {"description": "Comment in Markdown", "minLength": 1, "type": "string"},
                             "notify": {"items": {"type": "string"}, "type": "array"},
-                            "dry_run": {
-                                "default": False,
-                                "type": "boolean",
-                            },
+                            "dry_run": {"type": "boolean"},
                         },
                         "required": ["project_key", "repository", "number", "content"],
                     },
@@ -1111,7 +1084,7 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                     "inputSchema": {
                         "type": "object",
                         "properties": {
-                            "project_key": {"description": "Key or name, e.g. ORBIT", "type": "string"},
+                            "project_key": {"type": "string"},
                             "repository": {"type": "string"},
                             "branch": {"type": "string"},
                             "summary": {"type": "string"},
@@ -1120,10 +1093,7 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                             "assignee": {"type": "string"},
                             "issue_key": {"description": "Linked issue", "type": "string"},
                             "notify": {"items": {"type": "string"}, "type": "array"},
-                            "dry_run": {
-                                "default": False,
-                                "type": "boolean",
-                            },
+                            "dry_run": {"type": "boolean"},
                         },
                         "required": ["project_key", "repository", "branch", "summary", "description"],
                     },
@@ -1141,7 +1111,7 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                     "inputSchema": {
                         "type": "object",
                         "properties": {
-                            "project_key": {"description": "Key or name, e.g. ORBIT", "type": "string"},
+                            "project_key": {"type": "string"},
                             "repository": {"type": "string"},
                             "number": {"description": "Pull request number", "type": "integer"},
                             "summary": {"type": "string"},
@@ -1150,10 +1120,7 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                             "issue_key": {"description": "Linked issue", "type": "string"},
                             "comment": {"type": "string"},
                             "notify": {"items": {"type": "string"}, "type": "array"},
-                            "dry_run": {
-                                "default": False,
-                                "type": "boolean",
-                            },
+                            "dry_run": {"type": "boolean"},
                         },
                         "required": ["project_key", "repository", "number"],
                     },
@@ -1176,7 +1143,7 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                             "count": {"default": 20, "description": "1-100", "type": "integer"},
                             "before_id": {"type": "integer", "description": "Notifications older than this id"},
                             "unread_only": {"default": False, "type": "boolean"},
-                            "timezone": {"default": "", "type": "string"},
+                            "timezone": {"type": "string"},
                         },
                     },
                     "annotations": {
@@ -1202,10 +1169,7 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                                 "description": "true: every notification (resets the unread count)",
                                 "type": "boolean",
                             },
-                            "dry_run": {
-                                "default": False,
-                                "type": "boolean",
-                            },
+                            "dry_run": {"type": "boolean"},
                         },
                     },
                     "annotations": {

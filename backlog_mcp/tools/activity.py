@@ -87,7 +87,7 @@ async def get_activity(
     until: Annotated[Text | None, Field(description="Up to this day, YYYY-MM-DD")] = None,
     kinds: Annotated[list[ActivityKind] | None, Field(max_length=MAX_ITEMS)] = None,
     before_id: Annotated[int | None, Field(ge=1, description="Activity before this id (paging)")] = None,
-    timezone: Timezone = "",
+    timezone: Timezone = None,
     max_tokens: MaxTokens = 10000,
 ) -> str:
     """What happened, newest first, grouped by day then by item: issues, comments, wiki, git, documents.

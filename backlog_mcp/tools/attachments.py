@@ -135,7 +135,7 @@ async def get_attachment(
     project_key: Annotated[Text | None, Field(description="Or, with repository and number: a pull request")] = None,
     repository: Text | None = None,
     number: Annotated[int | None, Field(ge=1)] = None,
-    timezone: Timezone = "",
+    timezone: Timezone = None,
     max_tokens: MaxTokens = 10000,
 ) -> Answer:
     """One file on an issue, wiki page, document or pull request: images as images, text as text, else described."""

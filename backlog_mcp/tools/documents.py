@@ -28,7 +28,7 @@ async def get_documents(
     project_key: ProjectKey,
     keyword: Annotated[Text | None, Field(description="Words in titles or text; leave out for the tree")] = None,
     offset: Offset = 0,
-    timezone: Timezone = "",
+    timezone: Timezone = None,
     max_tokens: MaxTokens = 10000,
 ) -> str:
     """A project's documents as a tree (titles, ids, nesting), or those matching a keyword."""
@@ -82,7 +82,7 @@ def document_ref(raw: str) -> str:
 async def get_document(
     call: Call,
     document_id: Annotated[Text, Field(description="Document id (32 hex characters, from get_documents)")],
-    timezone: Timezone = "",
+    timezone: Timezone = None,
     max_tokens: MaxTokens = 10000,
 ) -> str:
     """One document as text, with its tags, attachments and last update."""
@@ -116,7 +116,7 @@ async def add_document(
     title: Annotated[Text, Field(description="Document title")],
     content: Annotated[Body, Field(description="Markdown")],
     parent: Annotated[Text | None, Field(description="Under this document: title path (Specs/Maps) or id")] = None,
-    dry_run: DryRun = False,
+    dry_run: DryRun = None,
 ) -> str:
     """Add a document to a project (Backlog documents cannot be updated through its API)."""
     if not title.strip():

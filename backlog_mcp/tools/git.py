@@ -49,7 +49,7 @@ async def get_pull_requests(
     issue_key: Annotated[Text | None, Field(description="Only pull requests linked to this issue")] = None,
     offset: Offset = 0,
     count: Count = 20,
-    timezone: Timezone = "",
+    timezone: Timezone = None,
     max_tokens: MaxTokens = 10000,
 ) -> str:
     """A project's Git repositories, or one repository's pull requests with branch, author and linked issue."""
@@ -105,7 +105,7 @@ async def get_pull_request(
     number: Annotated[int, Field(ge=1, description="Pull request number")],
     comment_count: Annotated[int, Field(ge=0, le=100, description="Newest comments to include")] = 20,
     before_id: Annotated[int | None, Field(ge=1, description="Comments before this comment id")] = None,
-    timezone: Timezone = "",
+    timezone: Timezone = None,
     max_tokens: MaxTokens = 10000,
 ) -> str:
     """One pull request: description, linked issue, branches, status, and its comments with changes."""
@@ -174,7 +174,7 @@ async def add_pull_request_comment(
     number: Annotated[int, Field(ge=1, description="Pull request number")],
     content: Annotated[Body, Field(min_length=1, description="Comment in Markdown")],
     notify: Notify = None,
-    dry_run: DryRun = False,
+    dry_run: DryRun = None,
 ) -> str:
     """Comment on a pull request."""
     if not content.strip():

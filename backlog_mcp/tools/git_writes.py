@@ -48,7 +48,7 @@ async def create_pull_request(
     assignee: Text | None = None,
     issue_key: Annotated[IssueKey | None, Field(description="Linked issue")] = None,
     notify: Notify = None,
-    dry_run: DryRun = False,
+    dry_run: DryRun = None,
 ) -> str:
     """Open a pull request from `branch` into `base`; assignee by name."""
     if not summary.strip() or not description.strip():
@@ -109,7 +109,7 @@ async def update_pull_request(
     issue_key: Annotated[IssueKey | None, Field(description="Linked issue")] = None,
     comment: Body | None = None,
     notify: Notify = None,
-    dry_run: DryRun = False,
+    dry_run: DryRun = None,
 ) -> str:
     """Change a pull request's summary, description, assignee or linked issue, and/or comment on it."""
     app, client = call.app, call.app.client

@@ -164,7 +164,7 @@ async def create_issue(
     estimated_hours: Hours = None,
     custom_fields: CustomValues = None,
     notify: Notify = None,
-    dry_run: DryRun = False,
+    dry_run: DryRun = None,
 ) -> str:
     """Create an issue; every field by name (project get_project lists them). Returns the key and URL."""
     app, lookup = call.app, call.app.lookup
@@ -241,7 +241,7 @@ async def update_issue(
     clear: Annotated[list[Clearable] | None, Field(max_length=MAX_ITEMS, description="Fields to empty")] = None,
     comment: Annotated[Body | None, Field(description="Markdown comment saved with the change")] = None,
     notify: Notify = None,
-    dry_run: DryRun = False,
+    dry_run: DryRun = None,
 ) -> str:
     """Change any fields of an issue by name, optionally with a comment. Shows each field old → new."""
     key = key_arg(issue_key)

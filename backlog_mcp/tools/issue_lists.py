@@ -108,7 +108,7 @@ async def get_user_issue_list(
     order: Literal["asc", "desc"] = "desc",
     offset: Offset = 0,
     count: Count = 20,
-    timezone: Timezone = "",
+    timezone: Timezone = None,
     created_since: DayRange = None,
     created_until: DayRange = None,
     updated_since: DayRange = None,
@@ -261,7 +261,7 @@ async def get_my_issues(
     call: Call,
     offset: Offset = 0,
     count: Count = 20,
-    timezone: Timezone = "",
+    timezone: Timezone = None,
     include_archived: bool = False,
 ) -> str:
     """My open issues (the API key's owner), latest update first; filters: get_user_issue_list."""

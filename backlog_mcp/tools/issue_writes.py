@@ -33,7 +33,7 @@ async def update_issue_description(
     call: Call,
     issue_key: IssueKey,
     description: Annotated[Body, Field(description="The whole new text in Markdown; empty clears it")],
-    dry_run: DryRun = False,
+    dry_run: DryRun = None,
 ) -> str:
     """Replace an issue's description."""
     key = key_arg(issue_key)
@@ -62,7 +62,7 @@ async def add_issue_comment(
     issue_key: IssueKey,
     content: Annotated[Body, Field(min_length=1, description="Comment in Markdown")],
     notify: Notify = None,
-    dry_run: DryRun = False,
+    dry_run: DryRun = None,
 ) -> str:
     """Add a comment to an issue."""
     key = key_arg(issue_key)
@@ -86,7 +86,7 @@ async def update_issue_comment(
     issue_key: IssueKey,
     comment_id: Annotated[int, Field(ge=1, description="From get_issue_comments")],
     content: Annotated[Body, Field(min_length=1, description="The whole new text in Markdown")],
-    dry_run: DryRun = False,
+    dry_run: DryRun = None,
 ) -> str:
     """Edit one of your own comments on an issue."""
     key = key_arg(issue_key)
@@ -130,7 +130,7 @@ async def watch_issue(
     issue_key: IssueKey,
     watch: Annotated[bool, Field(description="false: stop watching")] = True,
     note: Annotated[Text | None, Field(description="Why you watch it")] = None,
-    dry_run: DryRun = False,
+    dry_run: DryRun = None,
 ) -> str:
     """Watch an issue (changes then show in get_user_issue_list(watching=true)), or stop watching it."""
     key = key_arg(issue_key)

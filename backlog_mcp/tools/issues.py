@@ -44,7 +44,7 @@ async def get_issue_details(
     call: Call,
     issue_key: IssueKey,
     comment_count: Annotated[int, Field(ge=0, le=100, description="Newest comments to include (0: none)")] = 30,
-    timezone: Timezone = "",
+    timezone: Timezone = None,
     max_tokens: MaxTokens = 10000,
     include_comments: bool = True,
     issue_title: Annotated[str | None, Field(max_length=1000)] = None,
@@ -136,7 +136,7 @@ async def get_issue_comments(
     before_id: Annotated[int | None, Field(ge=1, description="Comments before this comment id")] = None,
     after_id: Annotated[int | None, Field(ge=1, description="Comments after this comment id")] = None,
     count: Annotated[int, Field(ge=1, le=100, description="1-100 (98 shown at most)")] = 20,
-    timezone: Timezone = "",
+    timezone: Timezone = None,
     max_tokens: MaxTokens = 10000,
 ) -> str:
     """A page of an issue's comments with their field changes, oldest first.

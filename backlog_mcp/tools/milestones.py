@@ -48,7 +48,7 @@ async def create_milestone(
     description: Description = None,
     start_date: Day = None,
     due_date: Day = None,
-    dry_run: DryRun = False,
+    dry_run: DryRun = None,
 ) -> str:
     """Add a milestone (Backlog version) to a project, with its start and release due days."""
     if not name.strip():
@@ -90,7 +90,7 @@ async def update_milestone(
     start_date: Day = None,
     due_date: Day = None,
     archived: bool | None = None,
-    dry_run: DryRun = False,
+    dry_run: DryRun = None,
 ) -> str:
     """Change a milestone found by name: name, description, start and due days, archived."""
     app, client = call.app, call.app.client

@@ -22,7 +22,7 @@ async def get_notifications(
     count: Annotated[int, Field(ge=1, le=100, description="1-100")] = 20,
     before_id: Annotated[int | None, Field(ge=1, description="Notifications older than this id")] = None,
     unread_only: bool = False,
-    timezone: Timezone = "",
+    timezone: Timezone = None,
 ) -> str:
     """My notifications: who did what on which issue (assigned, commented, mentioned…), unread first."""
     tz = zone(timezone)
@@ -50,7 +50,7 @@ async def mark_notifications_read(
         int | None, Field(ge=1, description="One notification (ids from get_notifications)")
     ] = None,
     all: Annotated[bool, Field(description="true: every notification (resets the unread count)")] = False,
-    dry_run: DryRun = False,
+    dry_run: DryRun = None,
 ) -> str:
     """Mark one notification read, or all of them."""
     if (notification_id is None) == (not all):
@@ -60,7 +60,7 @@ async def mark_notifications_read(
     prefix = "Dry run, nothing was sent. Would mark " if dry_run else "Marked "
     check = format_call(get_notifications, {"unread_only": True})
     if call.app.settings.projects is not None:
-        return await _mark_allowed(call, notification_id, dry_run, prefix, check)
+        return await _mark_allowed(call, notification_id, bool(dry_run), prefix, check)
     if notification_id is not None:
         if dry_run:
             return await _preview(call, notification_id)

@@ -25,7 +25,7 @@ async def upload_attachment(
     issue_key: IssueKey,
     path: Annotated[Text, Field(description="In the server's upload folders")],
     comment: Body | None = None,
-    dry_run: DryRun = False,
+    dry_run: DryRun = None,
 ) -> str:
     """Attach a local file to an issue, optionally with a new comment."""
     key = key_arg(issue_key)

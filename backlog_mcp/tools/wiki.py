@@ -24,7 +24,7 @@ async def get_wiki_pages(
     keyword: Annotated[Text | None, Field(description="Words in page names or text")] = None,
     tag: Annotated[Text | None, Field(description="Only pages with this tag")] = None,
     offset: Offset = 0,
-    timezone: Timezone = "",
+    timezone: Timezone = None,
 ) -> str:
     """A project's wiki pages as a tree by name, with ids, tags and last update; searchable."""
     tz = zone(timezone)
@@ -60,7 +60,7 @@ async def get_wiki_page(
     page_id: Annotated[int | None, Field(ge=1, description="Page id (from get_wiki_pages)")] = None,
     project_key: Annotated[Text | None, Field(description="With name: the page's project")] = None,
     name: Annotated[Text | None, Field(description="With project_key: the page's name, e.g. Release/Checklist")] = None,
-    timezone: Timezone = "",
+    timezone: Timezone = None,
     max_tokens: MaxTokens = 10000,
 ) -> str:
     """One wiki page as Markdown (Backlog notation converted), with its tags, attachments and last update."""
@@ -93,7 +93,7 @@ async def save_wiki_page(
     project_key: Annotated[Text | None, Field(description="With name: update that page, or create it")] = None,
     name: Annotated[Text | None, Field(description="Page name, e.g. Release/Checklist")] = None,
     new_name: Annotated[Text | None, Field(description="Rename the page")] = None,
-    dry_run: DryRun = False,
+    dry_run: DryRun = None,
 ) -> str:
     """Create a wiki page, or update one (by id, or by project and name): content in Markdown, renaming."""
     client = call.app.client

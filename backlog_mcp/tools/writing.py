@@ -20,7 +20,9 @@ from backlog_mcp.render.writes import listed
 MAX_BODY = 100_000  # characters of a description or comment
 
 Body = Annotated[str, Field(max_length=MAX_BODY)]
-DryRun = bool  # described once, in the server's instructions (the tool list is paid for on every request)
+DryRun = (
+    bool | None
+)  # None: not a dry run; described once, in the server's instructions (the tool list is paid for on every request)
 Notify = Annotated[list[Text] | None, Field(max_length=MAX_ITEMS)]  # people: named as the instructions say
 CustomValues = Annotated[
     dict[Text, Text | list[Text]] | None,
