@@ -72,6 +72,8 @@ def test_compact_schema_keeps_types_and_drops_noise() -> None:
             "key": {"title": "Key", "type": "string", "maxLength": 200, "description": "Issue key"},
             "names": {"anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "null"}], "default": None},
             "count": {"type": "integer", "default": 20, "minimum": 1, "maximum": 100, "title": "Count"},
+            "offset": {"type": "integer", "default": 5},
+            "flag": {"type": "boolean", "default": False},
             "mode": {"anyOf": [{"type": "string"}, {"type": "integer"}], "title": "Mode"},
             "old": {"type": "integer"},
         },
@@ -82,7 +84,9 @@ def test_compact_schema_keeps_types_and_drops_noise() -> None:
         "properties": {
             "key": {"type": "string", "description": "Issue key"},
             "names": {"type": "array", "items": {"type": "string"}},
-            "count": {"type": "integer", "default": 20},
+            "count": {"type": "integer"},  # 20: the default the instructions state once
+            "offset": {"type": "integer", "default": 5},  # not the stated one: published
+            "flag": {"type": "boolean"},  # flags default to false, as the instructions say
             "mode": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
         },
         "required": ["key"],

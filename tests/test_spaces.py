@@ -6,6 +6,7 @@ import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import bpe_openai
 import httpx
 import pytest
 from mcp import Client
@@ -96,6 +97,12 @@ async def test_a_key_in_one_space_finds_it(both: Client, fakes: dict[str, Faulty
     assert not any(r.path.startswith("/projects/NOVA/") for r in fakes["client.backlog.jp"].requests)
     plain = text_of(await both.call_tool("get_projects", {}))  # names no project: the default space
     assert "CLIENT" not in plain and "NOVA" in plain
+
+
+async def test_two_spaces_keep_the_tool_list_within_5300_tokens(both: Client) -> None:
+    tools = (await both.list_tools()).model_dump(by_alias=True, exclude_none=True, mode="json")["tools"]
+    text = json.dumps({"tools": tools}, separators=(",", ":"), ensure_ascii=False)
+    assert len(bpe_openai.get_encoding("o200k_base").encode(text)) <= 5_300
 
 
 async def test_an_unknown_space_lists_them(both: Client) -> None:

@@ -243,6 +243,24 @@ async def test_every_tool_rejects_bad_arguments_before_any_request(fake: FakeBac
             assert fake.requests == [], tool["name"]
 
 
+async def test_timezone_is_said_once_and_still_taken_by_every_tool_that_shows_times(
+    fake: FakeBacklog, tmp_path: Path
+) -> None:
+    takers = {spec.name for spec in TOOLS if "timezone" in inspect.signature(spec.fn).parameters}
+    assert len(takers) >= 12
+    async with connect(fake, make_settings(tmp_path)) as client:
+        assert "`timezone`" in (client.instructions or "")
+        for tool in await listed(client):
+            assert "timezone" not in tool["inputSchema"].get("properties", {}), tool["name"]
+            if tool["name"] not in takers:
+                continue
+            required = {name: FILLERS[name] for name in tool["inputSchema"].get("required", [])}
+            fake.requests.clear()
+            result = await client.call_tool(tool["name"], {**required, "timezone": "Mars/Olympus"})
+            assert result.is_error and 'Unknown timezone "Mars/Olympus"' in text_of(result), tool["name"]
+            assert fake.requests == [], tool["name"]
+
+
 async def test_every_text_argument_of_every_tool_refuses_4mb_at_once(fake: FakeBacklog, tmp_path: Path) -> None:
     huge = "x" * (4 * 1024 * 1024)
     async with connect(fake, make_settings(tmp_path)) as client:
@@ -294,7 +312,7 @@ async def test_toolsets_and_tool_names_filter_what_is_offered(fake: FakeBacklog,
                                 "description": "Members of this project; omit for the whole space",
                             },
                             "name": {"type": "string", "description": "Part of a name or login id"},
-                            "include_email": {"default": False, "type": "boolean"},
+                            "include_email": {"type": "boolean"},
                         },
                     },
                     "annotations": {
@@ -338,7 +356,7 @@ async def test_toolsets_and_tool_names_filter_what_is_offered(fake: FakeBacklog,
                     "description": """\
 What happened, newest first, grouped by day then by item: issues, comments, wiki, git, documents.
 
-For stand-ups and "what changed since yesterday". Days are in `timezone` (default: the space's).\
+For stand-ups and "what changed since yesterday"; days in the shown zone.\
 """,
                     "inputSchema": {
                         "type": "object",
@@ -357,12 +375,7 @@ For stand-ups and "what changed since yesterday". Days are in `timezone` (defaul
                                 },
                                 "type": "array",
                             },
-                            "before_id": {"type": "integer", "description": "Activity before this id (paging)"},
-                            "timezone": {"type": "string"},
-                            "max_tokens": {
-                                "default": 10000,
-                                "type": "integer",
-                            },
+                            "before_id": {"type": "integer", "description": "Activity before this id (paging)"}, "max_tokens": {"type": "integer"},
                         },
                     },
                     "annotations": {
@@ -381,10 +394,7 @@ For stand-ups and "what changed since yesterday". Days are in `timezone` (defaul
                     "inputSchema": {
                         "type": "object",
                         "properties": {
-                            "include_archived": {
-                                "default": False,
-                                "type": "boolean",
-                            }
+                            "include_archived": {"type": "boolean"}
                         },
                     },
                     "annotations": {
@@ -476,9 +486,7 @@ Older comments: get_issue_comments.\
                                 "default": 30,
                                 "description": "Newest comments to include (0: none)",
                                 "type": "integer",
-                            },
-                            "timezone": {"type": "string"},
-                            "max_tokens": {"default": 10000, "type": "integer"},
+                            }, "max_tokens": {"type": "integer"},
                         },
                         "required": ["issue_key"],
                     },
@@ -495,7 +503,7 @@ Older comments: get_issue_comments.\
                     "description": """\
 A page of an issue's comments with their field changes, oldest first.
 
-Without ids: the newest. Answers end with the exact call for the next page.\
+Without ids: the newest page.\
 """,
                     "inputSchema": {
                         "type": "object",
@@ -503,9 +511,7 @@ Without ids: the newest. Answers end with the exact call for the next page.\
                             "issue_key": {"type": "string"},
                             "before_id": {"type": "integer", "description": "Comments before this comment id"},
                             "after_id": {"type": "integer", "description": "Comments after this comment id"},
-                            "count": {"default": 20, "description": "1-100 (98 shown at most)", "type": "integer"},
-                            "timezone": {"type": "string"},
-                            "max_tokens": {"default": 10000, "type": "integer"},
+                            "count": {"description": "1-100 (98 shown at most)", "type": "integer"}, "max_tokens": {"type": "integer"},
                         },
                         "required": ["issue_key"],
                     },
@@ -523,13 +529,8 @@ Without ids: the newest. Answers end with the exact call for the next page.\
                     "inputSchema": {
                         "type": "object",
                         "properties": {
-                            "offset": {"default": 0, "type": "integer"},
-                            "count": {"default": 20, "type": "integer"},
-                            "timezone": {"type": "string"},
-                            "include_archived": {
-                                "default": False,
-                                "type": "boolean",
-                            },
+                            "offset": {"type": "integer"},
+                            "count": {"type": "integer"}, "include_archived": {"type": "boolean"},
                         },
                     },
                     "annotations": {
@@ -545,7 +546,7 @@ Without ids: the newest. Answers end with the exact call for the next page.\
                     "description": """\
 Find issues, as a table. Default: my issues not closed, latest update first.
 
-Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optional).\
+Date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optional).\
 """,
                     "inputSchema": {
                         "type": "object",
@@ -557,7 +558,7 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                                 "description": "Names, login ids, 'me' (default) or 'anyone'",
                             },
                             "statuses": {"items": {"type": "string"}, "type": "array"},
-                            "include_closed": {"default": False, "type": "boolean"},
+                            "include_closed": {"type": "boolean"},
                             "issue_types": {"items": {"type": "string"}, "type": "array"},
                             "priorities": {"items": {"type": "string"}, "type": "array"},
                             "categories": {"items": {"type": "string"}, "type": "array"},
@@ -568,13 +569,8 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                             "updated": {"type": "string"},
                             "start_date": {"type": "string"},
                             "due_date": {"type": "string"},
-                            "include_archived": {
-                                "default": False,
-                                "type": "boolean",
-                            },
-                            "watching": {
-                                "default": False,
-                                "description": "Issues I watch instead (no other filters)",
+                            "include_archived": {"type": "boolean"},
+                            "watching": {"description": "Issues I watch instead (no other filters)",
                                 "type": "boolean",
                             },
                             "sort": {
@@ -582,10 +578,8 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                                 "type": "string",
                             },
                             "order": {"default": "desc", "enum": ["asc", "desc"], "type": "string"},
-                            "offset": {"default": 0, "type": "integer"},
-                            "count": {"default": 20, "type": "integer"},
-                            "timezone": {"type": "string"},
-                        },
+                            "offset": {"type": "integer"},
+                            "count": {"type": "integer"}},
                     },
                     "annotations": {
                         "readOnlyHint": True,
@@ -613,9 +607,7 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                                 "description": "Or, with repository and number: a pull request",
                             },
                             "repository": {"type": "string"},
-                            "number": {"type": "integer"},
-                            "timezone": {"type": "string"},
-                            "max_tokens": {"default": 10000, "type": "integer"},
+                            "number": {"type": "integer"}, "max_tokens": {"type": "integer"},
                         },
                     },
                     "annotations": {
@@ -628,7 +620,7 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                 {
                     "name": "create_issue",
                     "title": "Create an issue",
-                    "description": "Create an issue; every field by name (project get_project lists them). Returns the key and URL.",
+                    "description": 'Create an issue; fields by name (get_project lists them). Returns the key and URL.',
                     "inputSchema": {
                         "type": "object",
                         "properties": {
@@ -648,9 +640,7 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                             "custom_fields": {
                                 "additionalProperties": {
                                     "anyOf": [{"type": "string"}, {"items": {"type": "string"}, "type": "array"}]
-                                },
-                                "propertyNames": {},
-                                "type": "object",
+                                }, "type": "object",
                                 "description": 'By field name, e.g. {"Severity": "Major"}; list choices by name',
                             },
                             "notify": {"items": {"type": "string"}, "type": "array"},
@@ -690,9 +680,7 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                             "custom_fields": {
                                 "additionalProperties": {
                                     "anyOf": [{"type": "string"}, {"items": {"type": "string"}, "type": "array"}]
-                                },
-                                "propertyNames": {},
-                                "type": "object",
+                                }, "type": "object",
                                 "description": 'By field name, e.g. {"Severity": "Major"}; list choices by name',
                             },
                             "description": {"type": "string", "description": "Markdown; replaces the whole text"},
@@ -852,9 +840,7 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                             "project_key": {"type": "string"},
                             "keyword": {"type": "string", "description": "Words in page names or text"},
                             "tag": {"type": "string", "description": "Only pages with this tag"},
-                            "offset": {"default": 0, "type": "integer"},
-                            "timezone": {"type": "string"},
-                        },
+                            "offset": {"type": "integer"}},
                         "required": ["project_key"],
                     },
                     "annotations": {
@@ -876,9 +862,7 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                             "name": {
                                 "type": "string",
                                 "description": "With project_key: the page's name, e.g. Release/Checklist",
-                            },
-                            "timezone": {"type": "string"},
-                            "max_tokens": {"default": 10000, "type": "integer"},
+                            }, "max_tokens": {"type": "integer"},
                         },
                     },
                     "annotations": {
@@ -927,12 +911,7 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                                 "type": "string",
                                 "description": "Words in titles or text; leave out for the tree",
                             },
-                            "offset": {"default": 0, "type": "integer"},
-                            "timezone": {"type": "string"},
-                            "max_tokens": {
-                                "default": 10000,
-                                "type": "integer",
-                            },
+                            "offset": {"type": "integer"}, "max_tokens": {"type": "integer"},
                         },
                         "required": ["project_key"],
                     },
@@ -953,12 +932,7 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                             "document_id": {
                                 "description": "Document id (32 hex characters, from get_documents)",
                                 "type": "string",
-                            },
-                            "timezone": {"type": "string"},
-                            "max_tokens": {
-                                "default": 10000,
-                                "type": "integer",
-                            },
+                            }, "max_tokens": {"type": "integer"},
                         },
                         "required": ["document_id"],
                     },
@@ -1012,10 +986,8 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                             },
                             "assignee": {"type": "string"},
                             "issue_key": {"type": "string", "description": "Only pull requests linked to this issue"},
-                            "offset": {"default": 0, "type": "integer"},
-                            "count": {"default": 20, "type": "integer"},
-                            "timezone": {"type": "string"},
-                            "max_tokens": {"default": 10000, "type": "integer"},
+                            "offset": {"type": "integer"},
+                            "count": {"type": "integer"}, "max_tokens": {"type": "integer"},
                         },
                         "required": ["project_key"],
                     },
@@ -1041,9 +1013,7 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                                 "description": "Newest comments to include",
                                 "type": "integer",
                             },
-                            "before_id": {"type": "integer", "description": "Comments before this comment id"},
-                            "timezone": {"type": "string"},
-                            "max_tokens": {"default": 10000, "type": "integer"},
+                            "before_id": {"type": "integer", "description": "Comments before this comment id"}, "max_tokens": {"type": "integer"},
                         },
                         "required": ["project_key", "repository", "number"],
                     },
@@ -1140,11 +1110,9 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                     "inputSchema": {
                         "type": "object",
                         "properties": {
-                            "count": {"default": 20, "description": "1-100", "type": "integer"},
+                            "count": {"description": "1-100", "type": "integer"},
                             "before_id": {"type": "integer", "description": "Notifications older than this id"},
-                            "unread_only": {"default": False, "type": "boolean"},
-                            "timezone": {"type": "string"},
-                        },
+                            "unread_only": {"type": "boolean"}},
                     },
                     "annotations": {
                         "readOnlyHint": True,
@@ -1164,9 +1132,7 @@ Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optio
                                 "type": "integer",
                                 "description": "One notification (ids from get_notifications)",
                             },
-                            "all": {
-                                "default": False,
-                                "description": "true: every notification (resets the unread count)",
+                            "all": {"description": "true: every notification (resets the unread count)",
                                 "type": "boolean",
                             },
                             "dry_run": {"type": "boolean"},

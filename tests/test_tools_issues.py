@@ -82,8 +82,9 @@ async def test_tools_list_names_annotations_and_schemas(tools: Client) -> None:
         assert tool.description and "\n    " not in tool.description  # dedented: no wasted tokens
     details = next(t for t in listed if t.name == "get_issue_details")
     assert details.input_schema["required"] == ["issue_key"]
-    # The seed's older names work when called (see test_seed_argument_names_still_work), unadvertised.
-    assert set(details.input_schema["properties"]) == {"issue_key", "comment_count", "timezone", "max_tokens"}
+    # The seed's older names work when called (see test_seed_argument_names_still_work), unadvertised;
+    # `timezone` is taken but described once in the instructions.
+    assert set(details.input_schema["properties"]) == {"issue_key", "comment_count", "max_tokens"}
 
 
 async def test_issue_details_backlog_notation(tools: Client) -> None:

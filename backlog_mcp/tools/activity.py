@@ -92,7 +92,7 @@ async def get_activity(
 ) -> str:
     """What happened, newest first, grouped by day then by item: issues, comments, wiki, git, documents.
 
-    For stand-ups and "what changed since yesterday". Days are in `timezone` (default: the space's).
+    For stand-ups and "what changed since yesterday"; days in the shown zone.
     """
     tz = zone(timezone)
     first, last = day("since", since), day("until", until)

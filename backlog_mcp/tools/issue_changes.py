@@ -166,7 +166,7 @@ async def create_issue(
     notify: Notify = None,
     dry_run: DryRun = None,
 ) -> str:
-    """Create an issue; every field by name (project get_project lists them). Returns the key and URL."""
+    """Create an issue; fields by name (get_project lists them). Returns the key and URL."""
     app, lookup = call.app, call.app.lookup
     if not summary.strip():
         raise UsageError("summary is empty; give the issue a title.")

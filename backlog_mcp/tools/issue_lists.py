@@ -126,7 +126,7 @@ async def get_user_issue_list(
 ) -> str:
     """Find issues, as a table. Default: my issues not closed, latest update first.
 
-    Filters take names; date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optional).
+    Date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optional).
     """
     tz = zone(timezone)
     if sort not in SORT_KEYS:

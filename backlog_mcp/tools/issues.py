@@ -141,7 +141,7 @@ async def get_issue_comments(
 ) -> str:
     """A page of an issue's comments with their field changes, oldest first.
 
-    Without ids: the newest. Answers end with the exact call for the next page.
+    Without ids: the newest page.
     """
     key = key_arg(issue_key)
     tz = zone(timezone)

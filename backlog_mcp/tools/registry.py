@@ -49,6 +49,18 @@ log = logging.getLogger(__name__)
 
 # Published schemas leave these out; validation still applies them (see `compact_schema`).
 _UNPUBLISHED = ("title", "maxLength", "maxItems", "maxProperties", "minimum", "maximum")
+# Defaults the server instructions state once for every tool (flags are false unless set).
+_SAID_ONCE = frozenset({("max_tokens", 10000), ("offset", 0), ("count", 20)})
+# Arguments every read tool takes, described once in the instructions rather than in 13 schemas.
+COMMON_HIDDEN = frozenset({"timezone"})
+
+
+def _published(name: str, prop: dict[str, Any]) -> dict[str, Any]:
+    """A property without the default the instructions already state."""
+    default = prop.get("default", ...)
+    if default is False or (name, default) in _SAID_ONCE:
+        return {key: value for key, value in prop.items() if key != "default"}
+    return prop
 
 
 def compact_schema(schema: Any, hidden: frozenset[str] = frozenset()) -> Any:
@@ -68,7 +80,7 @@ def compact_schema(schema: Any, hidden: frozenset[str] = frozenset()) -> Any:
             continue
         if key == "default" and value is None:
             continue
-        if key == "propertyNames" and not value:  # pydantic's empty constraint on dict keys says nothing
+        if key == "propertyNames" and not compact_schema(value):  # dict keys bounded in validation only
             continue
         if key == "anyOf":
             options = [option for option in value if option != {"type": "null"}]
@@ -77,7 +89,7 @@ def compact_schema(schema: Any, hidden: frozenset[str] = frozenset()) -> Any:
                 continue
         if key == "properties":
             value = {name: prop for name, prop in value.items() if name not in hidden}
-            out[key] = {name: compact_schema(prop) for name, prop in value.items()}
+            out[key] = {name: _published(name, compact_schema(prop)) for name, prop in value.items()}
             continue
         out[key] = compact_schema(value)
     if "required" in out:
@@ -116,7 +128,7 @@ class Entry:
         return frozenset(name for name, prop in props.items() if prop.get("type") == "array")
 
     def tool(self) -> Tool:
-        schema = compact_schema(self.meta.arg_model.model_json_schema(by_alias=True), self.spec.hidden)
+        schema = compact_schema(self.meta.arg_model.model_json_schema(by_alias=True), self.spec.hidden | COMMON_HIDDEN)
         if self.spaces:  # only then: with one space, tools/list stays as it was, byte for byte
             schema.setdefault("properties", {})["space"] = {"type": "string"}  # the names: in the instructions
         return Tool(
