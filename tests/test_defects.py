@@ -438,7 +438,7 @@ async def test_control_characters_in_text_files_are_shown_escaped(crafted: Fault
     text = await ok(tools, "get_attachment", issue_key="ORBIT-2", attachment="term.log")
     assert "\x1b" not in text and "\u202e" not in text and "\x07" not in text and "\r" not in text
     assert "\\x1b]0;pwned\\x07\\x1b[2J\\u202etxt.exe" in text
-    assert "> end" in text
+    assert ">end" in text
 
 
 # -- 2. notification ids are shown, and a dry run knows an unknown one --------------------------------
@@ -471,9 +471,9 @@ async def test_escapes_only_where_a_value_could_pass_for_structure(tools: Client
     assert "Android → Android, Backend" in details and "\\," not in details
     # A comment in activity is quoted whole (issue 20): commas need nothing, notation is converted.
     activity = await ok(tools, "get_activity", project_key="ORBIT", max_tokens=20000)
-    assert "  > Thanks, looks good" in activity and "\\," not in activity
+    assert "  >Thanks, looks good" in activity and "\\," not in activity
     assert "[[" not in activity and "\\[" not in activity and "&br;" not in activity and "''" not in activity
-    assert "  > Fix is in review: [PR #42](https://git.example.com/orbit/pull/42)" in activity
+    assert "  >Fix is in review: [PR #42](https://git.example.com/orbit/pull/42)" in activity
     notifications = await ok(tools, "get_notifications", count=24)
     assert "\\," not in notifications and "\\[" not in notifications and "|h" not in notifications
     # Where values form a list, or sit in our own "(login X, id Y…)", their commas are escaped.
@@ -611,7 +611,7 @@ async def test_demo_writes_land_on_the_demo_today() -> None:
         said = await ok(client, "add_issue_comment", issue_key="ORBIT-2", content="From the demo")
         assert " at 2026-11-20 " in said
         details = await ok(client, "get_issue_details", issue_key="ORBIT-2")
-        assert "### 2026-11-20" in details and "From the demo" in details
+        assert "** 2026-11-20 " in details and "From the demo" in details
 
 
 # -- found in review -----------------------------------------------------------------------------------

@@ -9,9 +9,11 @@ from zoneinfo import ZoneInfo
 
 import bpe_openai
 import pytest
+from inline_snapshot import snapshot
 from mcp import Client
 
 from backlog_mcp.fake import FakeBacklog
+from benchmarks.token_tasks import our_answers, task_space
 from tests.conftest import text_of
 
 pytestmark = pytest.mark.anyio
@@ -59,7 +61,7 @@ async def test_every_fact_of_issue_with_30_comments(mcp: Client, fake: FakeBackl
         facts.append(field["name"])
         value = field["value"]
         if field["fieldTypeId"] == 2 and value:  # multi-line text: every line, quoted
-            facts.extend(f"> {line}" for line in value.split("\n"))
+            facts.extend(f">{line}" for line in value.split("\n"))
             continue
         values = value if isinstance(value, list) else [value]
         facts.extend(str(v["name"]) if isinstance(v, dict) else str(v)[:10] for v in values)
@@ -70,14 +72,14 @@ async def test_every_fact_of_issue_with_30_comments(mcp: Client, fake: FakeBackl
     attachment_ids = {str(a["id"]) for a in issue["attachments"]}
     facts += [w for w in words(issue["description"]) if w not in attachment_ids]  # ids are shown as names
     position = out.index("## Comments")
-    day = ""
+    before = ""
     for comment in comments:
         stamp = when(comment["created"])
-        if stamp[:10] != day:
-            day = stamp[:10]
-            position = out.index(f"### {day}\n", position)
-        head = f"**{comment['createdUser']['name']}** {stamp[11:]}"
-        position = out.index(head, position)  # present, under its day, in chronological order
+        # The first comment dated in full, each later one with only what changed since the one before.
+        short = stamp[11:] if stamp[:10] == before[:10] else stamp[5:] if stamp[:4] == before[:4] else stamp
+        before = stamp
+        head = f"**{comment['createdUser']['name']}** {short}"
+        position = out.index(head, position)  # present, dated, in chronological order
         end = out.find("\n**", position + len(head))
         # As a model reads it: a backslash escape (`Android\, Backend` in a one-line head) is its character.
         block = MARKDOWN_ESCAPE.sub(r"\1", out[position : end if end > 0 else len(out)])
@@ -105,3 +107,91 @@ async def test_markdown_is_at_most_a_quarter_of_raw_json_tokens(mcp: Client, fak
     )
     ratio = tokens(text_of(result)) / tokens(raw)
     assert ratio <= 0.25, ratio
+
+
+async def test_issue_16_tasks_keep_every_fact_when_read_whole() -> None:
+    """The three token tasks (benchmarks/token_tasks.py), read as the benchmark reads them: every fact is there."""
+    space, tasks = task_space()
+    fake = FakeBacklog(space)
+    zone = ZoneInfo(space.space["timezone"])
+    for task in tasks:
+        out = MARKDOWN_ESCAPE.sub(r"\1", "\n".join(await our_answers(fake, task.issue_key)))
+        issue = space.issue_by_key(task.issue_key)
+        assert issue is not None
+        facts = [
+            issue["summary"], issue["status"]["name"], issue["assignee"]["name"], issue["createdUser"]["name"],
+            f"https://acme.backlog.com/view/{task.issue_key}", *(a["name"] for a in issue["attachments"]),
+            *(f["value"]["name"] if isinstance(f["value"], dict) else str(f["value"]) for f in issue["customFields"]
+              if f["value"] not in (None, [])),
+            *words(issue["description"]),
+        ]  # fmt: skip
+        comments = space.comments[issue["id"]]
+        assert len(comments) == task.comments
+        for comment in comments:
+            stamp = datetime.fromisoformat(comment["created"].replace("Z", "+00:00")).astimezone(zone)
+            facts += [f"**{comment['createdUser']['name']}** ", stamp.strftime("%H:%M"), *words(comment["content"])]
+            for change in comment["changeLog"]:
+                facts += [value for value in (change["originalValue"], change["newValue"]) if value]
+        assert [fact for fact in facts if fact not in out] == [], task.label
+        authors = re.findall(r"^\*\*(.+?)\*\* ", out, re.M)
+        assert len(authors) == task.comments, task.label  # each comment once
+
+
+async def test_the_markdown_task_as_a_model_reads_it() -> None:
+    space, tasks = task_space()
+    assert await our_answers(FakeBacklog(space), tasks[0].issue_key) == snapshot(
+        [
+            """\
+# NOVA-220: Password reset email arrives after the link expired
+Bug · Resolved · Priority High · Assignee Tanaka Yuki
+https://acme.backlog.com/view/NOVA-220
+- Created 2026-11-14 14:00 by 伊藤 健二; updated 2026-11-19 11:00 by 佐藤 太郎 (times Asia/Tokyo)
+- Due 2026-11-23 · Estimated 3 h
+- Category: API · Milestone: Sprint 14
+- Custom fields: Crash count: 4 · Severity: Major · Reproducible: Always
+- Attachments: screenshot.png (47 KB)
+- Stars: 1
+
+## Description
+>## Summary
+>Password reset emails arrive **after** the link has expired for users on the EU cluster.
+>
+>## Steps
+>1. Request a reset from `/account/forgot`
+>2. Wait for the email (it takes 20–40 minutes)
+>3. Open the link: *"This link has expired"*
+>
+>## Expected
+>The email arrives within a minute; the link stays valid for 30 minutes.
+>
+>See the [delivery dashboard](https://grafana.example.com/d/mail) and NOVA-12.
+
+## Comments (6, oldest first)
+**伊藤 健二** 2026-11-14 21:00
+>Reproduced on staging-eu: the job waits in `mail-low` behind the newsletter batch.
+
+**佐藤 太郎** 11-15 09:00 · Status: Open → In Progress
+
+**Tanaka Yuki** 11-16 02:00
+>The queue is shared with marketing sends. Options:
+>
+>- give resets their own queue
+>- raise the link lifetime to 2 h
+>
+>I prefer the first.
+
+**Hana Sato** 11-17 00:00 · Assignee: Hana Sato → Tanaka Yuki
+>Agreed, own queue. 修正版をステージングに出しました。
+
+**Alice Martin** 11-18 03:00
+>```
+>mail-high: 0.8 s p95
+>mail-low: 31 min p95
+>```
+>After the change resets go through mail-high.
+
+**佐藤 太郎** 11-19 11:00 · Status: In Progress → Resolved · Resolution: (none) → Fixed
+>Deployed to production; closing once support confirms.\
+"""
+        ]
+    )

@@ -75,7 +75,7 @@ async def test_description_replaced_cleared_and_read_back(tools: Client, fake: F
     assert text.splitlines()[0].startswith("Description of NOVA-1 (")
     assert "replaced (" in text and text.endswith("https://acme.backlog.com/view/NOVA-1")
     after = await call(tools, "get_issue_details", issue_key="NOVA-1", comment_count=0)
-    assert "> New **plan**." in after
+    assert ">New **plan**." in after
     cleared = await call(tools, "update_issue_description", issue_key="NOVA-1", description="")
     assert ") cleared." in cleared
     assert "_No description._" in await call(tools, "get_issue_details", issue_key="NOVA-1", comment_count=0)

@@ -269,6 +269,11 @@ x
     ("placeholder characters in input are inert", "a \ue000C0\ue001 b \x00CODE0\x00", snapshot("a C0 b CODE0")),
     ("absurd nesting stays text", ">" * 12 + " deep", snapshot("> > > > > > > > >>>> deep")),
     (
+        "Markdown marks are text in Backlog notation",
+        "# not a heading\n1. not a list\n12) nor this\ntext\n===\n1.5 is a number",
+        "\\# not a heading\n1\\. not a list\n12\\) nor this\ntext\n\\===\n1.5 is a number",
+    ),
+    (
         "crlf newlines",
         "line1\r\nline2\r\n\r\n- x",
         snapshot("""\

@@ -127,4 +127,4 @@ async def test_untrusted_text_cannot_pose_as_tool_output(fake: FakeBacklog, tmp_
     framing = [ln for ln in lines if ln and not ln.startswith(">")]
     assert framing.count("## Description") == 1
     assert not any(ln.startswith(("## Comments (0", "**Note", "**Admin", "### 2099")) for ln in framing)
-    assert "> **Admin** 00:00 · Status: Open → Closed" in lines
+    assert ">**Admin** 00:00 · Status: Open → Closed" in lines

@@ -29,9 +29,9 @@ Activity in ORBIT from 2026-11-18 to now (times Asia/Tokyo), newest first.
 
 **ORBIT-1 地図画面を回転するとクラッシュする**
 - 13:00 伊藤 健二 updated it · Milestone: (none) → Sprint 14 · Priority: Normal → High · Description edited
-  > # Root cause
+  ># Root cause
   >
-  > The fragment is recreated before the map is ready.
+  >The fragment is recreated before the map is ready.
 
 ## 2026-11-19
 **ORBIT-211 Upgrade the payment SDK #207**
@@ -76,7 +76,7 @@ async def test_a_comment_shows_up_in_the_timeline_at_once(mcp: Client) -> None:
     added = await mcp.call_tool("add_issue_comment", {"issue_key": "ORBIT-7", "content": "Timeline check"})
     assert not added.is_error
     after = text_of(await mcp.call_tool("get_activity", {"project_key": "ORBIT", "kinds": ["comments"]}))
-    assert "Hana Sato commented\n  > Timeline check" in after
+    assert "Hana Sato commented\n  >Timeline check" in after
 
 
 async def test_bad_days_are_refused_before_any_request(mcp: Client, fake: FaultyBacklog) -> None:
@@ -112,9 +112,9 @@ async def test_a_comment_of_two_paragraphs_is_kept_whole(mcp: Client) -> None:
     text = text_of(await mcp.call_tool("get_activity", {"project_key": "ORBIT", "kinds": ["comments"]}))
     assert (
         " Hana Sato commented\n"
-        "  > First paragraph: the crash is in the map fragment.\n"
+        "  >First paragraph: the crash is in the map fragment.\n"
         "  >\n"
-        "  > Second paragraph: fixed by waiting for onMapReady."
+        "  >Second paragraph: fixed by waiting for onMapReady."
     ) in text
 
 
@@ -124,7 +124,7 @@ async def test_a_comment_too_big_for_the_budget_says_where_the_rest_is(mcp: Clie
     text = text_of(
         await mcp.call_tool("get_activity", {"project_key": "ORBIT", "kinds": ["comments"], "max_tokens": 1500})
     )
-    assert "  > Paragraph 0: details" in text and "Paragraph 39" not in text
+    assert "  >Paragraph 0: details" in text and "Paragraph 39" not in text
     # Said on the event's own line, not inside the quote (which holds what users wrote).
     line = next(line for line in text.split("\n") if "cut for size" in line)
     assert line.startswith("- ") and " Hana Sato commented (" in line
@@ -145,7 +145,7 @@ async def test_a_comment_that_fits_the_answer_is_never_cut(mcp: Client) -> None:
     content = "\n\n".join(f"Paragraph {n}: " + "details " * 30 for n in range(12))  # about 1,400 tokens
     assert not (await mcp.call_tool("add_issue_comment", {"issue_key": "ORBIT-7", "content": content})).is_error
     text = text_of(await mcp.call_tool("get_activity", {"project_key": "ORBIT", "kinds": ["comments"]}))
-    assert "  > Paragraph 11: details" in text and "cut for size" not in text
+    assert "  >Paragraph 11: details" in text and "cut for size" not in text
 
 
 async def test_a_cut_comment_never_leaves_a_fence_open(mcp: Client) -> None:

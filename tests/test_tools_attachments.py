@@ -49,8 +49,8 @@ async def test_a_log_is_text_fenced_and_clipped_to_the_budget(mcp: Client) -> No
     )
     head, body, note = text.split("\n\n")
     assert head == "stacktrace.txt (id 66120, 4.7 KB) on ORBIT-1:"
-    assert body.startswith("> ```\n> # stacktrace.txt\n> 2026-11-18 09:12:03.114 E/AndroidRuntime: FATAL EXCEPTION")
-    assert body.endswith("\n> ```")
+    assert body.startswith(">```\n># stacktrace.txt\n>2026-11-18 09:12:03.114 E/AndroidRuntime: FATAL EXCEPTION")
+    assert body.endswith("\n>```")
     assert note == "_Only the start of the file is shown; it is 4.7 KB in all._"
     whole = text_of(await mcp.call_tool("get_attachment", {"issue_key": "ORBIT-1", "attachment": "stacktrace.txt"}))
     assert "Only the start" not in whole and whole.count("D/Trace: frame") > body.count("D/Trace: frame")
@@ -70,7 +70,7 @@ async def test_a_pull_request_attachment_by_repository_and_number(mcp: Client) -
             {"project_key": "ORBIT", "repository": "android", "number": 1, "attachment": "build.log"},
         )
     )
-    assert text.startswith("build.log (id 69410, 2.3 KB) on pull request ORBIT/orbit-android#1:\n\n> ```\n")
+    assert text.startswith("build.log (id 69410, 2.3 KB) on pull request ORBIT/orbit-android#1:\n\n>```\n")
 
 
 async def test_unknown_names_and_owners_say_what_is_valid(mcp: Client, fake: FaultyBacklog) -> None:

@@ -50,13 +50,13 @@ async def test_one_document_is_its_plain_text_never_the_editor_json(mcp: Client)
 # 🗺️ Offline maps
 Document in NOVA [meeting] · updated 2026-11-16 17:00 by 伊藤 健二 (times Asia/Tokyo) · https://acme.backlog.com/document/NOVA/64ec65b29114fec6b717e8aeaf4903f0
 
-> Offline maps
+>Offline maps
 >
-> Goals
-> - Tiles for 3 regions
-> - A 200 MB tile cache
+>Goals
+>- Tiles for 3 regions
+>- A 200 MB tile cache
 >
-> Open: update cadence\
+>Open: update cadence\
 """)
     assert '"type": "doc"' not in text
 
@@ -82,7 +82,7 @@ async def test_a_document_is_added_under_a_parent_by_title_path(mcp: Client, fak
     }
     preview = text_of(await mcp.call_tool("add_document", {**args, "dry_run": True}))
     assert preview.startswith("Dry run, nothing was sent. Would add a document to ORBIT:")
-    assert "- Under: Specs" in preview and "> # Tile cache" in preview
+    assert "- Under: Specs" in preview and "># Tile cache" in preview
     assert all(r.method == "GET" for r in fake.requests)
     done = text_of(await mcp.call_tool("add_document", args))
     assert done.startswith("Added document ") and "https://acme.backlog.com/document/ORBIT/" in done

@@ -72,25 +72,23 @@ Attachments: build.log, coverage.zip
 https://acme.backlog.com/git/ORBIT/orbit-android/pullRequests/1
 
 ## Description
-> ORBIT-6 を修正します。
+>ORBIT-6 を修正します。
 >
-> - テストを追加
-> - `MapView` の null チェック
-> - Tile cache: evict the oldest tiles first
+>- テストを追加
+>- `MapView` の null チェック
+>- Tile cache: evict the oldest tiles first
 
 ## Comments
 3 comments in all.
 
-### 2026-10-15
-
-**佐藤 太郎** 21:00
-> `feature/offline-maps-1` を確認しました。nullチェックは良さそうです。
+**佐藤 太郎** 2026-10-15 21:00
+>`feature/offline-maps-1` を確認しました。nullチェックは良さそうです。
 
 **Tanaka Yuki** 22:00
-> LGTM 👍
+>LGTM 👍
 
 **Alice Martin** 23:00
-> LGTM 👍\
+>LGTM 👍\
 """)
     merged = text_of(
         await mcp.call_tool("get_pull_request", {"project_key": "ORBIT", "repository": "orbit-android", "number": 3})
@@ -129,7 +127,7 @@ async def test_comment_pages_reach_the_first_comment(mcp: Client) -> None:
     text = text_of(await mcp.call_tool("get_pull_request", args))
     for _ in range(5):
         seen += [line for line in text.split("\n") if line.startswith("**")]
-        if "fetch them with " not in text:
+        if "_Earlier comments: " not in text and "earlier comment" not in text:
             break
         before = int(text.split("before_id=")[1].split(",")[0].split(")")[0])
         text = text_of(await mcp.call_tool("get_pull_request", {**args, "before_id": before}))

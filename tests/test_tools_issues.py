@@ -103,72 +103,66 @@ https://acme.backlog.com/view/ORBIT-1
 - Stars: 3
 
 **調査メモ** (custom field)
-> 回転直後に onRotate が2回呼ばれる。
-> Second call sees a null map.
+>回転直後に onRotate が2回呼ばれる。
+>Second call sees a null map.
 
 ## Description
-> # 概要 / Overview
+># 概要 / Overview
 >
-> 地図画面を回転するとアプリがクラッシュする。**Expected**: no crash, *the map keeps its zoom*.
+>地図画面を回転するとアプリがクラッシュする。**Expected**: no crash, *the map keeps its zoom*.
 >
-> ## Steps to reproduce
+>## Steps to reproduce
 >
-> 1. Open the map (地図を開く)
-> 2. Rotate the device
+>1. Open the map (地図を開く)
+>2. Rotate the device
 >    1. 横向きにする
 >    2. Back to portrait
 >
-> - 影響: Android 14, 15
+>- 影響: Android 14, 15
 >   - Pixel 8 / Galaxy S24
 >     - only with the compass overlay
-> - ~~Workaround: lock rotation~~ no longer works 重要
-> - [ ] add a regression test
-> - [x] collect logs
+>- ~~Workaround: lock rotation~~ no longer works 重要
+>- [ ] add a regression test
+>- [x] collect logs
 >
-> See [Crash dashboard](https://crash.example.com/orbit) and [Design spec](https://docs.example.com/spec),
-> related ORBIT-2, ORBIT-3 and the wiki page Release checklist (wiki page).
-> Line after a break.
+>See [Crash dashboard](https://crash.example.com/orbit) and [Design spec](https://docs.example.com/spec),
+>related ORBIT-2, ORBIT-3 and the wiki page Release checklist (wiki page).
+>Line after a break.
 >
-> ```java
-> NullPointerException at MapView.onRotate(MapView.java:212)
+>```java
+>NullPointerException at MapView.onRotate(MapView.java:212)
 >   ''this is not bold'' and [[not a link]]
-> ```
+>```
 >
-> | Device | Crashes | Note |
-> | --- | --- | --- |
-> | **Pixel 8** | 17 | **most** reports |
-> | **Galaxy S24** | 3 | manual \\| gated |
+>| Device | Crashes | Note |
+>| --- | --- | --- |
+>| **Pixel 8** | 17 | **most** reports |
+>| **Galaxy S24** | 3 | manual \\| gated |
 >
-> [attachment: screenshot.png]
+>[attachment: screenshot.png]
 >
-> [attachment: screenshot.png]
+>[attachment: screenshot.png]
 >
-> stacktrace [attachment: stacktrace.txt]
+>stacktrace [attachment: stacktrace.txt]
 >
-> > ユーザーからの報告: 「回転すると落ちる」
+>> ユーザーからの報告: 「回転すると落ちる」
 >
-> > 引用行 (quoted line)
+>> 引用行 (quoted line)
 
 ## Comments (4 of 30, oldest first)
-_26 earlier comments not shown; fetch them with get_issue_comments(issue_key="ORBIT-1", before_id=5500027)._
+_26 earlier comments: get_issue_comments(issue_key="ORBIT-1", before_id=5500027)._
 
-### 2026-11-11
+**田中 美咲** 2026-11-11 23:00 · Assignee: 田中 美咲 → Hana Sato
 
-**田中 美咲** 23:00 · Assignee: 田中 美咲 → Hana Sato
-
-### 2026-11-12
-
-**鈴木 一郎** 06:00 · Due date: 2026-11-15 → 2026-11-18 · Crash count: 15 → 17
+**鈴木 一郎** 11-12 06:00 · Due date: 2026-11-15 → 2026-11-18 · Crash count: 15 → 17
 
 **Hana Sato** 20:00 · Category: Android → Android, Backend · Attached log-28.txt
-> Thanks, looks good on my side. 問題ありません。
+>Thanks, looks good on my side. 問題ありません。
 
-### 2026-11-20
-
-**伊藤 健二** 13:00 · Milestone: (none) → Sprint 14 · Priority: Normal → High · Description edited
-> # Root cause
+**伊藤 健二** 11-20 13:00 · Milestone: (none) → Sprint 14 · Priority: Normal → High · Description edited
+># Root cause
 >
-> The fragment is recreated before the map is ready.\
+>The fragment is recreated before the map is ready.\
 """)
 
 
@@ -188,55 +182,51 @@ https://acme.backlog.com/view/NOVA-1
 - Stars: 3
 
 **調査メモ** (custom field)
-> 回転直後に onRotate が2回呼ばれる。
-> Second call sees a null map.
+>回転直後に onRotate が2回呼ばれる。
+>Second call sees a null map.
 
 ## Description
-> ## Overview
-> Checkout fails with **HTTP 502** when the cart has more than 50 items. 支払い画面でエラーになります。
+>## Overview
+>Checkout fails with **HTTP 502** when the cart has more than 50 items. 支払い画面でエラーになります。
 >
-> ### Steps
-> 1. Add 51 items to the cart
-> 2. Press *Checkout*
+>### Steps
+>1. Add 51 items to the cart
+>2. Press *Checkout*
 >    - on mobile too
-> 3. See the error
+>3. See the error
 >
-> - [ ] add a load test
-> - [x] capture the gateway logs
+>- [ ] add a load test
+>- [x] capture the gateway logs
 >
-> | Env | Rate | Note |
-> |---|---|---|
-> | staging | 100% | always |
-> | prod | 12% | peak hours |
+>| Env | Rate | Note |
+>|---|---|---|
+>| staging | 100% | always |
+>| prod | 12% | peak hours |
 >
-> ```python
-> def checkout(cart):
+>```python
+>def checkout(cart):
 >     return gateway.post(cart)  # **not bold**
-> ```
+>```
 >
-> Related: NOVA-2, see <https://status.example.com>.
-> Next line after an HTML break.
-> **Raw log**
+>Related: NOVA-2, see <https://status.example.com>.
+>Next line after an HTML break.
+>**Raw log**
 >
-> 502 Bad Gateway
+>502 Bad Gateway
 >
-> > お客様からの問い合わせ: 「決済できない」
+>> お客様からの問い合わせ: 「決済できない」
 
 ## Comments (3 of 30, oldest first)
-_27 earlier comments not shown; fetch them with get_issue_comments(issue_key="NOVA-1", before_id=5500058)._
+_27 earlier comments: get_issue_comments(issue_key="NOVA-1", before_id=5500058)._
 
-### 2026-11-12
-
-**Tanaka Yuki** 06:00 · Due date: 2026-11-15 → 2026-11-18 · Crash count: 15 → 17
+**Tanaka Yuki** 2026-11-12 06:00 · Due date: 2026-11-15 → 2026-11-18 · Crash count: 15 → 17
 
 **Alice Martin** 20:00 · Category: Frontend → Frontend, Infra · Attached log-28.txt
-> LGTM 👍 本番反映も問題なし。
+>LGTM 👍 本番反映も問題なし。
 
-### 2026-11-20
-
-**伊藤 健二** 13:00 · Milestone: (none) → Sprint 14 · Priority: Normal → High · Description edited
-> ## Follow-up
-> We should add an alert for 5xx spikes.\
+**伊藤 健二** 11-20 13:00 · Milestone: (none) → Sprint 14 · Priority: Normal → High · Description edited
+>## Follow-up
+>We should add an alert for 5xx spikes.\
 """)
 
 
@@ -285,7 +275,7 @@ async def test_long_thread_keeps_newest_and_says_how_to_get_the_rest(tools: Clie
     text = await call(tools, "get_issue_details", issue_key="ORBIT-4", comment_count=100, max_tokens=2000)
     shown = int(text.split("## Comments (")[1].split(" of ")[0])
     assert 0 < shown < 100
-    assert f"_{120 - shown} earlier comments not shown; fetch them with get_issue_comments(" in text
+    assert f"_{120 - shown} earlier comments: get_issue_comments(" in text
     before_id = int(text.split("before_id=")[1].split(")")[0])
     older = await call(tools, "get_issue_comments", issue_key="ORBIT-4", before_id=before_id, count=5)
     ids_before = [c for c in older.split("\n") if c.startswith("**")]
@@ -311,7 +301,7 @@ async def test_comment_pages_cover_the_thread_without_overlap(tools: Client, fak
 async def test_budget_drops_whole_comments_and_description_blocks(tools: Client) -> None:
     text = await call(tools, "get_issue_details", issue_key="ORBIT-1", max_tokens=1000)
     assert len(text.encode()) / 3 <= 1100
-    assert "Description shortened" in text or "earlier comments not shown" in text
+    assert "Description shortened" in text or "earlier comments: " in text
     assert text.count("```") % 2 == 0  # no fence cut in half
 
 
@@ -518,10 +508,7 @@ async def test_comment_paging_hints_are_exact(tools: Client, fake: FakeBacklog) 
     everything = await call(tools, "get_issue_comments", issue_key="ORBIT-1", count=30)
     assert "earlier" not in everything.lower() and "Newer" not in everything
     newest = await call(tools, "get_issue_comments", issue_key="ORBIT-1", count=10)
-    assert (
-        f'_20 earlier comments not shown; fetch them with get_issue_comments(issue_key="ORBIT-1", before_id={ids[20]}, count=10)._'
-        in newest
-    )
+    assert f'_20 earlier comments: get_issue_comments(issue_key="ORBIT-1", before_id={ids[20]}, count=10)._' in newest
     middle = await call(tools, "get_issue_comments", issue_key="ORBIT-1", before_id=ids[20], count=10)
     assert f"before_id={ids[10]}" in middle and f"after_id={ids[19]}" in middle
     after = await call(tools, "get_issue_comments", issue_key="ORBIT-1", after_id=ids[9], count=10)
@@ -535,7 +522,7 @@ async def test_a_one_line_giant_comment_keeps_its_start(tools: Client, fake: Fak
     assert issue is not None
     fake.space.comments[issue["id"]][-1]["content"] = "IMPORTANT first sentence. " + "blah " * 20000
     text = await call(tools, "get_issue_details", issue_key="NOVA-4", comment_count=3, max_tokens=2000)
-    assert "> IMPORTANT first sentence. blah" in text
+    assert ">IMPORTANT first sentence. blah" in text
     assert len(text.encode()) / 3 < 2300
 
 
@@ -551,7 +538,7 @@ async def test_textarea_custom_field_respects_the_budget(tools: Client, fake: Fa
     issue["customFields"][-1]["value"] = "\n".join(f"note {n}" for n in range(30000))
     text = await call(tools, "get_issue_details", issue_key="ORBIT-1", max_tokens=2000)
     assert len(text.encode()) / 3 < 2300
-    assert "> note 0" in text and "more lines)" in text
+    assert ">note 0" in text and "more lines)" in text
 
 
 async def test_issues_i_watch_with_the_changed_ones_marked(tools: Client, fake: FakeBacklog) -> None:

@@ -38,22 +38,22 @@ async def test_a_page_by_name_in_backlog_notation(mcp: Client) -> None:
 # Release/Checklist
 Wiki page 3300004 [release] · updated 2026-10-20 18:00 by Tanaka Yuki (times Asia/Tokyo) · https://acme.backlog.com/alias/wiki/3300004
 
-> # Release/Checklist
+># Release/Checklist
 >
-> Release/Checklist の手順です。
+>Release/Checklist の手順です。
 >
-> ## Steps
+>## Steps
 >
-> - Build with **make release**
-> - Deploy: Deployment/Rollback (wiki page)
+>- Build with **make release**
+>- Deploy: Deployment/Rollback (wiki page)
 >
-> ```sh
-> ./deploy.sh --env staging
-> ```
+>```sh
+>./deploy.sh --env staging
+>```
 >
-> | Env | Owner |
-> | --- | --- |
-> | staging | kenji |\
+>| Env | Owner |
+>| --- | --- |
+>| staging | kenji |\
 """)
 
 

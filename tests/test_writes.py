@@ -102,7 +102,7 @@ https://acme.backlog.com/view/ORBIT-220\
 """)
     after = await ok(tools, "get_issue_details", issue_key="ORBIT-220")
     assert "Bug · Open" in details and "Bug · In Progress" in after
-    assert "Status: Open → In Progress\n> On it, **today**" in after
+    assert "Status: Open → In Progress\n>On it, **today**" in after
 
 
 async def test_a_dry_run_changes_nothing_and_shows_the_diff(tools: Client, fake: FaultyBacklog) -> None:
@@ -120,7 +120,7 @@ Dry run, nothing was sent. Would update ORBIT-1:
 - Comment: 27 characters
 
 Comment as it would be sent:
-> Fixed in {code}2.4.1{/code}
+>Fixed in {code}2.4.1{/code}
 
 https://acme.backlog.com/view/ORBIT-1\
 """)

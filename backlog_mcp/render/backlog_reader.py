@@ -11,13 +11,15 @@ import html
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from backlog_mcp.render.backlog_inline import CLOSE as _CLOSE
+from backlog_mcp.render.backlog_inline import OPEN as _OPEN
+from backlog_mcp.render.backlog_inline import LinkContext, inline_html
+
 log = logging.getLogger(__name__)
 
-ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]*-\d+$")
 _CODE_OPEN = re.compile(r"\{code(?::([\w+#.-]{1,40}))?\}")
 _HEADING = re.compile(r"^(\*{1,6})\s*(.*)$")
 _LIST = re.compile(r"^([-+]+)\s+(.*)$")
@@ -26,7 +28,6 @@ _TABLE = re.compile(r"^\|(.*)\|(h?)\s*$")
 _MACRO = re.compile(r"^#(image|thumbnail|attach|rev|cacoo)\((.*)\)\s*$")
 # Code is held out of the HTML step as private-use placeholders (stripped from input first) and
 # written back after markdownify, so not one character of it is reflowed or escaped.
-_OPEN, _CLOSE = "\ue000", "\ue001"
 INLINE_CODE = _OPEN + "C{}" + _CLOSE  # inline code
 _IN_CELL = _OPEN + "T{}" + _CLOSE  # inline code inside a table cell: its bars need escaping
 _BLOCK = _OPEN + "B{}" + _CLOSE  # a code block, alone on its line
@@ -41,16 +42,6 @@ HTML_TAG = re.compile(
 FENCE = re.compile(r"^(?: {0,3}> ?)* {0,3}(`{3,}|~{3,})")  # quoted fences count too
 AUTOLINK = re.compile(r"<(?:https?|mailto):[^<>\s]+>")
 TICKS = re.compile(r"`+")
-
-
-@dataclass(frozen=True)
-class LinkContext:
-    """What `#image(11)`-style attachment references resolve against (hashable, for caching)."""
-
-    attachments: tuple[tuple[str, str], ...] = ()  # (attachment id, file name)
-
-    def file_name(self, ref: str) -> str:
-        return next((name for key, name in self.attachments if key == ref), ref)
 
 
 @lru_cache(maxsize=1)
@@ -120,30 +111,6 @@ def _hold_code(text: str, stash: Callable[[str, str], str]) -> str:
     return "".join(out)
 
 
-def spans(text: str, start: str, end: str, render: Callable[[str], str | None]) -> str:
-    """Each non-empty `start…end` span replaced by `render(inner)` (left as it is when `render` gives None).
-
-    Linear, unlike a lazy regex: one left-to-right scan; the closing found for one opening serves
-    every opening before it, and once `end` no longer occurs no later span can close.
-    """
-    out: list[str] = []
-    position, close = 0, -1
-    while (opening := text.find(start, position)) >= 0:
-        if close < opening + len(start) + 1:
-            close = text.find(end, opening + len(start) + 1)
-            if close < 0:
-                break
-        rendered = render(text[opening + len(start) : close])
-        if rendered is None:
-            out.append(text[position : opening + len(start)])
-            position = opening + len(start)
-            continue
-        out += [text[position:opening], rendered]
-        position = close + len(end)
-    out.append(text[position:])
-    return "".join(out)
-
-
 def code_span(body: str, in_cell: bool = False) -> str:
     longest = max((len(run) for run in TICKS.findall(body)), default=0)
     ticks = "`" * (longest + 1)
@@ -179,7 +146,7 @@ def _blocks(lines: list[str], links: LinkContext, depth: int = 0) -> str:
 
     def flush() -> None:
         if paragraph:
-            out.append("<p>" + "<br>".join(_inline(line, links) for line in paragraph) + "</p>")
+            out.append("<p>" + "<br>".join(_literal(inline_html(line, links)) for line in paragraph) + "</p>")
             paragraph.clear()
 
     while i < len(lines):
@@ -214,7 +181,7 @@ def _blocks(lines: list[str], links: LinkContext, depth: int = 0) -> str:
         if heading and heading[2].strip():  # a line starting with stars is a heading, never a bullet
             flush()
             level = len(heading[1])
-            out.append(f"<h{level}>{_inline(heading[2], links)}</h{level}>")
+            out.append(f"<h{level}>{inline_html(heading[2], links)}</h{level}>")
             i += 1
             continue
         if _LIST.match(stripped) or _TABLE.match(stripped):  # a run of list items or table rows
@@ -238,6 +205,16 @@ def _blocks(lines: list[str], links: LinkContext, depth: int = 0) -> str:
         i += 1
     flush()
     return "".join(out)
+
+
+# What starts a Markdown block but is plain text in Backlog notation (its headings are `*`, lists `-`/`+`);
+# a line of dashes stays a rule, as the writer sends one.
+_MARKDOWN_START = re.compile(r"^(#|\d{1,9}(?=[.)](?:\s|$))|=+$|_{3,}$)")
+
+
+def _literal(line: str) -> str:
+    """A paragraph line whose start would read as a Markdown heading, list item or rule, escaped to stay text."""
+    return _MARKDOWN_START.sub(lambda m: m[0] + "\\" if m[0][0].isdigit() else "\\" + m[0], line, count=1)
 
 
 def _run_of(pattern: re.Pattern[str], lines: list[str], start: int) -> list[str]:
@@ -272,9 +249,9 @@ def _list(items: list[str], links: LinkContext) -> str:
         check = _CHECK.match(text)
         if check:
             text = f"[{'x' if check[1].lower() == 'x' else ' '}] {check[2]}"
-            html_parts.append("<li>" + html.escape(text[:4]) + _inline(text[4:], links))
+            html_parts.append("<li>" + html.escape(text[:4]) + inline_html(text[4:], links))
         else:
-            html_parts.append("<li>" + _inline(text, links))
+            html_parts.append("<li>" + inline_html(text, links))
     while stack:
         html_parts.append(f"</li></{stack.pop()}>")
     return "".join(html_parts)
@@ -324,7 +301,7 @@ def _table(rows: list[str], links: LinkContext) -> str:
 
 def _cell(text: str, links: LinkContext) -> str:
     # A literal bar must stay escaped in the GFM cell, inside code too.
-    converted = _inline(text, links).replace("|", "\\|")
+    converted = inline_html(text, links).replace("|", "\\|")
     return converted.replace(_OPEN + "C", _OPEN + "T")
 
 
@@ -347,71 +324,3 @@ def _macro(kind: str, arg: str, links: LinkContext) -> str:
     if kind == "rev":
         return f"<p>revision {html.escape(arg)}</p>"
     return f"<p>Cacoo diagram {html.escape(arg.split(',')[0])}</p>"
-
-
-_COLOR_ARGS = re.compile(r"[^)]*\)\s*")
-
-
-def _color(inner: str) -> str | None:
-    """`&color(red){text}` keeps the text: `inner` is what follows `&color(`, up to the `}`."""
-    args, brace, rest = inner.partition("{")
-    return rest.strip() if brace and _COLOR_ARGS.fullmatch(args) else None
-
-
-# Inline notation as (start, end, render); spans, not lazy regexes, so "''" * 50,000 costs one pass.
-_INLINE_RULES: list[tuple[str, str, Callable[[str], str | None]]] = [
-    ("'''", "'''", lambda inner: f"<em>{inner}</em>"),
-    ("''", "''", lambda inner: f"<strong>{inner}</strong>"),
-    ("%%", "%%", lambda inner: f"<del>{inner}</del>"),
-    ("&amp;color(", "}", _color),
-]
-
-
-def _inline(text: str, links: LinkContext) -> str:
-    """Inline notation on one line of text; returns HTML."""
-    # Escapes first: `\%\%` and friends are literal characters.
-    escapes: list[str] = []
-
-    def keep_escaped(match: re.Match[str]) -> str:
-        escapes.append(match[1])
-        return f"\x01{len(escapes) - 1}\x01"
-
-    text = re.sub(r"\\([%'|\[\]{}&*\-+#~\\])", keep_escaped, text)
-    held_links: list[str] = []
-
-    def hold_link(inner: str) -> str:
-        held_links.append(_link(inner, links))
-        return f"\x02{len(held_links) - 1}\x02"
-
-    out = []
-    for part in re.split(f"({_OPEN}C\\d+{_CLOSE})", text):
-        if part.startswith(_OPEN):
-            out.append(part)
-            continue
-        escaped = html.escape(spans(part, "[[", "]]", hold_link), quote=False)
-        for start, end, render in _INLINE_RULES:
-            escaped = spans(escaped, start, end, render)
-        out.append(escaped.replace("&amp;br;", "<br>"))
-    result = re.sub("\x02(\\d+)\x02", lambda m: held_links[int(m[1])], "".join(out))
-    return re.sub("\x01(\\d+)\x01", lambda m: html.escape(escapes[int(m[1])]), result)
-
-
-def _link(inner: str, links: LinkContext) -> str:
-    label, url = "", inner
-    if ">" in inner:
-        label, _, url = inner.partition(">")
-    else:
-        match = re.match(r"^(.*?):(https?://.*)$", inner)
-        if match:
-            label, url = match[1], match[2]
-    url = url.strip()
-    if url.startswith(("http://", "https://")):
-        text = html.escape(label or url)
-        return f'<a href="{html.escape(url)}">{text}</a>' if label else html.escape(url)
-    if ISSUE_KEY.match(inner):
-        return html.escape(inner)
-    # A wiki page by name (the web URL needs a login, so it would only cost tokens).
-    return f"{html.escape(inner.strip())} (wiki page)"
-
-
-# -- Markdown projects --------------------------------------------------------------------------

@@ -95,14 +95,26 @@ def change_line(entry: JSON, view: View) -> str:
     return f"{label}: {_value(entry, 'originalValue', view)} → {_value(entry, 'newValue', view)}"
 
 
-def render_comment(comment: JSON, rule: str, view: View, links: LinkContext) -> str:
-    """One comment; its date is given by the day heading above it (see `render_comments`)."""
-    head = f"**{user_name(comment.get('createdUser'))}** {fmt_time(comment.get('created'), view)[11:]}"
+def _head(comment: JSON, stamp: str) -> str:
+    return f"**{user_name(comment.get('createdUser'))}** {stamp}"
+
+
+def render_comment(comment: JSON, rule: str, view: View, links: LinkContext, stamp: str | None = None) -> str:
+    """One comment: who, when (`stamp`, else the time of day), the field changes, the text quoted."""
+    head = _head(comment, stamp if stamp is not None else fmt_time(comment.get("created"), view)[11:])
     changes = [change_line(e, view) for e in comment.get("changeLog") or []]
     if changes:
         head += " · " + " · ".join(changes)
     body = to_markdown(comment.get("content"), rule, links)
     return f"{head}\n{quote(body)}" if body else head
+
+
+def _stamp(when: str, before: str) -> str:
+    """`when` (YYYY-MM-DD HH:MM) as short as the comment before it allows: the time on the same day,
+    the month and day in the same year, else whole."""
+    if when[:10] == before[:10]:
+        return when[11:]
+    return when[5:] if when[:4] == before[:4] else when
 
 
 def render_comments(
@@ -120,29 +132,32 @@ def render_comments(
 
     `older` counts comments before the first one given; -1 means "some, number unknown".
     `older_call(first_id)` is the call that fetches the comments before the first one shown.
+    The first comment shown carries its whole date, each later one only what changed since the one
+    before (a day heading per day cost more tokens than the date on the comment).
     """
-    fitted = fit((render_comment(c, rule, view, links) for c in reversed(comments)), budget, overhead=6)
+    newest_first = list(reversed(comments))
+    whens = [fmt_time(c.get("created"), view) for c in newest_first]
+    stamped = (render_comment(c, rule, view, links, when) for c, when in zip(newest_first, whens, strict=True))
+    fitted = fit(stamped, budget, overhead=2)
     texts = fitted.items
     if fitted.clipped_lines:  # one comment bigger than the whole budget
-        texts = [texts[0] + f"\n> … ({plural(fitted.clipped_lines, 'more line')} of this comment not shown)"]
+        texts = [texts[0] + f"\n>… ({plural(fitted.clipped_lines, 'more line')} of this comment not shown)"]
     shown = len(texts)
-    days = [fmt_time(c.get("created"), view)[:10] for c in reversed(comments)][:shown]
     rendered: list[str] = []
-    day = ""
-    for comment_day, text in reversed(list(zip(days, texts, strict=True))):
-        if comment_day != day:
-            day = comment_day
-            rendered.append(f"### {day}")
-        rendered.append(text)
+    before = ""
+    for comment, when, text in reversed(list(zip(newest_first[:shown], whens[:shown], texts, strict=True))):
+        whole = _head(comment, when)
+        rendered.append(_head(comment, _stamp(when, before)) + text[len(whole) :] if text.startswith(whole) else text)
+        before = when
     dropped = len(comments) - shown
     parts = []
     if older or dropped:
         call = older_call(int(comments[dropped]["id"]) if shown else None)
         if older < 0:
-            parts.append(f"_Earlier comments exist; fetch them with {call}._")
+            parts.append(f"_Earlier comments: {call}._")
         else:
             earlier = older + dropped
-            parts.append(f"_{plural(earlier, 'earlier comment')} not shown; fetch them with {call}._")
+            parts.append(f"_{plural(earlier, 'earlier comment')}: {call}._")
     parts.extend(rendered)
     if newer_call:
         parts.append(f"_Newer comments: {newer_call}._")
@@ -277,7 +292,7 @@ def render_issue(
     for field in issue.get("customFields") or []:
         if field.get("fieldTypeId") == TEXTAREA and field.get("value"):
             value, cut = clip(str(field["value"]).strip(), max(100, budget // 10))
-            more = f"\n> … ({plural(cut, 'more line')})" if cut else ""
+            more = f"\n>… ({plural(cut, 'more line')})" if cut else ""
             out += f"\n\n**{inline(field.get('name'))}** (custom field)\n" + quote(value) + more
     description = to_markdown(issue.get("description"), rule, links)
     # The description gets up to two thirds of what is left; comments get the rest.
@@ -308,5 +323,6 @@ def render_issue(
                 older=thread.total - len(thread.comments),
                 older_call=hints.older_comments,
             )
-            out += f"\n\n## Comments ({shown} of {thread.total}, oldest first)\n{body}"
+            counted = str(shown) if shown == thread.total else f"{shown} of {thread.total}"
+            out += f"\n\n## Comments ({counted}, oldest first)\n{body}"
     return out

@@ -8,6 +8,7 @@ import logging
 import re
 from collections import OrderedDict
 
+from backlog_mcp.render.backlog_inline import LinkContext
 from backlog_mcp.render.backlog_reader import (
     AUTOLINK,
     FENCE,
@@ -15,7 +16,6 @@ from backlog_mcp.render.backlog_reader import (
     INLINE_CODE,
     PLACEHOLDER_RE,
     TICKS,
-    LinkContext,
     backlog_to_markdown,
     html_to_markdown,
 )

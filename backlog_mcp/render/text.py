@@ -157,8 +157,12 @@ def split_lines(text: str) -> list[str]:
 
 
 def quote(markdown: str) -> str:
-    """Fence text written by Backlog users as a blockquote, so it cannot pose as tool output."""
-    return "\n".join(f"> {line}" if line.strip() else ">" for line in split_lines(markdown))
+    """Fence text written by Backlog users as a blockquote, so it cannot pose as tool output.
+
+    The space after `>` is optional in CommonMark and costs a token a line; it is kept only before a
+    line that starts with white space, where it is taken as the marker's own (the indent stays).
+    """
+    return "\n".join(f"> {line}" if line[:1].isspace() else f">{line}" for line in split_lines(markdown))
 
 
 def inline(text: object) -> str:

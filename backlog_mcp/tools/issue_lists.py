@@ -24,7 +24,7 @@ from backlog_mcp.args import (
 )
 from backlog_mcp.client import JSONObject, Params
 from backlog_mcp.errors import MissingError, NotFoundError, UsageError
-from backlog_mcp.lookup import ANYONE, CATEGORY, ISSUE_TYPE, ME, MILESTONE, STATUS, USER, gather
+from backlog_mcp.lookup import ANYONE, CATEGORY, CLOSED_STATUS_ID, ISSUE_TYPE, ME, MILESTONE, STATUS, USER, gather
 from backlog_mcp.matching import closest_first, shown
 from backlog_mcp.render.issue_list import render_issue_list
 from backlog_mcp.render.text import item
@@ -163,6 +163,13 @@ async def get_user_issue_list(
     ]
     lookup.prefetch(projects or (), *needs)
     view_soon = app.client.early(app.view(tz))
+    people = {name.strip().casefold() for name in assignees or ()}
+    if not assignee_ids and people <= ME and (people or app.settings.user_id is None):
+        app.client.early(app.client.myself())  # "me": asked with the project list, not after it
+    # "Not closed" in every project with nothing else to look up: no round trip for the statuses (below).
+    quick = not (statuses or status_ids or include_closed or projects or project_ids or parent_key) and not (
+        issue_types or categories or milestones
+    )
     scope = await lookup.projects(projects or (), project_ids or ())
     narrowed = bool(projects or project_ids)
     archived = [p for p in scope if p.get("archived")] if not (narrowed or include_archived) else []
@@ -180,7 +187,7 @@ async def get_user_issue_list(
     who, status_named, open_ids, type_ids, category_ids, milestone_named, priority_ids, parent_id = await gather(
         _assignees(app, scope, assignees, assignee_ids),
         lookup.ids(STATUS, statuses or (), scope),
-        lookup.open_status_ids(scope) if open_statuses else _empty(),
+        lookup.open_status_ids(scope) if open_statuses and not quick else _empty(),
         lookup.ids(ISSUE_TYPE, issue_types or (), scope),
         lookup.ids(CATEGORY, categories or (), scope),
         lookup.ids(MILESTONE, milestones or (), scope),
@@ -195,7 +202,8 @@ async def get_user_issue_list(
         named = [*map(item, statuses or []), *(f"id {sid}" for sid in status_ids or [])]
         words.append("status " + " or ".join(named))
     elif open_statuses:
-        params["statusId"] = open_ids
+        if not quick:
+            params["statusId"] = open_ids
         words.append("not closed")
     for label, names, ids, param in (
         ("issue type", issue_types, type_ids, "issueTypeId"),
@@ -218,7 +226,10 @@ async def get_user_issue_list(
         words.append(f'matching "{item(keyword)}"')
     words.extend(_day_words(dates))
     listing = {**params, "offset": offset, "count": count}
-    issues, total, view = await gather(app.client.issues(listing), app.client.count_issues(params), view_soon)
+    if quick:
+        (issues, total), view = await gather(_not_closed(app, scope, params, offset, count), view_soon)
+    else:
+        issues, total, view = await gather(app.client.issues(listing), app.client.count_issues(params), view_soon)
     description = ("Issues " + ", ".join(words) if words else "All issues") + f", by {sort} {order}"
     if archived:
         description += f" (archived projects left out: {', '.join(item(p['projectKey']) for p in archived)})"
@@ -272,6 +283,29 @@ async def get_my_issues(
 
 async def _empty() -> list[int]:
     return []
+
+
+async def _not_closed(
+    app: AppState, scope: list[JSONObject], params: dict[str, Any], offset: int, count: int
+) -> tuple[list[JSONObject], int]:
+    """A page of the issues not closed, and how many there are, without first reading every project's statuses.
+
+    Closed is status 4 in every project (custom statuses get other ids): the newest 100 are read with
+    no status filter and Closed ones dropped here, and the total is all of them less the Closed ones,
+    in one round trip. Only when the page asked for lies beyond those 100 are the statuses read and
+    the page asked for exactly.
+    """
+    newest, everything, closed = await gather(
+        app.client.issues({**params, "offset": 0, "count": 100}),
+        app.client.count_issues(params),
+        app.client.count_issues({**params, "statusId": [CLOSED_STATUS_ID]}),
+    )
+    total = max(0, everything - closed)
+    open_ones = [i for i in newest if (i.get("status") or {}).get("id") != CLOSED_STATUS_ID]
+    if offset + count <= len(open_ones) or len(open_ones) >= total:
+        return open_ones[offset : offset + count], total
+    exact = {**params, "statusId": await app.lookup.open_status_ids(scope), "offset": offset, "count": count}
+    return await app.client.issues(exact), total
 
 
 async def _issue_id(app: AppState, key: str | None) -> int | None:
