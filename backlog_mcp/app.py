@@ -19,12 +19,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from backlog_mcp import logs
 from backlog_mcp.audit import AuditLog
-from backlog_mcp.cache import ResponseCache, key_identity
+from backlog_mcp.cache import key_identity
 from backlog_mcp.client import BacklogClient, RetryPolicy
 from backlog_mcp.config import Settings
 from backlog_mcp.errors import KeyRefusedError
 from backlog_mcp.lookup import Lookup
 from backlog_mcp.render.text import View
+from backlog_mcp.store import Cache, open_cache
 
 if TYPE_CHECKING:
     import httpx
@@ -40,7 +41,7 @@ class AppState:
 
     settings: Settings
     client: BacklogClient
-    cache: ResponseCache | None
+    cache: Cache | None
     lookup: Lookup
     now: Callable[[], datetime] = utc_now  # "today" for overdue marks; tests pin it
     audit: AuditLog | None = None  # every write attempt, one line each
@@ -172,7 +173,7 @@ async def open_state(
     now: Callable[[], datetime] = utc_now,
 ) -> AsyncIterator[AppState]:
     """Open the cache and the client; close both however the run ends."""
-    cache = await ResponseCache.open(settings.cache_path) if settings.cache_path else None
+    cache = await open_cache(settings)
     client = BacklogClient(settings, cache, transport=transport, retry=retry)
     users: PerUser | None = None
     others: dict[str, AppState] = {}

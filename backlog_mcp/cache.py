@@ -96,6 +96,8 @@ def _move_aside(path: Path) -> Path:
 class ResponseCache:
     """Use `await ResponseCache.open(path)`; every method is safe to call after a failure."""
 
+    budgets: None = None  # one instance's rate budget is its own (the shared store keeps one for all)
+
     def __init__(self, db: aiosqlite.Connection | None, path: Path | None, clock: Callable[[], float]) -> None:
         self._db = db
         self.path = path

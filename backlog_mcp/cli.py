@@ -18,6 +18,7 @@ from backlog_mcp import __version__, logs
 if TYPE_CHECKING:
     import httpx
 from backlog_mcp.config import ConfigError, default_cache_path, load_settings, read_environment, settings_from_env
+from backlog_mcp.env_values import store_url
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -61,6 +62,18 @@ async def clear_cache(path: Path) -> int:
         await cache.close()
 
 
+async def clear_store(url: str) -> int:
+    from backlog_mcp.store import Store, StoreCache
+
+    store = Store.connect(url)
+    try:
+        if not await store.ready():
+            raise ConfigError(f"cannot reach the shared store at {store.url_shown}; check BACKLOG_STORE_URL")
+        return await StoreCache(store).clear()
+    finally:
+        await store.aclose()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     handler = logs.configure(args.verbose)
@@ -70,6 +83,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.clear_cache:
             env = read_environment(os.environ, args.env_file)
+            shared = store_url(env.get("BACKLOG_STORE_URL"))
+            if shared:
+                removed = asyncio.run(clear_store(shared))
+                sys.stdout.write(f"Removed {removed} cached entries from the shared store\n")
+                return 0
             raw = env.get("BACKLOG_CACHE_PATH", "").strip()
             path = args.cache_path or (Path(raw).expanduser() if raw else default_cache_path(env))
             removed = asyncio.run(clear_cache(path))

@@ -26,6 +26,7 @@ from backlog_mcp.env_values import (
     normalise_domain,
     number,
     project_levels,
+    store_url,
     toolset_names,
     upload_folders,
 )
@@ -80,6 +81,7 @@ class Settings:
     # Per-project write levels from `BACKLOG_PROJECTS=KEY:level`: read, comment or write (a bare key: write).
     levels: Mapping[str, str] = field(default_factory=dict)
     audit_path: Path | None = None  # one JSON line per write attempt; None: no audit log
+    store_url: str | None = field(default=None, repr=False)  # Valkey/Redis shared by instances; None: SQLite
     demo: bool = False  # the bundled sample space, served in-process (`--demo`)
     per_user_keys: bool = False  # HTTP: each request brings its own Backlog key (X-Backlog-Api-Key)
     http_token: str | None = field(default=None, repr=False)  # HTTP: the bearer token clients must send
@@ -301,6 +303,7 @@ def _one_space(
         projects=allowed,
         levels=levels,
         audit_path=_audit_path(env),
+        store_url=store_url(env.get("BACKLOG_STORE_URL")),
         per_user_keys=per_user_keys,
         http_token=None if http_open else env.get("BACKLOG_HTTP_TOKEN", "").strip() or None,
         http_open=http_open,

@@ -149,3 +149,22 @@ def upload_folders(raw: str | None) -> tuple[Path, ...]:
             raise ConfigError(f"BACKLOG_UPLOAD_ROOTS: {part.strip()!r} is not an absolute path to a folder")
         roots.append(root.resolve())
     return tuple(roots)
+
+
+def store_url(raw: str | None) -> str | None:
+    """`BACKLOG_STORE_URL`: a Valkey or Redis URL (`redis://`, `rediss://` or `unix://`); unset: none.
+
+    Raises:
+        ConfigError: another scheme, or no host.
+    """
+    url = (raw or "").strip()
+    if not url:
+        return None
+    scheme, sep, rest = url.partition("://")
+    if scheme.lower() not in ("redis", "rediss", "unix") or not sep or not rest.rpartition("@")[2].strip("/"):
+        shown = f"{scheme}://…" if sep else "a value without a scheme"
+        raise ConfigError(
+            f"BACKLOG_STORE_URL is {shown}; give a Valkey or Redis URL such as redis://valkey:6379/0 "
+            "(rediss:// for TLS, unix:///path/to/socket), or leave it unset for the embedded SQLite cache"
+        )
+    return url

@@ -375,7 +375,8 @@ For stand-ups and "what changed since yesterday"; days in the shown zone.\
                                 },
                                 "type": "array",
                             },
-                            "before_id": {"type": "integer", "description": "Activity before this id (paging)"}, "max_tokens": {"type": "integer"},
+                            "before_id": {"type": "integer", "description": "Activity before this id (paging)"},
+                            "max_tokens": {"type": "integer"},
                         },
                     },
                     "annotations": {
@@ -393,9 +394,7 @@ For stand-ups and "what changed since yesterday"; days in the shown zone.\
                     "description": "Projects this user can see: key, name, text format (Markdown or Backlog notation).",
                     "inputSchema": {
                         "type": "object",
-                        "properties": {
-                            "include_archived": {"type": "boolean"}
-                        },
+                        "properties": {"include_archived": {"type": "boolean"}},
                     },
                     "annotations": {
                         "readOnlyHint": True,
@@ -486,7 +485,8 @@ Older comments: get_issue_comments.\
                                 "default": 30,
                                 "description": "Newest comments to include (0: none)",
                                 "type": "integer",
-                            }, "max_tokens": {"type": "integer"},
+                            },
+                            "max_tokens": {"type": "integer"},
                         },
                         "required": ["issue_key"],
                     },
@@ -511,7 +511,8 @@ Without ids: the newest page.\
                             "issue_key": {"type": "string"},
                             "before_id": {"type": "integer", "description": "Comments before this comment id"},
                             "after_id": {"type": "integer", "description": "Comments after this comment id"},
-                            "count": {"description": "1-100 (98 shown at most)", "type": "integer"}, "max_tokens": {"type": "integer"},
+                            "count": {"description": "1-100 (98 shown at most)", "type": "integer"},
+                            "max_tokens": {"type": "integer"},
                         },
                         "required": ["issue_key"],
                     },
@@ -530,7 +531,8 @@ Without ids: the newest page.\
                         "type": "object",
                         "properties": {
                             "offset": {"type": "integer"},
-                            "count": {"type": "integer"}, "include_archived": {"type": "boolean"},
+                            "count": {"type": "integer"},
+                            "include_archived": {"type": "boolean"},
                         },
                     },
                     "annotations": {
@@ -570,7 +572,8 @@ Date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optional).\
                             "start_date": {"type": "string"},
                             "due_date": {"type": "string"},
                             "include_archived": {"type": "boolean"},
-                            "watching": {"description": "Issues I watch instead (no other filters)",
+                            "watching": {
+                                "description": "Issues I watch instead (no other filters)",
                                 "type": "boolean",
                             },
                             "sort": {
@@ -579,7 +582,8 @@ Date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optional).\
                             },
                             "order": {"default": "desc", "enum": ["asc", "desc"], "type": "string"},
                             "offset": {"type": "integer"},
-                            "count": {"type": "integer"}},
+                            "count": {"type": "integer"},
+                        },
                     },
                     "annotations": {
                         "readOnlyHint": True,
@@ -607,7 +611,8 @@ Date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optional).\
                                 "description": "Or, with repository and number: a pull request",
                             },
                             "repository": {"type": "string"},
-                            "number": {"type": "integer"}, "max_tokens": {"type": "integer"},
+                            "number": {"type": "integer"},
+                            "max_tokens": {"type": "integer"},
                         },
                     },
                     "annotations": {
@@ -620,7 +625,7 @@ Date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optional).\
                 {
                     "name": "create_issue",
                     "title": "Create an issue",
-                    "description": 'Create an issue; fields by name (get_project lists them). Returns the key and URL.',
+                    "description": "Create an issue; fields by name (get_project lists them). Returns the key and URL.",
                     "inputSchema": {
                         "type": "object",
                         "properties": {
@@ -640,7 +645,8 @@ Date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optional).\
                             "custom_fields": {
                                 "additionalProperties": {
                                     "anyOf": [{"type": "string"}, {"items": {"type": "string"}, "type": "array"}]
-                                }, "type": "object",
+                                },
+                                "type": "object",
                                 "description": 'By field name, e.g. {"Severity": "Major"}; list choices by name',
                             },
                             "notify": {"items": {"type": "string"}, "type": "array"},
@@ -680,7 +686,8 @@ Date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optional).\
                             "custom_fields": {
                                 "additionalProperties": {
                                     "anyOf": [{"type": "string"}, {"items": {"type": "string"}, "type": "array"}]
-                                }, "type": "object",
+                                },
+                                "type": "object",
                                 "description": 'By field name, e.g. {"Severity": "Major"}; list choices by name',
                             },
                             "description": {"type": "string", "description": "Markdown; replaces the whole text"},
@@ -840,7 +847,8 @@ Date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optional).\
                             "project_key": {"type": "string"},
                             "keyword": {"type": "string", "description": "Words in page names or text"},
                             "tag": {"type": "string", "description": "Only pages with this tag"},
-                            "offset": {"type": "integer"}},
+                            "offset": {"type": "integer"},
+                        },
                         "required": ["project_key"],
                     },
                     "annotations": {
@@ -862,7 +870,8 @@ Date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optional).\
                             "name": {
                                 "type": "string",
                                 "description": "With project_key: the page's name, e.g. Release/Checklist",
-                            }, "max_tokens": {"type": "integer"},
+                            },
+                            "max_tokens": {"type": "integer"},
                         },
                     },
                     "annotations": {
@@ -911,7 +920,8 @@ Date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optional).\
                                 "type": "string",
                                 "description": "Words in titles or text; leave out for the tree",
                             },
-                            "offset": {"type": "integer"}, "max_tokens": {"type": "integer"},
+                            "offset": {"type": "integer"},
+                            "max_tokens": {"type": "integer"},
                         },
                         "required": ["project_key"],
                     },
@@ -932,7 +942,8 @@ Date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optional).\
                             "document_id": {
                                 "description": "Document id (32 hex characters, from get_documents)",
                                 "type": "string",
-                            }, "max_tokens": {"type": "integer"},
+                            },
+                            "max_tokens": {"type": "integer"},
                         },
                         "required": ["document_id"],
                     },
@@ -987,7 +998,8 @@ Date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optional).\
                             "assignee": {"type": "string"},
                             "issue_key": {"type": "string", "description": "Only pull requests linked to this issue"},
                             "offset": {"type": "integer"},
-                            "count": {"type": "integer"}, "max_tokens": {"type": "integer"},
+                            "count": {"type": "integer"},
+                            "max_tokens": {"type": "integer"},
                         },
                         "required": ["project_key"],
                     },
@@ -1013,7 +1025,8 @@ Date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optional).\
                                 "description": "Newest comments to include",
                                 "type": "integer",
                             },
-                            "before_id": {"type": "integer", "description": "Comments before this comment id"}, "max_tokens": {"type": "integer"},
+                            "before_id": {"type": "integer", "description": "Comments before this comment id"},
+                            "max_tokens": {"type": "integer"},
                         },
                         "required": ["project_key", "repository", "number"],
                     },
@@ -1112,7 +1125,8 @@ Date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optional).\
                         "properties": {
                             "count": {"description": "1-100", "type": "integer"},
                             "before_id": {"type": "integer", "description": "Notifications older than this id"},
-                            "unread_only": {"type": "boolean"}},
+                            "unread_only": {"type": "boolean"},
+                        },
                     },
                     "annotations": {
                         "readOnlyHint": True,
@@ -1132,7 +1146,8 @@ Date filters take `YYYY-MM-DD..YYYY-MM-DD` (either end optional).\
                                 "type": "integer",
                                 "description": "One notification (ids from get_notifications)",
                             },
-                            "all": {"description": "true: every notification (resets the unread count)",
+                            "all": {
+                                "description": "true: every notification (resets the unread count)",
                                 "type": "boolean",
                             },
                             "dry_run": {"type": "boolean"},

@@ -10,7 +10,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from backlog_mcp.client.wire import reset_time
 from backlog_mcp.errors import RateLimitedError
@@ -31,6 +31,17 @@ def rate_bucket(method: str, path: str) -> str:
     return "read"
 
 
+class SharedBudgets(Protocol):
+    """Where several instances keep one key's budget (the shared store); see `backlog_mcp.store`."""
+
+    @property
+    def away(self) -> bool: ...
+
+    async def take(self, scope: str, bucket: str, now: float) -> tuple[int, int, float] | None: ...
+
+    def note(self, scope: str, bucket: str, figures: tuple[int, int, float, float]) -> None: ...
+
+
 @dataclass
 class Bucket:
     limit: int
@@ -42,10 +53,20 @@ class Bucket:
 class RateBudget:
     """What is left of each bucket, as Backlog last said, less what we have sent since."""
 
-    def __init__(self, sleep: Callable[[float], Awaitable[None]], max_wait: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        sleep: Callable[[float], Awaitable[None]],
+        max_wait: Callable[[], float],
+        shared: SharedBudgets | None = None,
+        scope: str = "",
+    ) -> None:
+        """`shared`: the budget every instance spends for this key (`scope`); this one's own view stands in
+        whenever it cannot be asked."""
         self.buckets: dict[str, Bucket] = {}
         self._sleep = sleep
         self._max_wait = max_wait  # the longest wait for a reset worth making (the retry policy's)
+        self._shared = shared
+        self._scope = scope
 
     async def pace(self, bucket: str, method: str, path: str) -> None:
         """Slow down as a bucket empties, instead of running into 429s.
@@ -54,10 +75,17 @@ class RateBudget:
             RateLimitedError: the bucket is spent and its reset is not near; sending would only
                 earn a 429 (the caller may still answer from the cache).
         """
+        now = time.time()
+        if self._shared is not None:
+            taken = await self._shared.take(self._scope, bucket, now)
+            if taken is not None:  # the shared figures, already less this request
+                limit, remaining, left = taken
+                self.buckets[bucket] = Bucket(limit, remaining, now + left, now)
+            elif not self._shared.away:
+                self.buckets.pop(bucket, None)  # no instance knows it (or its window is over)
         info = self.buckets.get(bucket)
         if info is None or info.limit <= 0:
             return
-        now = time.time()
         # Backlog's windows last a minute: never trust a reset later than a minute after we heard it,
         # or a clock that runs ahead of ours would keep a spent bucket spent forever.
         until_reset = min(info.reset - now, info.seen + 60.0 - now)
@@ -86,3 +114,5 @@ class RateBudget:
             if reset is None or not 0 <= remaining <= limit <= 10**7:
                 return
             self.buckets[bucket] = Bucket(limit, remaining, reset, time.time())
+            if self._shared is not None:
+                self._shared.note(self._scope, bucket, (limit, remaining, reset, self.buckets[bucket].seen))

@@ -19,7 +19,7 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from backlog_mcp import __version__
-from backlog_mcp.cache import ResponseCache, cache_key, cache_scope
+from backlog_mcp.cache import cache_key, cache_scope
 from backlog_mcp.client.rates import RateBudget, rate_bucket
 from backlog_mcp.client.tracking import MAX_KNOWN_IDS, Recent, stale_ages, writes_sent
 from backlog_mcp.client.wire import (
@@ -49,6 +49,8 @@ if TYPE_CHECKING:
     # httpx is imported on the first request, not at start-up: it costs ~100 ms before the
     # first `tools/list` otherwise.
     import httpx
+
+    from backlog_mcp.store import Cache
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +84,7 @@ class Transport:
     def __init__(
         self,
         settings: Settings,
-        cache: ResponseCache | None = None,
+        cache: Cache | None = None,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
@@ -99,7 +101,8 @@ class Transport:
         self._limiter = asyncio.Semaphore(settings.max_concurrency)
         self._inflight: dict[str, tuple[int, asyncio.Future[tuple[Any, float | None]]]] = {}
         self._generation = 0  # bumped by every write; reads from before it are not cached or shared
-        self.rates = RateBudget(lambda delay: self._sleep(delay), lambda: self.retry.max_rate_wait)
+        shared = cache.budgets if cache is not None else None  # the store's: one budget for every instance
+        self.rates = RateBudget(lambda delay: self._sleep(delay), lambda: self.retry.max_rate_wait, shared, self.scope)
         # Issue key -> numeric id, learned from every issue seen; ids never change, and knowing
         # one lets a caller ask for an issue's children in the same round trip as the issue.
         self.issue_ids = Recent(MAX_KNOWN_IDS)

@@ -1,0 +1,186 @@
+"""Many instances on one shared store (issue 18): a real Valkey or Redis server, started here.
+
+Two servers built in this process stand for two instances behind a load balancer: each has its own
+client, lookup and state, and they share nothing but the store and the Backlog they talk to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from mcp import Client
+
+from backlog_mcp.config import ConfigError, Settings, settings_from_env
+from backlog_mcp.fake import DEFAULT_API_KEY, OTHER_API_KEY, REFERENCE_NOW, FakeBacklog
+from backlog_mcp.server import build_server
+from tests.conftest import BASE_URL, FAST_RETRY, text_of
+
+pytestmark = pytest.mark.anyio
+
+
+def server_binary() -> str | None:
+    return shutil.which("valkey-server") or shutil.which("redis-server")
+
+
+class StoreServer:
+    """A throwaway Valkey/Redis on a free loopback port, nothing saved to disk."""
+
+    def __init__(self, binary: str, folder: Path) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = int(sock.getsockname()[1])
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        self.log = folder / "store.log"
+        with self.log.open("w") as log:
+            self.child = subprocess.Popen([*args, "--dir", str(folder)], stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            if time.monotonic() > deadline or self.child.poll() is not None:
+                raise RuntimeError(f"the store server did not start: {self.log.read_text()}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.child.terminate()
+        self.child.wait(timeout=10)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[StoreServer]:
+    binary = server_binary()
+    if binary is None:
+        pytest.skip("no valkey-server or redis-server on this machine (.ci/run installs redis-server with apt)")
+    server = StoreServer(binary, tmp_path)
+    yield server
+    server.stop()
+
+
+class Counting(httpx.AsyncBaseTransport):
+    """The fake over ASGI, counting what it answered by status."""
+
+    def __init__(self, fake: FakeBacklog) -> None:
+        self.inner = httpx.ASGITransport(app=fake)
+        self.statuses: list[int] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        self.statuses.append(response.status_code)
+        return response
+
+
+@asynccontextmanager
+async def instances(
+    url: str, transport: httpx.AsyncBaseTransport, *keys: str, tmp_path: Path
+) -> AsyncIterator[list[Client]]:
+    """One server per key given, all on the store at `url`."""
+    async with AsyncExitStack() as stack:
+        clients = []
+        for n, key in enumerate(keys):
+            settings = Settings(api_key=key, base_url=BASE_URL, store_url=url, audit_path=tmp_path / f"audit-{n}.jsonl")
+            server = build_server(settings, transport=transport, retry=FAST_RETRY, now=lambda: REFERENCE_NOW)
+            clients.append(await stack.enter_async_context(Client(server)))
+        yield clients
+
+
+async def test_one_instance_reads_what_the_other_cached_and_a_write_is_seen_by_both(
+    store: StoreServer, tmp_path: Path
+) -> None:
+    fake = FakeBacklog()
+    async with instances(store.url, httpx.ASGITransport(app=fake), DEFAULT_API_KEY, DEFAULT_API_KEY,
+                         tmp_path=tmp_path) as (a, b):  # fmt: skip
+        first = text_of(await b.call_tool("get_issue_details", {"issue_key": "ORBIT-2"}))
+        fake.requests.clear()
+        again = text_of(await a.call_tool("get_issue_details", {"issue_key": "ORBIT-2"}))
+        assert again == first and fake.requests == []  # served from the store, not asked again
+        changed = await a.call_tool("update_issue", {"issue_key": "ORBIT-2", "summary": "Renamed through A"})
+        assert not changed.is_error, text_of(changed)
+        after = text_of(await b.call_tool("get_issue_details", {"issue_key": "ORBIT-2"}))
+        assert after.startswith("# ORBIT-2: Renamed through A")
+
+
+async def test_keys_never_read_each_others_rows(store: StoreServer, tmp_path: Path) -> None:
+    fake = FakeBacklog()
+    async with instances(store.url, httpx.ASGITransport(app=fake), DEFAULT_API_KEY, OTHER_API_KEY,
+                         tmp_path=tmp_path) as (hana, bob):  # fmt: skip
+        mine = text_of(await hana.call_tool("get_myself", {}))
+        theirs = text_of(await bob.call_tool("get_myself", {}))
+    assert "Hana Sato" in mine and "Hana Sato" not in theirs and "Bob Chen" in theirs
+
+
+async def test_instances_spend_one_rate_budget(store: StoreServer, tmp_path: Path) -> None:
+    """Backlog counts per key: two instances together must not run into its 429s."""
+    fake = FakeBacklog(limits={"read": 30, "search": 30})
+    counting = Counting(fake)
+    async with instances(store.url, counting, DEFAULT_API_KEY, DEFAULT_API_KEY, tmp_path=tmp_path) as (a, b):
+        for client in (a, b):  # each learns the budget from Backlog's headers once
+            await client.call_tool("get_issue_details", {"issue_key": "ORBIT-5"})
+        calls = [
+            client.call_tool("get_issue_details", {"issue_key": f"ORBIT-{6 + n * 2 + side}"})
+            for n in range(12)
+            for side, client in enumerate((a, b))
+        ]
+        results = await asyncio.gather(*calls)
+    assert 429 not in counting.statuses
+    refused = [text_of(r) for r in results if r.is_error]
+    assert refused and all("rate limit" in text.lower() for text in refused), refused[:2]
+
+
+async def test_the_store_going_away_costs_no_call(
+    store: StoreServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = FakeBacklog()
+    async with instances(store.url, httpx.ASGITransport(app=fake), DEFAULT_API_KEY, tmp_path=tmp_path) as (a,):
+        assert not (await a.call_tool("get_issue_details", {"issue_key": "ORBIT-3"})).is_error
+        store.stop()
+        with caplog.at_level(logging.WARNING, logger="backlog_mcp.store"):
+            for key in ("ORBIT-3", "ORBIT-5"):
+                result = await a.call_tool("get_issue_details", {"issue_key": key})
+                assert not result.is_error, text_of(result)
+                assert text_of(result).startswith(f"# {key}: ")
+    warned = [r.getMessage() for r in caplog.records if "unreachable" in r.getMessage()]
+    assert len(warned) == 1 and store.url.split("//")[1] in warned[0]
+
+
+def test_the_store_url_is_checked_at_start() -> None:
+    base = {"BACKLOG_DOMAIN": "acme.backlog.com", "BACKLOG_API_KEY": DEFAULT_API_KEY}
+    assert (
+        settings_from_env({**base, "BACKLOG_STORE_URL": "redis://valkey:6379/0"}).store_url == "redis://valkey:6379/0"
+    )
+    assert settings_from_env(base).store_url is None
+    for bad in ("valkey:6379", "http://valkey:6379", "redis://"):
+        with pytest.raises(ConfigError, match="BACKLOG_STORE_URL"):
+            settings_from_env({**base, "BACKLOG_STORE_URL": bad})
+    secret = settings_from_env({**base, "BACKLOG_STORE_URL": "redis://:hunter2@valkey:6379/0"})
+    assert "hunter2" not in repr(secret)
+
+
+def test_clear_cache_empties_the_shared_store(store: StoreServer, tmp_path: Path) -> None:
+    import asyncio as aio
+
+    from backlog_mcp.cli import clear_store
+
+    async def fill() -> int:
+        async with instances(store.url, httpx.ASGITransport(app=FakeBacklog()), DEFAULT_API_KEY,
+                             tmp_path=tmp_path) as (a,):  # fmt: skip
+            await a.call_tool("get_issue_details", {"issue_key": "ORBIT-2"})
+        return await clear_store(store.url)
+
+    assert aio.run(fill()) > 0
+    assert aio.run(clear_store(store.url)) == 0
