@@ -76,8 +76,11 @@ async def clear_store(url: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    handler = logs.configure(args.verbose)
+    log_format = os.environ.get("BACKLOG_LOG_FORMAT", "").strip().lower() or "text"
+    handler = logs.configure(args.verbose, log_format)
     try:
+        if log_format not in logs.LOG_FORMATS:
+            raise ConfigError(f"BACKLOG_LOG_FORMAT={log_format!r} must be text or json")
         if args.clear_cache and args.demo:
             sys.stdout.write("The demo keeps no cache: nothing to clear.\n")
             return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
+import logging
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -18,12 +19,18 @@ from backlog_mcp.config import ConfigError
 if TYPE_CHECKING:
     from mcp.server import MCPServer
 
+    from backlog_mcp.app import AppState
+    from backlog_mcp.client import BacklogClient
+
+log = logging.getLogger(__name__)
+
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 KEY_HEADER = "x-backlog-api-key"
+READY_FOR = 10.0  # seconds a readiness answer is reused
 
 
 def is_loopback(host: str) -> bool:
@@ -81,18 +88,46 @@ def allowed(
 
 
 class Guard:
-    """ASGI middleware: the bearer token (when set) and, in per-user mode, a key header on every request."""
+    """ASGI middleware: the bearer token (when set) and, in per-user mode, a key header on every request.
 
-    def __init__(self, app: ASGIApp, *, token: str | None, per_user_keys: bool) -> None:
-        self.app, self.token, self.per_user_keys = app, token, per_user_keys
+    `/healthz` (the process is up) and `/readyz` (`ready()`: the store and Backlog answer) are open and
+    say nothing more than their status; `/metrics` is behind the token.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        token: str | None,
+        per_user_keys: bool,
+        ready: Callable[[], Awaitable[bool]] | None = None,
+    ) -> None:
+        self.app, self.token, self.per_user_keys, self.ready = app, token, per_user_keys, ready
+        self._checked: tuple[float, bool] = (-READY_FOR, False)  # when readiness was last asked, and the answer
+
+    async def _is_ready(self) -> bool:
+        """`ready()` at most once per READY_FOR seconds: probes are unauthenticated and must not spend the key."""
+        import time
+
+        when, answer = self._checked
+        if self.ready is None:
+            return True
+        if time.monotonic() - when >= READY_FOR:
+            answer = await self.ready()
+            self._checked = (time.monotonic(), answer)
+        return answer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if scope.get("path") == "/healthz" and scope.get("method") in ("GET", "HEAD"):
-            # The process is up: for a load balancer or an orchestrator, unauthenticated, saying nothing more.
-            await _answer(send, 200, {"status": "ok"}, {"cache-control": "no-store"})
+        path, method = scope.get("path"), scope.get("method")
+        if path in ("/healthz", "/readyz") and method in ("GET", "HEAD"):
+            # For a load balancer or an orchestrator: unauthenticated, saying nothing but the status.
+            ok = path == "/healthz" or await self._is_ready()
+            await _answer(
+                send, 200 if ok else 503, {"status": "ok" if ok else "not ready"}, {"cache-control": "no-store"}
+            )
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         if self.token is not None:
@@ -102,7 +137,12 @@ class Guard:
             ):
                 await _refuse(send, 401, "missing or wrong bearer token", {"www-authenticate": "Bearer"})
                 return
-        if scope.get("method") == "GET":
+        if path == "/metrics" and method == "GET":
+            from backlog_mcp import metrics
+
+            await _send(send, 200, metrics.exposition(), metrics.CONTENT_TYPE, {"cache-control": "no-store"})
+            return
+        if method == "GET":
             # Stateless: there is no stream to resume or listen on; an open GET would only tie up a connection.
             await _refuse(send, 405, "this server is stateless: POST MCP messages to it", {"allow": "POST"})
             return
@@ -117,8 +157,11 @@ async def _refuse(send: Send, status: int, message: str, extra: dict[str, str]) 
 
 
 async def _answer(send: Send, status: int, payload: dict[str, str], extra: dict[str, str]) -> None:
-    body = json.dumps(payload).encode()
-    headers = [(b"content-type", b"application/json"), *((k.encode(), v.encode()) for k, v in extra.items())]
+    await _send(send, status, json.dumps(payload).encode(), "application/json", extra)
+
+
+async def _send(send: Send, status: int, body: bytes, kind: str, extra: dict[str, str]) -> None:
+    headers = [(b"content-type", kind.encode()), *((k.encode(), v.encode()) for k, v in extra.items())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -139,11 +182,51 @@ def http_app(
     hosts, origins = allowed(host, port, extra_hosts, extra_origins)
     security = TransportSecuritySettings(allowed_hosts=hosts, allowed_origins=origins)
     app = server.streamable_http_app(stateless_http=True, json_response=True, transport_security=security, host=host)
-    return Guard(app, token=token, per_user_keys=per_user_keys)
+    from backlog_mcp import metrics
+
+    metrics.enable()  # served at /metrics: count from the start
+    return Guard(app, token=token, per_user_keys=per_user_keys, ready=lambda: ready(server))
+
+
+async def ready(server: MCPServer[Any]) -> bool:
+    """Serving, with the shared store (when configured) and Backlog answering; why not is logged, not told."""
+    from backlog_mcp.store import StoreCache
+
+    state: AppState | None = getattr(server, "running", None)  # `BacklogServer.running`, while serving
+    if state is None:
+        return False
+    if isinstance(state.cache, StoreCache) and not await state.cache.store.ready():
+        return False  # the store logs its outage
+    return await backlog_answers(state.client)
 
 
 async def serve(app: ASGIApp, host: str, port: int) -> None:
     import uvicorn
 
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
+    # log_config=None: uvicorn's lines go through our handler (its format, and the key scrubbed).
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", access_log=False, lifespan="on", log_config=None
+    )
     await uvicorn.Server(config).serve()
+
+
+async def backlog_answers(client: BacklogClient) -> bool:
+    """The space answers the server's key (its `/space`, cached per TTL); with per-user keys, which the
+    server does not hold, that its host takes a connection (no request: a probe must not spend a key)."""
+    import asyncio
+    from urllib.parse import urlsplit
+
+    from backlog_mcp.errors import BacklogError
+
+    try:
+        if client.settings.per_user_keys:
+            url = urlsplit(client.settings.base_url)
+            port = url.port or (443 if url.scheme == "https" else 80)
+            _reader, writer = await asyncio.wait_for(asyncio.open_connection(url.hostname, port), timeout=3)
+            writer.close()
+            return True
+        await asyncio.wait_for(client.space(), timeout=client.settings.timeout)
+    except (BacklogError, OSError, TimeoutError) as exc:
+        log.warning("not ready: Backlog does not answer (%s)", type(exc).__name__)
+        return False
+    return True

@@ -1,9 +1,23 @@
-"""Logging to stderr only: one line per record, with the API key scrubbed as a last line of defence."""
+"""Logging to stderr only: one line per record, with the API key scrubbed as a last line of defence.
+
+`BACKLOG_LOG_FORMAT=json` makes each line a JSON object; lines logged during a tool call carry that
+call's request id and tool name, so one call's lines can be found among many.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+import secrets
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime
+
+LOG_FORMATS = ("text", "json")
+_request_id: ContextVar[str] = ContextVar("request_id", default="")
+_tool: ContextVar[str] = ContextVar("tool", default="")
 
 # Loggers that print request URLs (which carry `apiKey`) at INFO: never let them below WARNING.
 NOISY = ("httpx", "httpcore", "httpx2", "httpcore2")
@@ -42,11 +56,40 @@ class RedactFilter(logging.Filter):
         return True
 
 
-def configure(verbosity: int) -> logging.Handler:
-    """Send logs to stderr at WARNING (`-v` INFO, `-vv` DEBUG); return the handler."""
+class JSONLines(logging.Formatter):
+    """One JSON object a record: time (UTC), level, logger, message, and the tool call's request id."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if request := _request_id.get():
+            entry |= {"request_id": request, "tool": _tool.get()}
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+@contextmanager
+def tool_call(tool: str) -> Iterator[None]:
+    """Lines logged inside carry a fresh request id and the tool's name (JSON format)."""
+    request, name = _request_id.set(secrets.token_hex(6)), _tool.set(tool)
+    try:
+        yield
+    finally:
+        _request_id.reset(request)
+        _tool.reset(name)
+
+
+def configure(verbosity: int, log_format: str = "text") -> logging.Handler:
+    """Send logs to stderr at WARNING (`-v` INFO, `-vv` DEBUG), as text or JSON lines; return the handler."""
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    text = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler.setFormatter(JSONLines() if log_format == "json" else text)
     handler.addFilter(RedactFilter())  # one line per record even before the key is known
     root = logging.getLogger()
     root.addHandler(handler)

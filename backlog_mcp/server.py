@@ -73,9 +73,15 @@ def build_server(
     """
 
     @asynccontextmanager
-    async def lifespan(_server: MCPServer[AppState]) -> AsyncIterator[AppState]:
+    async def lifespan(running: MCPServer[AppState]) -> AsyncIterator[AppState]:
         async with open_state(settings, transport=transport, retry=retry, now=now) as state:
-            yield state
+            if isinstance(running, BacklogServer):
+                running.running = state
+            try:
+                yield state
+            finally:
+                if isinstance(running, BacklogServer):
+                    running.running = None
 
     # With several spaces, writes are held back only when every space is read-only (each client refuses its own).
     offered = replace(settings, read_only=all(s.read_only for s in settings.spaces)) if settings.spaces else settings

@@ -10,6 +10,7 @@ own view, and one warning is logged per outage (another when it is back).
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import time
@@ -26,7 +27,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PREFIX = "backlog-mcp:"
-TIMEOUT = 0.5  # seconds: a store slower than this is treated as away (a direct read is faster)
+# Seconds a store command may take, counted on a busy event loop too, before the store counts as away;
+# then it is left alone for RETRY seconds, so a store that hangs costs one wait, not one per request.
+TIMEOUT = 2.0
+RETRY = 5.0
+CONNECTIONS = 64  # per instance
 PATH_INDEX_TTL = 7 * 24 * 3600  # an index outlives every row it lists; rows expire on their own
 
 # Take one request from a bucket if Backlog's window is still open: returns {limit, remaining before,
@@ -70,26 +75,46 @@ class Store:
         self.redis = redis
         self.url_shown = url_shown  # without a password
         self.away = False
+        self._retry_at = 0.0
         self.take = redis.register_script(_TAKE)
         self.note = redis.register_script(_NOTE)
 
     @classmethod
     def connect(cls, url: str) -> Store:
-        from redis.asyncio import Redis
+        from redis.asyncio import BlockingConnectionPool, Redis
 
-        redis = Redis.from_url(url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT, decode_responses=True)
+        # A burst of calls waits for one of the pool's connections rather than failing ("too many connections").
+        pool = BlockingConnectionPool.from_url(
+            url, max_connections=CONNECTIONS, timeout=TIMEOUT, socket_timeout=TIMEOUT,
+            socket_connect_timeout=TIMEOUT, decode_responses=True,
+        )  # fmt: skip
+        redis = Redis(connection_pool=pool)
         return cls(redis, shown_url(url))
 
-    async def ask(self, call: Callable[[], Awaitable[Any]], default: Any = None) -> Any:
-        """`call()`, or `default` when the store is away (logged once per outage)."""
-        from redis.exceptions import RedisError
+    async def ask(self, call: Callable[[], Awaitable[Any]], default: Any = None, *, force: bool = False) -> Any:
+        """`call()`, or `default` when the store is away (logged once per outage) or refuses it.
 
+        `force`: try even while the store is left alone after a failure (a write's invalidation).
+        Only a lost connection counts as an outage; a refusal (out of memory, read-only replica) is
+        logged and costs that one command. Messages name the error's kind only: a failed command's
+        text would carry the cached body it wrote.
+        """
+        from redis.exceptions import ConnectionError as Disconnected
+        from redis.exceptions import RedisError
+        from redis.exceptions import TimeoutError as TimedOut
+
+        if self.away and not force and time.monotonic() < self._retry_at:
+            return default
         try:
-            result = await asyncio.wait_for(call(), timeout=TIMEOUT * 2)
-        except (RedisError, OSError, TimeoutError) as exc:
+            result = await asyncio.wait_for(call(), timeout=TIMEOUT + 1)
+        except (Disconnected, TimedOut, OSError, TimeoutError) as exc:
+            self._retry_at = time.monotonic() + RETRY
             if not self.away:
                 self.away = True
-                log.warning("shared store %s unreachable (%s); reading Backlog directly", self.url_shown, exc)
+                log.warning("shared store %s unreachable (%s); reading Backlog directly", self.url_shown, _kind(exc))
+            return default
+        except RedisError as exc:
+            log.warning("shared store %s refused a command (%s)", self.url_shown, _kind(exc))
             return default
         if self.away:
             self.away = False
@@ -100,13 +125,21 @@ class Store:
         return bool(await self.ask(self.redis.ping, default=False))
 
     async def aclose(self) -> None:
-        await self.redis.aclose()
+        await self.redis.aclose(close_connection_pool=True)  # the pool was given, so it is not closed by default
 
 
 def shown_url(url: str) -> str:
-    """The URL without credentials, for logs."""
+    """The URL without credentials (`user:pass@`, `?password=`), for logs."""
     scheme, sep, rest = url.partition("://")
-    return f"{scheme}{sep}{rest.rpartition('@')[2]}" if sep else url
+    return f"{scheme}{sep}{rest.rpartition('@')[2].partition('?')[0]}" if sep else url
+
+
+def _kind(exc: BaseException) -> str:
+    """An error's kind and its first words, never a command's arguments."""
+    text = str(exc)
+    if text.startswith("Command #"):  # a pipeline's error quotes the command, cached body and all
+        return type(exc).__name__
+    return f"{type(exc).__name__}: {' '.join(text.split(' ')[:6])[:60]}"
 
 
 class StoreCache:
@@ -118,6 +151,8 @@ class StoreCache:
         self.store = store
         self._clock = clock
         self.budgets = StoreBudgets(store)
+        self._pending: list[tuple[str, list[str], bool]] = []  # invalidations the store did not take yet
+        self._flushing = asyncio.Lock()
 
     @property
     def enabled(self) -> bool:
@@ -127,6 +162,14 @@ class StoreCache:
         return f"{PREFIX}r:{key}"
 
     async def get(self, key: str) -> Entry | None:
+        """The fresh entry for `key`, if any (never a row a write of ours still owes the store the drop of)."""
+        if self._pending:
+            await self._flush()
+            if self._pending:
+                return None
+        return await self._fresh(key)
+
+    async def _fresh(self, key: str) -> Entry | None:
         entry = await self.get_stale(key)
         return entry if entry is not None and entry.expires_at > self._clock() else None
 
@@ -163,9 +206,21 @@ class StoreCache:
 
     async def invalidate(self, scope: str, paths: Iterable[str], *, every_key: bool = False) -> int:
         """Drop the rows of `scope` at each path (`/x/*`: the path and below), for every instance at once."""
-        wanted = list(paths)
-        result = await self.store.ask(lambda: self._invalidate(scope, wanted, every_key), default=0)
-        return int(result)
+        self._pending.append((scope, list(paths), every_key))
+        return await self._flush()
+
+    async def _flush(self) -> int:
+        """Send the invalidations owed, oldest first: a write whose invalidation failed is never forgotten."""
+        dropped = 0
+        async with self._flushing:
+            while self._pending:
+                result = await self.store.ask(functools.partial(self._invalidate, *self._pending[0]), force=True)
+                if result is None:
+                    log.warning("shared store: %d invalidations owed, sent when it answers", len(self._pending))
+                    break
+                self._pending.pop(0)
+                dropped += int(result)
+        return dropped
 
     async def _invalidate(self, scope: str, wanted: list[str], every_key: bool) -> int:
         redis = self.store.redis
@@ -184,8 +239,11 @@ class StoreCache:
             members = [m for m in members if every_key or m.split("|", 1)[0] == own]
             if not members:
                 continue
-            dropped += int(await redis.delete(*(self._row(m.split("|", 1)[1]) for m in members)))
-            await redis.srem(index, *members)
+            async with redis.pipeline(transaction=True) as pipe:  # rows and their index entries together
+                pipe.delete(*(self._row(m.split("|", 1)[1]) for m in members))
+                pipe.srem(index, *members)
+                deleted, _removed = await pipe.execute()
+            dropped += int(deleted)
         return dropped
 
     async def purge_expired(self) -> int:

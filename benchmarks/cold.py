@@ -117,7 +117,7 @@ CALLS: tuple[Cold, ...] = (
                 PROJECTS,
                 SPACE,
                 ME,
-                ("/issues", "the newest 100, Closed (status 4 in every project) dropped here: no status lookup"),
+                ("/issues", "the newest 40, Closed (status 4 in every project) dropped here: no status lookup"),
                 ("/issues/count", "how many in all"),
                 ("/issues/count", "how many of them are Closed"),
             ),

@@ -31,7 +31,7 @@ from backlog_mcp.cache import ResponseCache, cache_key
 from backlog_mcp.config import Settings
 from backlog_mcp.fake import DEFAULT_API_KEY, REFERENCE_NOW
 from backlog_mcp.server import build_server
-from benchmarks import token_tasks
+from benchmarks import store, token_tasks
 from benchmarks.cold import DEPTH_GOAL, cold_calls, search_after_projects, search_lines
 from benchmarks.cold import table as cold_table
 
@@ -511,6 +511,8 @@ def write(results: Results, seconds: float) -> None:
         *search_lines(results.figures["search_after_projects"]),
         "",
         *token_tasks.lines(results.figures["token_tasks"]),
+        "",
+        *store.lines(results.figures["store"]),
     ]
     (HERE / "results.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -541,6 +543,24 @@ async def main() -> None:
         f"worst {max(v['ratio'] or 0 for v in cold.values()):.1%}; over the goal: {len(wordy)} of {len(cold)}",
         not wordy,
     )
+    sys.stderr.write("many instances on one store…\n")
+    shared = store.measure()
+    results.figures["store"] = shared
+    if shared is not None:
+        one, two = shared["concurrent"]["one instance"], shared["concurrent"]["two instances"]
+        results.target(
+            f"{store.CALLS} concurrent HTTP calls over two instances on one store: no errors, Backlog asked no more "
+            "than by one instance",
+            f"p95 {two['p95_ms']} ms, {two['errors']} errors, {two['backlog_requests']} requests "
+            f"(one instance: {one['backlog_requests']})",
+            two["errors"] == 0 and two["backlog_requests"] <= one["backlog_requests"],
+        )
+        hit = shared["cache_hit"]
+        results.target(
+            "a cache hit through the store within 2 ms p50 of a SQLite hit",
+            f"store {hit['store_p50_ms']} ms, SQLite {hit['sqlite_p50_ms']} ms",
+            hit["store_p50_ms"] - hit["sqlite_p50_ms"] <= 2.0,
+        )
     sys.stderr.write("token tasks…\n")
     tasks = await token_tasks.measure(tokens)
     results.figures["token_tasks"] = tasks

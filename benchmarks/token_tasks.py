@@ -56,8 +56,11 @@ MARKDOWN_COMMENTS: list[tuple[int, str, list[dict[str, Any]]]] = [
     ),
     (0, "Agreed, own queue. 修正版をステージングに出しました。", [change("assigner", "Hana Sato", "Tanaka Yuki")]),
     (4, "```\nmail-high: 0.8 s p95\nmail-low: 31 min p95\n```\nAfter the change resets go through mail-high.", []),
-    (2, "Deployed to production; closing once support confirms.", [change("status", "In Progress", "Resolved"),
-                                                                     change("resolution", None, "Fixed")]),
+    (
+        2,
+        "Deployed to production; closing once support confirms.",
+        [change("status", "In Progress", "Resolved"), change("resolution", None, "Fixed")],
+    ),
 ]
 
 NOTATION_DESCRIPTION = """\
@@ -201,8 +204,10 @@ def where_tokens_go(texts: list[str], count_tokens: Callable[[str], int]) -> dic
             kind = next((name for name, pattern in KINDS if pattern.match(line)), "other")
             spent[kind] = spent.get(kind, 0) + count_tokens(line + "\n")
             if kind == "quoted text":
-                spent["(quote marks)"] = spent.get("(quote marks)", 0) + count_tokens(line + "\n") - count_tokens(
-                    line[1:].lstrip(" ") + "\n"
+                spent["(quote marks)"] = (
+                    spent.get("(quote marks)", 0)
+                    + count_tokens(line + "\n")
+                    - count_tokens(line[1:].lstrip(" ") + "\n")
                 )
             if kind == "comment header" and " · " in line:
                 changes = line.split(" · ", 1)[1]

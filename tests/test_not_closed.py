@@ -48,12 +48,13 @@ async def test_my_open_issues_need_no_status_lookup(mcp: Client, fake: FaultyBac
     text = text_of(await mcp.call_tool("get_my_issues", {}))
     mine = expected(fake, assignee=fake.space.api_keys[DEFAULT_API_KEY])
     assert keys(text) == mine[:20] and total(text) == len(mine)
+    lists = [r for r in fake.requests if r.path == "/issues"]
+    assert len(lists) == 1 and not any(k.startswith("statusId") for k, _v in lists[0].query)  # not waiting for them
+    counts = sorted([k, v] for r in fake.requests if r.path == "/issues/count" for k, v in r.query if k == "statusId[]")
+    assert counts == [["statusId[]", "4"]]  # all, and those Closed
     assert not any(r.path.endswith("/statuses") for r in fake.requests)
-    assert sorted(r.path for r in fake.requests if r.path.startswith("/issues")) == [
-        "/issues",
-        "/issues/count",
-        "/issues/count",
-    ]
+    fake.requests.clear()
+    assert text_of(await mcp.call_tool("get_my_issues", {})) == text and fake.requests == []  # cached whole
 
 
 async def test_a_page_beyond_the_newest_hundred_is_asked_exactly(mcp: Client, fake: FaultyBacklog) -> None:

@@ -274,6 +274,11 @@ x
         "\\# not a heading\n1\\. not a list\n12\\) nor this\ntext\n\\===\n1.5 is a number",
     ),
     (
+        "an escaped list mark and dashes under a line stay text",
+        "\\- not a list\ntext\n---\n\\+ nor this",
+        "\\- not a list\ntext\n\\---\n\\+ nor this",
+    ),
+    (
         "crlf newlines",
         "line1\r\nline2\r\n\r\n- x",
         snapshot("""\

@@ -8,10 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -24,42 +20,9 @@ from backlog_mcp.config import ConfigError, Settings, settings_from_env
 from backlog_mcp.fake import DEFAULT_API_KEY, OTHER_API_KEY, REFERENCE_NOW, FakeBacklog
 from backlog_mcp.server import build_server
 from tests.conftest import BASE_URL, FAST_RETRY, text_of
+from tests.store_server import StoreServer, server_binary
 
 pytestmark = pytest.mark.anyio
-
-
-def server_binary() -> str | None:
-    return shutil.which("valkey-server") or shutil.which("redis-server")
-
-
-class StoreServer:
-    """A throwaway Valkey/Redis on a free loopback port, nothing saved to disk."""
-
-    def __init__(self, binary: str, folder: Path) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = int(sock.getsockname()[1])
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        self.log = folder / "store.log"
-        with self.log.open("w") as log:
-            self.child = subprocess.Popen([*args, "--dir", str(folder)], stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as conn:
-                    conn.sendall(b"PING\r\n")
-                    if conn.recv(16).startswith(b"+PONG"):
-                        return
-            except OSError:
-                pass
-            if time.monotonic() > deadline or self.child.poll() is not None:
-                raise RuntimeError(f"the store server did not start: {self.log.read_text()}")
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.child.terminate()
-        self.child.wait(timeout=10)
 
 
 @pytest.fixture
@@ -184,3 +147,45 @@ def test_clear_cache_empties_the_shared_store(store: StoreServer, tmp_path: Path
 
     assert aio.run(fill()) > 0
     assert aio.run(clear_store(store.url)) == 0
+
+
+async def test_an_invalidation_the_store_missed_is_owed_not_lost(store: StoreServer) -> None:
+    from redis.exceptions import ConnectionError as Disconnected
+
+    from backlog_mcp.store import Store, StoreCache
+
+    scope = "https://acme.backlog.com#k1"
+    writer, reader = StoreCache(Store.connect(store.url)), StoreCache(Store.connect(store.url))
+    try:
+        await reader.put("row", scope=scope, path="/issues/X-1", body="old", ttl=600, grace=0)
+        real = writer.store.redis.smembers
+
+        def failing(*_args: object) -> object:
+            raise Disconnected("Error 111 connecting")
+
+        writer.store.redis.smembers = failing  # type: ignore[method-assign]
+        assert await writer.invalidate(scope, ["/issues/X-1/*"]) == 0  # the store did not take it
+        assert await reader.get("row") is not None  # so the row is still there
+        writer.store.redis.smembers = real  # type: ignore[method-assign]
+        writer.store.away = False  # the store answers again (no need to wait out the pause)
+        assert await writer.get("row") is None  # the owed drop went first
+        assert await reader.get("row") is None
+    finally:
+        await writer.close()
+        await reader.close()
+
+
+def test_store_errors_and_urls_never_carry_secrets_or_bodies() -> None:
+    from redis.exceptions import ResponseError
+
+    from backlog_mcp.store import _kind, shown_url
+
+    assert shown_url("redis://:hunter2@valkey:6379/0") == "redis://valkey:6379/0"
+    assert shown_url("redis://valkey:6379/0?password=hunter2") == "redis://valkey:6379/0"
+    pipeline = ResponseError(
+        'Command # 1 (HSET backlog-mcp:r:abc body {"summary": "secret plan"}) of pipeline caused error: OOM'
+    )
+    assert _kind(pipeline) == "ResponseError"
+    assert _kind(ResponseError("OOM command not allowed when used memory > 'maxmemory'.")).startswith(
+        "ResponseError: OOM"
+    )

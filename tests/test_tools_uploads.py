@@ -113,3 +113,23 @@ async def test_the_audit_line_names_the_file_that_left(uploader: Client, tmp_pat
     assert not (await uploader.call_tool("upload_attachment", {"issue_key": "ORBIT-7", "path": "report.pdf"})).is_error
     line = json.loads((tmp_path / "audit.jsonl").read_text().splitlines()[-1])
     assert (line["outcome"], line["object"]) == ("done", "ORBIT-7 file report.pdf (2009 bytes)")
+
+
+async def test_progress_is_reported_when_the_client_asks(uploader: Client, roots: Path, mcp: Client) -> None:
+    seen: list[tuple[float, float | None, str | None]] = []
+
+    async def heard(progress: float, total: float | None, message: str | None) -> None:
+        seen.append((progress, total, message))
+
+    args = {"issue_key": "ORBIT-7", "path": str(roots / "report.pdf")}
+    assert not (await uploader.call_tool("upload_attachment", args, progress_callback=heard)).is_error
+    assert seen == [
+        (0, 2, "uploading report.pdf"),
+        (1, 2, "attaching report.pdf to ORBIT-7"),
+        (2, 2, "attached report.pdf to ORBIT-7"),
+    ]
+    seen.clear()  # a long activity scan says how far it got, page by page
+    scan = {"project_key": "ORBIT", "user": "田中 美咲", "since": "2026-01-01"}
+    assert not (await mcp.call_tool("get_activity", scan, progress_callback=heard)).is_error
+    assert len(seen) >= 2 and [p for p, *_ in seen] == sorted({p for p, *_ in seen})
+    assert all(total == 5 and message and message.startswith("read ") for _p, total, message in seen)

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from backlog_mcp import metrics
 from backlog_mcp.client.wire import reset_time
 from backlog_mcp.errors import RateLimitedError
 
@@ -114,5 +115,6 @@ class RateBudget:
             if reset is None or not 0 <= remaining <= limit <= 10**7:
                 return
             self.buckets[bucket] = Bucket(limit, remaining, reset, time.time())
+            metrics.budget_left(bucket, remaining)
             if self._shared is not None:
                 self._shared.note(self._scope, bucket, (limit, remaining, reset, self.buckets[bucket].seen))

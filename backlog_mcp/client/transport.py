@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from backlog_mcp import __version__
+from backlog_mcp import __version__, metrics
 from backlog_mcp.cache import cache_key, cache_scope
 from backlog_mcp.client.rates import RateBudget, rate_bucket
 from backlog_mcp.client.tracking import MAX_KNOWN_IDS, Recent, stale_ages, writes_sent
@@ -216,6 +216,7 @@ class Transport:
         key = cache_key(self.scope, path, pairs)
         if self.cache is not None and ttl > 0:
             entry = await self.cache.get(key)
+            metrics.looked_up(entry is not None)
             if entry is not None:
                 cached = await self._parse_cached(key, entry.body, shape)
                 if cached is not _UNREADABLE:
@@ -329,10 +330,7 @@ class Transport:
 
         await self.rates.pace(bucket, method, path)  # before taking a slot: a drained bucket must not starve others
         async with self._limiter:
-            query: list[tuple[str, str | int | float | bool | None]] = [
-                *pairs,
-                ("apiKey", self.settings.api_key),
-            ]
+            query: list[tuple[str, str | int | float | bool | None]] = [*pairs, ("apiKey", self.settings.api_key)]
             self.requests_sent += 1
             try:
                 files = {"file": (upload.name, upload.content, upload.kind)} if upload else None
@@ -358,6 +356,7 @@ class Transport:
                 raise TransportError(
                     f"{method} {path}: cannot reach Backlog ({type(exc).__name__})", method=method, path=path
                 ) from None
+        metrics.answered(method, bucket, response.status_code)
         self.rates.note(bucket, response.headers)
         if response.status_code == 401 and self.on_rejected is not None:
             self.on_rejected()

@@ -146,7 +146,8 @@ def _blocks(lines: list[str], links: LinkContext, depth: int = 0) -> str:
 
     def flush() -> None:
         if paragraph:
-            out.append("<p>" + "<br>".join(_literal(inline_html(line, links)) for line in paragraph) + "</p>")
+            lines_html = (_literal(inline_html(line, links), n == 0) for n, line in enumerate(paragraph))
+            out.append("<p>" + "<br>".join(lines_html) + "</p>")
             paragraph.clear()
 
     while i < len(lines):
@@ -209,11 +210,16 @@ def _blocks(lines: list[str], links: LinkContext, depth: int = 0) -> str:
 
 # What starts a Markdown block but is plain text in Backlog notation (its headings are `*`, lists `-`/`+`);
 # a line of dashes stays a rule, as the writer sends one.
-_MARKDOWN_START = re.compile(r"^(#|\d{1,9}(?=[.)](?:\s|$))|=+$|_{3,}$)")
+# A `- `, `+ ` or `* ` left in a paragraph was escaped in Backlog (its lists were taken out before).
+_MARKDOWN_START = re.compile(r"^(#|\d{1,9}(?=[.)](?:\s|$))|=+$|_{3,}$|[-+*](?=\s))")
+_UNDERLINE = re.compile(r"^-+\s*$")  # under a paragraph line, dashes would make it a heading
 
 
-def _literal(line: str) -> str:
-    """A paragraph line whose start would read as a Markdown heading, list item or rule, escaped to stay text."""
+def _literal(line: str, first: bool = True) -> str:
+    """A paragraph line whose start would read as a Markdown heading, list item or rule, escaped to stay text
+    (`first`: the paragraph's first line, where dashes are a rule, as the writer sends one)."""
+    if not first and _UNDERLINE.match(line):
+        return "\\" + line
     return _MARKDOWN_START.sub(lambda m: m[0] + "\\" if m[0][0].isdigit() else "\\" + m[0], line, count=1)
 
 

@@ -135,6 +135,8 @@ async def get_activity(
     found: list[JSONObject] = []
     exhausted = False
     for n in range(MAX_PAGES):
+        if n:  # a long scan: say how far it got
+            await call.progress(n, MAX_PAGES, f"read {n * PAGE} activities, {len(found)} kept")
         sent_early = first_page if n == 0 and path == f"/projects/{key}/activities" else None
         page = await (sent_early or client.activities(path, _params(cursor, type_ids)))
         for activity in page.items:

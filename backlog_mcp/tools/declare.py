@@ -8,6 +8,7 @@ calls) and then its arguments, typed with `backlog_mcp.args`; it returns Markdow
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -16,6 +17,8 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from backlog_mcp.config import TOOLSETS, ConfigError, Settings
+
+Reporter = Callable[[float, float | None, str | None], Awaitable[None]]
 
 if TYPE_CHECKING:
     from backlog_mcp.app import AppState
@@ -88,6 +91,13 @@ class Call:
     given: Mapping[str, Any]  # the arguments the caller set, validated; defaults left out
     # What a write tells the audit log: project, object, fields, texts (see `note`).
     notes: dict[str, Any] = field(default_factory=dict)
+    reporter: Reporter | None = None  # the client's progress, when it sent a progress token
+
+    async def progress(self, done: float, total: float | None, message: str) -> None:
+        """How far multi-step work is (`done` only grows); nothing is sent unless the client asked for it."""
+        if self.reporter is not None:
+            with contextlib.suppress(Exception):  # a client that cannot take progress must not fail the call
+                await self.reporter(done, total, message)
 
     def note(self, **facts: Any) -> None:
         """Record for the audit log what this write is about (project, target, fields, texts)."""

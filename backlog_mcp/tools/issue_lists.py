@@ -290,13 +290,13 @@ async def _not_closed(
 ) -> tuple[list[JSONObject], int]:
     """A page of the issues not closed, and how many there are, without first reading every project's statuses.
 
-    Closed is status 4 in every project (custom statuses get other ids): the newest 100 are read with
-    no status filter and Closed ones dropped here, and the total is all of them less the Closed ones,
-    in one round trip. Only when the page asked for lies beyond those 100 are the statuses read and
-    the page asked for exactly.
+    Closed is status 4 in every project (custom statuses get other ids): the newest issues (twice what
+    the page needs, at least 40, at most 100) are read with no status filter and Closed ones dropped
+    here, and the total is all of them less the Closed ones, in one round trip. Only when the page
+    asked for lies beyond them are the statuses read and the page asked for exactly.
     """
     newest, everything, closed = await gather(
-        app.client.issues({**params, "offset": 0, "count": 100}),
+        app.client.issues({**params, "offset": 0, "count": min(100, max(40, 2 * (offset + count)))}),
         app.client.count_issues(params),
         app.client.count_issues({**params, "statusId": [CLOSED_STATUS_ID]}),
     )

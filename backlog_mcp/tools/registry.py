@@ -27,6 +27,7 @@ from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata, func_meta
 from mcp.types import CallToolResult, ContentBlock, ImageContent, TextContent, ToolAnnotations
 from pydantic import ValidationError
 
+from backlog_mcp import logs, metrics
 from backlog_mcp.app import AppState
 from backlog_mcp.cache import key_identity
 from backlog_mcp.client import collect_stale, collect_writes
@@ -42,7 +43,7 @@ from backlog_mcp.errors import (
 from backlog_mcp.http import KEY_HEADER
 from backlog_mcp.lookup import key_like
 from backlog_mcp.matching import closest_first, shown
-from backlog_mcp.tools.declare import Answer, Call, Image, Kind, ToolSpec, defaults_left_out
+from backlog_mcp.tools.declare import Answer, Call, Image, Kind, Reporter, ToolSpec, defaults_left_out
 from backlog_mcp.tools.failures import INTERNAL_ERROR, age_text, describe, invalid_text
 
 log = logging.getLogger(__name__)
@@ -177,7 +178,7 @@ class Entry:
                     return parsed
         return [value]
 
-    async def run(self, app: AppState, arguments: Mapping[str, Any]) -> Answer:
+    async def run(self, app: AppState, arguments: Mapping[str, Any], reporter: Reporter | None = None) -> Answer:
         deadline = app.settings.tool_deadline
         call: Call | None = None
         dry = False
@@ -185,7 +186,7 @@ class Entry:
             try:
                 args = self._arguments(arguments)
                 dry = args.get("dry_run") is True
-                call = Call(app, self.spec.fn, defaults_left_out(self.spec.fn, args, arguments))
+                call = Call(app, self.spec.fn, defaults_left_out(self.spec.fn, args, arguments), reporter=reporter)
                 with anyio.fail_after(deadline):
                     answer = await self.spec.fn(call, **args)
             except UsageError as exc:
@@ -277,6 +278,7 @@ class BacklogServer(MCPServer[AppState]):
         self._entries = {entry.spec.name: entry for entry in tools}
         self._held = dict(held)
         self._held_writes = held_writes  # refusals of these are audited
+        self.running: AppState | None = None  # while the lifespan is open (HTTP's /readyz asks it)
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[AppState, Any] | None = None
@@ -299,7 +301,8 @@ class BacklogServer(MCPServer[AppState]):
         given = dict(arguments) if isinstance(arguments, Mapping) else {}
         if app.others:
             app = await in_space(app, given.pop("space", None), given)
-        answer = await entry.run(app, given)
+        with metrics.tool_call(name), logs.tool_call(name):
+            answer = await entry.run(app, given, context.report_progress)
         return CallToolResult(content=blocks(answer), is_error=False)
 
     def state_for(self, context: Context[AppState, Any]) -> AppState:

@@ -57,7 +57,9 @@ async def upload_attachment(
     check = format_call(get_issue_details, {"issue_key": key, "comment_count": 1})
     client = call.app.client
     try:
+        await call.progress(0, 2, f"uploading {file.name}")
         held = await client.upload(Upload(file.name, file.content, file.kind))  # held by Backlog, attached to nothing
+        await call.progress(1, 2, f"attaching {file.name} to {key}")
     except BacklogError as exc:
         raise BacklogError(
             f"The upload of {file.name} did not complete ({describe(exc, settings.base_url)}); nothing is on "
@@ -78,6 +80,7 @@ async def upload_attachment(
             f"{file.name} was uploaded but not attached to {key}: {why} Nothing is on the issue; "
             "calling again uploads it again."
         ) from None
+    await call.progress(2, 2, f"attached {file.name} to {key}")
     return render_change(head=f"Attached to {key}:", rows=rows, dry_run=False, url=url)
 
 
