@@ -163,7 +163,7 @@ async def test_an_invalidation_the_store_missed_is_owed_not_lost(store: StoreSer
         def failing(*_args: object) -> object:
             raise Disconnected("Error 111 connecting")
 
-        writer.store.redis.smembers = failing  # type: ignore[method-assign]
+        writer.store.redis.smembers = failing  # type: ignore[method-assign,assignment]
         assert await writer.invalidate(scope, ["/issues/X-1/*"]) == 0  # the store did not take it
         assert await reader.get("row") is not None  # so the row is still there
         writer.store.redis.smembers = real  # type: ignore[method-assign]
