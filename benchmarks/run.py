@@ -544,7 +544,7 @@ async def main() -> None:
         not wordy,
     )
     sys.stderr.write("many instances on one store…\n")
-    shared = store.measure()
+    shared = await store.measure()
     results.figures["store"] = shared
     if shared is not None:
         one, two = shared["concurrent"]["one instance"], shared["concurrent"]["two instances"]

@@ -105,7 +105,7 @@ async def burst(urls: list[str]) -> dict[str, Any]:
     }
 
 
-def concurrent_calls(binary: str) -> dict[str, Any]:
+async def concurrent_calls(binary: str) -> dict[str, Any]:
     """One instance, then two, each against a fresh store and a fresh fake."""
     out: dict[str, Any] = {}
     for label, count in (("one instance", 1), ("two instances", 2)):
@@ -116,7 +116,7 @@ def concurrent_calls(binary: str) -> dict[str, Any]:
             stack.callback(store.stop)
             backlog = stack.enter_context(serve_on_loopback(fake))
             urls = [stack.enter_context(instance(backlog, store.url, folder)) for _ in range(count)]
-            figures = asyncio.run(burst(urls))
+            figures = await burst(urls)
         out[label] = {**figures, "backlog_requests": len(fake.requests)}
     return out
 
@@ -145,7 +145,7 @@ async def hit_latency(store_url: str, folder: Path, lookups: int = 2000) -> dict
     return figures
 
 
-def measure() -> dict[str, Any] | None:
+async def measure() -> dict[str, Any] | None:
     """Both figures, or None where no Valkey/Redis server is installed."""
     binary = server_binary()
     if binary is None:
@@ -153,10 +153,10 @@ def measure() -> dict[str, Any] | None:
     with tempfile.TemporaryDirectory() as tmp:
         store = StoreServer(binary, Path(tmp))
         try:
-            hits = asyncio.run(hit_latency(store.url, Path(tmp)))
+            hits = await hit_latency(store.url, Path(tmp))
         finally:
             store.stop()
-    return {"binary": Path(binary).name, "concurrent": concurrent_calls(binary), "cache_hit": hits}
+    return {"binary": Path(binary).name, "concurrent": await concurrent_calls(binary), "cache_hit": hits}
 
 
 def lines(figures: dict[str, Any] | None) -> list[str]:
@@ -188,4 +188,4 @@ def lines(figures: dict[str, Any] | None) -> list[str]:
 if __name__ == "__main__":
     import json
 
-    sys.stdout.write(json.dumps(measure(), indent=1) + "\n")
+    sys.stdout.write(json.dumps(asyncio.run(measure()), indent=1) + "\n")
