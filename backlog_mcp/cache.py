@@ -169,8 +169,8 @@ class ResponseCache:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(db.close(), timeout=2.0)
 
-    async def get(self, key: str) -> Entry | None:
-        """The fresh entry for `key`, if any."""
+    async def get(self, key: str, *, fetching: bool = False) -> Entry | None:
+        """The fresh entry for `key`, if any (`fetching`: see `StoreCache.get`; one process shares its fetches)."""
         return await self._select(key, "expires_at > ?")
 
     async def get_stale(self, key: str) -> Entry | None:

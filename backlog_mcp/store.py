@@ -32,6 +32,7 @@ PREFIX = "backlog-mcp:"
 TIMEOUT = 2.0
 RETRY = 5.0
 CONNECTIONS = 64  # per instance
+WAIT = 2.0  # seconds at most an instance waits for the row another instance is fetching
 PATH_INDEX_TTL = 7 * 24 * 3600  # an index outlives every row it lists; rows expire on their own
 
 # Take one request from a bucket if Backlog's window is still open: returns {limit, remaining before,
@@ -161,13 +162,29 @@ class StoreCache:
     def _row(self, key: str) -> str:
         return f"{PREFIX}r:{key}"
 
-    async def get(self, key: str) -> Entry | None:
-        """The fresh entry for `key`, if any (never a row a write of ours still owes the store the drop of)."""
+    async def get(self, key: str, *, fetching: bool = False) -> Entry | None:
+        """The fresh entry for `key`, if any (never a row a write of ours still owes the store the drop of).
+
+        `fetching`: the caller asks Backlog on a miss. The first instance to miss claims the key for
+        up to `WAIT`; another that misses meanwhile waits for the row it writes, as calls within one
+        instance share one request, and asks Backlog itself only if no row comes in time.
+        """
         if self._pending:
             await self._flush()
             if self._pending:
                 return None
-        return await self._fresh(key)
+        entry = await self._fresh(key)
+        if entry is not None or not fetching or self.store.away:
+            return entry
+        claim = f"{PREFIX}f:{key}"
+        if await self.store.ask(lambda: self.store.redis.set(claim, "1", nx=True, px=int(WAIT * 1000)), default=True):
+            return None  # ours to fetch
+        pause, waited = 0.01, 0.0
+        while waited < WAIT and entry is None:
+            await asyncio.sleep(pause)
+            waited, pause = waited + pause, min(pause * 2, 0.16)
+            entry = await self._fresh(key)
+        return entry
 
     async def _fresh(self, key: str) -> Entry | None:
         entry = await self.get_stale(key)

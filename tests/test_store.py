@@ -189,3 +189,15 @@ def test_store_errors_and_urls_never_carry_secrets_or_bodies() -> None:
     assert _kind(ResponseError("OOM command not allowed when used memory > 'maxmemory'.")).startswith(
         "ResponseError: OOM"
     )
+
+
+async def test_two_instances_missing_the_same_row_at_once_ask_backlog_once(store: StoreServer, tmp_path: Path) -> None:
+    fake = FakeBacklog()
+    async with instances(store.url, httpx.ASGITransport(app=fake), DEFAULT_API_KEY, DEFAULT_API_KEY,
+                         tmp_path=tmp_path) as (a, b):  # fmt: skip
+        both = await asyncio.gather(
+            *(client.call_tool("get_issue_details", {"issue_key": "ORBIT-9"}) for client in (a, b, a, b))
+        )
+    assert len({text_of(result) for result in both}) == 1
+    asked = [(r.path, tuple(r.query)) for r in fake.requests]
+    assert sorted(asked) == sorted(set(asked))  # each request once, across both instances

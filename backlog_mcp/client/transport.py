@@ -215,7 +215,7 @@ class Transport:
             return (await self._send_raw("GET", path, pairs, [], idempotent=True, cap=cap))[1]
         key = cache_key(self.scope, path, pairs)
         if self.cache is not None and ttl > 0:
-            entry = await self.cache.get(key)
+            entry = await self.cache.get(key, fetching=key not in self._inflight)  # one fetch a key, all instances
             metrics.looked_up(entry is not None)
             if entry is not None:
                 cached = await self._parse_cached(key, entry.body, shape)
