@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from backlog_mcp import logs
 from backlog_mcp.audit import AuditLog
-from backlog_mcp.cache import key_identity
+from backlog_mcp.cache import cache_scope, key_identity
 from backlog_mcp.client import BacklogClient, RetryPolicy
 from backlog_mcp.config import Settings
 from backlog_mcp.errors import KeyRefusedError
@@ -56,9 +56,9 @@ class AppState:
     def in_space(self, name: str) -> AppState:
         return self if name == self.settings.space else self.others[name]
 
-    def for_key(self, key: str) -> AppState:
-        """The state to serve one request with its own Backlog key (per-user HTTP mode)."""
-        return self if self.users is None else self.users.state(key)
+    def for_key(self, key: str, user: str | None = None) -> AppState:
+        """The state to serve one request with its own Backlog key or OAuth token (`user`: whose)."""
+        return self if self.users is None else self.users.state(key, user)
 
     async def view(self, tz: ZoneInfo | None) -> View:
         """How to show times: the caller's zone (None: the space's), the space's zone (date-only fields), today."""
@@ -101,8 +101,13 @@ class PerUser:
         self._allowance = float(self.NEW_KEYS_BURST)
         self._refilled = clock()
 
-    def state(self, key: str) -> AppState:
-        """The state for `key`.
+    def refused(self, key: str) -> bool:
+        """Whether Backlog answered 401 to `key` moments ago."""
+        when = self.rejected.get(key_identity(key))
+        return when is not None and self.clock() - when < self.REJECTED_FOR
+
+    def state(self, key: str, user: str | None = None) -> AppState:
+        """The state for `key`; `user` (a signed-in Backlog user) scopes the cache to them, not to this token.
 
         Raises:
             KeyRefusedError: Backlog rejected this key moments ago, or too many new keys are arriving.
@@ -112,9 +117,12 @@ class PerUser:
             self.states.move_to_end(key)
             return found
         now = self.clock()
-        identity = key_identity(key)
-        when = self.rejected.get(identity)
-        if when is not None and now - when < self.REJECTED_FOR:
+        if self.refused(key):
+            if self.base.settings.oauth is not None:
+                raise KeyRefusedError(
+                    "Backlog no longer accepts your sign-in (HTTP 401); sign in again from your client (reconnect "
+                    "this server). Nothing was sent."
+                )
             raise KeyRefusedError(
                 "Backlog rejected this API key moments ago (HTTP 401): the key in your X-Backlog-Api-Key header "
                 f"is wrong, revoked, or of another space than {self.base.settings.base_url}. Fix it in your client's "
@@ -135,6 +143,8 @@ class PerUser:
         # Each user is themself: the operator's USER_ID is nobody else's "me".
         settings = replace(self.base.settings, api_key=key, user_id=None)
         client = self.make_client(settings)
+        if user is not None:  # one user's tokens come and go (hourly): their cache rows stay theirs
+            client.scope = cache_scope(settings.base_url, f"oauth-user:{user}")
         client.on_rejected = functools.partial(self._rejected, key)
         state = AppState(settings, client, self.base.cache, Lookup(client), self.base.now, self.base.audit)
         self.states[key] = state

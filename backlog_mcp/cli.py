@@ -17,7 +17,14 @@ from backlog_mcp import __version__, logs
 
 if TYPE_CHECKING:
     import httpx
-from backlog_mcp.config import ConfigError, default_cache_path, load_settings, read_environment, settings_from_env
+from backlog_mcp.config import (
+    ConfigError,
+    Settings,
+    default_cache_path,
+    load_settings,
+    read_environment,
+    settings_from_env,
+)
 from backlog_mcp.env_values import store_url
 
 
@@ -133,7 +140,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.transport == "http":
             from backlog_mcp.http import check_binding
 
-            check_binding(args.host, args.port, settings.http_token, settings.http_hosts, settings.http_origins)
+            check_binding(
+                args.host, args.port, settings.http_token, public_hosts(settings), settings.http_origins,
+                oauth=settings.oauth is not None,
+            )  # fmt: skip
+        elif settings.oauth is not None:
+            raise ConfigError("BACKLOG_OAUTH_CLIENT_ID (sign-in for remote clients) works only with --transport http")
         elif settings.per_user_keys:
             raise ConfigError("BACKLOG_HTTP_PER_USER_KEYS works only with --transport http")
         for space in settings.spaces or (settings,):
@@ -171,11 +183,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             port=args.port,
             token=token,
             per_user_keys=settings.per_user_keys,
-            extra_hosts=settings.http_hosts,
+            extra_hosts=public_hosts(settings),
             extra_origins=settings.http_origins,
+            oauth=settings.oauth is not None,
         )
         logging.getLogger("backlog_mcp").info("serving MCP at http://%s:%d/mcp", args.host, args.port)
         anyio.run(serve, app, args.host, args.port)
         return 0
     server.run()
     return 0
+
+
+def public_hosts(settings: Settings) -> tuple[str, ...]:
+    """Host headers accepted beyond the bound address: the configured ones, and OAuth's public address."""
+    if settings.oauth is None:
+        return settings.http_hosts
+    from urllib.parse import urlsplit
+
+    url = urlsplit(settings.oauth.public_url)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    return tuple(sorted({*settings.http_hosts, url.netloc, f"{url.hostname}:{port}"}))

@@ -21,10 +21,12 @@ from backlog_mcp.env_values import (
     TOOLSETS,
     WRITE_LEVELS,
     ConfigError,
+    OAuthSettings,
     flag,
     name_list,
     normalise_domain,
     number,
+    oauth_settings,
     project_levels,
     store_url,
     toolset_names,
@@ -35,6 +37,7 @@ __all__ = [
     "TOOLSETS",
     "WRITE_LEVELS",
     "ConfigError",
+    "OAuthSettings",
     "Settings",
     "default_cache_path",
     "load_settings",
@@ -83,7 +86,8 @@ class Settings:
     audit_path: Path | None = None  # one JSON line per write attempt; None: no audit log
     store_url: str | None = field(default=None, repr=False)  # Valkey/Redis shared by instances; None: SQLite
     demo: bool = False  # the bundled sample space, served in-process (`--demo`)
-    per_user_keys: bool = False  # HTTP: each request brings its own Backlog key (X-Backlog-Api-Key)
+    per_user_keys: bool = False  # HTTP: each request brings its own Backlog key (X-Backlog-Api-Key) or OAuth token
+    oauth: OAuthSettings | None = None  # HTTP: remote clients sign in with Backlog (per_user_keys is set too)
     http_token: str | None = field(default=None, repr=False)  # HTTP: the bearer token clients must send
     http_open: bool = False  # HTTP: `BACKLOG_HTTP_TOKEN=off`, no token on loopback (else one is made per run)
     http_hosts: tuple[str, ...] = ()  # HTTP: extra Host headers accepted (a load balancer's name)
@@ -195,8 +199,9 @@ def settings_from_env(
         raise ConfigError(
             f"BACKLOG_SPACES={raw_names!r}: names are distinct, lower-case letters, digits and _, e.g. acme,client"
         )
-    if flag(env, "BACKLOG_HTTP_PER_USER_KEYS"):
-        raise ConfigError("BACKLOG_SPACES and BACKLOG_HTTP_PER_USER_KEYS cannot be combined; choose one")
+    if flag(env, "BACKLOG_HTTP_PER_USER_KEYS") or env.get("BACKLOG_OAUTH_CLIENT_ID", "").strip():
+        raise ConfigError("BACKLOG_SPACES serves with the operator's keys: it cannot be combined with "
+                          "BACKLOG_HTTP_PER_USER_KEYS or BACKLOG_OAUTH_CLIENT_ID; choose one")  # fmt: skip
     if projects is not None:
         raise ConfigError(
             "--projects names one space's projects; with BACKLOG_SPACES use BACKLOG_SPACE_<NAME>_PROJECTS"
@@ -251,8 +256,14 @@ def _one_space(
     """One space's settings from the environment."""
     api_key = env.get("BACKLOG_API_KEY", "").strip()
     per_user_keys = flag(env, "BACKLOG_HTTP_PER_USER_KEYS")
+    shared = store_url(env.get("BACKLOG_STORE_URL"))
+    oauth = oauth_settings(env, shared_store=shared is not None)
+    if oauth is not None and per_user_keys:
+        raise ConfigError("BACKLOG_OAUTH_CLIENT_ID and BACKLOG_HTTP_PER_USER_KEYS cannot be combined: with OAuth "
+                          "each user signs in with Backlog; choose one")  # fmt: skip
+    per_user_keys = per_user_keys or oauth is not None
     if not api_key and per_user_keys:
-        api_key = "-"  # never sent: every request brings its own key (the server refuses one without)
+        api_key = "-"  # never sent: every request brings its own key or token (the server refuses one without)
     if not api_key:
         raise ConfigError(
             "BACKLOG_API_KEY is not set; create a key in Backlog under Personal Settings > API "
@@ -303,8 +314,9 @@ def _one_space(
         projects=allowed,
         levels=levels,
         audit_path=_audit_path(env),
-        store_url=store_url(env.get("BACKLOG_STORE_URL")),
+        store_url=shared,
         per_user_keys=per_user_keys,
+        oauth=oauth,
         http_token=None if http_open else env.get("BACKLOG_HTTP_TOKEN", "").strip() or None,
         http_open=http_open,
         http_hosts=tuple(sorted(name_list(env.get("BACKLOG_HTTP_ALLOWED_HOSTS")) or ())),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -168,3 +169,69 @@ def store_url(raw: str | None) -> str | None:
             "(rediss:// for TLS, unix:///path/to/socket), or leave it unset for the embedded SQLite cache"
         )
     return url
+
+
+@dataclass(frozen=True)
+class OAuthSettings:
+    """OAuth for remote clients: this server's public address and its application on Backlog's developer site."""
+
+    client_id: str
+    client_secret: str = field(repr=False)
+    public_url: str  # e.g. https://mcp.example.com: the issuer; MCP is at /mcp, Backlog returns to /oauth/callback
+    state_key: str | None = field(default=None, repr=False)  # Fernet key: OAuth state in the shared store, encrypted
+
+    @property
+    def callback(self) -> str:
+        return f"{self.public_url}/oauth/callback"
+
+    @property
+    def resource(self) -> str:
+        return f"{self.public_url}/mcp"
+
+
+def oauth_settings(env: Mapping[str, str], shared_store: bool) -> OAuthSettings | None:
+    """`BACKLOG_OAUTH_CLIENT_ID`, `_CLIENT_SECRET`, `BACKLOG_PUBLIC_URL` and `BACKLOG_OAUTH_STATE_KEY`; unset: no OAuth.
+
+    Raises:
+        ConfigError: a part missing or malformed, or the state key missing where the store would hold the state.
+    """
+    client_id = env.get("BACKLOG_OAUTH_CLIENT_ID", "").strip()
+    secret = env.get("BACKLOG_OAUTH_CLIENT_SECRET", "").strip()
+    if not client_id and not secret:
+        return None
+    if not client_id or not secret:
+        raise ConfigError(
+            "OAuth needs both BACKLOG_OAUTH_CLIENT_ID and BACKLOG_OAUTH_CLIENT_SECRET: the application's "
+            "values from Backlog's developer site (https://backlog.com/developer/applications/)"
+        )
+    raw = env.get("BACKLOG_PUBLIC_URL", "").strip().rstrip("/")
+    url = urlsplit(raw)
+    loopback = url.hostname in ("localhost", "127.0.0.1", "::1")
+    if (
+        not url.hostname
+        or url.query
+        or url.fragment
+        or not (url.scheme == "https" or (url.scheme == "http" and loopback))
+    ):
+        raise ConfigError(
+            "OAuth needs BACKLOG_PUBLIC_URL, the https address clients reach this server at (e.g. "
+            "https://mcp.example.com; http only on loopback), no query or fragment; register "
+            "<BACKLOG_PUBLIC_URL>/oauth/callback as the application's redirect URI in Backlog"
+        )
+    key = env.get("BACKLOG_OAUTH_STATE_KEY", "").strip() or None
+    if key is not None:
+        from cryptography.fernet import Fernet
+
+        try:
+            Fernet(key)
+        except ValueError:
+            raise ConfigError(
+                "BACKLOG_OAUTH_STATE_KEY is not a Fernet key (32 url-safe base64-encoded bytes); make one with "
+                "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+            ) from None
+    elif shared_store:
+        raise ConfigError(
+            "BACKLOG_STORE_URL with OAuth keeps sign-ins in the store, encrypted: set BACKLOG_OAUTH_STATE_KEY to a "
+            "Fernet key, e.g. python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+        )
+    return OAuthSettings(client_id, secret, raw, key)

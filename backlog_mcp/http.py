@@ -2,7 +2,8 @@
 
 Stateless (no session state in the process), so several instances can sit behind any load
 balancer. `BACKLOG_HTTP_TOKEN` is required when bound beyond loopback; with per-user keys
-(`BACKLOG_HTTP_PER_USER_KEYS`), each request brings its own Backlog API key in `X-Backlog-Api-Key`.
+(`BACKLOG_HTTP_PER_USER_KEYS`), each request brings its own Backlog API key in `X-Backlog-Api-Key`;
+with OAuth (`BACKLOG_OAUTH_CLIENT_ID`), users sign in with Backlog and bring our token (`oauth.py`).
 """
 
 from __future__ import annotations
@@ -47,7 +48,13 @@ WILDCARDS = ("0.0.0.0", "::", "[::]")
 
 
 def check_binding(
-    host: str, port: int, token: str | None, extra_hosts: Sequence[str], extra_origins: Sequence[str]
+    host: str,
+    port: int,
+    token: str | None,
+    extra_hosts: Sequence[str],
+    extra_origins: Sequence[str],
+    *,
+    oauth: bool = False,
 ) -> None:
     """Refuse what would expose the key or answer nobody.
 
@@ -59,7 +66,7 @@ def check_binding(
     if not 0 < port < 65536:
         raise ConfigError(f"--port {port} is not a port clients can be given; use e.g. --port 8000")
     exposed = not is_loopback(host) or bool(extra_hosts) or bool(extra_origins)
-    if exposed and not token:
+    if exposed and not token and not oauth:  # with OAuth, every user signs in
         raise ConfigError(
             f"--host {host} (or BACKLOG_HTTP_ALLOWED_HOSTS/ORIGINS) makes this server reachable from elsewhere, and "
             "BACKLOG_HTTP_TOKEN is not set: anyone who can reach the port could act with your Backlog key. Set "
@@ -101,8 +108,10 @@ class Guard:
         token: str | None,
         per_user_keys: bool,
         ready: Callable[[], Awaitable[bool]] | None = None,
+        oauth: bool = False,
     ) -> None:
         self.app, self.token, self.per_user_keys, self.ready = app, token, per_user_keys, ready
+        self.oauth = oauth  # the SDK checks /mcp's tokens and serves sign-in; the token here guards /metrics
         self._checked: tuple[float, bool] = (-READY_FOR, False)  # when readiness was last asked, and the answer
 
     async def _is_ready(self) -> bool:
@@ -130,10 +139,12 @@ class Guard:
             )
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        if self.token is not None:
+        if (self.token is not None or self.oauth) and (path == "/metrics" or not self.oauth):
             scheme, _, given = headers.get("authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(
-                given.strip().encode("latin-1"), self.token.encode()
+            if (
+                self.token is None
+                or scheme.lower() != "bearer"
+                or not hmac.compare_digest(given.strip().encode("latin-1"), self.token.encode())
             ):
                 await _refuse(send, 401, "missing or wrong bearer token", {"www-authenticate": "Bearer"})
                 return
@@ -142,11 +153,11 @@ class Guard:
 
             await _send(send, 200, metrics.exposition(), metrics.CONTENT_TYPE, {"cache-control": "no-store"})
             return
-        if method == "GET":
+        if method == "GET" and (path == "/mcp" or not self.oauth):
             # Stateless: there is no stream to resume or listen on; an open GET would only tie up a connection.
             await _refuse(send, 405, "this server is stateless: POST MCP messages to it", {"allow": "POST"})
             return
-        if self.per_user_keys and not headers.get(KEY_HEADER, "").strip():
+        if self.per_user_keys and not self.oauth and not headers.get(KEY_HEADER, "").strip():
             await _refuse(send, 401, "this server needs your Backlog API key in the X-Backlog-Api-Key header", {})
             return
         await self.app(scope, receive, send)
@@ -175,6 +186,7 @@ def http_app(
     per_user_keys: bool,
     extra_hosts: Sequence[str] = (),
     extra_origins: Sequence[str] = (),
+    oauth: bool = False,
 ) -> ASGIApp:
     """The MCP endpoint at /mcp, stateless and JSON-answering, behind the guard."""
     from mcp.server.transport_security import TransportSecuritySettings
@@ -185,7 +197,7 @@ def http_app(
     from backlog_mcp import metrics
 
     metrics.enable()  # served at /metrics: count from the start
-    return Guard(app, token=token, per_user_keys=per_user_keys, ready=lambda: ready(server))
+    return Guard(app, token=token, per_user_keys=per_user_keys, ready=lambda: ready(server), oauth=oauth)
 
 
 async def ready(server: MCPServer[Any]) -> bool:

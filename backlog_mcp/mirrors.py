@@ -92,7 +92,9 @@ def _prompt(server: BacklogServer, spec: PromptSpec) -> Prompt:
         try:
             space = await app.client.space()
         except BacklogError as exc:  # said as the tools say it, not "Error rendering prompt" and a traceback
-            said = describe(exc, app.settings.base_url, own_key=app.settings.per_user_keys)
+            said = describe(
+                exc, app.settings.base_url, own_key=app.settings.per_user_keys, signed_in=app.settings.oauth is not None
+            )
             raise MCPError(code=INTERNAL_ERROR, message=said) from None
         try:
             zone = ZoneInfo(str(space.get("timezone") or "UTC"))

@@ -6,6 +6,7 @@ mode), derives the server instructions from them, and opens `AppState` in the li
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -19,6 +20,7 @@ from backlog_mcp.app import AppState, open_state, utc_now
 from backlog_mcp.client import RetryPolicy
 from backlog_mcp.config import Settings
 from backlog_mcp.mirrors import add_completions, add_prompts, add_resources
+from backlog_mcp.oauth import BacklogOAuth, server_options, vault_for
 from backlog_mcp.tools import TOOLS
 from backlog_mcp.tools.declare import Kind, ToolSpec, select
 from backlog_mcp.tools.registry import BacklogServer, entries
@@ -65,8 +67,9 @@ def build_server(
     transport: httpx.AsyncBaseTransport | None = None,
     retry: RetryPolicy | None = None,
     now: Callable[[], datetime] = utc_now,
+    clock: Callable[[], float] = time.time,
 ) -> MCPServer[AppState]:
-    """Build the server; `transport`, `retry` and `now` let tests point it at the fake Backlog.
+    """Build the server; `transport`, `retry`, `now` and `clock` (sign-in lifetimes) let tests point it at the fake.
 
     Raises:
         ConfigError: `BACKLOG_TOOLS` names a tool that does not exist.
@@ -77,15 +80,20 @@ def build_server(
         async with open_state(settings, transport=transport, retry=retry, now=now) as state:
             if isinstance(running, BacklogServer):
                 running.running = state
+            if signin is not None:
+                signin.attach(state, vault_for(state, clock))
             try:
                 yield state
             finally:
+                if signin is not None:
+                    signin.attach(None, None)
                 if isinstance(running, BacklogServer):
                     running.running = None
 
     # With several spaces, writes are held back only when every space is read-only (each client refuses its own).
     offered = replace(settings, read_only=all(s.read_only for s in settings.spaces)) if settings.spaces else settings
     chosen, held = select(TOOLS, offered)
+    signin = BacklogOAuth(settings, clock) if settings.oauth is not None else None
     server = BacklogServer(
         entries(chosen, tuple(space.space for space in settings.spaces)),
         held,
@@ -95,7 +103,10 @@ def build_server(
         instructions=instructions(chosen, settings),
         lifespan=lifespan,
         log_level="WARNING",
+        **(server_options(signin) if signin is not None else {}),
     )
+    if signin is not None:
+        server.custom_route("/oauth/callback", methods=["GET"])(signin.callback)
     add_resources(server)
     add_prompts(server)
     add_completions(server)

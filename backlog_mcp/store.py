@@ -270,6 +270,8 @@ class StoreCache:
         async def every_row() -> int:
             dropped = 0
             async for name in self.store.redis.scan_iter(match=f"{PREFIX}*", count=500):
+                if name.startswith(f"{PREFIX}oauth:"):
+                    continue  # sign-ins (`oauth_state`): clearing the cache signs nobody out
                 dropped += int(name.startswith(f"{PREFIX}r:"))
                 await self.store.redis.delete(name)
             return dropped

@@ -19,7 +19,7 @@ from backlog_mcp.client.milestones import MilestoneEndpoints
 from backlog_mcp.client.notifications import NotificationEndpoints
 from backlog_mcp.client.rates import rate_bucket
 from backlog_mcp.client.tracking import collect_stale, collect_writes
-from backlog_mcp.client.transport import RetryPolicy, Transport
+from backlog_mcp.client.transport import Transport
 from backlog_mcp.client.watchings import WatchingEndpoints
 from backlog_mcp.client.wiki import WikiEndpoints
 from backlog_mcp.client.wire import (
@@ -28,6 +28,7 @@ from backlog_mcp.client.wire import (
     Page,
     Params,
     ParamValue,
+    RetryPolicy,
     Secret,
     encode_params,
     fits,

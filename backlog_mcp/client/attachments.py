@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from backlog_mcp.client.access import Scoped
-from backlog_mcp.client.transport import Upload
-from backlog_mcp.client.wire import Download, JSONObject
+from backlog_mcp.client.wire import Download, JSONObject, Upload
 from backlog_mcp.errors import BadResponseError
 
 

@@ -14,7 +14,6 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -27,8 +26,10 @@ from backlog_mcp.client.wire import (
     Download,
     JSONObject,
     Params,
+    RetryPolicy,
     Secret,
     Shape,
+    Upload,
     api_error,
     encode_params,
     fits,
@@ -57,25 +58,6 @@ log = logging.getLogger(__name__)
 _UNREADABLE = object()  # a cached row that is not JSON
 _NOT_JSON = object()  # a body that is not JSON
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Upload:
-    """A file to send as multipart form data: its name, bytes and media type."""
-
-    name: str
-    content: bytes = field(repr=False)
-    kind: str
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard to try before giving up; tests shrink the delays."""
-
-    attempts: int = 3
-    base_delay: float = 0.4
-    max_delay: float = 4.0
-    max_rate_wait: float = 10.0  # wait for a 429 reset only when it is this near
 
 
 class Transport:
@@ -330,13 +312,17 @@ class Transport:
 
         await self.rates.pace(bucket, method, path)  # before taking a slot: a drained bucket must not starve others
         async with self._limiter:
-            query: list[tuple[str, str | int | float | bool | None]] = [*pairs, ("apiKey", self.settings.api_key)]
+            # An API key travels in the query (backlog-api.md §2.1); a signed-in user's OAuth token in a header.
+            bearer = self.settings.oauth is not None
+            query: list[tuple[str, str | int | float | bool | None]] = [*pairs] if bearer else [
+                *pairs, ("apiKey", self.settings.api_key)]  # fmt: skip
             self.requests_sent += 1
             try:
                 files = {"file": (upload.name, upload.content, upload.kind)} if upload else None
                 request = self._http.build_request(
-                    method, path.lstrip("/"), params=query, data=dict(group_form(form)) if form else None, files=files
-                )
+                    method, path.lstrip("/"), params=query, data=dict(group_form(form)) if form else None, files=files,
+                    headers={"Authorization": f"Bearer {self.settings.api_key}"} if bearer else None,
+                )  # fmt: skip
                 response = await self._http.send(request, stream=True)
                 try:
                     # A download reads past the cap by a key's length (as sent or percent-encoded), so a key

@@ -9,7 +9,7 @@ import math
 import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
@@ -161,3 +161,22 @@ def api_error(method: str, path: str, status: int, data: Any, headers: httpx.Hea
         return RateLimitedError(text, reset_at=reset_at, code=code, more_info=more_info, method=method, path=path)
     cls: type[APIError] = api_error_class(status)
     return cls(text, status=status, code=code, more_info=more_info, method=method, path=path)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file to send as multipart form data: its name, bytes and media type."""
+
+    name: str
+    content: bytes = field(repr=False)
+    kind: str
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try before giving up; tests shrink the delays."""
+
+    attempts: int = 3
+    base_delay: float = 0.4
+    max_delay: float = 4.0
+    max_rate_wait: float = 10.0  # wait for a 429 reset only when it is this near

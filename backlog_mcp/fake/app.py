@@ -1,6 +1,6 @@
 """The fake Backlog API v2 as a plain ASGI app, faithful to the parts the server uses.
 
-Auth by `apiKey` (or a Bearer token), the errors envelope, per-user rate-limit buckets with
+Auth by `apiKey` or an OAuth access token (`fake/oauth.py`), the errors envelope, per-user rate-limit buckets with
 `X-RateLimit-*` headers and 429s, `count`/`offset` paging, the issue filters, form-encoded
 writes that append a comment with a changeLog. Fault injection lives with the tests
 (`tests/faulty_backlog.py`), which subclass this app through `intercept`.
@@ -21,6 +21,7 @@ from backlog_mcp.fake.documents import DocumentRoutes
 from backlog_mcp.fake.files import download
 from backlog_mcp.fake.git import GitRoutes
 from backlog_mcp.fake.milestones import MilestoneRoutes
+from backlog_mcp.fake.oauth import AUTHORIZE_PATH, TOKEN_PATH, FakeOAuth
 from backlog_mcp.fake.protocol import (
     JSON,
     Answer,
@@ -79,6 +80,7 @@ class FakeBacklog(
         self.base_url = base_url
         self.requests: list[Request] = []
         self.failed_logins = 0  # requests answered 401 (they are not in `requests`)
+        self.oauth = FakeOAuth()  # Backlog's OAuth 2.0: apps, the scripted consent, tokens
         self._windows: dict[tuple[int, str], tuple[float, int]] = {}
         self._routes = route_table(self)
 
@@ -104,11 +106,16 @@ class FakeBacklog(
             form, files = multipart(content_type, body)
         else:
             form = parse_qsl(body.decode(), keep_blank_values=True) if body else []
+        if path == AUTHORIZE_PATH and method == "GET":
+            return self.oauth.authorize(query)
+        if path == TOKEN_PATH and method == "POST":
+            return self.oauth.token(form)
         api_key = next((v for k, v in query if k == "apiKey"), None)
         header_auth = dict(scope.get("headers", [])).get(b"authorization", b"").decode()
-        if api_key is None and header_auth.startswith("Bearer "):
-            api_key = header_auth[7:]
         user_id = self.space.api_keys.get(api_key or "")
+        if api_key is None and header_auth.startswith("Bearer "):
+            # An OAuth access token (alive, not revoked); an API key there too, as the fake always took.
+            user_id = self.oauth.user_of(header_auth[7:]) or self.space.api_keys.get(header_auth[7:])
         if not path.startswith("/api/v2/"):
             return 404, envelope("No such API.", 6), []
         path = path[len("/api/v2") :]

@@ -32,7 +32,7 @@ INTERNAL_ERROR = (
 )
 
 
-def describe(exc: BacklogError, base_url: str, *, own_key: bool = False) -> str:
+def describe(exc: BacklogError, base_url: str, *, own_key: bool = False, signed_in: bool = False) -> str:
     """One actionable sentence or two for the model; never a URL with the key."""
     # Upstream text: one line, capped and escaped, so it can neither flood nor structure the answer.
     # A rejected write lists every field Backlog objected to: keep them all (within reason).
@@ -48,6 +48,11 @@ def describe(exc: BacklogError, base_url: str, *, own_key: bool = False) -> str:
             return (
                 "Backlog did not confirm the change, so it may or may not have been made. "
                 "Read it again before retrying."
+            )
+        case AuthenticationError() if signed_in:
+            return (
+                "Backlog no longer accepts your sign-in (HTTP 401: the app was removed or the sign-in expired). "
+                "Sign in again from your client (reconnect this server); nothing else was changed."
             )
         case AuthenticationError() if own_key:
             return (

@@ -203,7 +203,10 @@ class Entry:
                     if isinstance(exc, OutcomeUnknownError | UnconfirmedWriteError)
                     else "failed"
                 )
-                said = describe(exc, app.settings.base_url, own_key=app.settings.per_user_keys)
+                said = describe(
+                    exc, app.settings.base_url, own_key=app.settings.per_user_keys,
+                    signed_in=app.settings.oauth is not None,
+                )  # fmt: skip
                 self._audit(app, call, outcome, said, arguments)
                 raise ToolError(said) from None
             except Exception:
@@ -313,6 +316,10 @@ class BacklogServer(MCPServer[AppState]):
     def state_from(app: AppState, headers: Mapping[str, str] | None) -> AppState:
         if app.users is None:
             return app
+        if app.settings.oauth is not None:
+            from backlog_mcp.oauth import signed_in
+
+            return signed_in(app)
         key = ((headers or {}).get(KEY_HEADER) or "").strip()
         if not key:  # the HTTP guard refuses such requests; this is the last line
             raise ToolError("This server needs your Backlog API key in the X-Backlog-Api-Key header.")

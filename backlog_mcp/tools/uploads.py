@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from backlog_mcp.args import IssueKey, Text
-from backlog_mcp.client.transport import Upload
+from backlog_mcp.client.wire import Upload
 from backlog_mcp.errors import BacklogError, OutcomeUnknownError
 from backlog_mcp.local_files import read_local
 from backlog_mcp.render.text import fmt_size, plural

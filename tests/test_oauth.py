@@ -1,0 +1,195 @@
+"""Sign-in for remote clients (issue 18): the MCP authorization flow, Backlog's OAuth behind it, the refusals.
+
+The server runs on loopback with sign-in on; the fake Backlog (also on loopback) serves the consent
+page and the token endpoint. A real MCP client (the SDK's) registers, authorizes with PKCE and calls
+tools; the refusals are walked by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.auth import OAuthClientProvider, TokenStorage
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
+from pydantic import AnyUrl
+
+from backlog_mcp.fake import DEFAULT_API_KEY, FakeBacklog, build_space
+from tests.conftest import text_of
+from tests.faulty_backlog import serve_on_loopback
+from tests.oauth_flow import (
+    CLIENT_REDIRECT,
+    LIST,
+    Clock,
+    SignIn,
+    call,
+    follow,
+    free_port,
+    oauth_server,
+    post_mcp,
+    query_of,
+    register_app,
+    text,
+)
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+HANA, BOB = 1073925001, 1073925008
+
+
+class Memory(TokenStorage):
+    def __init__(self) -> None:
+        self.tokens: OAuthToken | None = None
+        self.client: OAuthClientInformationFull | None = None
+
+    async def get_tokens(self) -> OAuthToken | None:
+        return self.tokens
+
+    async def set_tokens(self, tokens: OAuthToken) -> None:
+        self.tokens = tokens
+
+    async def get_client_info(self) -> OAuthClientInformationFull | None:
+        return self.client
+
+    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
+        self.client = client_info
+
+
+def sdk_client(base: str, storage: Memory) -> OAuthClientProvider:
+    """The SDK's OAuth client, with a browser that follows every redirect and hands back the code."""
+    landed: dict[str, str] = {}
+
+    async def open_browser(url: str) -> None:
+        answer = await follow(url)
+        landed.update(query_of(answer.headers["location"]))
+
+    async def come_back() -> AuthorizationCodeResult:
+        return AuthorizationCodeResult(code=landed["code"], state=landed.get("state"))
+
+    metadata = OAuthClientMetadata(redirect_uris=[AnyUrl(CLIENT_REDIRECT)], client_name="test client")
+    return OAuthClientProvider(f"{base}/mcp", metadata, storage, open_browser, come_back)
+
+
+async def signed_in_session(base: str, storage: Memory) -> AsyncIterator[Client]:
+    async with (
+        httpx2.AsyncClient(auth=sdk_client(base, storage)) as http,
+        Client(streamable_http_client(f"{base}/mcp", http_client=http)) as client,
+    ):
+        yield client
+
+
+async def test_a_client_signs_in_with_backlog_and_calls_tools_as_that_user(tmp_path: Path) -> None:
+    fake, clock, port = FakeBacklog(build_space()), Clock(), free_port()
+    register_app(fake, f"http://127.0.0.1:{port}", clock)
+    fake.oauth.consent = HANA
+    storage = Memory()
+    with serve_on_loopback(fake) as backlog, oauth_server(backlog, port, clock, tmp_path) as base:
+        async for client in signed_in_session(base, storage):
+            me = text_of(await client.call_tool("get_myself", {}))
+            assert "Hana Sato" in me
+            assert fake.oauth.grants == ["authorization_code"]
+            assert {r.user_id for r in fake.requests} == {HANA}  # as the user who signed in, with their token
+            assert storage.tokens is not None and storage.tokens.refresh_token
+            # Backlog's token is refreshed before it expires (an hour), with no sign-in again.
+            clock.skew = 3500
+            fake.requests.clear()
+            issue = await client.call_tool("get_issue_details", {"issue_key": "ORBIT-1"})
+            assert not issue.is_error and fake.oauth.grants == ["authorization_code", "refresh_token"]
+            assert {r.user_id for r in fake.requests} == {HANA}
+        async with httpx.AsyncClient() as http:
+            resource = (await http.get(f"{base}/.well-known/oauth-protected-resource/mcp")).json()
+            assert resource["resource"] == f"{base}/mcp" and resource["authorization_servers"] == [base]
+            server = (await http.get(f"{base}/.well-known/oauth-authorization-server")).json()
+            assert server["code_challenge_methods_supported"] == ["S256"]
+            assert server["registration_endpoint"] == f"{base}/register"
+            # Our refresh token rotates: a new pair works, the old refresh token is spent.
+            assert storage.tokens is not None and storage.client is not None
+            form = {"grant_type": "refresh_token", "refresh_token": storage.tokens.refresh_token or "",
+                    "client_id": storage.client.client_id or ""}  # fmt: skip
+            if storage.client.client_secret:  # the SDK registers as a confidential client
+                form["client_secret"] = storage.client.client_secret
+            fresh = await http.post(f"{base}/token", data=form)
+            assert fresh.status_code == 200, fresh.text
+            listed = await post_mcp(http, base, fresh.json()["access_token"], LIST)
+            assert listed.status_code == 200 and "get_issue_details" in listed.text
+            again = await http.post(f"{base}/token", data=form)
+            assert (again.status_code, again.json()["error"]) == (400, "invalid_grant")
+
+
+async def test_the_refusals(tmp_path: Path) -> None:
+    fake, clock, port = FakeBacklog(build_space()), Clock(), free_port()
+    register_app(fake, f"http://127.0.0.1:{port}", clock)
+    fake.oauth.consent = HANA
+    with serve_on_loopback(fake) as backlog, oauth_server(backlog, port, clock, tmp_path) as base:
+        async with httpx.AsyncClient() as http:
+            bare = await post_mcp(http, base, None, LIST)
+            assert bare.status_code == 401
+            said = bare.headers["www-authenticate"]
+            assert said.startswith("Bearer") and f'resource_metadata="{base}/.well-known/oauth-protected-resource/mcp"' in said
+            walk = SignIn(base)
+            await walk.register(http)
+            # A redirect URI the client did not register: an error page, never a redirect there.
+            elsewhere = await follow(walk.authorize_url(redirect_uri="http://127.0.0.1:9/steal"))
+            assert elsewhere.status_code == 400 and "not registered" in elsewhere.text
+            # PKCE: a wrong verifier and a missing one are refused; the right one works once.
+            code = await walk.code()
+            wrong = await walk.token(http, code, verifier="x" * 50)
+            assert (wrong.status_code, wrong.json()["error"]) == (400, "invalid_grant")
+            missing = await walk.token(http, code, verifier="")
+            assert missing.status_code == 400
+            good = await walk.token(http, code)
+            assert good.status_code == 200, good.text
+            token = good.json()["access_token"]
+            assert (await post_mcp(http, base, token, LIST)).status_code == 200
+            # The code again: refused, and the sign-in it made is revoked (whoever replays it may not be the user).
+            replay = await walk.token(http, code)
+            assert (replay.status_code, replay.json()["error"]) == (400, "invalid_grant")
+            revoked = await post_mcp(http, base, token, LIST)
+            assert revoked.status_code == 401 and 'error="invalid_token"' in revoked.headers["www-authenticate"]
+            # Signing out (revocation) ends a token at once; an expired one is refused the same way.
+            token = await walk.sign_in(http)
+            out = await http.post(f"{base}/revoke", data={"token": token, "client_id": walk.client_id, "client_secret": ""})
+            assert out.status_code == 200
+            assert (await post_mcp(http, base, token, LIST)).status_code == 401
+            token = await walk.sign_in(http)
+            clock.skew = 3700
+            expired = await post_mcp(http, base, token, LIST)
+            assert expired.status_code == 401 and 'error="invalid_token"' in expired.headers["www-authenticate"]
+            # The user declines on Backlog's page: the client hears access_denied, with its state.
+            fake.oauth.consent = None
+            declined = query_of((await follow(walk.authorize_url())).headers["location"])
+            assert declined["error"] == "access_denied" and declined["state"] == "client-state"
+            # Backlog revokes the app: the call in flight fails saying so, the next request is a 401.
+            fake.oauth.consent = HANA
+            token = await walk.sign_in(http)
+            fake.oauth.revoke(HANA)
+            failed = await post_mcp(http, base, token, call("get_myself", {}))
+            assert failed.json()["result"]["isError"] and "Sign in again" in text(failed)
+            after = await post_mcp(http, base, token, LIST)
+            assert after.status_code == 401
+            # A callback nobody started: refused, nothing exchanged.
+            stray = await http.get(f"{base}/oauth/callback", params={"state": "made-up", "code": "x"})
+            assert stray.status_code == 400 and "Start again from your MCP client" in stray.text
+    assert "refresh_token" in fake.oauth.grants  # the revoked user's refresh was tried, and refused
+
+
+async def test_signed_in_users_never_see_each_others_cached_data(tmp_path: Path) -> None:
+    fake, clock, port = FakeBacklog(build_space()), Clock(), free_port()
+    register_app(fake, f"http://127.0.0.1:{port}", clock)
+    with serve_on_loopback(fake) as backlog, oauth_server(backlog, port, clock, tmp_path) as base:
+        async with httpx.AsyncClient() as http:
+            fake.oauth.consent = HANA
+            hana = await SignIn(base).sign_in(http)
+            fake.oauth.consent = BOB
+            bob = await SignIn(base).sign_in(http)
+            seen = await post_mcp(http, base, hana, call("get_issue_details", {"issue_key": "ORBIT-1"}))
+            assert text(seen).startswith("# ORBIT-1")  # cached now, for Hana
+            denied = await post_mcp(http, base, bob, call("get_issue_details", {"issue_key": "ORBIT-1"}))
+            assert "Issue ORBIT-1 does not exist" in text(denied)  # asked as Bob, not served Hana's copy
+            assert "Bob Chen" in text(await post_mcp(http, base, bob, call("get_myself", {})))
+    log_text = "".join(p.read_text() for p in tmp_path.glob("audit-*.jsonl"))
+    assert DEFAULT_API_KEY not in log_text
