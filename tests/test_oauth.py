@@ -129,7 +129,10 @@ async def test_the_refusals(tmp_path: Path) -> None:
             bare = await post_mcp(http, base, None, LIST)
             assert bare.status_code == 401
             said = bare.headers["www-authenticate"]
-            assert said.startswith("Bearer") and f'resource_metadata="{base}/.well-known/oauth-protected-resource/mcp"' in said
+            assert (
+                said.startswith("Bearer")
+                and f'resource_metadata="{base}/.well-known/oauth-protected-resource/mcp"' in said
+            )
             walk = SignIn(base)
             await walk.register(http)
             # A redirect URI the client did not register: an error page, never a redirect there.
@@ -152,7 +155,9 @@ async def test_the_refusals(tmp_path: Path) -> None:
             assert revoked.status_code == 401 and 'error="invalid_token"' in revoked.headers["www-authenticate"]
             # Signing out (revocation) ends a token at once; an expired one is refused the same way.
             token = await walk.sign_in(http)
-            out = await http.post(f"{base}/revoke", data={"token": token, "client_id": walk.client_id, "client_secret": ""})
+            out = await http.post(
+                f"{base}/revoke", data={"token": token, "client_id": walk.client_id, "client_secret": ""}
+            )
             assert out.status_code == 200
             assert (await post_mcp(http, base, token, LIST)).status_code == 401
             token = await walk.sign_in(http)
