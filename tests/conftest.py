@@ -16,6 +16,7 @@ from backlog_mcp.fake import DEFAULT_API_KEY, REFERENCE_NOW, build_space
 from backlog_mcp.fake.dataset import Space
 from backlog_mcp.server import build_server
 from tests.faulty_backlog import FaultyBacklog
+from tests.store_server import StoreServer, server_binary
 
 BASE_URL = "https://acme.backlog.com"
 FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.005, max_rate_wait=0.5)
@@ -38,6 +39,16 @@ def away_from_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[StoreServer]:
+    binary = server_binary()
+    if binary is None:
+        pytest.skip("no valkey-server or redis-server on this machine (.ci/run installs redis-server with apt)")
+    server = StoreServer(binary, tmp_path)
+    yield server
+    server.stop()
 
 
 @pytest.fixture

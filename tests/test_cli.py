@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from backlog_mcp import __version__
+from backlog_mcp.config import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -129,3 +130,36 @@ def test_every_spaces_key_is_redacted_from_logs(monkeypatch: pytest.MonkeyPatch)
     finally:
         for handler in added:
             logging.getLogger().removeHandler(handler)
+
+
+def test_sign_in_serves_only_http_and_its_public_name(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import logging
+
+    from backlog_mcp import cli
+    from backlog_mcp.config import settings_from_env
+    from backlog_mcp.http import check_binding
+
+    handlers = list(logging.getLogger().handlers)
+    values = {"BACKLOG_DOMAIN": "acme.backlog.com", "BACKLOG_OAUTH_CLIENT_ID": "app",
+              "BACKLOG_OAUTH_CLIENT_SECRET": "secret-xyz", "BACKLOG_PUBLIC_URL": "https://mcp.example.com"}  # fmt: skip
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("BACKLOG_API_KEY", raising=False)
+    try:
+        assert cli.main(["--no-cache"]) == 2
+    finally:
+        for handler in [h for h in logging.getLogger().handlers if h not in handlers]:
+            logging.getLogger().removeHandler(handler)
+    assert (
+        "BACKLOG_OAUTH_CLIENT_ID (sign-in for remote clients) works only with --transport http"
+        in capsys.readouterr().err
+    )
+    settings = settings_from_env(values)
+    hosts = cli.public_hosts(settings)
+    assert hosts == ("mcp.example.com", "mcp.example.com:443")
+    # Every address, no token: fine with sign-in (each user signs in), and the public name is an accepted Host.
+    check_binding("0.0.0.0", 8000, None, hosts, (), oauth=True)
+    with pytest.raises(ConfigError):
+        check_binding("0.0.0.0", 8000, None, hosts, ())

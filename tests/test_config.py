@@ -183,3 +183,51 @@ def test_project_write_levels_and_the_audit_log() -> None:
 def test_a_project_named_twice_is_refused() -> None:
     with pytest.raises(ConfigError, match="names ORBIT twice"):
         settings_from_env(env(BACKLOG_PROJECTS="ORBIT:read,orbit"))
+
+
+FERNET_KEY = "bAc9RrBEUf7t6m0Vh0jV6kZ2bq1u0J3n8w6sO0pYx1A="  # 32 url-safe base64 bytes
+SIGN_IN = {"BACKLOG_OAUTH_CLIENT_ID": "app", "BACKLOG_OAUTH_CLIENT_SECRET": "secret-xyz",
+           "BACKLOG_PUBLIC_URL": "https://mcp.example.com/"}  # fmt: skip
+
+
+def test_sign_in_needs_no_key_and_keeps_its_secrets_out_of_repr() -> None:
+    values = {k: v for k, v in env(**SIGN_IN).items() if k != "BACKLOG_API_KEY"}
+    settings = settings_from_env(values)
+    assert settings.oauth is not None and settings.per_user_keys and settings.api_key == "-"
+    assert settings.oauth.callback == "https://mcp.example.com/oauth/callback"
+    assert settings.oauth.resource == "https://mcp.example.com/mcp"
+    assert "secret-xyz" not in repr(settings.oauth) and "secret-xyz" not in repr(settings)
+    loopback = settings_from_env(env(**{**SIGN_IN, "BACKLOG_PUBLIC_URL": "http://127.0.0.1:8000"}))
+    assert loopback.oauth is not None and loopback.oauth.public_url == "http://127.0.0.1:8000"
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            {"BACKLOG_OAUTH_CLIENT_SECRET": ""},
+            "OAuth needs both BACKLOG_OAUTH_CLIENT_ID and BACKLOG_OAUTH_CLIENT_SECRET",
+        ),
+        ({"BACKLOG_PUBLIC_URL": ""}, "OAuth needs BACKLOG_PUBLIC_URL"),
+        ({"BACKLOG_PUBLIC_URL": "http://mcp.example.com"}, "http only on loopback"),
+        ({"BACKLOG_PUBLIC_URL": "https://mcp.example.com/?x=1"}, "no query or fragment"),
+        ({"BACKLOG_STORE_URL": "redis://valkey:6379/0"}, "set BACKLOG_OAUTH_STATE_KEY to a Fernet key"),
+        ({"BACKLOG_OAUTH_STATE_KEY": "not-a-key"}, "BACKLOG_OAUTH_STATE_KEY is not a Fernet key"),
+        (
+            {"BACKLOG_HTTP_PER_USER_KEYS": "1"},
+            "BACKLOG_OAUTH_CLIENT_ID and BACKLOG_HTTP_PER_USER_KEYS cannot be combined",
+        ),
+        ({"BACKLOG_SPACES": "a,b"}, "it cannot be combined with BACKLOG_HTTP_PER_USER_KEYS or BACKLOG_OAUTH_CLIENT_ID"),
+    ],
+)
+def test_bad_sign_in_settings_name_the_fix(values: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        settings_from_env(env(**{**SIGN_IN, **values}))
+    assert message in str(caught.value) and "secret-xyz" not in str(caught.value)
+
+
+def test_the_store_holds_sign_ins_only_with_a_key() -> None:
+    settings = settings_from_env(
+        env(**SIGN_IN, BACKLOG_STORE_URL="redis://valkey:6379/0", BACKLOG_OAUTH_STATE_KEY=FERNET_KEY)
+    )
+    assert settings.oauth is not None and settings.oauth.state_key == FERNET_KEY

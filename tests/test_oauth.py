@@ -7,6 +7,8 @@ tools; the refusals are walked by hand.
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
 from pydantic import AnyUrl
 
+from backlog_mcp.cli import clear_store
 from backlog_mcp.fake import DEFAULT_API_KEY, FakeBacklog, build_space
 from tests.conftest import text_of
 from tests.faulty_backlog import serve_on_loopback
@@ -36,6 +39,7 @@ from tests.oauth_flow import (
     register_app,
     text,
 )
+from tests.store_server import StoreServer
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 HANA, BOB = 1073925001, 1073925008
@@ -133,6 +137,11 @@ async def test_the_refusals(tmp_path: Path) -> None:
                 said.startswith("Bearer")
                 and f'resource_metadata="{base}/.well-known/oauth-protected-resource/mcp"' in said
             )
+            # Health is open; metrics stay behind BACKLOG_HTTP_TOKEN, and with none set, closed.
+            assert (await http.get(f"{base}/healthz")).json() == {"status": "ok"}
+            assert (
+                await http.get(f"{base}/metrics", headers={"authorization": f"Bearer {'x' * 20}"})
+            ).status_code == 401
             walk = SignIn(base)
             await walk.register(http)
             # A redirect URI the client did not register: an error page, never a redirect there.
@@ -196,5 +205,54 @@ async def test_signed_in_users_never_see_each_others_cached_data(tmp_path: Path)
             denied = await post_mcp(http, base, bob, call("get_issue_details", {"issue_key": "ORBIT-1"}))
             assert "Issue ORBIT-1 does not exist" in text(denied)  # asked as Bob, not served Hana's copy
             assert "Bob Chen" in text(await post_mcp(http, base, bob, call("get_myself", {})))
+            wrote = await post_mcp(
+                http, base, hana, call("add_issue_comment", {"issue_key": "ORBIT-1", "content": "Hi"})
+            )
+            assert not wrote.json()["result"]["isError"], text(wrote)
+            assert [r.user_id for r in fake.requests if r.method == "POST"] == [HANA]
+    audit = [json.loads(line) for line in (tmp_path / "audit-a.jsonl").read_text().splitlines()]
+    assert [(line["tool"], line["outcome"], len(line["user"])) for line in audit] == [("add_issue_comment", "done", 12)]
     log_text = "".join(p.read_text() for p in tmp_path.glob("audit-*.jsonl"))
     assert DEFAULT_API_KEY not in log_text
+
+
+async def test_instances_share_sign_ins_through_the_store_encrypted(store: StoreServer, tmp_path: Path) -> None:
+    from cryptography.fernet import Fernet
+    from redis.asyncio import Redis
+
+    fake, clock, key = FakeBacklog(build_space()), Clock(), Fernet.generate_key().decode()
+    port_a, port_b = free_port(), free_port()
+    public = f"http://127.0.0.1:{port_a}"  # behind one name, as a load balancer would put them
+    register_app(fake, public, clock)
+    fake.oauth.consent = HANA
+    shared = {"store_url": store.url, "state_key": key, "public": public}
+    with (
+        serve_on_loopback(fake) as backlog,
+        oauth_server(backlog, port_a, clock, tmp_path, name="a", **shared) as a,
+        oauth_server(backlog, port_b, clock, tmp_path, name="b", **shared) as b,
+    ):
+        async with httpx.AsyncClient() as http:
+            walk = SignIn(a)
+            token = await walk.sign_in(http)  # signed in through A, served by B
+            assert "Hana Sato" in text(await post_mcp(http, b, token, call("get_myself", {})))
+            # Both instances find Backlog's token near its expiry at once: one refreshes, the other uses its result.
+            clock.skew = 3500
+            both = await asyncio.gather(*(post_mcp(http, base, token, LIST) for base in (a, b, a, b)))
+            assert [answer.status_code for answer in both] == [200] * 4
+            assert fake.oauth.grants.count("refresh_token") == 1
+            # At rest, nothing in the store signs anyone in or names them.
+            redis = Redis.from_url(store.url, decode_responses=True)
+            try:
+                names = [name async for name in redis.scan_iter(match="backlog-mcp:oauth:*")]
+                rows = " ".join([*names, *[str(await redis.get(name)) for name in names if ":lock:" not in name]])
+            finally:
+                await redis.aclose()
+            secrets_held = [token, walk.tokens["refresh_token"], walk.client_id, *fake.oauth._access]
+            assert len(names) >= 4 and not [s for s in secrets_held if s in rows] and "Hana" not in rows
+            # Clearing the cache signs nobody out; signing out through B ends the token on A.
+            assert await clear_store(store.url) >= 0
+            assert (await post_mcp(http, a, token, LIST)).status_code == 200
+            out = await http.post(
+                f"{b}/revoke", data={"token": token, "client_id": walk.client_id, "client_secret": ""}
+            )
+            assert out.status_code == 200 and (await post_mcp(http, a, token, LIST)).status_code == 401

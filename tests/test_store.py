@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
@@ -20,19 +20,9 @@ from backlog_mcp.config import ConfigError, Settings, settings_from_env
 from backlog_mcp.fake import DEFAULT_API_KEY, OTHER_API_KEY, REFERENCE_NOW, FakeBacklog
 from backlog_mcp.server import build_server
 from tests.conftest import BASE_URL, FAST_RETRY, text_of
-from tests.store_server import StoreServer, server_binary
+from tests.store_server import StoreServer
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[StoreServer]:
-    binary = server_binary()
-    if binary is None:
-        pytest.skip("no valkey-server or redis-server on this machine (.ci/run installs redis-server with apt)")
-    server = StoreServer(binary, tmp_path)
-    yield server
-    server.stop()
 
 
 class Counting(httpx.AsyncBaseTransport):

@@ -29,7 +29,6 @@ from pydantic import ValidationError
 
 from backlog_mcp import logs, metrics
 from backlog_mcp.app import AppState
-from backlog_mcp.cache import key_identity
 from backlog_mcp.client import collect_stale, collect_writes
 from backlog_mcp.errors import (
     BacklogError,
@@ -235,7 +234,8 @@ class Entry:
         app.audit.append(
             tool=self.spec.name,
             outcome=outcome,
-            user=key_identity(app.settings.api_key)[:12] if app.settings.per_user_keys else None,
+            # Whose key or sign-in (its cache identity: stable across a signed-in user's hourly tokens).
+            user=app.client.scope.rpartition("#")[2][:12] if app.settings.per_user_keys else None,
             space=app.settings.space or None,
             project=notes.get("project") or project_named(arguments or {}),
             target=notes.get("target"),
