@@ -49,3 +49,36 @@ def test_docker_build_succeeds_where_docker_runs() -> None:
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert user.stdout.strip() == "10001"
+
+
+def _environment(path: Path, given: dict[str, str]) -> dict[str, str]:
+    """The server's environment block of a compose file, with `${VAR:?…}` and `${VAR:-default}` filled from `given`."""
+    block = (ROOT / path).read_text().split("  backlog-mcp:", 1)[1].split("    environment:", 1)[1]
+    found: dict[str, str] = {}
+    for line in block.splitlines()[1:]:
+        match = re.fullmatch(r"      (\w+): (.*?)(\s+#.*)?", line)
+        if match is None:
+            break
+        value = match[2].strip('"')
+        variable = re.fullmatch(r"\$\{(\w+):([?-])(.*)\}", value)
+        if variable is not None:
+            assert variable[1] in given or variable[2] == "-", f"{path}: {variable[1]} must be set"
+            value = given.get(variable[1], variable[3])
+        found[match[1]] = value
+    return found
+
+
+def test_the_oauth_override_yields_a_sign_in_deployment() -> None:
+    from cryptography.fernet import Fernet
+
+    from backlog_mcp.config import settings_from_env
+
+    given = {"BACKLOG_DOMAIN": "acme.backlog.com", "BACKLOG_HTTP_TOKEN": "t" * 24, "BACKLOG_OAUTH_CLIENT_ID": "app",
+             "BACKLOG_OAUTH_CLIENT_SECRET": "s3cret", "BACKLOG_PUBLIC_URL": "https://mcp.example.com",
+             "BACKLOG_OAUTH_STATE_KEY": Fernet.generate_key().decode()}  # fmt: skip
+    merged = {**_environment(Path("compose.yaml"), given), **_environment(Path("compose.oauth.yaml"), given)}
+    settings = settings_from_env(merged)  # the two files together are a configuration the server accepts
+    assert settings.oauth is not None and settings.store_url == "redis://valkey:6379/0"
+    assert settings.oauth.state_key == given["BACKLOG_OAUTH_STATE_KEY"] and settings.api_key == "-"
+    keys_only = settings_from_env(_environment(Path("compose.yaml"), given))
+    assert keys_only.oauth is None and keys_only.per_user_keys
