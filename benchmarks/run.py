@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import platform
+import re
 import socket
 import sqlite3
 import statistics
@@ -40,6 +41,7 @@ COLD_RUNS = 7
 WARM_RUNS = 30
 HERE = Path(__file__).resolve().parent
 ENCODING = bpe_openai.get_encoding("o200k_base")
+COMMENT_HEAD = re.compile(r"^(?:\d{4}-)?(?:\d\d-\d\d )?\d\d:\d\d \S", re.M)  # a comment's head line
 META_PREFIXES = ("/space", "/projects", "/users/myself", "/priorities", "/resolutions", "/users")
 
 
@@ -365,14 +367,14 @@ async def stdio_workload(fake: Fake, results: Results) -> None:
                     lambda: session.call_tool("get_issue_details", {"issue_key": "NOVA-4", "comment_count": 100})
                 )
                 text = text_of(result)
-                seen = text.count("\n**")
+                seen = len(COMMENT_HEAD.findall(text))
                 pages, page_times, page_tokens = 1, [first_ms], [tokens(text)]
                 while "before_id=" in text:
                     before_id = int(text.split("before_id=")[1].split(")")[0].split(",")[0])
                     args = {"issue_key": "NOVA-4", "before_id": before_id, "count": 100}
                     result, ms = await timed(lambda a=args: session.call_tool("get_issue_comments", a))  # type: ignore[misc]
                     text = text_of(result)
-                    seen += text.count("\n**")
+                    seen += len(COMMENT_HEAD.findall(text))
                     pages += 1
                     page_times.append(ms)
                     page_tokens.append(tokens(text))

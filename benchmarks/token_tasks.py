@@ -188,7 +188,7 @@ def text_of(result: Any) -> str:
 
 KINDS = (
     ("pointer", re.compile(r"^_.*\(.*\)\._$")),
-    ("comment header", re.compile(r"^\*\*[^*].*\*\* ")),
+    ("comment header", re.compile(r"^(?:\d{4}-)?(?:\d\d-\d\d )?\d\d:\d\d \S")),
     ("quoted text", re.compile(r"^>")),
     ("heading", re.compile(r"^#")),
     ("fields", re.compile(r"^(- |\S.* · )")),

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -104,3 +105,11 @@ def captured() -> Iterator[Capture]:
         root.removeHandler(capture)
         root.removeHandler(handler)
         root.setLevel(logging.WARNING)
+
+
+_COMMENT_HEAD = re.compile(r"^(?:\d{4}-)?(?:\d\d-\d\d )?\d\d:\d\d \S.*$", re.M)
+
+
+def comment_heads(text: str) -> list[str]:
+    """The head line of each comment in a rendered thread (`[YYYY-][MM-DD ]HH:MM Name[ · changes]`)."""
+    return _COMMENT_HEAD.findall(text)

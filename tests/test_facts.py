@@ -51,7 +51,7 @@ async def test_every_fact_of_issue_with_30_comments(mcp: Client, fake: FakeBackl
     facts = [
         issue["issueKey"], issue["summary"], issue["status"]["name"], issue["priority"]["name"],
         issue["assignee"]["name"], issue["issueType"]["name"], issue["createdUser"]["name"],
-        when(issue["created"]), when(issue["updated"]), issue["startDate"][:10], issue["dueDate"][:10],
+        when(issue["created"]), issue["startDate"][:10], issue["dueDate"][:10],
         "Estimated 6 h", "Actual 2.5 h",
         *(c["name"] for c in issue["category"]), *(m["name"] for m in issue["milestone"]),
         *(v["name"] for v in issue["versions"]), *(a["name"] for a in issue["attachments"]),
@@ -71,16 +71,19 @@ async def test_every_fact_of_issue_with_30_comments(mcp: Client, fake: FakeBackl
         facts += [child["issueKey"], child["summary"]]
     attachment_ids = {str(a["id"]) for a in issue["attachments"]}
     facts += [w for w in words(issue["description"]) if w not in attachment_ids]  # ids are shown as names
+    last = comments[-1]
+    if last["created"] != issue["updated"] or last["createdUser"]["id"] != issue["updatedUser"]["id"]:
+        facts.append(when(issue["updated"]))  # else the last update is the newest comment, dated there
     position = out.index("## Comments")
-    before = ""
+    before = when(issue["created"])[:5]  # the first comment dated against the issue's creation, month and day at least
     for comment in comments:
         stamp = when(comment["created"])
-        # The first comment dated in full, each later one with only what changed since the one before.
+        # Each later comment with only what changed since the one before.
         short = stamp[11:] if stamp[:10] == before[:10] else stamp[5:] if stamp[:4] == before[:4] else stamp
         before = stamp
-        head = f"**{comment['createdUser']['name']}** {short}"
+        head = f"\n{short} {comment['createdUser']['name']}"
         position = out.index(head, position)  # present, dated, in chronological order
-        end = out.find("\n**", position + len(head))
+        end = out.find("\n\n", position + len(head))
         # As a model reads it: a backslash escape (`Android\, Backend` in a one-line head) is its character.
         block = MARKDOWN_ESCAPE.sub(r"\1", out[position : end if end > 0 else len(out)])
         for change in comment["changeLog"]:
@@ -129,11 +132,11 @@ async def test_issue_16_tasks_keep_every_fact_when_read_whole() -> None:
         assert len(comments) == task.comments
         for comment in comments:
             stamp = datetime.fromisoformat(comment["created"].replace("Z", "+00:00")).astimezone(zone)
-            facts += [f"**{comment['createdUser']['name']}** ", stamp.strftime("%H:%M"), *words(comment["content"])]
+            facts += [f"{stamp.strftime('%H:%M')} {comment['createdUser']['name']}", *words(comment["content"])]
             for change in comment["changeLog"]:
                 facts += [value for value in (change["originalValue"], change["newValue"]) if value]
         assert [fact for fact in facts if fact not in out] == [], task.label
-        authors = re.findall(r"^\*\*(.+?)\*\* ", out, re.M)
+        authors = re.findall(r"^(?:\d{4}-)?(?:\d\d-\d\d )?\d\d:\d\d (\S.*?)(?: · .*)?$", out, re.M)
         assert len(authors) == task.comments, task.label  # each comment once
 
 
@@ -145,7 +148,7 @@ async def test_the_markdown_task_as_a_model_reads_it() -> None:
 # NOVA-220: Password reset email arrives after the link expired
 Bug · Resolved · Priority High · Assignee Tanaka Yuki
 https://acme.backlog.com/view/NOVA-220
-- Created 2026-11-14 14:00 by 伊藤 健二; updated 2026-11-19 11:00 by 佐藤 太郎 (times Asia/Tokyo)
+- Created 2026-11-14 14:00 by 伊藤 健二 (times Asia/Tokyo)
 - Due 2026-11-23 · Estimated 3 h
 - Category: API · Milestone: Sprint 14
 - Custom fields: Crash count: 4 · Severity: Major · Reproducible: Always
@@ -167,12 +170,12 @@ https://acme.backlog.com/view/NOVA-220
 >See the [delivery dashboard](https://grafana.example.com/d/mail) and NOVA-12.
 
 ## Comments (6, oldest first)
-**伊藤 健二** 2026-11-14 21:00
+11-14 21:00 伊藤 健二
 >Reproduced on staging-eu: the job waits in `mail-low` behind the newsletter batch.
 
-**佐藤 太郎** 11-15 09:00 · Status: Open → In Progress
+11-15 09:00 佐藤 太郎 · Status: Open → In Progress
 
-**Tanaka Yuki** 11-16 02:00
+11-16 02:00 Tanaka Yuki
 >The queue is shared with marketing sends. Options:
 >
 >- give resets their own queue
@@ -180,17 +183,17 @@ https://acme.backlog.com/view/NOVA-220
 >
 >I prefer the first.
 
-**Hana Sato** 11-17 00:00 · Assignee: Hana Sato → Tanaka Yuki
+11-17 00:00 Hana Sato · Assignee: Hana Sato → Tanaka Yuki
 >Agreed, own queue. 修正版をステージングに出しました。
 
-**Alice Martin** 11-18 03:00
+11-18 03:00 Alice Martin
 >```
 >mail-high: 0.8 s p95
 >mail-low: 31 min p95
 >```
 >After the change resets go through mail-high.
 
-**佐藤 太郎** 11-19 11:00 · Status: In Progress → Resolved · Resolution: (none) → Fixed
+11-19 11:00 佐藤 太郎 · Status: In Progress → Resolved · Resolution: (none) → Fixed
 >Deployed to production; closing once support confirms.\
 """
         ]

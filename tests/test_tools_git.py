@@ -6,7 +6,7 @@ import pytest
 from inline_snapshot import snapshot
 from mcp import Client
 
-from tests.conftest import text_of
+from tests.conftest import comment_heads, text_of
 from tests.faulty_backlog import FaultyBacklog
 
 pytestmark = pytest.mark.anyio
@@ -81,13 +81,13 @@ https://acme.backlog.com/git/ORBIT/orbit-android/pullRequests/1
 ## Comments
 3 comments in all.
 
-**佐藤 太郎** 2026-10-15 21:00
+2026-10-15 21:00 佐藤 太郎
 >`feature/offline-maps-1` を確認しました。nullチェックは良さそうです。
 
-**Tanaka Yuki** 22:00
+22:00 Tanaka Yuki
 >LGTM 👍
 
-**Alice Martin** 23:00
+23:00 Alice Martin
 >LGTM 👍\
 """)
     merged = text_of(
@@ -126,7 +126,7 @@ async def test_comment_pages_reach_the_first_comment(mcp: Client) -> None:
     seen = []
     text = text_of(await mcp.call_tool("get_pull_request", args))
     for _ in range(5):
-        seen += [line for line in text.split("\n") if line.startswith("**")]
+        seen += comment_heads(text)
         if "_Earlier comments: " not in text and "earlier comment" not in text:
             break
         before = int(text.split("before_id=")[1].split(",")[0].split(")")[0])

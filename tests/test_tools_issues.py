@@ -17,7 +17,7 @@ from backlog_mcp.client import RetryPolicy
 from backlog_mcp.config import Settings
 from backlog_mcp.fake import DEFAULT_API_KEY, OTHER_API_KEY, REFERENCE_NOW, FakeBacklog, build_space
 from backlog_mcp.server import build_server
-from tests.conftest import BASE_URL, FAST_RETRY, text_of
+from tests.conftest import BASE_URL, FAST_RETRY, comment_heads, text_of
 from tests.faulty_backlog import FaultyBacklog
 
 pytestmark = pytest.mark.anyio
@@ -93,7 +93,7 @@ async def test_issue_details_backlog_notation(tools: Client) -> None:
 # ORBIT-1: 地図画面を回転するとクラッシュする
 Bug · In Progress · Priority High · Assignee Hana Sato
 https://acme.backlog.com/view/ORBIT-1
-- Created 2026-10-31 15:00 by 伊藤 健二; updated 2026-11-20 13:00 by 伊藤 健二 (times Asia/Tokyo)
+- Created 2026-10-31 15:00 by 伊藤 健二 (times Asia/Tokyo)
 - Start 2026-11-02 · Due 2026-11-18 (overdue 2 d) · Estimated 6 h · Actual 2.5 h
 - Category: Android, Backend · Milestone: Sprint 14 · Version: 2.4.0
 - Children: ORBIT-2 回転時の状態保存を修正 (Open, 佐藤 太郎); ORBIT-3 Add a rotation regression test (Closed, Tanaka Yuki)
@@ -152,14 +152,14 @@ https://acme.backlog.com/view/ORBIT-1
 ## Comments (4 of 30, oldest first)
 _26 earlier comments: get_issue_comments(issue_key="ORBIT-1", before_id=5500027)._
 
-**田中 美咲** 2026-11-11 23:00 · Assignee: 田中 美咲 → Hana Sato
+11-11 23:00 田中 美咲 · Assignee: 田中 美咲 → Hana Sato
 
-**鈴木 一郎** 11-12 06:00 · Due date: 2026-11-15 → 2026-11-18 · Crash count: 15 → 17
+11-12 06:00 鈴木 一郎 · Due date: 2026-11-15 → 2026-11-18 · Crash count: 15 → 17
 
-**Hana Sato** 20:00 · Category: Android → Android, Backend · Attached log-28.txt
+20:00 Hana Sato · Category: Android → Android, Backend · Attached log-28.txt
 >Thanks, looks good on my side. 問題ありません。
 
-**伊藤 健二** 11-20 13:00 · Milestone: (none) → Sprint 14 · Priority: Normal → High · Description edited
+11-20 13:00 伊藤 健二 · Milestone: (none) → Sprint 14 · Priority: Normal → High · Description edited
 ># Root cause
 >
 >The fragment is recreated before the map is ready.\
@@ -172,7 +172,7 @@ async def test_issue_details_markdown_project(tools: Client) -> None:
 # NOVA-1: Checkout fails with 502 for large carts
 Bug · In Progress · Priority High · Assignee Hana Sato
 https://acme.backlog.com/view/NOVA-1
-- Created 2026-10-31 15:00 by 伊藤 健二; updated 2026-11-20 13:00 by 伊藤 健二 (times Asia/Tokyo)
+- Created 2026-10-31 15:00 by 伊藤 健二 (times Asia/Tokyo)
 - Start 2026-11-02 · Due 2026-11-18 (overdue 2 d) · Estimated 6 h · Actual 2.5 h
 - Category: Frontend, Infra · Milestone: Sprint 14 · Version: 2.4.0
 - Children: NOVA-2 回転時の状態保存を修正 (Open, 佐藤 太郎); NOVA-3 Add a rotation regression test (Closed, Tanaka Yuki)
@@ -219,12 +219,12 @@ https://acme.backlog.com/view/NOVA-1
 ## Comments (3 of 30, oldest first)
 _27 earlier comments: get_issue_comments(issue_key="NOVA-1", before_id=5500058)._
 
-**Tanaka Yuki** 2026-11-12 06:00 · Due date: 2026-11-15 → 2026-11-18 · Crash count: 15 → 17
+11-12 06:00 Tanaka Yuki · Due date: 2026-11-15 → 2026-11-18 · Crash count: 15 → 17
 
-**Alice Martin** 20:00 · Category: Frontend → Frontend, Infra · Attached log-28.txt
+20:00 Alice Martin · Category: Frontend → Frontend, Infra · Attached log-28.txt
 >LGTM 👍 本番反映も問題なし。
 
-**伊藤 健二** 11-20 13:00 · Milestone: (none) → Sprint 14 · Priority: Normal → High · Description edited
+11-20 13:00 伊藤 健二 · Milestone: (none) → Sprint 14 · Priority: Normal → High · Description edited
 >## Follow-up
 >We should add an alert for 5xx spikes.\
 """)
@@ -278,7 +278,7 @@ async def test_long_thread_keeps_newest_and_says_how_to_get_the_rest(tools: Clie
     assert f"_{120 - shown} earlier comments: get_issue_comments(" in text
     before_id = int(text.split("before_id=")[1].split(")")[0])
     older = await call(tools, "get_issue_comments", issue_key="ORBIT-4", before_id=before_id, count=5)
-    ids_before = [c for c in older.split("\n") if c.startswith("**")]
+    ids_before = comment_heads(older)
     assert len(ids_before) == 5
     assert "Newer comments: get_issue_comments(" in older
 
@@ -294,7 +294,7 @@ async def test_comment_pages_cover_the_thread_without_overlap(tools: Client, fak
         assert match is not None
         before = int(match[1])
         page = await call(tools, "get_issue_comments", issue_key="NOVA-4", before_id=before, count=50)
-        seen += page.count("\n**") + page.startswith("**")
+        seen += len(comment_heads(page))
     assert seen == len(all_ids) == 120
 
 

@@ -96,7 +96,9 @@ def change_line(entry: JSON, view: View) -> str:
 
 
 def _head(comment: JSON, stamp: str) -> str:
-    return f"**{user_name(comment.get('createdUser'))}** {stamp}"
+    # When, then who: the stamp's fixed shape ends where the name begins (a name may end in digits),
+    # and the escaped name cannot start structure; bold around it cost 2 tokens a comment.
+    return f"{stamp} {user_name(comment.get('createdUser'))}"
 
 
 def render_comment(comment: JSON, rule: str, view: View, links: LinkContext, stamp: str | None = None) -> str:
@@ -127,6 +129,7 @@ def render_comments(
     older: int,
     older_call: Callable[[int | None], str],
     newer_call: str | None = None,
+    since: str = "",
 ) -> tuple[str, int]:
     """The newest of `comments` (oldest first) that fit `budget` tokens; returns (markdown, shown).
 
@@ -144,7 +147,9 @@ def render_comments(
         texts = [texts[0] + f"\n>… ({plural(fitted.clipped_lines, 'more line')} of this comment not shown)"]
     shown = len(texts)
     rendered: list[str] = []
-    before = ""
+    # The first comment shown is dated against `since` (the issue's creation, shown above it), never
+    # shorter than month and day; each later one against the comment before it.
+    before = since[:5] if since else ""
     for comment, when, text in reversed(list(zip(newest_first[:shown], whens[:shown], texts, strict=True))):
         whole = _head(comment, when)
         rendered.append(_head(comment, _stamp(when, before)) + text[len(whole) :] if text.startswith(whole) else text)
@@ -195,12 +200,26 @@ def _relative(issue: JSON) -> str:
     return f"{item(issue.get('issueKey'))} {item(issue.get('summary', ''))} ({status}{who})"
 
 
-def _facts(issue: JSON, view: View, parent: JSON | None, children: Sequence[JSON], child_total: int) -> list[str]:
+def _last_comment_is_the_update(issue: JSON, thread: Thread | None) -> bool:
+    """Whether the newest comment (always shown when any is) is the issue's last update: same time, same person."""
+    if thread is None or not thread.comments:
+        return False
+    newest = thread.comments[-1]
+    who = (newest.get("createdUser") or {}).get("id")
+    return newest.get("created") == issue.get("updated") and who == (issue.get("updatedUser") or {}).get("id")
+
+
+def _facts(
+    issue: JSON, view: View, parent: JSON | None, children: Sequence[JSON], child_total: int, *, said: bool = False
+) -> list[str]:
+    """The issue's facts, a line each; `said`: its last update is the newest comment shown, so not repeated here."""
     closed = (issue.get("status") or {}).get("id") == CLOSED_STATUS_ID
+    updated = (
+        "" if said else f"; updated {fmt_time(issue.get('updated'), view)} by {user_name(issue.get('updatedUser'))}"
+    )
     facts = [
-        f"Created {fmt_time(issue.get('created'), view)} by {user_name(issue.get('createdUser'), listed=True)}; "
-        f"updated {fmt_time(issue.get('updated'), view)} by {user_name(issue.get('updatedUser'))} "
-        f"(times {view.tz_name})"
+        f"Created {fmt_time(issue.get('created'), view)} by {user_name(issue.get('createdUser'), listed=True)}"
+        f"{updated} (times {view.tz_name})"
     ]
     dates = []
     if issue.get("startDate"):
@@ -286,7 +305,7 @@ def render_issue(
         )
         + (" · closed" if closed else ""),
         f"{view.base_url}/view/{key}",
-        *_facts(issue, view, parent, children, child_total),
+        *_facts(issue, view, parent, children, child_total, said=_last_comment_is_the_update(issue, thread)),
     ]
     out = "\n".join(header)
     for field in issue.get("customFields") or []:
@@ -322,6 +341,7 @@ def render_issue(
                 budget=remaining,
                 older=thread.total - len(thread.comments),
                 older_call=hints.older_comments,
+                since=fmt_time(issue.get("created"), view),
             )
             counted = str(shown) if shown == thread.total else f"{shown} of {thread.total}"
             out += f"\n\n## Comments ({counted}, oldest first)\n{body}"
