@@ -128,6 +128,28 @@ class PerUser:
                 f"is wrong, revoked, or of another space than {self.base.settings.base_url}. Fix it in your client's "
                 "configuration; nothing was sent."
             )
+        if user is None:  # a token this server issued to a signed-in user is no made-up key: not counted
+            self._admit(now)
+        logs.protect(key)
+        # Each user is themself: the operator's USER_ID is nobody else's "me".
+        settings = replace(self.base.settings, api_key=key, user_id=None)
+        client = self.make_client(settings)
+        if user is not None:  # one user's tokens come and go (hourly): their cache rows and budget stay theirs
+            client.scope = client.rates.scope = cache_scope(settings.base_url, f"oauth-user:{user}")
+        client.on_rejected = functools.partial(self._rejected, key)
+        state = AppState(settings, client, self.base.cache, Lookup(client), self.base.now, self.base.audit)
+        self.states[key] = state
+        while len(self.states) > self.LIMIT:
+            old, _evicted = self.states.popitem(last=False)
+            self._forget_later(old)
+        return state
+
+    def _admit(self, now: float) -> None:
+        """Count one new key against the allowance (`NEW_KEYS_BURST`, then `NEW_KEYS_PER_SECOND`).
+
+        Raises:
+            KeyRefusedError: the allowance is spent.
+        """
         self._allowance = min(
             float(self.NEW_KEYS_BURST), self._allowance + (now - self._refilled) * self.NEW_KEYS_PER_SECOND
         )
@@ -139,19 +161,6 @@ class PerUser:
                 "Nothing was sent to Backlog."
             )
         self._allowance -= 1
-        logs.protect(key)
-        # Each user is themself: the operator's USER_ID is nobody else's "me".
-        settings = replace(self.base.settings, api_key=key, user_id=None)
-        client = self.make_client(settings)
-        if user is not None:  # one user's tokens come and go (hourly): their cache rows stay theirs
-            client.scope = cache_scope(settings.base_url, f"oauth-user:{user}")
-        client.on_rejected = functools.partial(self._rejected, key)
-        state = AppState(settings, client, self.base.cache, Lookup(client), self.base.now, self.base.audit)
-        self.states[key] = state
-        while len(self.states) > self.LIMIT:
-            old, _evicted = self.states.popitem(last=False)
-            self._forget_later(old)
-        return state
 
     async def aclose(self) -> None:
         """Settle every user's early requests (their pool is the server's: it closes with it)."""

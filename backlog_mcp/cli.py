@@ -137,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if not settings.per_user_keys:  # per-user keys are protected as they arrive; "-" is a placeholder
             logs.redact(handler, settings.api_key, *(space.api_key for space in settings.spaces))
+        if settings.oauth is not None:
+            logs.redact(handler, settings.oauth.client_secret, *filter(None, [settings.oauth.state_key]))
         if args.transport == "http":
             from backlog_mcp.http import check_binding
 

@@ -32,6 +32,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 KEY_HEADER = "x-backlog-api-key"
 READY_FOR = 10.0  # seconds a readiness answer is reused
+UNAVAILABLE = "sign-ins cannot be checked just now (the shared store does not answer); retry shortly"
 
 
 def is_loopback(host: str) -> bool:
@@ -109,9 +110,11 @@ class Guard:
         per_user_keys: bool,
         ready: Callable[[], Awaitable[bool]] | None = None,
         oauth: bool = False,
+        unavailable: Callable[[], bool] = lambda: False,
     ) -> None:
         self.app, self.token, self.per_user_keys, self.ready = app, token, per_user_keys, ready
         self.oauth = oauth  # the SDK checks /mcp's tokens and serves sign-in; the token here guards /metrics
+        self.unavailable = unavailable  # with OAuth: the store holding sign-ins is away
         self._checked: tuple[float, bool] = (-READY_FOR, False)  # when readiness was last asked, and the answer
 
     async def _is_ready(self) -> bool:
@@ -153,6 +156,11 @@ class Guard:
 
             await _send(send, 200, metrics.exposition(), metrics.CONTENT_TYPE, {"cache-control": "no-store"})
             return
+        if self.oauth and self.unavailable():
+            # Sign-ins live in the shared store, which is not answering: say "later", never "unknown token"
+            # (a client told that drops its token and makes its user sign in again).
+            await _refuse(send, 503, UNAVAILABLE, {"retry-after": "5"})
+            return
         if method == "GET" and (path == "/mcp" or not self.oauth):
             # Stateless: there is no stream to resume or listen on; an open GET would only tie up a connection.
             await _refuse(send, 405, "this server is stateless: POST MCP messages to it", {"allow": "POST"})
@@ -160,7 +168,35 @@ class Guard:
         if self.per_user_keys and not self.oauth and not headers.get(KEY_HEADER, "").strip():
             await _refuse(send, 401, "this server needs your Backlog API key in the X-Backlog-Api-Key header", {})
             return
-        await self.app(scope, receive, send)
+        if not self.oauth:
+            await self.app(scope, receive, send)
+            return
+        await self._signed_in(scope, receive, send)
+
+    async def _signed_in(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The app, with a store that stops answering mid-request turned into a 503, not the framework's 500."""
+        from backlog_mcp.oauth_state import VaultUnavailable
+
+        held: list[MutableMapping[str, Any]] = []  # a 500, kept until we know whether the store caused it
+
+        async def holding(message: MutableMapping[str, Any]) -> None:
+            if held or (message["type"] == "http.response.start" and message.get("status") == 500):
+                held.append(message)
+            else:
+                await send(message)
+
+        try:
+            await self.app(scope, receive, holding)
+        except VaultUnavailable:
+            log.warning("a request could not be served: the shared store holding sign-ins does not answer")
+            await _refuse(send, 503, UNAVAILABLE, {"retry-after": "5"})
+            return
+        except BaseException:
+            for message in held:
+                await send(message)
+            raise
+        for message in held:
+            await send(message)
 
 
 async def _refuse(send: Send, status: int, message: str, extra: dict[str, str]) -> None:
@@ -197,7 +233,18 @@ def http_app(
     from backlog_mcp import metrics
 
     metrics.enable()  # served at /metrics: count from the start
-    return Guard(app, token=token, per_user_keys=per_user_keys, ready=lambda: ready(server), oauth=oauth)
+    return Guard(
+        app, token=token, per_user_keys=per_user_keys, ready=lambda: ready(server), oauth=oauth,
+        unavailable=lambda: store_resting(server),
+    )  # fmt: skip
+
+
+def store_resting(server: MCPServer[Any]) -> bool:
+    """The shared store is away and left alone for now."""
+    from backlog_mcp.store import StoreCache
+
+    state: AppState | None = getattr(server, "running", None)
+    return state is not None and isinstance(state.cache, StoreCache) and state.cache.store.resting
 
 
 async def ready(server: MCPServer[Any]) -> bool:

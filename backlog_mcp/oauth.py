@@ -15,7 +15,7 @@ import secrets
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from mcp.server.auth.provider import (
     AccessToken,
@@ -23,8 +23,8 @@ from mcp.server.auth.provider import (
     AuthorizationParams,
     AuthorizeError,
     RefreshToken,
+    RegistrationError,
     TokenError,
-    construct_redirect_uri,
 )
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 
@@ -32,9 +32,6 @@ from backlog_mcp.client import signin
 from backlog_mcp.errors import BacklogError, KeyRefusedError
 
 if TYPE_CHECKING:
-    from starlette.requests import Request
-    from starlette.responses import Response
-
     from backlog_mcp.app import AppState
     from backlog_mcp.config import OAuthSettings, Settings
     from backlog_mcp.oauth_state import Row, Vault
@@ -43,6 +40,7 @@ log = logging.getLogger(__name__)
 
 PENDING_FOR = 600  # seconds a user has on Backlog's consent page
 CODE_FOR = 300  # our authorization codes: short-lived, single use
+UNUSED_CLIENT_FOR = 86400  # a registered client that never got a token
 ACCESS_FOR = 3600  # our access tokens
 REFRESH_FOR = 30 * 86400  # our refresh tokens, and a grant left unused
 REFRESH_AHEAD = 300  # a Backlog token this near its expiry is refreshed before use
@@ -69,6 +67,9 @@ class BacklogOAuth:
         self.clock = clock
         self._state: AppState | None = None
         self._vault: Vault | None = None
+        # Unauthenticated writes, bounded per instance: what a flood can leave in the state is capped by them.
+        self._registrations = Allowance(burst=30, per_second=0.5)
+        self._authorizations = Allowance(burst=60, per_second=2.0)
 
     def attach(self, state: AppState | None, vault: Vault | None) -> None:
         """Bound to the running server's state in its lifespan (None: stopped)."""
@@ -87,56 +88,41 @@ class BacklogOAuth:
         return None if row is None else OAuthClientInformationFull.model_validate(row)
 
     async def register_client(self, client_info: OAuthClientInformationFull) -> None:
-        await self.vault.put("client", client_info.client_id or "", client_info.model_dump(mode="json"), None)
+        """Keep a client (a day until it first gets a token, then `REFRESH_FOR` from each token it gets).
+
+        Raises:
+            RegistrationError: metadata too large, a redirect URI that could leak a code, too many at once.
+        """
+        check_registration(client_info)
+        if not self._registrations.take():
+            raise RegistrationError("invalid_client_metadata", "too many clients are registering; retry in a minute")
+        await self._keep_client(client_info, UNUSED_CLIENT_FOR)
+
+    async def _keep_client(self, client: OAuthClientInformationFull, ttl: float) -> None:
+        await self.vault.put("client", client.client_id or "", client.model_dump(mode="json"), ttl)
 
     # -- sign-in --------------------------------------------------------------------------------
 
     async def authorize(self, client: OAuthClientInformationFull, params: AuthorizationParams) -> str:
-        """Backlog's consent page, with a state of ours that brings the user back to this request."""
+        """Our consent page for this request (`oauth_consent`), which then sends the user on to Backlog's."""
         if params.resource is not None and params.resource.rstrip("/") != self.oauth.resource:
             raise AuthorizeError("invalid_target", f"this server's resource is {self.oauth.resource}")
-        state = secrets.token_urlsafe(32)
-        pending = {"client_id": client.client_id, "params": params.model_dump(mode="json")}
-        await self.vault.put("pending", state, pending, PENDING_FOR)
+        if not self._authorizations.take():
+            raise AuthorizeError("temporarily_unavailable", "too many sign-ins are starting at once; retry in a minute")
+        request = secrets.token_urlsafe(32)
+        pending = {
+            "client_id": client.client_id, "client": client.client_name or client.client_id,
+            "params": params.model_dump(mode="json"),
+        }  # fmt: skip
+        await self.vault.put("pending", request, pending, PENDING_FOR)
+        return f"{self.oauth.public_url}/oauth/consent?{urlencode({'request': request})}"
+
+    def backlog_consent_url(self, request: str) -> str:
+        """Backlog's consent page; `request` comes back as its state."""
         query = {"response_type": "code", "client_id": self.oauth.client_id, "redirect_uri": self.oauth.callback}
-        return f"{self.settings.base_url}/OAuth2AccessRequest.action?{urlencode({**query, 'state': state})}"
+        return f"{self.settings.base_url}/OAuth2AccessRequest.action?{urlencode({**query, 'state': request})}"
 
-    async def callback(self, request: Request) -> Response:
-        """`GET /oauth/callback`: Backlog's answer; the user goes back to their client with our code or an error."""
-        from starlette.responses import PlainTextResponse, RedirectResponse
-
-        state = request.query_params.get("state", "")
-        pending = await self.vault.take("pending", state) if state else None
-        if pending is None:
-            return PlainTextResponse(
-                "This sign-in is unknown or has expired (10 minutes). Start again from your MCP client.", 400
-            )
-        params = AuthorizationParams.model_validate(pending["params"])
-
-        def back(**answer: str | None) -> Response:
-            location = construct_redirect_uri(str(params.redirect_uri), **answer, state=params.state)
-            return RedirectResponse(location, status_code=302, headers={"cache-control": "no-store"})
-
-        code = request.query_params.get("code", "")
-        if not code:
-            declined = request.query_params.get("error") == "access_denied"
-            said = "the user declined on Backlog" if declined else "Backlog did not sign the user in"
-            return back(error="access_denied" if declined else "server_error", error_description=said)
-        try:
-            grant = await self._grant(signin_grant(code, self.oauth.callback))
-        except BacklogError as exc:
-            log.warning("sign-in failed: %s", exc.message)
-            return back(error="server_error", error_description="Backlog did not complete the sign-in; try again")
-        ours = AuthorizationCode(
-            code=secrets.token_urlsafe(32), scopes=params.scopes or [], expires_at=self.clock() + CODE_FOR,
-            client_id=str(pending["client_id"]), code_challenge=params.code_challenge,
-            redirect_uri=params.redirect_uri, redirect_uri_provided_explicitly=params.redirect_uri_provided_explicitly,
-            resource=self.oauth.resource, subject=grant,
-        )  # fmt: skip
-        await self.vault.put("code", ours.code, ours.model_dump(mode="json"), CODE_FOR)
-        return back(code=ours.code)
-
-    async def _grant(self, form: dict[str, str]) -> str:
+    async def new_grant(self, form: dict[str, str]) -> str:
         """Backlog's tokens for a code, kept as a new grant; its id."""
         tokens = await signin.exchange(self._client(), self.oauth, **form)
         user = await signin.myself(self._client(), tokens.access)
@@ -175,6 +161,7 @@ class BacklogOAuth:
             raise TokenError("invalid_grant", "authorization code already used")  # another request won the race
         grant = authorization_code.subject or ""
         await self.vault.put("used", authorization_code.code, {"grant": grant}, CODE_FOR)
+        await self._keep_client(client, REFRESH_FOR)
         return await self._issue(client.client_id or "", authorization_code.scopes, grant)
 
     async def _issue(self, client_id: str, scopes: list[str], grant: str) -> OAuthToken:
@@ -190,7 +177,13 @@ class BacklogOAuth:
 
     async def load_refresh_token(self, client: OAuthClientInformationFull, refresh_token: str) -> Refresh | None:
         row = await self.vault.get("refresh", refresh_token)
-        if row is None or await self.vault.get("grant", str(row["grant"])) is None:
+        if row is None:
+            spent = await self.vault.take("spent", refresh_token)
+            if spent is not None:  # a rotated token presented again: stolen or replayed, so the sign-in ends
+                log.warning("a spent refresh token was presented again; its sign-in is revoked")
+                await self.vault.drop("grant", str(spent["grant"]))
+            return None
+        if await self.vault.get("grant", str(row["grant"])) is None:
             return None
         return Refresh(
             token=refresh_token, client_id=row["client_id"], scopes=row["scopes"], expires_at=int(row["expires"]),
@@ -203,7 +196,9 @@ class BacklogOAuth:
         row = await self.vault.take("refresh", refresh_token.token)  # rotated: each refresh token works once
         if row is None:
             raise TokenError("invalid_grant", "refresh token already used")
+        await self.vault.put("spent", refresh_token.token, {"grant": refresh_token.grant}, REFRESH_FOR)
         await self.vault.drop("access", str(row["access"]))
+        await self._keep_client(client, REFRESH_FOR)
         return await self._issue(refresh_token.client_id, scopes, refresh_token.grant)
 
     async def load_access_token(self, token: str) -> SignedIn | None:
@@ -231,6 +226,9 @@ class BacklogOAuth:
             try:
                 tokens = await signin.exchange(self._client(), self.oauth, **refresh_grant(str(grant["refresh"])))
             except signin.SignInRefused:
+                now = await self.vault.get("grant", grant_id)
+                if now is not None and now["refresh"] != grant["refresh"]:
+                    return now  # refreshed meanwhile (a lock outlived): that refresh stands
                 log.info("Backlog no longer accepts user %s's sign-in; they must sign in again", grant["user"])
                 await self.vault.drop("grant", grant_id)
                 return None
@@ -294,5 +292,44 @@ def vault_for(state: AppState, clock: Callable[[], float]) -> Vault:
 
     oauth = state.settings.oauth
     if isinstance(state.cache, StoreCache) and oauth is not None and oauth.state_key:
-        return StoreVault(state.cache.store, oauth.state_key)
+        return StoreVault(state.cache.store, oauth.state_key, lock_for=2 * state.settings.timeout + 5)
     return MemoryVault(clock)
+
+
+class Allowance:
+    """A token bucket: `burst` at once, then `per_second`."""
+
+    def __init__(self, burst: int, per_second: float) -> None:
+        self.burst, self.per_second = float(burst), per_second
+        self._left, self._at = float(burst), time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self._left = min(self.burst, self._left + (now - self._at) * self.per_second)
+        self._at = now
+        if self._left < 1:
+            return False
+        self._left -= 1
+        return True
+
+
+def check_registration(client: OAuthClientInformationFull) -> None:
+    """Bounded metadata, and redirect URIs that cannot leak a code: https, http on loopback, or an app's own scheme.
+
+    Raises:
+        RegistrationError: the first thing wrong, said for the client's developer.
+    """
+    uris = [str(uri) for uri in client.redirect_uris or []]
+    if len(client.model_dump_json()) > 8192 or len(uris) > 10 or len(client.client_name or "") > 200:
+        raise RegistrationError(
+            "invalid_client_metadata", "at most 8 KB of metadata, 10 redirect URIs, a 200-character name"
+        )
+    for uri in uris:
+        parts = urlsplit(uri)
+        loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
+        if parts.scheme in ("javascript", "data", "file", "vbscript", "ftp") or (
+            parts.scheme == "http" and not loopback
+        ):
+            raise RegistrationError(
+                "invalid_redirect_uri", f"{uri[:100]}: use https, http on loopback, or the application's own scheme"
+            )

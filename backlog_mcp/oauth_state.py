@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import secrets
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
@@ -25,7 +26,15 @@ log = logging.getLogger(__name__)
 
 Row = dict[str, Any]
 PREFIX = "backlog-mcp:oauth:"  # `--clear-cache` leaves these: clearing the cache signs nobody out
-LOCK_FOR = 10.0  # seconds a refresh may hold a grant's lock
+# Seconds a refresh may hold a grant's lock (by default): longer than a Backlog request may take, so a slow
+# refresh is never overtaken by a second one with the same, rotated refresh token.
+LOCK_FOR = 30.0
+_AWAY = object()
+_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+
+
+class VaultUnavailable(Exception):
+    """The shared store does not answer: sign-ins can be neither checked nor kept just now (not "signed out")."""
 
 
 def _name(kind: str, key: str) -> str:
@@ -51,28 +60,33 @@ class Vault(Protocol):
 
 
 class MemoryVault:
-    """One instance's state: lost on restart (clients sign in again). Bounded against a flood of registrations."""
+    """One instance's state: lost on restart (clients sign in again).
 
-    LIMIT = 50_000
+    Bounded per kind, oldest first: a flood of registrations or sign-ins started and never finished
+    evicts only rows of its own kind, never a signed-in user's grant or tokens.
+    """
+
+    LIMIT = 20_000  # rows of one kind
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
-        self._rows: OrderedDict[str, tuple[float | None, str]] = OrderedDict()
+        self._kinds: dict[str, OrderedDict[str, tuple[float | None, str]]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def put(self, kind: str, key: str, row: Row, ttl: float | None) -> None:
+        rows = self._kinds.setdefault(kind, OrderedDict())
         name = _name(kind, key)
-        self._rows[name] = (None if ttl is None else self._clock() + ttl, json.dumps(row))
-        self._rows.move_to_end(name)
-        if len(self._rows) > self.LIMIT:
+        rows[name] = (None if ttl is None else self._clock() + ttl, json.dumps(row))
+        rows.move_to_end(name)
+        if len(rows) > self.LIMIT:
             now = self._clock()
-            for old in [n for n, (until, _) in self._rows.items() if until is not None and until <= now]:
-                del self._rows[old]
-            while len(self._rows) > self.LIMIT:
-                self._rows.popitem(last=False)
+            for old in [n for n, (until, _) in rows.items() if until is not None and until <= now]:
+                del rows[old]
+            while len(rows) > self.LIMIT:
+                rows.popitem(last=False)
 
     async def get(self, kind: str, key: str) -> Row | None:
-        found = self._rows.get(_name(kind, key))
+        found = self._kinds.get(kind, OrderedDict()).get(_name(kind, key))
         if found is None or (found[0] is not None and found[0] <= self._clock()):
             return None
         row: Row = json.loads(found[1])
@@ -80,11 +94,11 @@ class MemoryVault:
 
     async def take(self, kind: str, key: str) -> Row | None:
         row = await self.get(kind, key)
-        self._rows.pop(_name(kind, key), None)
+        await self.drop(kind, key)
         return row
 
     async def drop(self, kind: str, key: str) -> None:
-        self._rows.pop(_name(kind, key), None)
+        self._kinds.get(kind, OrderedDict()).pop(_name(kind, key), None)
 
     @asynccontextmanager
     async def lock(self, name: str) -> AsyncIterator[None]:
@@ -96,13 +110,19 @@ class MemoryVault:
 
 
 class StoreVault:
-    """State every instance shares, encrypted at rest; a store that is away reads as empty (logged by the store)."""
+    """State every instance shares, encrypted at rest.
 
-    def __init__(self, store: Store, key: str) -> None:
+    A store that does not answer raises `VaultUnavailable` rather than reading as empty: a client
+    told its token is unknown would drop it and make its user sign in again.
+    """
+
+    def __init__(self, store: Store, key: str, lock_for: float = LOCK_FOR) -> None:
+        """`lock_for`: longer than a refresh with Backlog may take."""
         from cryptography.fernet import Fernet
 
         self.store = store
         self._fernet = Fernet(key)
+        self._lock_for = lock_for
 
     def _key(self, kind: str, key: str) -> str:
         return PREFIX + _name(kind, key)
@@ -120,29 +140,37 @@ class StoreVault:
             return None
         return row
 
+    async def _ask(self, call: Callable[[], Any]) -> Any:
+        answer = await self.store.ask(call, default=_AWAY, force=True)
+        if answer is _AWAY:
+            raise VaultUnavailable("the shared store does not answer")
+        return answer
+
     async def put(self, kind: str, key: str, row: Row, ttl: float | None) -> None:
         sealed = self._fernet.encrypt(json.dumps(row).encode()).decode()
         expiry = None if ttl is None else max(1, int(ttl))
-        await self.store.ask(lambda: self.store.redis.set(self._key(kind, key), sealed, ex=expiry), force=True)
+        await self._ask(lambda: self.store.redis.set(self._key(kind, key), sealed, ex=expiry))
 
     async def get(self, kind: str, key: str) -> Row | None:
-        return self._open(await self.store.ask(lambda: self.store.redis.get(self._key(kind, key))))
+        return self._open(await self._ask(lambda: self.store.redis.get(self._key(kind, key))))
 
     async def take(self, kind: str, key: str) -> Row | None:
-        return self._open(await self.store.ask(lambda: self.store.redis.getdel(self._key(kind, key)), force=True))
+        return self._open(await self._ask(lambda: self.store.redis.getdel(self._key(kind, key))))
 
     async def drop(self, kind: str, key: str) -> None:
-        await self.store.ask(lambda: self.store.redis.delete(self._key(kind, key)), force=True)
+        await self._ask(lambda: self.store.redis.delete(self._key(kind, key)))
 
     @asynccontextmanager
     async def lock(self, name: str) -> AsyncIterator[None]:
-        from redis.exceptions import RedisError
-
-        held = self.store.redis.lock(PREFIX + _name("lock", name), timeout=LOCK_FOR, blocking_timeout=LOCK_FOR)
-        got = bool(await self.store.ask(held.acquire, default=False, force=True))
+        """Taken by polling (each try one quick command), so waiting for a slow refresh never reads as an outage."""
+        key, mine = PREFIX + _name("lock", name), secrets.token_hex(8)
+        deadline = time.monotonic() + self._lock_for
+        while not await self._ask(lambda: self.store.redis.set(key, mine, nx=True, px=int(self._lock_for * 1000))):
+            if time.monotonic() > deadline:
+                break  # held past its time by someone gone: go ahead rather than keep the user waiting
+            await asyncio.sleep(0.05)
         try:
-            yield  # without the lock (store away, or held past its time) the refresh goes ahead: no one is stuck
+            yield
         finally:
-            if got:
-                with contextlib.suppress(RedisError, OSError):  # expired meanwhile, or the store went: it expires
-                    await held.release()
+            with contextlib.suppress(VaultUnavailable):  # else it expires on its own
+                await self._ask(lambda: self.store.redis.eval(_RELEASE, 1, key, mine))

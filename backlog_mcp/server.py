@@ -106,7 +106,11 @@ def build_server(
         **(server_options(signin) if signin is not None else {}),
     )
     if signin is not None:
-        server.custom_route("/oauth/callback", methods=["GET"])(signin.callback)
+        from backlog_mcp.oauth_consent import BrowserFlow
+
+        browser = BrowserFlow(signin)
+        server.custom_route("/oauth/consent", methods=["GET", "POST"])(browser.consent)
+        server.custom_route("/oauth/callback", methods=["GET"])(browser.callback)
     add_resources(server)
     add_prompts(server)
     add_completions(server)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import secrets
 import socket
 import threading
@@ -91,14 +92,27 @@ def pkce() -> tuple[str, str]:
     return verifier, challenge
 
 
-async def follow(url: str) -> httpx.Response:
-    """A browser: follow redirects until one leaves for the client's own redirect URI (or an error page)."""
+CONSENT_FORM = re.compile(r'name="request" value="([^"]+)".*name="csrf" value="([^"]+)"', re.S)
+
+
+async def follow(
+    url: str, *, decision: str = "allow", stop: Callable[[str], bool] = lambda _location: False
+) -> httpx.Response:
+    """A browser (its own cookies): follow redirects, answering this server's consent page with `decision`,
+    until a redirect leaves for the client's own redirect URI or `stop(location)`, or a page answers."""
     async with httpx.AsyncClient() as browser:
-        for _ in range(6):
-            answer = await browser.get(url)
-            if answer.status_code not in (302, 303, 307) or answer.headers["location"].startswith(CLIENT_REDIRECT):
+        answer = await browser.get(url)
+        for _ in range(8):
+            form = CONSENT_FORM.search(answer.text) if answer.status_code == 200 else None
+            if form is not None:
+                page = urlsplit(str(answer.url))
+                data = {"request": form[1], "csrf": form[2], "decision": decision}
+                answer = await browser.post(f"{page.scheme}://{page.netloc}/oauth/consent", data=data)
+                continue
+            location = answer.headers.get("location", "")
+            if answer.status_code not in (302, 303, 307) or location.startswith(CLIENT_REDIRECT) or stop(location):
                 return answer
-            url = answer.headers["location"]
+            answer = await browser.get(location)
     raise AssertionError("too many redirects")
 
 
@@ -115,10 +129,10 @@ class SignIn:
     verifier: str = ""
     tokens: dict[str, str] = field(default_factory=dict)
 
-    async def register(self, http: httpx.AsyncClient) -> None:
+    async def register(self, http: httpx.AsyncClient, name: str = "t") -> None:
         answer = await http.post(
             f"{self.base}/register",
-            json={"redirect_uris": [CLIENT_REDIRECT], "token_endpoint_auth_method": "none", "client_name": "t"},
+            json={"redirect_uris": [CLIENT_REDIRECT], "token_endpoint_auth_method": "none", "client_name": name},
         )
         assert answer.status_code == 201, answer.text
         self.client_id = answer.json()["client_id"]

@@ -122,6 +122,8 @@ async def test_a_client_signs_in_with_backlog_and_calls_tools_as_that_user(tmp_p
             assert listed.status_code == 200 and "get_issue_details" in listed.text
             again = await http.post(f"{base}/token", data=form)
             assert (again.status_code, again.json()["error"]) == (400, "invalid_grant")
+            # A spent refresh token presented again was stolen or replayed: the sign-in it belongs to ends.
+            assert (await post_mcp(http, base, fresh.json()["access_token"], LIST)).status_code == 401
 
 
 async def test_the_refusals(tmp_path: Path) -> None:
@@ -256,3 +258,76 @@ async def test_instances_share_sign_ins_through_the_store_encrypted(store: Store
                 f"{b}/revoke", data={"token": token, "client_id": walk.client_id, "client_secret": ""}
             )
             assert out.status_code == 200 and (await post_mcp(http, a, token, LIST)).status_code == 401
+
+
+async def test_a_consent_link_handed_to_someone_else_signs_nobody_in(tmp_path: Path) -> None:
+    """The confused deputy: a stranger's client starts a sign-in and sends the link to a user."""
+    fake, clock, port = FakeBacklog(build_space()), Clock(), free_port()
+    register_app(fake, f"http://127.0.0.1:{port}", clock)
+    fake.oauth.consent = HANA  # the user would approve on Backlog's page: it names this server's application
+    with serve_on_loopback(fake) as backlog, oauth_server(backlog, port, clock, tmp_path) as base:
+        async with httpx.AsyncClient() as http:
+            stranger = SignIn(base)
+            await stranger.register(http, name="<b>Helpful</b> assistant")
+            # Backlog's consent link, taken from the stranger's own browser, opened by the user: refused on return.
+            theirs = await follow(stranger.authorize_url(), stop=lambda location: "OAuth2AccessRequest" in location)
+            landed = await follow(theirs.headers["location"])
+            assert landed.status_code == 400 and "not started in this browser" in landed.text
+            assert "location" not in landed.headers and fake.oauth.grants == []  # no code of Backlog's was used
+            # Our consent link instead: the user sees who asks and where the answer goes, escaped.
+            async with httpx.AsyncClient() as browser:
+                page = await browser.get((await http.get(stranger.authorize_url())).headers["location"])
+            assert page.status_code == 200 and "&lt;b&gt;Helpful&lt;/b&gt; assistant" in page.text
+            assert "<b>http://127.0.0.1:33418</b>" in page.text and "<b>Helpful" not in page.text
+            assert page.headers["x-frame-options"] == "DENY" and "frame-ancestors 'none'" in page.headers[
+                "content-security-policy"]  # fmt: skip
+            # Denied there: the client hears access_denied with its state, and Backlog is never asked.
+            denied = query_of((await follow(stranger.authorize_url(), decision="deny")).headers["location"])
+            assert denied == {"error": "access_denied", "error_description": "the user denied access",
+                              "state": "client-state"}  # fmt: skip
+            # A forged answer (no cookie from the page) is refused.
+            forged = await http.post(f"{base}/oauth/consent", data={"request": "x", "csrf": "y", "decision": "allow"})
+            assert forged.status_code == 400
+            # Registration: no plain-http redirect off loopback, no oversized metadata.
+            for metadata in ({"redirect_uris": ["http://evil.example/cb"]},
+                             {"redirect_uris": [CLIENT_REDIRECT], "client_name": "x" * 5000}):  # fmt: skip
+                refused = await http.post(f"{base}/register", json=metadata)
+                assert refused.status_code == 400, refused.text
+            app_scheme = await http.post(f"{base}/register", json={"redirect_uris": ["cursor://app/oauth/callback"]})
+            assert app_scheme.status_code == 201
+
+
+async def test_backlog_failing_a_refresh_keeps_the_sign_in(tmp_path: Path) -> None:
+    fake, clock, port = FakeBacklog(build_space()), Clock(), free_port()
+    register_app(fake, f"http://127.0.0.1:{port}", clock)
+    fake.oauth.consent = HANA
+    with serve_on_loopback(fake) as backlog, oauth_server(backlog, port, clock, tmp_path) as base:
+        async with httpx.AsyncClient() as http:
+            token = await SignIn(base).sign_in(http)
+            clock.skew = 3500  # Backlog's token is near its end: refreshed before use
+            for status in (429, 503):
+                fake.oauth.outage = status
+                answer = await post_mcp(http, base, token, call("get_myself", {}))
+                assert answer.status_code == 200 and "Hana Sato" in text(answer)  # the current token still serves
+            fake.oauth.outage = None
+            assert "Hana Sato" in text(await post_mcp(http, base, token, call("get_myself", {})))
+    assert fake.oauth.grants == ["authorization_code", "refresh_token", "refresh_token", "refresh_token"]
+
+
+async def test_a_store_outage_is_a_503_never_a_sign_out(store: StoreServer, tmp_path: Path) -> None:
+    from cryptography.fernet import Fernet
+
+    fake, clock, port = FakeBacklog(build_space()), Clock(), free_port()
+    register_app(fake, f"http://127.0.0.1:{port}", clock)
+    fake.oauth.consent = HANA
+    key = Fernet.generate_key().decode()
+    with (
+        serve_on_loopback(fake) as backlog,
+        oauth_server(backlog, port, clock, tmp_path, store_url=store.url, state_key=key) as base,
+    ):
+        async with httpx.AsyncClient() as http:
+            token = await SignIn(base).sign_in(http)
+            assert (await post_mcp(http, base, token, LIST)).status_code == 200
+            store.stop()
+            statuses = [(await post_mcp(http, base, token, LIST)).status_code for _ in range(3)]
+            assert statuses == [503, 503, 503]  # "later", never "unknown token": the client keeps it

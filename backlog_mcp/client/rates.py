@@ -67,7 +67,7 @@ class RateBudget:
         self._sleep = sleep
         self._max_wait = max_wait  # the longest wait for a reset worth making (the retry policy's)
         self._shared = shared
-        self._scope = scope
+        self.scope = scope
 
     async def pace(self, bucket: str, method: str, path: str) -> None:
         """Slow down as a bucket empties, instead of running into 429s.
@@ -78,7 +78,7 @@ class RateBudget:
         """
         now = time.time()
         if self._shared is not None:
-            taken = await self._shared.take(self._scope, bucket, now)
+            taken = await self._shared.take(self.scope, bucket, now)
             if taken is not None:  # the shared figures, already less this request
                 limit, remaining, left = taken
                 self.buckets[bucket] = Bucket(limit, remaining, now + left, now)
@@ -117,4 +117,4 @@ class RateBudget:
             self.buckets[bucket] = Bucket(limit, remaining, reset, time.time())
             metrics.budget_left(bucket, remaining)
             if self._shared is not None:
-                self._shared.note(self._scope, bucket, (limit, remaining, reset, self.buckets[bucket].seen))
+                self._shared.note(self.scope, bucket, (limit, remaining, reset, self.buckets[bucket].seen))

@@ -19,7 +19,10 @@ TOKEN_PATH = "oauth2/token"
 
 
 class SignInRefused(BacklogError):
-    """Backlog's token endpoint said no: the code or refresh token is unknown, used or revoked, or the app's secret."""
+    """Backlog's token endpoint said `invalid_grant`: the code or refresh token is unknown, used, expired or revoked.
+
+    Anything else (a 429, a 5xx, `invalid_client` after the app's secret changed) is a `TransportError`:
+    the user's sign-in stands, and is tried again later."""
 
 
 @dataclass(frozen=True)
@@ -46,9 +49,16 @@ async def exchange(transport: Transport, oauth: OAuthSettings, **grant: str) -> 
     except httpx.HTTPError as exc:
         raise TransportError(f"POST /oauth2/token: cannot reach Backlog ({type(exc).__name__})") from None
     body = _json(response)
-    if 400 <= response.status_code < 500:
-        said = str(body.get("error") or response.status_code)[:40]
+    said = str(body.get("error") or f"HTTP {response.status_code}")[:40]
+    if response.status_code in (400, 401) and said == "invalid_grant":
         raise SignInRefused(f"POST /oauth2/token: Backlog refused the grant ({said})", method="POST", path=TOKEN_PATH)
+    if said == "invalid_client":
+        raise TransportError(
+            "POST /oauth2/token: Backlog refused this server's application (invalid_client): check "
+            "BACKLOG_OAUTH_CLIENT_ID and BACKLOG_OAUTH_CLIENT_SECRET against Backlog's developer site"
+        )
+    if response.status_code >= 400:
+        raise TransportError(f"POST /oauth2/token: Backlog did not issue a token ({said})")
     access, refresh, expires = body.get("access_token"), body.get("refresh_token"), body.get("expires_in")
     if response.status_code != 200 or not isinstance(access, str) or not isinstance(refresh, str):
         raise TransportError(f"POST /oauth2/token: no token in Backlog's answer (HTTP {response.status_code})")

@@ -41,6 +41,7 @@ class FakeOAuth:
         self.apps: dict[str, App] = {}
         self.consent: int | None = None  # the user who approves on the consent page; None: they decline
         self.grants: list[str] = []  # grant types asked for at the token endpoint, in order
+        self.outage: int | None = None  # a status the token endpoint answers instead (429, 503), for tests
         self._codes: dict[str, tuple[str, str, int, float]] = {}  # code -> client, redirect URI, user, expiry
         self._access: dict[str, tuple[int, float]] = {}  # token -> user, expiry
         self._refresh: dict[str, tuple[str, int]] = {}  # token -> client, user
@@ -84,6 +85,8 @@ class FakeOAuth:
         params = dict(form)
         grant = params.get("grant_type", "")
         self.grants.append(grant)
+        if self.outage is not None:
+            return self.outage, {"errors": [{"message": "Unavailable.", "code": 13, "moreInfo": ""}]}, []
         app = self.apps.get(params.get("client_id", ""))
         if app is None or not secrets.compare_digest(params.get("client_secret", ""), app.secret):
             return _error(401, "invalid_client", "client authentication failed")
