@@ -611,7 +611,8 @@ async def test_demo_writes_land_on_the_demo_today() -> None:
         said = await ok(client, "add_issue_comment", issue_key="ORBIT-2", content="From the demo")
         assert " at 2026-11-20 " in said
         details = await ok(client, "get_issue_details", issue_key="ORBIT-2")
-        assert "** 2026-11-20 " in details and "From the demo" in details
+        # Dated against the issue's creation (2026, in its header): month and day, the demo's today.
+        assert "\n11-20 18:00 Hana Sato\n>From the demo" in details and "- Created 2026-" in details
 
 
 # -- found in review -----------------------------------------------------------------------------------
