@@ -207,16 +207,13 @@ def oauth_settings(env: Mapping[str, str], shared_store: bool) -> OAuthSettings 
     raw = env.get("BACKLOG_PUBLIC_URL", "").strip().rstrip("/")
     url = urlsplit(raw)
     loopback = url.hostname in ("localhost", "127.0.0.1", "::1")
-    if (
-        not url.hostname
-        or url.query
-        or url.fragment
-        or not (url.scheme == "https" or (url.scheme == "http" and loopback))
-    ):
+    secure = url.scheme == "https" or (url.scheme == "http" and loopback)
+    # A host of its own: the sign-in pages, their cookie and the metadata sit at fixed paths from the root.
+    if not url.hostname or url.path or url.query or url.fragment or url.username or not secure:
         raise ConfigError(
             "OAuth needs BACKLOG_PUBLIC_URL, the https address clients reach this server at (e.g. "
-            "https://mcp.example.com; http only on loopback), no query or fragment; register "
-            "<BACKLOG_PUBLIC_URL>/oauth/callback as the application's redirect URI in Backlog"
+            "https://mcp.example.com; http only on loopback), a host of its own with no path, query or fragment; "
+            "register <BACKLOG_PUBLIC_URL>/oauth/callback as the application's redirect URI in Backlog"
         )
     key = env.get("BACKLOG_OAUTH_STATE_KEY", "").strip() or None
     if key is not None:

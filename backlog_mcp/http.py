@@ -95,6 +95,29 @@ def allowed(
     return sorted(hosts), sorted(origins)
 
 
+class PerAddress:
+    """Token buckets by client address (`burst` at once, then `per_second`), for the newest 10,000 addresses."""
+
+    KEPT = 10_000
+
+    def __init__(self, burst: float, per_second: float) -> None:
+        from collections import OrderedDict
+
+        self.burst, self.per_second = burst, per_second
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # address -> (left, when)
+
+    def take(self, address: str) -> bool:
+        import time
+
+        now = time.monotonic()
+        left, when = self._buckets.pop(address, (self.burst, now))
+        left = min(self.burst, left + (now - when) * self.per_second)
+        self._buckets[address] = (max(0.0, left - 1), now)
+        while len(self._buckets) > self.KEPT:
+            self._buckets.popitem(last=False)
+        return left >= 1
+
+
 class Guard:
     """ASGI middleware: the bearer token (when set) and, in per-user mode, a key header on every request.
 
@@ -110,11 +133,12 @@ class Guard:
         per_user_keys: bool,
         ready: Callable[[], Awaitable[bool]] | None = None,
         oauth: bool = False,
-        unavailable: Callable[[], bool] = lambda: False,
     ) -> None:
         self.app, self.token, self.per_user_keys, self.ready = app, token, per_user_keys, ready
         self.oauth = oauth  # the SDK checks /mcp's tokens and serves sign-in; the token here guards /metrics
-        self.unavailable = unavailable  # with OAuth: the store holding sign-ins is away
+        # With OAuth, registering and starting a sign-in take no credentials: each address gets a budget
+        # (behind a proxy, uvicorn takes the address from X-Forwarded-For when FORWARDED_ALLOW_IPS trusts it).
+        self.limits = {"/register": PerAddress(30, 0.1), "/authorize": PerAddress(60, 1.0)}
         self._checked: tuple[float, bool] = (-READY_FOR, False)  # when readiness was last asked, and the answer
 
     async def _is_ready(self) -> bool:
@@ -156,10 +180,9 @@ class Guard:
 
             await _send(send, 200, metrics.exposition(), metrics.CONTENT_TYPE, {"cache-control": "no-store"})
             return
-        if self.oauth and self.unavailable():
-            # Sign-ins live in the shared store, which is not answering: say "later", never "unknown token"
-            # (a client told that drops its token and makes its user sign in again).
-            await _refuse(send, 503, UNAVAILABLE, {"retry-after": "5"})
+        limit = self.limits.get(path or "") if self.oauth else None
+        if limit is not None and not limit.take(str((scope.get("client") or ("?",))[0])):
+            await _refuse(send, 429, "too many sign-ins from this address; retry in a minute", {"retry-after": "60"})
             return
         if method == "GET" and (path == "/mcp" or not self.oauth):
             # Stateless: there is no stream to resume or listen on; an open GET would only tie up a connection.
@@ -174,7 +197,8 @@ class Guard:
         await self._signed_in(scope, receive, send)
 
     async def _signed_in(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The app, with a store that stops answering mid-request turned into a 503, not the framework's 500."""
+        """The app, with a store that does not answer turned into a 503, not the framework's 500: "later",
+        never "unknown token" (a client told that drops its token and makes its user sign in again)."""
         from backlog_mcp.oauth_state import VaultUnavailable
 
         held: list[MutableMapping[str, Any]] = []  # a 500, kept until we know whether the store caused it
@@ -233,18 +257,7 @@ def http_app(
     from backlog_mcp import metrics
 
     metrics.enable()  # served at /metrics: count from the start
-    return Guard(
-        app, token=token, per_user_keys=per_user_keys, ready=lambda: ready(server), oauth=oauth,
-        unavailable=lambda: store_resting(server),
-    )  # fmt: skip
-
-
-def store_resting(server: MCPServer[Any]) -> bool:
-    """The shared store is away and left alone for now."""
-    from backlog_mcp.store import StoreCache
-
-    state: AppState | None = getattr(server, "running", None)
-    return state is not None and isinstance(state.cache, StoreCache) and state.cache.store.resting
+    return Guard(app, token=token, per_user_keys=per_user_keys, ready=lambda: ready(server), oauth=oauth)
 
 
 async def ready(server: MCPServer[Any]) -> bool:

@@ -10,6 +10,7 @@ Each MCP token maps to one grant, refreshed with Backlog before it expires; no g
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
@@ -30,6 +31,7 @@ from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 
 from backlog_mcp.client import signin
 from backlog_mcp.errors import BacklogError, KeyRefusedError
+from backlog_mcp.oauth_state import VaultUnavailable
 
 if TYPE_CHECKING:
     from backlog_mcp.app import AppState
@@ -67,9 +69,6 @@ class BacklogOAuth:
         self.clock = clock
         self._state: AppState | None = None
         self._vault: Vault | None = None
-        # Unauthenticated writes, bounded per instance: what a flood can leave in the state is capped by them.
-        self._registrations = Allowance(burst=30, per_second=0.5)
-        self._authorizations = Allowance(burst=60, per_second=2.0)
 
     def attach(self, state: AppState | None, vault: Vault | None) -> None:
         """Bound to the running server's state in its lifespan (None: stopped)."""
@@ -84,22 +83,26 @@ class BacklogOAuth:
     # -- clients --------------------------------------------------------------------------------
 
     async def get_client(self, client_id: str) -> OAuthClientInformationFull | None:
-        row = await self.vault.get("client", client_id)
+        row = await self.vault.get("client in use", client_id) or await self.vault.get("client", client_id)
         return None if row is None else OAuthClientInformationFull.model_validate(row)
 
     async def register_client(self, client_info: OAuthClientInformationFull) -> None:
         """Keep a client (a day until it first gets a token, then `REFRESH_FOR` from each token it gets).
 
         Raises:
-            RegistrationError: metadata too large, a redirect URI that could leak a code, too many at once.
+            RegistrationError: metadata too large, or a redirect URI that could leak a code.
         """
         check_registration(client_info)
-        if not self._registrations.take():
-            raise RegistrationError("invalid_client_metadata", "too many clients are registering; retry in a minute")
         await self._keep_client(client_info, UNUSED_CLIENT_FOR)
 
     async def _keep_client(self, client: OAuthClientInformationFull, ttl: float) -> None:
-        await self.vault.put("client", client.client_id or "", client.model_dump(mode="json"), ttl)
+        """Unused clients are one kind, clients that got a token another: a flood of the first evicts none of these."""
+        row = client.model_dump(mode="json")
+        if ttl == UNUSED_CLIENT_FOR:
+            await self.vault.put("client", client.client_id or "", row, ttl)
+        else:
+            await self.vault.put("client in use", client.client_id or "", row, ttl)
+            await self.vault.drop("client", client.client_id or "")
 
     # -- sign-in --------------------------------------------------------------------------------
 
@@ -107,8 +110,6 @@ class BacklogOAuth:
         """Our consent page for this request (`oauth_consent`), which then sends the user on to Backlog's."""
         if params.resource is not None and params.resource.rstrip("/") != self.oauth.resource:
             raise AuthorizeError("invalid_target", f"this server's resource is {self.oauth.resource}")
-        if not self._authorizations.take():
-            raise AuthorizeError("temporarily_unavailable", "too many sign-ins are starting at once; retry in a minute")
         request = secrets.token_urlsafe(32)
         pending = {
             "client_id": client.client_id, "client": client.client_name or client.client_id,
@@ -236,8 +237,19 @@ class BacklogOAuth:
                 log.warning("could not refresh a Backlog token (%s); using the current one", exc.message)
                 return grant
             fresh = self._grant_row(int(grant["user"]), tokens)
-            await self.vault.put("grant", grant_id, fresh, REFRESH_FOR)
+            await self._keep_grant(grant_id, fresh)
             return fresh
+
+    async def _keep_grant(self, grant_id: str, fresh: Row) -> None:
+        """Write a refreshed grant, trying a little longer: Backlog already rotated the refresh token it replaces."""
+        for attempt in range(4):
+            try:
+                await self.vault.put("grant", grant_id, fresh, REFRESH_FOR)
+                return
+            except VaultUnavailable:
+                await asyncio.sleep(0.25 * 2**attempt)
+        log.error("a refreshed sign-in could not be kept (the shared store does not answer); user %s will have to "
+                  "sign in again", fresh["user"])  # fmt: skip
 
     def _stale(self, grant: Row) -> bool:
         users = self._state.users if self._state is not None else None
@@ -296,23 +308,6 @@ def vault_for(state: AppState, clock: Callable[[], float]) -> Vault:
     return MemoryVault(clock)
 
 
-class Allowance:
-    """A token bucket: `burst` at once, then `per_second`."""
-
-    def __init__(self, burst: int, per_second: float) -> None:
-        self.burst, self.per_second = float(burst), per_second
-        self._left, self._at = float(burst), time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self._left = min(self.burst, self._left + (now - self._at) * self.per_second)
-        self._at = now
-        if self._left < 1:
-            return False
-        self._left -= 1
-        return True
-
-
 def check_registration(client: OAuthClientInformationFull) -> None:
     """Bounded metadata, and redirect URIs that cannot leak a code: https, http on loopback, or an app's own scheme.
 
@@ -320,6 +315,7 @@ def check_registration(client: OAuthClientInformationFull) -> None:
         RegistrationError: the first thing wrong, said for the client's developer.
     """
     uris = [str(uri) for uri in client.redirect_uris or []]
+    refused = ("javascript", "data", "file", "vbscript", "ftp", "intent", "ws", "wss", "blob", "about", "http")
     if len(client.model_dump_json()) > 8192 or len(uris) > 10 or len(client.client_name or "") > 200:
         raise RegistrationError(
             "invalid_client_metadata", "at most 8 KB of metadata, 10 redirect URIs, a 200-character name"
@@ -327,9 +323,8 @@ def check_registration(client: OAuthClientInformationFull) -> None:
     for uri in uris:
         parts = urlsplit(uri)
         loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
-        if parts.scheme in ("javascript", "data", "file", "vbscript", "ftp") or (
-            parts.scheme == "http" and not loopback
-        ):
+        # A user name before the host passes for another host on the consent page; a fragment is not allowed (RFC 6749).
+        if (parts.scheme in refused and not (parts.scheme == "http" and loopback)) or parts.username or parts.fragment:
             raise RegistrationError(
                 "invalid_redirect_uri", f"{uri[:100]}: use https, http on loopback, or the application's own scheme"
             )

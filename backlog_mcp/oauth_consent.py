@@ -48,18 +48,24 @@ class BrowserFlow:
         return await (self._ask(request) if request.method == "GET" else self._answer(request))
 
     async def _ask(self, request: Request) -> Response:
+        """The page. The first browser to open it owns the sign-in (its cookie); others are refused, a reload is not.
+
+        Every showing withdraws an earlier approval: what the user approves is what this page shows now.
+        """
         from starlette.responses import HTMLResponse
 
         key = request.query_params.get("request", "")
         pending = await self.provider.vault.get("pending", key) if key else None
-        if pending is None:
+        if pending is None or (pending.get("nonce") and not _same_browser(request, key, pending)):
             return _message(STARTED_ELSEWHERE)
-        nonce, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-        await self.provider.vault.put("pending", key, {**pending, "nonce": _digest(nonce), "csrf": csrf}, PENDING_FOR)
+        nonce = request.cookies.get(COOKIE + _digest(key)[:12]) if pending.get("nonce") else None
+        nonce, csrf = nonce or secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        shown = {**pending, "nonce": _digest(nonce), "csrf": csrf, "approved": None}
+        await self.provider.vault.put("pending", key, shown, PENDING_FOR)
         target = urlsplit(str(AuthorizationParams.model_validate(pending["params"]).redirect_uri))
-        returns_to = f"{target.scheme}://{target.netloc}" if target.netloc else f"{target.scheme}:"
+        where = f"{target.hostname}:{target.port}" if target.port else (target.hostname or "")
         page = consent_page(
-            client=str(pending["client"]), returns_to=returns_to, request=key, csrf=csrf,
+            client=str(pending["client"]), returns_to=f"{target.scheme}://{where}", request=key, csrf=csrf,
             space=urlsplit(self.provider.settings.base_url).netloc,
         )  # fmt: skip
         response = HTMLResponse(page, headers=HEADERS)
@@ -83,15 +89,18 @@ class BrowserFlow:
         if form.get("decision") != "allow":
             await self.provider.vault.drop("pending", key)
             return _back(pending, error="access_denied", error_description="the user denied access")
-        await self.provider.vault.put("pending", key, {**pending, "approved": True}, PENDING_FOR)
+        # Approved by this browser's cookie: the callback accepts exactly that one.
+        await self.provider.vault.put("pending", key, {**pending, "approved": pending["nonce"]}, PENDING_FOR)
         return RedirectResponse(self.provider.backlog_consent_url(key), 303, headers={"cache-control": "no-store"})
 
     async def callback(self, request: Request) -> Response:
         """Backlog's answer: the user goes back to their client with our code, or with an error."""
         key = request.query_params.get("state", "")
-        pending = await self.provider.vault.take("pending", key) if key else None
-        if pending is None or not pending.get("approved") or not _same_browser(request, key, pending):
-            return _message(STARTED_ELSEWHERE)
+        pending = await self.provider.vault.get("pending", key) if key else None
+        if pending is None or not pending.get("approved") or not _same_browser(request, key, pending, "approved"):
+            return _message(STARTED_ELSEWHERE)  # and the sign-in stays: whoever knew the state cannot end it
+        if await self.provider.vault.take("pending", key) is None:
+            return _message(STARTED_ELSEWHERE)  # the same return twice: only the first goes on
         code = request.query_params.get("code", "")
         if not code:
             declined = request.query_params.get("error") == "access_denied"
@@ -115,9 +124,10 @@ class BrowserFlow:
         return response
 
 
-def _same_browser(request: Request, key: str, pending: dict[str, Any]) -> bool:
+def _same_browser(request: Request, key: str, pending: dict[str, Any], field: str = "nonce") -> bool:
+    """The request carries the cookie of the browser that opened (`nonce`) or approved (`approved`) the sign-in."""
     cookie = request.cookies.get(COOKIE + _digest(key)[:12], "")
-    return bool(cookie) and hmac.compare_digest(_digest(cookie), str(pending.get("nonce") or ""))
+    return bool(cookie) and hmac.compare_digest(_digest(cookie), str(pending.get(field) or ""))
 
 
 def _back(pending: dict[str, Any], **answer: str | None) -> Response:

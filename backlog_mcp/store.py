@@ -122,11 +122,6 @@ class Store:
             log.warning("shared store %s is back", self.url_shown)
         return result
 
-    @property
-    def resting(self) -> bool:
-        """Away, and left alone for now (a command would not even be tried)."""
-        return self.away and time.monotonic() < self._retry_at
-
     async def ready(self) -> bool:
         return bool(await self.ask(self.redis.ping, default=False))
 

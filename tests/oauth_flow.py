@@ -96,23 +96,29 @@ CONSENT_FORM = re.compile(r'name="request" value="([^"]+)".*name="csrf" value="(
 
 
 async def follow(
-    url: str, *, decision: str = "allow", stop: Callable[[str], bool] = lambda _location: False
+    url: str,
+    *,
+    decision: str = "allow",
+    stop: Callable[[str], bool] = lambda _location: False,
+    browser: httpx.AsyncClient | None = None,
 ) -> httpx.Response:
-    """A browser (its own cookies): follow redirects, answering this server's consent page with `decision`,
-    until a redirect leaves for the client's own redirect URI or `stop(location)`, or a page answers."""
-    async with httpx.AsyncClient() as browser:
-        answer = await browser.get(url)
-        for _ in range(8):
-            form = CONSENT_FORM.search(answer.text) if answer.status_code == 200 else None
-            if form is not None:
-                page = urlsplit(str(answer.url))
-                data = {"request": form[1], "csrf": form[2], "decision": decision}
-                answer = await browser.post(f"{page.scheme}://{page.netloc}/oauth/consent", data=data)
-                continue
-            location = answer.headers.get("location", "")
-            if answer.status_code not in (302, 303, 307) or location.startswith(CLIENT_REDIRECT) or stop(location):
-                return answer
-            answer = await browser.get(location)
+    """A browser (its own cookies, or `browser`'s): follow redirects, answering this server's consent page with
+    `decision`, until a redirect leaves for the client's own redirect URI or `stop(location)`, or a page answers."""
+    if browser is None:
+        async with httpx.AsyncClient() as own:
+            return await follow(url, decision=decision, stop=stop, browser=own)
+    answer = await browser.get(url)
+    for _ in range(8):
+        form = CONSENT_FORM.search(answer.text) if answer.status_code == 200 else None
+        if form is not None:
+            page = urlsplit(str(answer.url))
+            data = {"request": form[1], "csrf": form[2], "decision": decision}
+            answer = await browser.post(f"{page.scheme}://{page.netloc}/oauth/consent", data=data)
+            continue
+        location = answer.headers.get("location", "")
+        if answer.status_code not in (302, 303, 307) or location.startswith(CLIENT_REDIRECT) or stop(location):
+            return answer
+        answer = await browser.get(location)
     raise AssertionError("too many redirects")
 
 

@@ -210,7 +210,8 @@ def test_sign_in_needs_no_key_and_keeps_its_secrets_out_of_repr() -> None:
         ),
         ({"BACKLOG_PUBLIC_URL": ""}, "OAuth needs BACKLOG_PUBLIC_URL"),
         ({"BACKLOG_PUBLIC_URL": "http://mcp.example.com"}, "http only on loopback"),
-        ({"BACKLOG_PUBLIC_URL": "https://mcp.example.com/?x=1"}, "no query or fragment"),
+        ({"BACKLOG_PUBLIC_URL": "https://mcp.example.com/?x=1"}, "no path, query or fragment"),
+        ({"BACKLOG_PUBLIC_URL": "https://example.com/mcp-proxy"}, "a host of its own with no path"),
         ({"BACKLOG_STORE_URL": "redis://valkey:6379/0"}, "set BACKLOG_OAUTH_STATE_KEY to a Fernet key"),
         ({"BACKLOG_OAUTH_STATE_KEY": "not-a-key"}, "BACKLOG_OAUTH_STATE_KEY is not a Fernet key"),
         (

@@ -274,6 +274,26 @@ async def test_a_consent_link_handed_to_someone_else_signs_nobody_in(tmp_path: P
             landed = await follow(theirs.headers["location"])
             assert landed.status_code == 400 and "not started in this browser" in landed.text
             assert "location" not in landed.headers and fake.oauth.grants == []  # no code of Backlog's was used
+            # The stranger approves their own consent page, then has the user's browser open it (setting the
+            # user's cookie) before sending it on to Backlog: the page is the stranger's, and so is the approval.
+            to_backlog = (await follow(stranger.authorize_url(), stop=lambda loc: "OAuth2AccessRequest" in loc)).headers
+            request = query_of(to_backlog["location"])["state"]
+            async with httpx.AsyncClient() as user:
+                reopened = await user.get(f"{base}/oauth/consent", params={"request": request})
+                assert reopened.status_code == 400 and "not started in this browser" in reopened.text
+                returned = await follow(to_backlog["location"], browser=user)
+                assert returned.status_code == 400 and "location" not in returned.headers
+            # Whoever learns a sign-in's state cannot end it: the right browser still finishes.
+            walk = SignIn(base, client_id=stranger.client_id)
+            async with httpx.AsyncClient() as own:
+                at_backlog = await follow(
+                    walk.authorize_url(), stop=lambda loc: "OAuth2AccessRequest" in loc, browser=own
+                )
+                state = query_of(at_backlog.headers["location"])["state"]
+                meddled = await http.get(f"{base}/oauth/callback", params={"state": state, "code": "made-up"})
+                assert meddled.status_code == 400
+                done = await follow(at_backlog.headers["location"], browser=own)
+                assert "code" in query_of(done.headers["location"])
             # Our consent link instead: the user sees who asks and where the answer goes, escaped.
             async with httpx.AsyncClient() as browser:
                 page = await browser.get((await http.get(stranger.authorize_url())).headers["location"])
@@ -293,8 +313,16 @@ async def test_a_consent_link_handed_to_someone_else_signs_nobody_in(tmp_path: P
                              {"redirect_uris": [CLIENT_REDIRECT], "client_name": "x" * 5000}):  # fmt: skip
                 refused = await http.post(f"{base}/register", json=metadata)
                 assert refused.status_code == 400, refused.text
-            app_scheme = await http.post(f"{base}/register", json={"redirect_uris": ["cursor://app/oauth/callback"]})
-            assert app_scheme.status_code == 201
+            for uri in ("https://claude.ai@evil.example/cb", "intent://evil.example/cb", "https://a.example/cb#x"):
+                refused = await http.post(f"{base}/register", json={"redirect_uris": [uri]})
+                assert (refused.status_code, refused.json()["error"]) == (400, "invalid_redirect_uri"), uri
+            for uri in ("cursor://anysphere.cursor-retrieval/oauth/user-backlog/callback",
+                        "https://claude.ai/api/mcp/auth_callback", "http://127.0.0.1:33418/", "https://vscode.dev/redirect"):  # fmt: skip
+                assert (await http.post(f"{base}/register", json={"redirect_uris": [uri]})).status_code == 201, uri
+            # Registering takes no credentials: each address has a budget (30 at once, then one per 10 s).
+            statuses = [(await http.post(f"{base}/register", json={"redirect_uris": [CLIENT_REDIRECT]})).status_code
+                        for _ in range(30)]  # fmt: skip
+            assert statuses[-1] == 429 and set(statuses) == {201, 429}
 
 
 async def test_backlog_failing_a_refresh_keeps_the_sign_in(tmp_path: Path) -> None:
