@@ -234,6 +234,11 @@ class BacklogOAuth:
                 await self.vault.drop("grant", grant_id)
                 return None
             except BacklogError as exc:
+                if isinstance(exc, signin.TokenDeclined) and float(grant["expires"]) <= self.clock():
+                    # Declined, and nothing left to serve with: signing in again beats failing every call.
+                    log.info("Backlog declined to refresh user %s's expired sign-in (%s)", grant["user"], exc.message)
+                    await self.vault.drop("grant", grant_id)
+                    return None
                 log.warning("could not refresh a Backlog token (%s); using the current one", exc.message)
                 return grant
             fresh = self._grant_row(int(grant["user"]), tokens)

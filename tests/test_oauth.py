@@ -331,15 +331,23 @@ async def test_backlog_failing_a_refresh_keeps_the_sign_in(tmp_path: Path) -> No
     fake.oauth.consent = HANA
     with serve_on_loopback(fake) as backlog, oauth_server(backlog, port, clock, tmp_path) as base:
         async with httpx.AsyncClient() as http:
-            token = await SignIn(base).sign_in(http)
+            walk = SignIn(base)
+            token = await walk.sign_in(http)
             clock.skew = 3500  # Backlog's token is near its end: refreshed before use
-            for status in (429, 503):
+            for status in (429, 503, 400):
                 fake.oauth.outage = status
                 answer = await post_mcp(http, base, token, call("get_myself", {}))
                 assert answer.status_code == 200 and "Hana Sato" in text(answer)  # the current token still serves
             fake.oauth.outage = None
             assert "Hana Sato" in text(await post_mcp(http, base, token, call("get_myself", {})))
-    assert fake.oauth.grants == ["authorization_code", "refresh_token", "refresh_token", "refresh_token"]
+            # Declined once Backlog's token has run out: nothing left to serve with, so the user signs in again.
+            fake.oauth.outage, clock.skew = 400, 3500 + 3700
+            form = {"grant_type": "refresh_token", "refresh_token": walk.tokens["refresh_token"],
+                    "client_id": walk.client_id}  # fmt: skip
+            walk.tokens = (await http.post(f"{base}/token", data=form)).json()  # ours, renewed: still valid
+            expired = await post_mcp(http, base, walk.tokens["access_token"], LIST)
+            assert expired.status_code == 401
+    assert fake.oauth.grants == ["authorization_code", *["refresh_token"] * 5]
 
 
 async def test_a_store_outage_is_a_503_never_a_sign_out(store: StoreServer, tmp_path: Path) -> None:

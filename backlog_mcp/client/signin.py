@@ -25,6 +25,11 @@ class SignInRefused(BacklogError):
     the user's sign-in stands, and is tried again later."""
 
 
+class TokenDeclined(TransportError):
+    """A 400, 401 or 403 without `invalid_grant`: Backlog's documented errors are OAuth's, so this may be a
+    refusal worded otherwise; the sign-in stands while its token lives."""
+
+
 @dataclass(frozen=True)
 class Tokens:
     """A user's Backlog tokens, as the token endpoint answered."""
@@ -57,6 +62,8 @@ async def exchange(transport: Transport, oauth: OAuthSettings, **grant: str) -> 
             "POST /oauth2/token: Backlog refused this server's application (invalid_client): check "
             "BACKLOG_OAUTH_CLIENT_ID and BACKLOG_OAUTH_CLIENT_SECRET against Backlog's developer site"
         )
+    if response.status_code in (400, 401, 403):
+        raise TokenDeclined(f"POST /oauth2/token: Backlog did not issue a token ({said})")
     if response.status_code >= 400:
         raise TransportError(f"POST /oauth2/token: Backlog did not issue a token ({said})")
     access, refresh, expires = body.get("access_token"), body.get("refresh_token"), body.get("expires_in")
