@@ -208,8 +208,12 @@ def oauth_settings(env: Mapping[str, str], shared_store: bool) -> OAuthSettings 
     url = urlsplit(raw)
     loopback = url.hostname in ("localhost", "127.0.0.1", "::1")
     secure = url.scheme == "https" or (url.scheme == "http" and loopback)
+    try:
+        port_ok = "\\" not in raw and url.password is None and (url.port is None or url.port > 0)
+    except ValueError:  # a port that is not a number
+        port_ok = False
     # A host of its own: the sign-in pages, their cookie and the metadata sit at fixed paths from the root.
-    if not url.hostname or url.path or url.query or url.fragment or url.username or not secure:
+    if not url.hostname or url.path or url.query or url.fragment or url.username or not secure or not port_ok:
         raise ConfigError(
             "OAuth needs BACKLOG_PUBLIC_URL, the https address clients reach this server at (e.g. "
             "https://mcp.example.com; http only on loopback), a host of its own with no path, query or fragment; "

@@ -100,22 +100,31 @@ class PerAddress:
 
     KEPT = 10_000
 
-    def __init__(self, burst: float, per_second: float) -> None:
+    def __init__(self, burst: float, per_second: float, clock: Callable[[], float] | None = None) -> None:
+        import time
         from collections import OrderedDict
 
-        self.burst, self.per_second = burst, per_second
+        self.burst, self.per_second, self.clock = burst, per_second, clock or time.monotonic
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # address -> (left, when)
 
     def take(self, address: str) -> bool:
-        import time
-
-        now = time.monotonic()
+        now = self.clock()
         left, when = self._buckets.pop(address, (self.burst, now))
         left = min(self.burst, left + (now - when) * self.per_second)
-        self._buckets[address] = (max(0.0, left - 1), now)
+        self._buckets[address] = (left - 1 if left >= 1 else left, now)  # a refusal keeps what has refilled
         while len(self._buckets) > self.KEPT:
             self._buckets.popitem(last=False)
         return left >= 1
+
+
+def client_address(scope: Scope) -> str:
+    """Who a budget is charged to: the client's IPv4 address, or its IPv6 /64 (one host's usual share)."""
+    host = str((scope.get("client") or ("?",))[0])
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    return str(ipaddress.ip_network(f"{host}/64", strict=False)) if address.version == 6 else host
 
 
 class Guard:
@@ -139,6 +148,8 @@ class Guard:
         # With OAuth, registering and starting a sign-in take no credentials: each address gets a budget
         # (behind a proxy, uvicorn takes the address from X-Forwarded-For when FORWARDED_ALLOW_IPS trusts it).
         self.limits = {"/register": PerAddress(30, 0.1), "/authorize": PerAddress(60, 1.0)}
+        # And behind them one budget for all addresses of this instance: many addresses do not make many budgets.
+        self.overall = {"/register": PerAddress(300, 2.0), "/authorize": PerAddress(600, 10.0)}
         self._checked: tuple[float, bool] = (-READY_FOR, False)  # when readiness was last asked, and the answer
 
     async def _is_ready(self) -> bool:
@@ -181,7 +192,7 @@ class Guard:
             await _send(send, 200, metrics.exposition(), metrics.CONTENT_TYPE, {"cache-control": "no-store"})
             return
         limit = self.limits.get(path or "") if self.oauth else None
-        if limit is not None and not limit.take(str((scope.get("client") or ("?",))[0])):
+        if limit is not None and not (limit.take(client_address(scope)) and self.overall[path or ""].take("*")):
             await _refuse(send, 429, "too many sign-ins from this address; retry in a minute", {"retry-after": "60"})
             return
         if method == "GET" and (path == "/mcp" or not self.oauth):
@@ -202,16 +213,21 @@ class Guard:
         from backlog_mcp.oauth_state import VaultUnavailable
 
         held: list[MutableMapping[str, Any]] = []  # a 500, kept until we know whether the store caused it
+        passed = False  # an answer (not a held 500) has begun: nothing else may be sent
 
         async def holding(message: MutableMapping[str, Any]) -> None:
-            if held or (message["type"] == "http.response.start" and message.get("status") == 500):
+            nonlocal passed
+            if held or (message["type"] == "http.response.start" and message.get("status") == 500 and not passed):
                 held.append(message)
             else:
+                passed = True
                 await send(message)
 
         try:
             await self.app(scope, receive, holding)
         except VaultUnavailable:
+            if passed:
+                raise
             log.warning("a request could not be served: the shared store holding sign-ins does not answer")
             await _refuse(send, 503, UNAVAILABLE, {"retry-after": "5"})
             return

@@ -101,8 +101,7 @@ class BacklogOAuth:
         if ttl == UNUSED_CLIENT_FOR:
             await self.vault.put("client", client.client_id or "", row, ttl)
         else:
-            await self.vault.put("client in use", client.client_id or "", row, ttl)
-            await self.vault.drop("client", client.client_id or "")
+            await self.vault.put("client in use", client.client_id or "", row, ttl)  # the unused row runs out
 
     # -- sign-in --------------------------------------------------------------------------------
 
@@ -247,12 +246,16 @@ class BacklogOAuth:
 
     async def _keep_grant(self, grant_id: str, fresh: Row) -> None:
         """Write a refreshed grant, trying a little longer: Backlog already rotated the refresh token it replaces."""
-        for attempt in range(4):
+        deadline = time.monotonic() + 5  # within the bearer check, under the grant's lock: not for long
+        for attempt in range(3):
+            if attempt:
+                await asyncio.sleep(0.25 * attempt)
             try:
                 await self.vault.put("grant", grant_id, fresh, REFRESH_FOR)
                 return
             except VaultUnavailable:
-                await asyncio.sleep(0.25 * 2**attempt)
+                if time.monotonic() > deadline:
+                    break
         log.error("a refreshed sign-in could not be kept (the shared store does not answer); user %s will have to "
                   "sign in again", fresh["user"])  # fmt: skip
 
@@ -320,7 +323,10 @@ def check_registration(client: OAuthClientInformationFull) -> None:
         RegistrationError: the first thing wrong, said for the client's developer.
     """
     uris = [str(uri) for uri in client.redirect_uris or []]
-    refused = ("javascript", "data", "file", "vbscript", "ftp", "intent", "ws", "wss", "blob", "about", "http")
+    # Schemes that open something else than the client: a script, a file, a socket, or a browser at an address.
+    refused = ("javascript", "data", "file", "vbscript", "ftp", "intent", "ws", "wss", "blob", "about", "http",
+               "mailto", "tel", "sms", "microsoft-edge", "firefox", "googlechrome", "googlechromes", "opera-http",
+               "opera-https", "x-safari-http", "x-safari-https", "brave", "vivaldi")  # fmt: skip
     if len(client.model_dump_json()) > 8192 or len(uris) > 10 or len(client.client_name or "") > 200:
         raise RegistrationError(
             "invalid_client_metadata", "at most 8 KB of metadata, 10 redirect URIs, a 200-character name"

@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 COOKIE = "backlog_mcp_signin_"  # + a short hash of the sign-in: several may run in one browser
 STARTED_ELSEWHERE = (
-    "This sign-in was not started in this browser, or it has expired (10 minutes). Start again from your MCP client."
+    "This sign-in was not started in this browser, its page was shown again (approve on the newest one), or it has "
+    "expired (10 minutes). Start again from your MCP client."
 )
 
 
@@ -56,25 +57,31 @@ class BrowserFlow:
 
         key = request.query_params.get("request", "")
         pending = await self.provider.vault.get("pending", key) if key else None
-        if pending is None or (pending.get("nonce") and not _same_browser(request, key, pending)):
+        if pending is None or (pending.get("nonce") and not self._same_browser(request, key, pending)):
             return _message(STARTED_ELSEWHERE)
-        nonce = request.cookies.get(COOKIE + _digest(key)[:12]) if pending.get("nonce") else None
+        nonce = request.cookies.get(self._cookie(key)) if pending.get("nonce") else None
         nonce, csrf = nonce or secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         shown = {**pending, "nonce": _digest(nonce), "csrf": csrf, "approved": None}
         await self.provider.vault.put("pending", key, shown, PENDING_FOR)
-        target = urlsplit(str(AuthorizationParams.model_validate(pending["params"]).redirect_uri))
-        where = f"{target.hostname}:{target.port}" if target.port else (target.hostname or "")
         page = consent_page(
-            client=str(pending["client"]), returns_to=f"{target.scheme}://{where}", request=key, csrf=csrf,
+            client=str(pending["client"]), returns_to=returns_to(str(AuthorizationParams.model_validate(
+                pending["params"]).redirect_uri)), request=key, csrf=csrf,
             space=urlsplit(self.provider.settings.base_url).netloc,
         )  # fmt: skip
         response = HTMLResponse(page, headers=HEADERS)
-        secure = self.provider.oauth.public_url.startswith("https://")
         response.set_cookie(
-            COOKIE + _digest(key)[:12], nonce, max_age=PENDING_FOR, path="/oauth", secure=secure, httponly=True,
+            self._cookie(key), nonce, max_age=PENDING_FOR, path="/", secure=self._secure, httponly=True,
             samesite="lax",
         )  # fmt: skip
         return response
+
+    @property
+    def _secure(self) -> bool:
+        return self.provider.oauth.public_url.startswith("https://")
+
+    def _cookie(self, key: str) -> str:
+        """The sign-in's cookie: `__Host-` over https, so no other host (a sibling subdomain) can plant one."""
+        return ("__Host-" if self._secure else "") + COOKIE + _digest(key)[:12]
 
     async def _answer(self, request: Request) -> Response:
         from starlette.responses import RedirectResponse
@@ -82,7 +89,7 @@ class BrowserFlow:
         form = await request.form()
         key, csrf = str(form.get("request") or ""), str(form.get("csrf") or "")
         pending = await self.provider.vault.get("pending", key) if key else None
-        if pending is None or not _same_browser(request, key, pending):
+        if pending is None or not self._same_browser(request, key, pending):
             return _message(STARTED_ELSEWHERE)
         if not hmac.compare_digest(csrf.encode(), str(pending.get("csrf") or "").encode()):
             return _message(STARTED_ELSEWHERE)
@@ -97,7 +104,7 @@ class BrowserFlow:
         """Backlog's answer: the user goes back to their client with our code, or with an error."""
         key = request.query_params.get("state", "")
         pending = await self.provider.vault.get("pending", key) if key else None
-        if pending is None or not pending.get("approved") or not _same_browser(request, key, pending, "approved"):
+        if pending is None or not pending.get("approved") or not self._same_browser(request, key, pending, "approved"):
             return _message(STARTED_ELSEWHERE)  # and the sign-in stays: whoever knew the state cannot end it
         if await self.provider.vault.take("pending", key) is None:
             return _message(STARTED_ELSEWHERE)  # the same return twice: only the first goes on
@@ -120,14 +127,22 @@ class BrowserFlow:
         )  # fmt: skip
         await self.provider.vault.put("code", ours.code, ours.model_dump(mode="json"), CODE_FOR)
         response = _back(pending, code=ours.code)
-        response.delete_cookie(COOKIE + _digest(key)[:12], path="/oauth")
+        response.delete_cookie(self._cookie(key), path="/", secure=self._secure, httponly=True, samesite="lax")
         return response
 
+    def _same_browser(self, request: Request, key: str, pending: dict[str, Any], field: str = "nonce") -> bool:
+        """The request carries the cookie of the browser that opened (`nonce`) or approved (`approved`) the sign-in."""
+        cookie = request.cookies.get(self._cookie(key), "")
+        return bool(cookie) and hmac.compare_digest(_digest(cookie), str(pending.get(field) or ""))
 
-def _same_browser(request: Request, key: str, pending: dict[str, Any], field: str = "nonce") -> bool:
-    """The request carries the cookie of the browser that opened (`nonce`) or approved (`approved`) the sign-in."""
-    cookie = request.cookies.get(COOKIE + _digest(key)[:12], "")
-    return bool(cookie) and hmac.compare_digest(_digest(cookie), str(pending.get(field) or ""))
+
+def returns_to(redirect_uri: str) -> str:
+    """Where the code goes, as the consent page shows it: a web address's scheme, host and port; any other
+    scheme's whole address (without its query), since what follows the scheme is what opens."""
+    target = urlsplit(redirect_uri)
+    if target.scheme in ("http", "https"):
+        return f"{target.scheme}://{target.hostname}{f':{target.port}' if target.port else ''}"
+    return redirect_uri.split("?", 1)[0]
 
 
 def _back(pending: dict[str, Any], **answer: str | None) -> Response:

@@ -313,7 +313,8 @@ async def test_a_consent_link_handed_to_someone_else_signs_nobody_in(tmp_path: P
                              {"redirect_uris": [CLIENT_REDIRECT], "client_name": "x" * 5000}):  # fmt: skip
                 refused = await http.post(f"{base}/register", json=metadata)
                 assert refused.status_code == 400, refused.text
-            for uri in ("https://claude.ai@evil.example/cb", "intent://evil.example/cb", "https://a.example/cb#x"):
+            for uri in ("https://claude.ai@evil.example/cb", "intent://evil.example/cb", "https://a.example/cb#x",
+                        "microsoft-edge:https://evil.example/cb", "mailto:me@evil.example"):  # fmt: skip
                 refused = await http.post(f"{base}/register", json={"redirect_uris": [uri]})
                 assert (refused.status_code, refused.json()["error"]) == (400, "invalid_redirect_uri"), uri
             for uri in ("cursor://anysphere.cursor-retrieval/oauth/user-backlog/callback",
@@ -367,3 +368,31 @@ async def test_a_store_outage_is_a_503_never_a_sign_out(store: StoreServer, tmp_
             store.stop()
             statuses = [(await post_mcp(http, base, token, LIST)).status_code for _ in range(3)]
             assert statuses == [503, 503, 503]  # "later", never "unknown token": the client keeps it
+
+
+def test_the_consent_page_names_where_the_code_goes() -> None:
+    from backlog_mcp.oauth_consent import returns_to
+
+    assert returns_to("https://claude.ai/api/mcp/auth_callback?x=1") == "https://claude.ai"
+    assert returns_to("http://127.0.0.1:33418/callback") == "http://127.0.0.1:33418"
+    # Another scheme: its whole address, since what follows the scheme is what opens.
+    assert returns_to("cursor://anysphere.cursor-retrieval/oauth/cb?state=1") == (
+        "cursor://anysphere.cursor-retrieval/oauth/cb"
+    )
+    assert returns_to("com.example.app:/oauth2redirect") == "com.example.app:/oauth2redirect"
+
+
+def test_budgets_per_address_refill_and_count_an_ipv6_host_once() -> None:
+    from backlog_mcp.http import PerAddress, client_address
+
+    now = [0.0]
+    budget = PerAddress(2, 0.2, clock=lambda: now[0])  # two at once, then one every 5 s
+    assert budget.take("a") and budget.take("a") and not budget.take("a")
+    took = []
+    for _ in range(60):  # a caller retrying every second: refusals never spend what has refilled
+        now[0] += 1
+        took.append(budget.take("a"))
+    assert took.count(True) == 12 and budget.take("b")  # one in five, as the rate says; others have their own
+    assert client_address({"client": ("2001:db8::1", 1)}) == client_address({"client": ("2001:db8::ffff", 2)})
+    assert client_address({"client": ("2001:db8:0:1::1", 1)}) != client_address({"client": ("2001:db8::1", 1)})
+    assert client_address({"client": ("192.0.2.1", 1)}) == "192.0.2.1" and client_address({}) == "?"
