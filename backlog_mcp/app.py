@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from backlog_mcp import logs
 from backlog_mcp.audit import AuditLog
-from backlog_mcp.cache import cache_scope, key_identity
+from backlog_mcp.cache import key_identity, user_scope
 from backlog_mcp.client import BacklogClient, RetryPolicy
 from backlog_mcp.config import Settings
 from backlog_mcp.errors import KeyRefusedError
@@ -135,7 +135,7 @@ class PerUser:
         settings = replace(self.base.settings, api_key=key, user_id=None)
         client = self.make_client(settings)
         if user is not None:  # one user's tokens come and go (hourly): their cache rows and budget stay theirs
-            client.scope = client.rates.scope = cache_scope(settings.base_url, f"oauth-user:{user}")
+            client.scope = client.rates.scope = user_scope(settings.base_url, user)
         client.on_rejected = functools.partial(self._rejected, key)
         state = AppState(settings, client, self.base.cache, Lookup(client), self.base.now, self.base.audit)
         self.states[key] = state

@@ -43,6 +43,12 @@ def cache_scope(base_url: str, api_key: str) -> str:
     return f"{base_url}#{key_identity(api_key)}"
 
 
+def user_scope(base_url: str, user_id: str) -> str:
+    """A signed-in Backlog user's scope, stable across their tokens; hashed apart from every key's, so no
+    API key (`oauth-user:<id>` included) can name it."""
+    return f"{base_url}#{hashlib.sha256(f'backlog-mcp/oauth-user/{user_id}'.encode()).hexdigest()[:24]}"
+
+
 def cache_key(scope: str, path: str, params: Params) -> str:
     query = urlencode(sorted(params))
     return hashlib.sha256(f"{scope}\n{path}\n{query}".encode()).hexdigest()
@@ -108,6 +114,11 @@ class ResponseCache:
     @property
     def enabled(self) -> bool:
         return self._db is not None
+
+    @property
+    def db(self) -> aiosqlite.Connection | None:
+        """The open connection (None: disabled), for the sign-in state kept in the same file."""
+        return self._db
 
     @classmethod
     async def open(cls, path: Path | str, *, clock: Callable[[], float] = time.time) -> ResponseCache:

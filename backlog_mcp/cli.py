@@ -187,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             per_user_keys=settings.per_user_keys,
             extra_hosts=public_hosts(settings),
             extra_origins=settings.http_origins,
-            oauth=settings.oauth is not None,
+            public_url=settings.oauth.public_url if settings.oauth is not None else None,
         )
         logging.getLogger("backlog_mcp").info("serving MCP at http://%s:%d/mcp", args.host, args.port)
         anyio.run(serve, app, args.host, args.port)

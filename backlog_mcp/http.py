@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import json
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from backlog_mcp.asgi import ASGIApp, Receive, Scope, Send, answer, refuse, send_body
 from backlog_mcp.config import ConfigError
 
 if TYPE_CHECKING:
@@ -25,14 +25,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 KEY_HEADER = "x-backlog-api-key"
 READY_FOR = 10.0  # seconds a readiness answer is reused
-UNAVAILABLE = "sign-ins cannot be checked just now (the shared store does not answer); retry shortly"
 
 
 def is_loopback(host: str) -> bool:
@@ -95,38 +90,6 @@ def allowed(
     return sorted(hosts), sorted(origins)
 
 
-class PerAddress:
-    """Token buckets by client address (`burst` at once, then `per_second`), for the newest 10,000 addresses."""
-
-    KEPT = 10_000
-
-    def __init__(self, burst: float, per_second: float, clock: Callable[[], float] | None = None) -> None:
-        import time
-        from collections import OrderedDict
-
-        self.burst, self.per_second, self.clock = burst, per_second, clock or time.monotonic
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # address -> (left, when)
-
-    def take(self, address: str) -> bool:
-        now = self.clock()
-        left, when = self._buckets.pop(address, (self.burst, now))
-        left = min(self.burst, left + (now - when) * self.per_second)
-        self._buckets[address] = (left - 1 if left >= 1 else left, now)  # a refusal keeps what has refilled
-        while len(self._buckets) > self.KEPT:
-            self._buckets.popitem(last=False)
-        return left >= 1
-
-
-def client_address(scope: Scope) -> str:
-    """Who a budget is charged to: the client's IPv4 address, or its IPv6 /64 (one host's usual share)."""
-    host = str((scope.get("client") or ("?",))[0])
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return host
-    return str(ipaddress.ip_network(f"{host}/64", strict=False)) if address.version == 6 else host
-
-
 class Guard:
     """ASGI middleware: the bearer token (when set) and, in per-user mode, a key header on every request.
 
@@ -145,11 +108,6 @@ class Guard:
     ) -> None:
         self.app, self.token, self.per_user_keys, self.ready = app, token, per_user_keys, ready
         self.oauth = oauth  # the SDK checks /mcp's tokens and serves sign-in; the token here guards /metrics
-        # With OAuth, registering and starting a sign-in take no credentials: each address gets a budget
-        # (behind a proxy, uvicorn takes the address from X-Forwarded-For when FORWARDED_ALLOW_IPS trusts it).
-        self.limits = {"/register": PerAddress(30, 0.1), "/authorize": PerAddress(60, 1.0)}
-        # And behind them one budget for all addresses of this instance: many addresses do not make many budgets.
-        self.overall = {"/register": PerAddress(300, 2.0), "/authorize": PerAddress(600, 10.0)}
         self._checked: tuple[float, bool] = (-READY_FOR, False)  # when readiness was last asked, and the answer
 
     async def _is_ready(self) -> bool:
@@ -172,7 +130,7 @@ class Guard:
         if path in ("/healthz", "/readyz") and method in ("GET", "HEAD"):
             # For a load balancer or an orchestrator: unauthenticated, saying nothing but the status.
             ok = path == "/healthz" or await self._is_ready()
-            await _answer(
+            await answer(
                 send, 200 if ok else 503, {"status": "ok" if ok else "not ready"}, {"cache-control": "no-store"}
             )
             return
@@ -184,73 +142,21 @@ class Guard:
                 or scheme.lower() != "bearer"
                 or not hmac.compare_digest(given.strip().encode("latin-1"), self.token.encode())
             ):
-                await _refuse(send, 401, "missing or wrong bearer token", {"www-authenticate": "Bearer"})
+                await refuse(send, 401, "missing or wrong bearer token", {"www-authenticate": "Bearer"})
                 return
         if path == "/metrics" and method == "GET":
             from backlog_mcp import metrics
 
-            await _send(send, 200, metrics.exposition(), metrics.CONTENT_TYPE, {"cache-control": "no-store"})
-            return
-        limit = self.limits.get(path or "") if self.oauth else None
-        if limit is not None and not (limit.take(client_address(scope)) and self.overall[path or ""].take("*")):
-            await _refuse(send, 429, "too many sign-ins from this address; retry in a minute", {"retry-after": "60"})
+            await send_body(send, 200, metrics.exposition(), metrics.CONTENT_TYPE, {"cache-control": "no-store"})
             return
         if method == "GET" and (path == "/mcp" or not self.oauth):
             # Stateless: there is no stream to resume or listen on; an open GET would only tie up a connection.
-            await _refuse(send, 405, "this server is stateless: POST MCP messages to it", {"allow": "POST"})
+            await refuse(send, 405, "this server is stateless: POST MCP messages to it", {"allow": "POST"})
             return
         if self.per_user_keys and not self.oauth and not headers.get(KEY_HEADER, "").strip():
-            await _refuse(send, 401, "this server needs your Backlog API key in the X-Backlog-Api-Key header", {})
+            await refuse(send, 401, "this server needs your Backlog API key in the X-Backlog-Api-Key header", {})
             return
-        if not self.oauth:
-            await self.app(scope, receive, send)
-            return
-        await self._signed_in(scope, receive, send)
-
-    async def _signed_in(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The app, with a store that does not answer turned into a 503, not the framework's 500: "later",
-        never "unknown token" (a client told that drops its token and makes its user sign in again)."""
-        from backlog_mcp.oauth_state import VaultUnavailable
-
-        held: list[MutableMapping[str, Any]] = []  # a 500, kept until we know whether the store caused it
-        passed = False  # an answer (not a held 500) has begun: nothing else may be sent
-
-        async def holding(message: MutableMapping[str, Any]) -> None:
-            nonlocal passed
-            if held or (message["type"] == "http.response.start" and message.get("status") == 500 and not passed):
-                held.append(message)
-            else:
-                passed = True
-                await send(message)
-
-        try:
-            await self.app(scope, receive, holding)
-        except VaultUnavailable:
-            if passed:
-                raise
-            log.warning("a request could not be served: the shared store holding sign-ins does not answer")
-            await _refuse(send, 503, UNAVAILABLE, {"retry-after": "5"})
-            return
-        except BaseException:
-            for message in held:
-                await send(message)
-            raise
-        for message in held:
-            await send(message)
-
-
-async def _refuse(send: Send, status: int, message: str, extra: dict[str, str]) -> None:
-    await _answer(send, status, {"error": message}, extra)
-
-
-async def _answer(send: Send, status: int, payload: dict[str, str], extra: dict[str, str]) -> None:
-    await _send(send, status, json.dumps(payload).encode(), "application/json", extra)
-
-
-async def _send(send: Send, status: int, body: bytes, kind: str, extra: dict[str, str]) -> None:
-    headers = [(b"content-type", kind.encode()), *((k.encode(), v.encode()) for k, v in extra.items())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+        await self.app(scope, receive, send)
 
 
 def http_app(
@@ -262,9 +168,9 @@ def http_app(
     per_user_keys: bool,
     extra_hosts: Sequence[str] = (),
     extra_origins: Sequence[str] = (),
-    oauth: bool = False,
+    public_url: str | None = None,
 ) -> ASGIApp:
-    """The MCP endpoint at /mcp, stateless and JSON-answering, behind the guard."""
+    """The MCP endpoint at /mcp, stateless and JSON-answering, behind the guard; `public_url`: sign-in is on."""
     from mcp.server.transport_security import TransportSecuritySettings
 
     hosts, origins = allowed(host, port, extra_hosts, extra_origins)
@@ -273,7 +179,13 @@ def http_app(
     from backlog_mcp import metrics
 
     metrics.enable()  # served at /metrics: count from the start
-    return Guard(app, token=token, per_user_keys=per_user_keys, ready=lambda: ready(server), oauth=oauth)
+    inner: ASGIApp = app
+    if public_url is not None:  # sign-in: its endpoints' own rules, inside the general ones
+        from backlog_mcp.oauth_guard import SignInGuard
+
+        inner = SignInGuard(app, public_url)
+    oauth = public_url is not None
+    return Guard(inner, token=token, per_user_keys=per_user_keys, ready=lambda: ready(server), oauth=oauth)
 
 
 async def ready(server: MCPServer[Any]) -> bool:

@@ -306,13 +306,16 @@ def server_options(provider: BacklogOAuth) -> dict[str, Any]:
 
 
 def vault_for(state: AppState, clock: Callable[[], float]) -> Vault:
-    """The shared store's (encrypted) when the server has one, else this instance's memory."""
-    from backlog_mcp.oauth_state import MemoryVault, StoreVault
+    """The shared store's when the server has one, else its cache file's (both encrypted), else its memory."""
+    from backlog_mcp.cache import ResponseCache
+    from backlog_mcp.oauth_state import MemoryVault, SqliteVault, StoreVault, derived_key
     from backlog_mcp.store import StoreCache
 
     oauth = state.settings.oauth
     if isinstance(state.cache, StoreCache) and oauth is not None and oauth.state_key:
         return StoreVault(state.cache.store, oauth.state_key, lock_for=2 * state.settings.timeout + 5)
+    if isinstance(state.cache, ResponseCache) and state.cache.db is not None and oauth is not None:
+        return SqliteVault(state.cache.db, oauth.state_key or derived_key(oauth.client_secret), clock)
     return MemoryVault(clock)
 
 
@@ -326,7 +329,8 @@ def check_registration(client: OAuthClientInformationFull) -> None:
     # Schemes that open something else than the client: a script, a file, a socket, or a browser at an address.
     refused = ("javascript", "data", "file", "vbscript", "ftp", "intent", "ws", "wss", "blob", "about", "http",
                "mailto", "tel", "sms", "microsoft-edge", "firefox", "googlechrome", "googlechromes", "opera-http",
-               "opera-https", "x-safari-http", "x-safari-https", "brave", "vivaldi")  # fmt: skip
+               "opera-https", "x-safari-http", "x-safari-https", "brave", "vivaldi", "search-ms", "view-source",
+               "jar")  # fmt: skip
     if len(client.model_dump_json()) > 8192 or len(uris) > 10 or len(client.client_name or "") > 200:
         raise RegistrationError(
             "invalid_client_metadata", "at most 8 KB of metadata, 10 redirect URIs, a 200-character name"
@@ -335,7 +339,8 @@ def check_registration(client: OAuthClientInformationFull) -> None:
         parts = urlsplit(uri)
         loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
         # A user name before the host passes for another host on the consent page; a fragment is not allowed (RFC 6749).
-        if (parts.scheme in refused and not (parts.scheme == "http" and loopback)) or parts.username or parts.fragment:
+        launcher = parts.scheme in refused or parts.scheme.startswith("ms-")  # ms-msdt:, ms-word: … open programs
+        if (launcher and not (parts.scheme == "http" and loopback)) or parts.username or parts.fragment:
             raise RegistrationError(
                 "invalid_redirect_uri", f"{uri[:100]}: use https, http on loopback, or the application's own scheme"
             )

@@ -8,6 +8,7 @@ SHA-256 of its token or code, never by the token itself: a copy of the store sig
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import json
@@ -20,6 +21,8 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    import aiosqlite
+
     from backlog_mcp.store import Store
 
 log = logging.getLogger(__name__)
@@ -59,14 +62,19 @@ class Vault(Protocol):
         ...
 
 
-class MemoryVault:
-    """One instance's state: lost on restart (clients sign in again).
+# Kinds anyone may create without signing in (registrations, sign-ins started): bounded, oldest first.
+# The rest exist only for users who signed in with Backlog, and are never evicted.
+UNPROVEN = ("client", "pending")
 
-    Bounded per kind, oldest first: a flood of registrations or sign-ins started and never finished
-    evicts only rows of its own kind, never a signed-in user's grant or tokens.
+
+class MemoryVault:
+    """One instance's state, without a cache file (`--no-cache`): lost on restart (clients sign in again).
+
+    `UNPROVEN` kinds are bounded per kind, oldest first: a flood of registrations or sign-ins started
+    and never finished evicts only rows of its own kind, never a signed-in user's grant or tokens.
     """
 
-    LIMIT = 20_000  # rows of one kind
+    LIMIT = 20_000  # rows of one unproven kind
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
@@ -78,7 +86,7 @@ class MemoryVault:
         name = _name(kind, key)
         rows[name] = (None if ttl is None else self._clock() + ttl, json.dumps(row))
         rows.move_to_end(name)
-        if len(rows) > self.LIMIT:
+        if kind in UNPROVEN and len(rows) > self.LIMIT:
             now = self._clock()
             for old in [n for n, (until, _) in rows.items() if until is not None and until <= now]:
                 del rows[old]
@@ -174,3 +182,81 @@ class StoreVault:
         finally:
             with contextlib.suppress(VaultUnavailable):  # else it expires on its own
                 await self._ask(lambda: self.store.redis.eval(_RELEASE, 1, key, mine))
+
+
+def derived_key(secret: str) -> str:
+    """A Fernet key from the application's secret, for the state file when no BACKLOG_OAUTH_STATE_KEY is set
+    (a new secret makes the old state unreadable: users sign in again)."""
+    return base64.urlsafe_b64encode(hashlib.sha256(f"backlog-mcp/oauth-state/{secret}".encode()).digest()).decode()
+
+
+class SqliteVault:
+    """One instance's state in its cache file (the `oauth` table), encrypted: a restart signs nobody out.
+
+    `--clear-cache` empties the responses only. A storage error raises `VaultUnavailable` (a 503).
+    """
+
+    LIMIT = MemoryVault.LIMIT
+    PRUNE_EVERY = 100  # puts of an unproven kind between prunes
+
+    def __init__(self, db: aiosqlite.Connection, key: str, clock: Callable[[], float] = time.time) -> None:
+        from cryptography.fernet import Fernet
+
+        self._db, self._fernet, self._clock = db, Fernet(key), clock
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._puts = 0
+
+    async def _run(self, sql: str, args: tuple[Any, ...]) -> list[Any]:
+        import sqlite3
+
+        try:
+            return list(await self._db.execute_fetchall(sql, args))
+        except (sqlite3.Error, ValueError) as exc:  # ValueError: the connection was closed
+            raise VaultUnavailable(f"the sign-in state file failed ({type(exc).__name__})") from None
+
+    def _open(self, rows: list[Any]) -> Row | None:
+        from cryptography.fernet import InvalidToken
+
+        if not rows or (rows[0][1] is not None and rows[0][1] <= self._clock()):
+            return None
+        try:
+            row: Row = json.loads(self._fernet.decrypt(str(rows[0][0]).encode()))
+        except (InvalidToken, ValueError):
+            log.warning("a sign-in row in the cache file cannot be decrypted (the app's secret or the key changed)")
+            return None
+        return row
+
+    async def put(self, kind: str, key: str, row: Row, ttl: float | None) -> None:
+        sealed = self._fernet.encrypt(json.dumps(row).encode()).decode()
+        until = None if ttl is None else self._clock() + ttl
+        await self._run("INSERT OR REPLACE INTO oauth (name, kind, expires_at, sealed) VALUES (?, ?, ?, ?)",
+                        (_name(kind, key), kind, until, sealed))  # fmt: skip
+        if kind in UNPROVEN:
+            self._puts += 1
+            if self._puts % self.PRUNE_EVERY == 0:
+                await self._prune(kind)
+
+    async def _prune(self, kind: str) -> None:
+        await self._run("DELETE FROM oauth WHERE expires_at <= ?", (self._clock(),))
+        await self._run(
+            "DELETE FROM oauth WHERE kind = ? AND rowid IN (SELECT rowid FROM oauth WHERE kind = ? "
+            "ORDER BY rowid DESC LIMIT -1 OFFSET ?)", (kind, kind, self.LIMIT),
+        )  # fmt: skip
+
+    async def get(self, kind: str, key: str) -> Row | None:
+        return self._open(await self._run("SELECT sealed, expires_at FROM oauth WHERE name = ?", (_name(kind, key),)))
+
+    async def take(self, kind: str, key: str) -> Row | None:
+        rows = await self._run("DELETE FROM oauth WHERE name = ? RETURNING sealed, expires_at", (_name(kind, key),))
+        return self._open(rows)
+
+    async def drop(self, kind: str, key: str) -> None:
+        await self._run("DELETE FROM oauth WHERE name = ?", (_name(kind, key),))
+
+    @asynccontextmanager
+    async def lock(self, name: str) -> AsyncIterator[None]:
+        held = self._locks.setdefault(name, asyncio.Lock())
+        async with held:
+            yield
+        if not held.locked() and self._locks.get(name) is held:
+            del self._locks[name]

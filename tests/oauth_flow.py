@@ -81,7 +81,7 @@ def oauth_server(
         cache_path=None if store_url else tmp_path / f"cache-{name}.sqlite3", audit_path=tmp_path / f"audit-{name}.jsonl",
     )  # fmt: skip
     server = build_server(settings, clock=clock)
-    app = http_app(server, host="127.0.0.1", port=port, token=None, per_user_keys=True, oauth=True)
+    app = http_app(server, host="127.0.0.1", port=port, token=None, per_user_keys=True, public_url=oauth.public_url)
     with serve_app(app, port) as url:
         yield url
 

@@ -21,7 +21,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
 from pydantic import AnyUrl
 
-from backlog_mcp.cli import clear_store
+from backlog_mcp.cli import clear_cache, clear_store
 from backlog_mcp.fake import DEFAULT_API_KEY, FakeBacklog, build_space
 from tests.conftest import text_of
 from tests.faulty_backlog import serve_on_loopback
@@ -155,6 +155,10 @@ async def test_the_refusals(tmp_path: Path) -> None:
             assert (wrong.status_code, wrong.json()["error"]) == (400, "invalid_grant")
             missing = await walk.token(http, code, verifier="")
             assert missing.status_code == 400
+            elsewhere_token = await http.post(f"{base}/token", data={
+                "grant_type": "authorization_code", "code": code, "redirect_uri": CLIENT_REDIRECT,
+                "client_id": walk.client_id, "code_verifier": walk.verifier, "resource": "https://attacker.example/api"})  # fmt: skip
+            assert (elsewhere_token.status_code, elsewhere_token.json()["error"]) == (400, "invalid_target")
             good = await walk.token(http, code)
             assert good.status_code == 200, good.text
             token = good.json()["access_token"]
@@ -305,6 +309,11 @@ async def test_a_consent_link_handed_to_someone_else_signs_nobody_in(tmp_path: P
             denied = query_of((await follow(stranger.authorize_url(), decision="deny")).headers["location"])
             assert denied == {"error": "access_denied", "error_description": "the user denied access",
                               "state": "client-state"}  # fmt: skip
+            # A malformed request (no PKCE) from a client whose redirect URI is anyone's: a page, not a redirect.
+            bad = await http.get(f"{base}/authorize", params={"client_id": stranger.client_id, "response_type": "code",
+                                                               "redirect_uri": CLIENT_REDIRECT})  # fmt: skip
+            assert bad.status_code == 400 and "location" not in bad.headers and "code_challenge" in bad.text
+            assert f'href="{CLIENT_REDIRECT}?error=invalid_request' in bad.text  # the user may still choose to go
             # A forged answer (no cookie from the page) is refused.
             forged = await http.post(f"{base}/oauth/consent", data={"request": "x", "csrf": "y", "decision": "allow"})
             assert forged.status_code == 400
@@ -383,7 +392,7 @@ def test_the_consent_page_names_where_the_code_goes() -> None:
 
 
 def test_budgets_per_address_refill_and_count_an_ipv6_host_once() -> None:
-    from backlog_mcp.http import PerAddress, client_address
+    from backlog_mcp.oauth_guard import PerAddress, client_address
 
     now = [0.0]
     budget = PerAddress(2, 0.2, clock=lambda: now[0])  # two at once, then one every 5 s
@@ -396,3 +405,23 @@ def test_budgets_per_address_refill_and_count_an_ipv6_host_once() -> None:
     assert client_address({"client": ("2001:db8::1", 1)}) == client_address({"client": ("2001:db8::ffff", 2)})
     assert client_address({"client": ("2001:db8:0:1::1", 1)}) != client_address({"client": ("2001:db8::1", 1)})
     assert client_address({"client": ("192.0.2.1", 1)}) == "192.0.2.1" and client_address({}) == "?"
+
+
+async def test_a_restart_signs_nobody_out(tmp_path: Path) -> None:
+    """One instance keeps sign-ins in its cache file, encrypted; clearing the cache leaves them."""
+    fake, clock, port = FakeBacklog(build_space()), Clock(), free_port()
+    register_app(fake, f"http://127.0.0.1:{port}", clock)
+    fake.oauth.consent = HANA
+    with serve_on_loopback(fake) as backlog:
+        async with httpx.AsyncClient() as http:
+            with oauth_server(backlog, port, clock, tmp_path) as base:
+                walk = SignIn(base)
+                token = await walk.sign_in(http)
+            file = tmp_path / "cache-a.sqlite3"
+            stored = b"".join(p.read_bytes() for p in tmp_path.glob("cache-a.sqlite3*"))
+            assert token.encode() not in stored and walk.client_id.encode() not in stored and b"Hana" not in stored
+            assert await clear_cache(file) >= 0
+            with oauth_server(backlog, port, clock, tmp_path) as base:
+                assert "Hana Sato" in text(await post_mcp(http, base, token, call("get_myself", {})))
+                again = await follow(walk.authorize_url())  # the client's registration is known still
+                assert "code" in query_of(again.headers["location"])

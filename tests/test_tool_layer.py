@@ -1186,7 +1186,7 @@ def test_unknown_tool_names_stop_the_server_with_the_valid_names(tmp_path: Path)
 PACKAGE = Path(__file__).resolve().parent.parent / "backlog_mcp"
 MCP_LAYER = (
     "backlog_mcp.server", "backlog_mcp.tools.registry", "backlog_mcp.mirrors", "backlog_mcp.http", "backlog_mcp.oauth",
-    "backlog_mcp.oauth_consent"
+    "backlog_mcp.oauth_consent",
 )  # fmt: skip
 
 
