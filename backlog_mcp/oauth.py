@@ -305,7 +305,7 @@ def server_options(provider: BacklogOAuth) -> dict[str, Any]:
     return {"auth": auth, "auth_server_provider": provider}
 
 
-def vault_for(state: AppState, clock: Callable[[], float]) -> Vault:
+async def open_vault(state: AppState, clock: Callable[[], float]) -> Vault:
     """The shared store's when the server has one, else its cache file's (both encrypted), else its memory."""
     from backlog_mcp.cache import ResponseCache
     from backlog_mcp.oauth_state import MemoryVault, SqliteVault, StoreVault, derived_key
@@ -314,8 +314,12 @@ def vault_for(state: AppState, clock: Callable[[], float]) -> Vault:
     oauth = state.settings.oauth
     if isinstance(state.cache, StoreCache) and oauth is not None and oauth.state_key:
         return StoreVault(state.cache.store, oauth.state_key, lock_for=2 * state.settings.timeout + 5)
-    if isinstance(state.cache, ResponseCache) and state.cache.db is not None and oauth is not None:
-        return SqliteVault(state.cache.db, oauth.state_key or derived_key(oauth.client_secret), clock)
+    cache = state.cache
+    if isinstance(cache, ResponseCache) and cache.enabled and cache.path is not None and oauth is not None:
+        try:
+            return await SqliteVault.open(cache.path, oauth.state_key or derived_key(oauth.client_secret), clock)
+        except VaultUnavailable as exc:
+            log.warning("sign-ins kept in memory only: %s", exc)
     return MemoryVault(clock)
 
 

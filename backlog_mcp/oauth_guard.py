@@ -83,10 +83,17 @@ class SignInGuard:
         if path == "/authorize":
             send = self._only_to_consent(send)
         elif path == "/token" and scope.get("method") == "POST":
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+            if headers.get("content-type", "").split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+                said = {"error": "invalid_request", "error_description": "send the form as x-www-form-urlencoded"}
+                await answer(send, 400, said, {"cache-control": "no-store"})  # RFC 6749 §3.2: nothing else
+                return
             body = await _read(receive)
             if body is None:
                 await refuse(send, 413, "a token request is at most 64 KB", {})
                 return
+            if body is _GONE:
+                return  # the client left mid-request: nothing is acted on
             resource = dict(parse_qsl(body.decode("latin-1"))).get("resource")
             if resource is not None and resource.rstrip("/") != self.resource:
                 said = {"error": "invalid_target", "error_description": f"this server's resource is {self.resource}"}
@@ -155,11 +162,16 @@ def _refused_page(location: str) -> bytes:
     return message_page("Sign-in cannot go on", text).replace("</body>", link).encode()
 
 
+_GONE = b"\x00gone"  # the client disconnected before the body was whole
+
+
 async def _read(receive: Receive) -> bytes | None:
-    """The whole request body, or None past `MAX_FORM`."""
+    """The whole request body, None past `MAX_FORM`, or `_GONE` when the client left before it was whole."""
     body = b""
     while True:
         message = await receive()
+        if message["type"] == "http.disconnect":
+            return _GONE
         body += bytes(message.get("body", b""))
         if len(body) > MAX_FORM:
             return None

@@ -21,6 +21,8 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import aiosqlite
 
     from backlog_mcp.store import Store
@@ -59,6 +61,10 @@ class Vault(Protocol):
 
     def lock(self, name: str) -> Any:
         """An async context manager held by one task of one instance at a time (a grant's refresh)."""
+        ...
+
+    async def close(self) -> None:
+        """Let go of what the vault opened itself (not a store or cache it was given)."""
         ...
 
 
@@ -108,6 +114,9 @@ class MemoryVault:
     async def drop(self, kind: str, key: str) -> None:
         self._kinds.get(kind, OrderedDict()).pop(_name(kind, key), None)
 
+    async def close(self) -> None:
+        return None
+
     @asynccontextmanager
     async def lock(self, name: str) -> AsyncIterator[None]:
         held = self._locks.setdefault(name, asyncio.Lock())
@@ -147,6 +156,9 @@ class StoreVault:
             log.warning("a sign-in row in the shared store cannot be decrypted with BACKLOG_OAUTH_STATE_KEY")
             return None
         return row
+
+    async def close(self) -> None:
+        return None  # the store is the cache's, closed with it
 
     async def _ask(self, call: Callable[[], Any]) -> Any:
         answer = await self.store.ask(call, default=_AWAY, force=True)
@@ -193,7 +205,9 @@ def derived_key(secret: str) -> str:
 class SqliteVault:
     """One instance's state in its cache file (the `oauth` table), encrypted: a restart signs nobody out.
 
-    `--clear-cache` empties the responses only. A storage error raises `VaultUnavailable` (a 503).
+    Its own connection to the file, so the cache giving up after a storage error leaves sign-ins
+    alone; `--clear-cache` empties the responses only. A storage error raises `VaultUnavailable` (a 503).
+    Processes sharing the file share the state, and a grant's lock is a row with an expiry.
     """
 
     LIMIT = MemoryVault.LIMIT
@@ -203,8 +217,28 @@ class SqliteVault:
         from cryptography.fernet import Fernet
 
         self._db, self._fernet, self._clock = db, Fernet(key), clock
-        self._locks: dict[str, asyncio.Lock] = {}
         self._puts = 0
+
+    @classmethod
+    async def open(cls, path: Path, key: str, clock: Callable[[], float] = time.time) -> SqliteVault:
+        """On the cache file `path` (already created and migrated by the cache).
+
+        Raises:
+            VaultUnavailable: the file cannot be opened.
+        """
+        import sqlite3
+
+        import aiosqlite
+
+        try:
+            db = await aiosqlite.connect(path, isolation_level=None)
+            await db.execute("PRAGMA busy_timeout = 5000")
+        except (sqlite3.Error, OSError) as exc:
+            raise VaultUnavailable(f"the sign-in state file cannot be opened ({type(exc).__name__})") from None
+        return cls(db, key, clock)
+
+    async def close(self) -> None:
+        await self._db.close()
 
     async def _run(self, sql: str, args: tuple[Any, ...]) -> list[Any]:
         import sqlite3
@@ -247,16 +281,47 @@ class SqliteVault:
         return self._open(await self._run("SELECT sealed, expires_at FROM oauth WHERE name = ?", (_name(kind, key),)))
 
     async def take(self, kind: str, key: str) -> Row | None:
-        rows = await self._run("DELETE FROM oauth WHERE name = ? RETURNING sealed, expires_at", (_name(kind, key),))
-        return self._open(rows)
+        import sqlite3
+
+        name = _name(kind, key)
+        if sqlite3.sqlite_version_info >= (3, 35):
+            return self._open(await self._run("DELETE FROM oauth WHERE name = ? RETURNING sealed, expires_at", (name,)))
+        # Older SQLite (no RETURNING): read, then delete by the sealed value read, so of two takers one gets it.
+        rows = await self._run("SELECT sealed, expires_at FROM oauth WHERE name = ?", (name,))
+        if not rows:
+            return None
+        return self._open(rows) if await self._deleted(name, rows[0][0]) == 1 else None
+
+    async def _deleted(self, name: str, sealed: str) -> int:
+        import sqlite3
+
+        try:
+            cursor = await self._db.execute("DELETE FROM oauth WHERE name = ? AND sealed = ?", (name, sealed))
+        except (sqlite3.Error, ValueError) as exc:
+            raise VaultUnavailable(f"the sign-in state file failed ({type(exc).__name__})") from None
+        return int(cursor.rowcount)  # this statement's own count: no other task's statement comes between
 
     async def drop(self, kind: str, key: str) -> None:
         await self._run("DELETE FROM oauth WHERE name = ?", (_name(kind, key),))
 
     @asynccontextmanager
     async def lock(self, name: str) -> AsyncIterator[None]:
-        held = self._locks.setdefault(name, asyncio.Lock())
-        async with held:
+        """A row held by one task of one process at a time, polled; it expires if its holder dies."""
+        key, mine = _name("lock", name), secrets.token_hex(8)
+        deadline = time.monotonic() + LOCK_FOR
+        while True:
+            now = time.time()
+            await self._run(
+                "INSERT INTO oauth_locks (name, holder, until) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE "
+                "SET holder = excluded.holder, until = excluded.until WHERE oauth_locks.until <= ?",
+                (key, mine, now + LOCK_FOR, now),
+            )  # fmt: skip
+            held = await self._run("SELECT holder FROM oauth_locks WHERE name = ?", (key,))
+            if (held and held[0][0] == mine) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.05)
+        try:
             yield
-        if not held.locked() and self._locks.get(name) is held:
-            del self._locks[name]
+        finally:
+            with contextlib.suppress(VaultUnavailable):
+                await self._run("DELETE FROM oauth_locks WHERE name = ? AND holder = ?", (key, mine))

@@ -20,7 +20,7 @@ from backlog_mcp.app import AppState, open_state, utc_now
 from backlog_mcp.client import RetryPolicy
 from backlog_mcp.config import Settings
 from backlog_mcp.mirrors import add_completions, add_prompts, add_resources
-from backlog_mcp.oauth import BacklogOAuth, server_options, vault_for
+from backlog_mcp.oauth import BacklogOAuth, open_vault, server_options
 from backlog_mcp.tools import TOOLS
 from backlog_mcp.tools.declare import Kind, ToolSpec, select
 from backlog_mcp.tools.registry import BacklogServer, entries
@@ -80,13 +80,15 @@ def build_server(
         async with open_state(settings, transport=transport, retry=retry, now=now) as state:
             if isinstance(running, BacklogServer):
                 running.running = state
+            vault = await open_vault(state, clock) if signin is not None else None
             if signin is not None:
-                signin.attach(state, vault_for(state, clock))
+                signin.attach(state, vault)
             try:
                 yield state
             finally:
-                if signin is not None:
+                if signin is not None and vault is not None:
                     signin.attach(None, None)
+                    await vault.close()
                 if isinstance(running, BacklogServer):
                     running.running = None
 

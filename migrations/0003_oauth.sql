@@ -7,3 +7,9 @@ CREATE TABLE oauth (
     sealed TEXT NOT NULL
 );
 CREATE INDEX oauth_kind_expires ON oauth (kind, expires_at);
+-- A grant's refresh is held by one process at a time (its refresh token rotates): a row with an expiry.
+CREATE TABLE oauth_locks (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    until REAL NOT NULL
+);

@@ -159,6 +159,9 @@ async def test_the_refusals(tmp_path: Path) -> None:
                 "grant_type": "authorization_code", "code": code, "redirect_uri": CLIENT_REDIRECT,
                 "client_id": walk.client_id, "code_verifier": walk.verifier, "resource": "https://attacker.example/api"})  # fmt: skip
             assert (elsewhere_token.status_code, elsewhere_token.json()["error"]) == (400, "invalid_target")
+            multipart = await http.post(f"{base}/token", files={"resource": (None, "https://attacker.example/api")},
+                                        data={"grant_type": "authorization_code", "code": code})  # fmt: skip
+            assert (multipart.status_code, multipart.json()["error"]) == (400, "invalid_request")
             good = await walk.token(http, code)
             assert good.status_code == 200, good.text
             token = good.json()["access_token"]
@@ -425,3 +428,41 @@ async def test_a_restart_signs_nobody_out(tmp_path: Path) -> None:
                 assert "Hana Sato" in text(await post_mcp(http, base, token, call("get_myself", {})))
                 again = await follow(walk.authorize_url())  # the client's registration is known still
                 assert "code" in query_of(again.headers["location"])
+
+
+async def test_the_state_file_stands_apart_from_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sign-ins in the cache file: their own connection, one lock across processes, single-use takes."""
+    import sqlite3
+
+    from backlog_mcp.cache import ResponseCache
+    from backlog_mcp.oauth_state import SqliteVault, derived_key
+
+    path = tmp_path / "cache.sqlite3"
+    cache = await ResponseCache.open(path)
+    one = await SqliteVault.open(path, derived_key("secret"))  # two processes' views of one file
+    two = await SqliteVault.open(path, derived_key("secret"))
+    try:
+        await one.put("grant", "g", {"user": 1}, 60)
+        await cache._disable(sqlite3.OperationalError("disk I/O error"))  # the cache gives up on a storage error
+        assert await two.get("grant", "g") == {"user": 1}  # sign-ins carry on
+        entered: list[str] = []
+
+        async def second() -> None:
+            async with two.lock("g"):
+                entered.append("two")
+
+        async with one.lock("g"):
+            waiting = asyncio.ensure_future(second())
+            await asyncio.sleep(0.3)
+            assert entered == []  # held by the other process
+        await waiting
+        assert entered == ["two"]
+        for version in ((3, 40, 1), (3, 26, 0)):  # with RETURNING, and without (older SQLite)
+            monkeypatch.setattr(sqlite3, "sqlite_version_info", version)
+            await one.put("code", "c", {"n": 1}, 60)
+            taken = list(await asyncio.gather(one.take("code", "c"), two.take("code", "c")))
+            assert sorted(taken, key=lambda row: row is None) == [{"n": 1}, None]  # one taker has it
+    finally:
+        await one.close()
+        await two.close()
+        await cache.close()
