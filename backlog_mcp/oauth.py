@@ -317,7 +317,8 @@ async def open_vault(state: AppState, clock: Callable[[], float]) -> Vault:
     cache = state.cache
     if isinstance(cache, ResponseCache) and cache.enabled and cache.path is not None and oauth is not None:
         try:
-            return await SqliteVault.open(cache.path, oauth.state_key or derived_key(oauth.client_secret), clock)
+            key = oauth.state_key or derived_key(oauth.client_secret)
+            return await SqliteVault.open(cache.path, key, clock, lock_for=2 * state.settings.timeout + 5)
         except VaultUnavailable as exc:
             log.warning("sign-ins kept in memory only: %s", exc)
     return MemoryVault(clock)

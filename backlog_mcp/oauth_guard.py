@@ -83,8 +83,9 @@ class SignInGuard:
         if path == "/authorize":
             send = self._only_to_consent(send)
         elif path == "/token" and scope.get("method") == "POST":
-            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-            if headers.get("content-type", "").split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+            kinds = [v.decode("latin-1") for k, v in scope.get("headers", []) if k.lower() == b"content-type"]
+            # Exactly one, form-encoded: with two, this check and the SDK's parser could each read another.
+            if len(kinds) != 1 or kinds[0].split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
                 said = {"error": "invalid_request", "error_description": "send the form as x-www-form-urlencoded"}
                 await answer(send, 400, said, {"cache-control": "no-store"})  # RFC 6749 §3.2: nothing else
                 return

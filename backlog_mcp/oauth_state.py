@@ -213,14 +213,18 @@ class SqliteVault:
     LIMIT = MemoryVault.LIMIT
     PRUNE_EVERY = 100  # puts of an unproven kind between prunes
 
-    def __init__(self, db: aiosqlite.Connection, key: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, db: aiosqlite.Connection, key: str, clock: Callable[[], float] = time.time, lock_for: float = LOCK_FOR
+    ) -> None:
         from cryptography.fernet import Fernet
 
-        self._db, self._fernet, self._clock = db, Fernet(key), clock
+        self._db, self._fernet, self._clock, self._lock_for = db, Fernet(key), clock, lock_for
         self._puts = 0
 
     @classmethod
-    async def open(cls, path: Path, key: str, clock: Callable[[], float] = time.time) -> SqliteVault:
+    async def open(
+        cls, path: Path, key: str, clock: Callable[[], float] = time.time, lock_for: float = LOCK_FOR
+    ) -> SqliteVault:
         """On the cache file `path` (already created and migrated by the cache).
 
         Raises:
@@ -235,7 +239,7 @@ class SqliteVault:
             await db.execute("PRAGMA busy_timeout = 5000")
         except (sqlite3.Error, OSError) as exc:
             raise VaultUnavailable(f"the sign-in state file cannot be opened ({type(exc).__name__})") from None
-        return cls(db, key, clock)
+        return cls(db, key, clock, lock_for)
 
     async def close(self) -> None:
         await self._db.close()
@@ -308,19 +312,19 @@ class SqliteVault:
     async def lock(self, name: str) -> AsyncIterator[None]:
         """A row held by one task of one process at a time, polled; it expires if its holder dies."""
         key, mine = _name("lock", name), secrets.token_hex(8)
-        deadline = time.monotonic() + LOCK_FOR
-        while True:
-            now = time.time()
-            await self._run(
-                "INSERT INTO oauth_locks (name, holder, until) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE "
-                "SET holder = excluded.holder, until = excluded.until WHERE oauth_locks.until <= ?",
-                (key, mine, now + LOCK_FOR, now),
-            )  # fmt: skip
-            held = await self._run("SELECT holder FROM oauth_locks WHERE name = ?", (key,))
-            if (held and held[0][0] == mine) or time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.05)
-        try:
+        deadline = time.monotonic() + self._lock_for
+        try:  # from the first try on: a task cancelled while taking it leaves no row of its own behind
+            while True:
+                now = time.time()
+                # Two statements, not an upsert: SQLite before 3.24 has no ON CONFLICT … DO UPDATE.
+                await self._run("UPDATE oauth_locks SET holder = ?, until = ? WHERE name = ? AND until <= ?",
+                                (mine, now + self._lock_for, key, now))  # fmt: skip
+                await self._run("INSERT OR IGNORE INTO oauth_locks (name, holder, until) VALUES (?, ?, ?)",
+                                (key, mine, now + self._lock_for))  # fmt: skip
+                held = await self._run("SELECT holder FROM oauth_locks WHERE name = ?", (key,))
+                if (held and held[0][0] == mine) or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.05)
             yield
         finally:
             with contextlib.suppress(VaultUnavailable):

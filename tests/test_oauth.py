@@ -162,6 +162,9 @@ async def test_the_refusals(tmp_path: Path) -> None:
             multipart = await http.post(f"{base}/token", files={"resource": (None, "https://attacker.example/api")},
                                         data={"grant_type": "authorization_code", "code": code})  # fmt: skip
             assert (multipart.status_code, multipart.json()["error"]) == (400, "invalid_request")
+            twice = await http.post(f"{base}/token", content=b"grant_type=authorization_code", headers=[
+                ("content-type", "multipart/form-data; boundary=B"), ("content-type", "application/x-www-form-urlencoded")])  # fmt: skip
+            assert (twice.status_code, twice.json()["error"]) == (400, "invalid_request")
             good = await walk.token(http, code)
             assert good.status_code == 200, good.text
             token = good.json()["access_token"]
