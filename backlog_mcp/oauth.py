@@ -46,6 +46,7 @@ UNUSED_CLIENT_FOR = 86400  # a registered client that never got a token
 ACCESS_FOR = 3600  # our access tokens
 REFRESH_FOR = 30 * 86400  # our refresh tokens, and a grant left unused
 REFRESH_AHEAD = 300  # a Backlog token this near its expiry is refreshed before use
+REUSE_GRACE = 30  # seconds a rotated refresh token still gets the pair it got (its answer may have been lost)
 
 
 class SignedIn(AccessToken):
@@ -57,6 +58,7 @@ class SignedIn(AccessToken):
 
 class Refresh(RefreshToken):
     grant: str = ""
+    retried: bool = False  # presented again within `REUSE_GRACE`: answered with the pair it already got
 
 
 class BacklogOAuth:
@@ -178,9 +180,16 @@ class BacklogOAuth:
     async def load_refresh_token(self, client: OAuthClientInformationFull, refresh_token: str) -> Refresh | None:
         row = await self.vault.get("refresh", refresh_token)
         if row is None:
-            spent = await self.vault.take("spent", refresh_token)
-            if spent is not None:  # a rotated token presented again: stolen or replayed, so the sign-in ends
+            spent = await self.vault.get("spent", refresh_token)
+            if spent is not None and self.clock() < float(spent["until"]):
+                # The client asking again because the answer never reached it: the same answer, not a sign-out.
+                return Refresh(
+                    token=refresh_token, client_id=spent["client_id"], scopes=spent["scopes"],
+                    resource=self.oauth.resource, grant=spent["grant"], retried=True,
+                )  # fmt: skip
+            if spent is not None:  # a rotated token presented again later: stolen or replayed, so the sign-in ends
                 log.warning("a spent refresh token was presented again; its sign-in is revoked")
+                await self.vault.drop("spent", refresh_token)
                 await self.vault.drop("grant", str(spent["grant"]))
             return None
         if await self.vault.get("grant", str(row["grant"])) is None:
@@ -193,13 +202,21 @@ class BacklogOAuth:
     async def exchange_refresh_token(
         self, client: OAuthClientInformationFull, refresh_token: Refresh, scopes: list[str]
     ) -> OAuthToken:
+        if refresh_token.retried:
+            spent = await self.vault.get("spent", refresh_token.token)
+            if spent is None or await self.vault.get("grant", refresh_token.grant) is None:
+                raise TokenError("invalid_grant", "refresh token already used")
+            return OAuthToken.model_validate(spent["pair"])
         row = await self.vault.take("refresh", refresh_token.token)  # rotated: each refresh token works once
         if row is None:
             raise TokenError("invalid_grant", "refresh token already used")
-        await self.vault.put("spent", refresh_token.token, {"grant": refresh_token.grant}, REFRESH_FOR)
         await self.vault.drop("access", str(row["access"]))
         await self._keep_client(client, REFRESH_FOR)
-        return await self._issue(refresh_token.client_id, scopes, refresh_token.grant)
+        pair = await self._issue(refresh_token.client_id, scopes, refresh_token.grant)
+        spent = {"grant": refresh_token.grant, "client_id": refresh_token.client_id, "scopes": scopes,
+                 "until": self.clock() + REUSE_GRACE, "pair": pair.model_dump(mode="json")}  # fmt: skip
+        await self.vault.put("spent", refresh_token.token, spent, REFRESH_FOR)
+        return pair
 
     async def load_access_token(self, token: str) -> SignedIn | None:
         """The token's grant with a Backlog token good for a while; None (a 401 for the client) when it has none."""
