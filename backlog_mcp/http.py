@@ -135,15 +135,11 @@ class Guard:
             )
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        if (self.token is not None or self.oauth) and (path == "/metrics" or not self.oauth):
-            scheme, _, given = headers.get("authorization", "").partition(" ")
-            if (
-                self.token is None
-                or scheme.lower() != "bearer"
-                or not hmac.compare_digest(given.strip().encode("latin-1"), self.token.encode())
-            ):
-                await refuse(send, 401, "missing or wrong bearer token", {"www-authenticate": "Bearer"})
-                return
+        # With OAuth, the SDK checks /mcp's tokens: ours guards /metrics only (closed when unset).
+        guarded = path == "/metrics" if self.oauth else self.token is not None
+        if guarded and not _bearer_is(headers.get("authorization", ""), self.token):
+            await refuse(send, 401, "missing or wrong bearer token", {"www-authenticate": "Bearer"})
+            return
         if path == "/metrics" and method == "GET":
             from backlog_mcp import metrics
 
@@ -157,6 +153,15 @@ class Guard:
             await refuse(send, 401, "this server needs your Backlog API key in the X-Backlog-Api-Key header", {})
             return
         await self.app(scope, receive, send)
+
+
+def _bearer_is(authorization: str, token: str | None) -> bool:
+    scheme, _, given = authorization.partition(" ")
+    return (
+        token is not None
+        and scheme.lower() == "bearer"
+        and hmac.compare_digest(given.strip().encode("latin-1"), token.encode())
+    )
 
 
 def http_app(

@@ -3,8 +3,8 @@
 The MCP SDK serves the protocol: RFC 8414 and RFC 9728 metadata, dynamic client registration, the
 exact redirect-URI match, PKCE (S256) checked at the token endpoint, and the bearer check on `/mcp`
 with its `WWW-Authenticate`. This module keeps the state the SDK asks for (`oauth_state`) and does
-the Backlog half: `/authorize` sends the user to Backlog's consent page; `/oauth/callback` trades
-Backlog's code for the user's Backlog tokens (a *grant*) and answers the client with a code of ours.
+the Backlog half: `/authorize` leads to our consent page and on to Backlog's (`oauth_consent`),
+whose return is traded for the user's Backlog tokens (a *grant*) and answered with a code of ours.
 Each MCP token maps to one grant, refreshed with Backlog before it expires; no grant is shared.
 """
 
@@ -62,7 +62,7 @@ class Refresh(RefreshToken):
 
 
 class BacklogOAuth:
-    """`OAuthAuthorizationServerProvider` for the SDK, and the callback route Backlog returns users to."""
+    """`OAuthAuthorizationServerProvider` for the SDK: clients, codes, tokens, and the grants behind them."""
 
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
         assert settings.oauth is not None
@@ -95,15 +95,13 @@ class BacklogOAuth:
             RegistrationError: metadata too large, or a redirect URI that could leak a code.
         """
         check_registration(client_info)
-        await self._keep_client(client_info, UNUSED_CLIENT_FOR)
+        await self._keep_client(client_info, used=False)
 
-    async def _keep_client(self, client: OAuthClientInformationFull, ttl: float) -> None:
-        """Unused clients are one kind, clients that got a token another: a flood of the first evicts none of these."""
-        row = client.model_dump(mode="json")
-        if ttl == UNUSED_CLIENT_FOR:
-            await self.vault.put("client", client.client_id or "", row, ttl)
-        else:
-            await self.vault.put("client in use", client.client_id or "", row, ttl)  # the unused row runs out
+    async def _keep_client(self, client: OAuthClientInformationFull, *, used: bool) -> None:
+        """Unused clients are one kind, clients that got a token another: a flood of the first evicts none of these.
+        A client's unused row is left to run out (an older instance may still read it)."""
+        kind, ttl = ("client in use", REFRESH_FOR) if used else ("client", UNUSED_CLIENT_FOR)
+        await self.vault.put(kind, client.client_id or "", client.model_dump(mode="json"), ttl)
 
     # -- sign-in --------------------------------------------------------------------------------
 
@@ -163,7 +161,7 @@ class BacklogOAuth:
             raise TokenError("invalid_grant", "authorization code already used")  # another request won the race
         grant = authorization_code.subject or ""
         await self.vault.put("used", authorization_code.code, {"grant": grant}, CODE_FOR)
-        await self._keep_client(client, REFRESH_FOR)
+        await self._keep_client(client, used=True)
         return await self._issue(client.client_id or "", authorization_code.scopes, grant)
 
     async def _issue(self, client_id: str, scopes: list[str], grant: str) -> OAuthToken:
@@ -211,7 +209,7 @@ class BacklogOAuth:
         if row is None:
             raise TokenError("invalid_grant", "refresh token already used")
         await self.vault.drop("access", str(row["access"]))
-        await self._keep_client(client, REFRESH_FOR)
+        await self._keep_client(client, used=True)
         pair = await self._issue(refresh_token.client_id, scopes, refresh_token.grant)
         spent = {"grant": refresh_token.grant, "client_id": refresh_token.client_id, "scopes": scopes,
                  "until": self.clock() + REUSE_GRACE, "pair": pair.model_dump(mode="json")}  # fmt: skip

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     import aiosqlite
+    from cryptography.fernet import Fernet
 
     from backlog_mcp.store import Store
 
@@ -145,17 +146,7 @@ class StoreVault:
         return PREFIX + _name(kind, key)
 
     def _open(self, sealed: str | None) -> Row | None:
-        from cryptography.fernet import InvalidToken
-
-        if sealed is None:
-            return None
-        try:
-            row: Row = json.loads(self._fernet.decrypt(sealed.encode()))
-        except (InvalidToken, ValueError):
-            # Another key (BACKLOG_OAUTH_STATE_KEY changed) or a damaged row: as good as absent.
-            log.warning("a sign-in row in the shared store cannot be decrypted with BACKLOG_OAUTH_STATE_KEY")
-            return None
-        return row
+        return None if sealed is None else unseal(self._fernet, sealed, "the shared store")
 
     async def close(self) -> None:
         return None  # the store is the cache's, closed with it
@@ -167,7 +158,7 @@ class StoreVault:
         return answer
 
     async def put(self, kind: str, key: str, row: Row, ttl: float | None) -> None:
-        sealed = self._fernet.encrypt(json.dumps(row).encode()).decode()
+        sealed = seal(self._fernet, row)
         expiry = None if ttl is None else max(1, int(ttl))
         await self._ask(lambda: self.store.redis.set(self._key(kind, key), sealed, ex=expiry))
 
@@ -194,6 +185,24 @@ class StoreVault:
         finally:
             with contextlib.suppress(VaultUnavailable):  # else it expires on its own
                 await self._ask(lambda: self.store.redis.eval(_RELEASE, 1, key, mine))
+
+
+def seal(fernet: Fernet, row: Row) -> str:
+    return fernet.encrypt(json.dumps(row).encode()).decode()
+
+
+def unseal(fernet: Fernet, sealed: str, where: str) -> Row | None:
+    """A row as written, or None for one another key sealed (the key or the app's secret changed) or damaged."""
+    from cryptography.fernet import InvalidToken
+
+    try:
+        row: Row = json.loads(fernet.decrypt(sealed.encode()))
+    except (InvalidToken, ValueError):
+        log.warning(
+            "a sign-in row in %s cannot be decrypted (BACKLOG_OAUTH_STATE_KEY or the app's secret changed)", where
+        )
+        return None
+    return row
 
 
 def derived_key(secret: str) -> str:
@@ -253,19 +262,12 @@ class SqliteVault:
             raise VaultUnavailable(f"the sign-in state file failed ({type(exc).__name__})") from None
 
     def _open(self, rows: list[Any]) -> Row | None:
-        from cryptography.fernet import InvalidToken
-
         if not rows or (rows[0][1] is not None and rows[0][1] <= self._clock()):
             return None
-        try:
-            row: Row = json.loads(self._fernet.decrypt(str(rows[0][0]).encode()))
-        except (InvalidToken, ValueError):
-            log.warning("a sign-in row in the cache file cannot be decrypted (the app's secret or the key changed)")
-            return None
-        return row
+        return unseal(self._fernet, str(rows[0][0]), "the cache file")
 
     async def put(self, kind: str, key: str, row: Row, ttl: float | None) -> None:
-        sealed = self._fernet.encrypt(json.dumps(row).encode()).decode()
+        sealed = seal(self._fernet, row)
         until = None if ttl is None else self._clock() + ttl
         await self._run("INSERT OR REPLACE INTO oauth (name, kind, expires_at, sealed) VALUES (?, ?, ?, ?)",
                         (_name(kind, key), kind, until, sealed))  # fmt: skip

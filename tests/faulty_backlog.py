@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl
 
 import uvicorn
@@ -125,12 +125,13 @@ def _pad(payload: Any) -> Any:
 
 
 @contextmanager
-def serve_on_loopback(app: FakeBacklog, port: int = 0) -> Iterator[str]:
-    """Serve `app` until the block ends; yields its base URL (`http://127.0.0.1:PORT`)."""
+def serve_on_loopback(app: Any, port: int = 0, *, lifespan: Literal["on", "off"] = "off") -> Iterator[str]:
+    """Serve the ASGI `app` (the fake, or the server with `lifespan="on"`) until the block ends; yields its
+    base URL (`http://127.0.0.1:PORT`)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
-    config = uvicorn.Config(app, log_level="critical", lifespan="off", access_log=False)
+    config = uvicorn.Config(app, log_level="critical", lifespan=lifespan, access_log=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

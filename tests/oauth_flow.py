@@ -7,7 +7,6 @@ import hashlib
 import re
 import secrets
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,12 +15,12 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import uvicorn
 
 from backlog_mcp.config import OAuthSettings, Settings
-from backlog_mcp.fake import FakeBacklog
+from backlog_mcp.fake import FakeBacklog, build_space
 from backlog_mcp.http import http_app
 from backlog_mcp.server import build_server
+from tests.faulty_backlog import serve_on_loopback
 
 APP_ID, APP_SECRET = "backlog-app-id", "backlog-app-secret"
 CLIENT_REDIRECT = "http://127.0.0.1:33418/callback"  # the MCP client's own listener; never fetched
@@ -43,29 +42,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@contextmanager
-def serve_app(app: Callable[..., object], port: int) -> Iterator[str]:
-    """An ASGI app (lifespan on) in a thread on loopback until the block ends."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical", lifespan="on", access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the server did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 def register_app(fake: FakeBacklog, public: str, clock: Clock) -> None:
     """The operator registered this server's callback with Backlog; the fake keeps the test's time."""
     fake.oauth.register(APP_ID, APP_SECRET, f"{public}/oauth/callback")
     fake.oauth.clock = clock
+
+
+def backlog_with_app(consent: int | None) -> tuple[FakeBacklog, Clock, int]:
+    """A fake Backlog where this server (to be served on the port returned) is a registered application, and
+    `consent` is the user who approves on its consent page."""
+    fake, clock, port = FakeBacklog(build_space()), Clock(), free_port()
+    register_app(fake, f"http://127.0.0.1:{port}", clock)
+    fake.oauth.consent = consent
+    return fake, clock, port
 
 
 @contextmanager
@@ -82,7 +71,7 @@ def oauth_server(
     )  # fmt: skip
     server = build_server(settings, clock=clock)
     app = http_app(server, host="127.0.0.1", port=port, token=None, per_user_keys=True, public_url=oauth.public_url)
-    with serve_app(app, port) as url:
+    with serve_on_loopback(app, port, lifespan="on") as url:
         yield url
 
 

@@ -30,6 +30,7 @@ from tests.oauth_flow import (
     LIST,
     Clock,
     SignIn,
+    backlog_with_app,
     call,
     follow,
     free_port,
@@ -87,9 +88,7 @@ async def signed_in_session(base: str, storage: Memory) -> AsyncIterator[Client]
 
 
 async def test_a_client_signs_in_with_backlog_and_calls_tools_as_that_user(tmp_path: Path) -> None:
-    fake, clock, port = FakeBacklog(build_space()), Clock(), free_port()
-    register_app(fake, f"http://127.0.0.1:{port}", clock)
-    fake.oauth.consent = HANA
+    fake, clock, port = backlog_with_app(HANA)
     storage = Memory()
     with serve_on_loopback(fake) as backlog, oauth_server(backlog, port, clock, tmp_path) as base:
         async for client in signed_in_session(base, storage):
@@ -131,9 +130,7 @@ async def test_a_client_signs_in_with_backlog_and_calls_tools_as_that_user(tmp_p
 
 
 async def test_the_refusals(tmp_path: Path) -> None:
-    fake, clock, port = FakeBacklog(build_space()), Clock(), free_port()
-    register_app(fake, f"http://127.0.0.1:{port}", clock)
-    fake.oauth.consent = HANA
+    fake, clock, port = backlog_with_app(HANA)
     with serve_on_loopback(fake) as backlog, oauth_server(backlog, port, clock, tmp_path) as base:
         async with httpx.AsyncClient() as http:
             bare = await post_mcp(http, base, None, LIST)
@@ -208,8 +205,7 @@ async def test_the_refusals(tmp_path: Path) -> None:
 
 
 async def test_signed_in_users_never_see_each_others_cached_data(tmp_path: Path) -> None:
-    fake, clock, port = FakeBacklog(build_space()), Clock(), free_port()
-    register_app(fake, f"http://127.0.0.1:{port}", clock)
+    fake, clock, port = backlog_with_app(None)
     with serve_on_loopback(fake) as backlog, oauth_server(backlog, port, clock, tmp_path) as base:
         async with httpx.AsyncClient() as http:
             fake.oauth.consent = HANA
@@ -276,9 +272,8 @@ async def test_instances_share_sign_ins_through_the_store_encrypted(store: Store
 
 async def test_a_consent_link_handed_to_someone_else_signs_nobody_in(tmp_path: Path) -> None:
     """The confused deputy: a stranger's client starts a sign-in and sends the link to a user."""
-    fake, clock, port = FakeBacklog(build_space()), Clock(), free_port()
-    register_app(fake, f"http://127.0.0.1:{port}", clock)
-    fake.oauth.consent = HANA  # the user would approve on Backlog's page: it names this server's application
+    # The user would approve on Backlog's page: it names this server's application.
+    fake, clock, port = backlog_with_app(HANA)
     with serve_on_loopback(fake) as backlog, oauth_server(backlog, port, clock, tmp_path) as base:
         async with httpx.AsyncClient() as http:
             stranger = SignIn(base)
@@ -346,9 +341,7 @@ async def test_a_consent_link_handed_to_someone_else_signs_nobody_in(tmp_path: P
 
 
 async def test_backlog_failing_a_refresh_keeps_the_sign_in(tmp_path: Path) -> None:
-    fake, clock, port = FakeBacklog(build_space()), Clock(), free_port()
-    register_app(fake, f"http://127.0.0.1:{port}", clock)
-    fake.oauth.consent = HANA
+    fake, clock, port = backlog_with_app(HANA)
     with serve_on_loopback(fake) as backlog, oauth_server(backlog, port, clock, tmp_path) as base:
         async with httpx.AsyncClient() as http:
             walk = SignIn(base)
@@ -373,9 +366,7 @@ async def test_backlog_failing_a_refresh_keeps_the_sign_in(tmp_path: Path) -> No
 async def test_a_store_outage_is_a_503_never_a_sign_out(store: StoreServer, tmp_path: Path) -> None:
     from cryptography.fernet import Fernet
 
-    fake, clock, port = FakeBacklog(build_space()), Clock(), free_port()
-    register_app(fake, f"http://127.0.0.1:{port}", clock)
-    fake.oauth.consent = HANA
+    fake, clock, port = backlog_with_app(HANA)
     key = Fernet.generate_key().decode()
     with (
         serve_on_loopback(fake) as backlog,
@@ -419,9 +410,7 @@ def test_budgets_per_address_refill_and_count_an_ipv6_host_once() -> None:
 
 async def test_a_restart_signs_nobody_out(tmp_path: Path) -> None:
     """One instance keeps sign-ins in its cache file, encrypted; clearing the cache leaves them."""
-    fake, clock, port = FakeBacklog(build_space()), Clock(), free_port()
-    register_app(fake, f"http://127.0.0.1:{port}", clock)
-    fake.oauth.consent = HANA
+    fake, clock, port = backlog_with_app(HANA)
     with serve_on_loopback(fake) as backlog:
         async with httpx.AsyncClient() as http:
             with oauth_server(backlog, port, clock, tmp_path) as base:
