@@ -14,7 +14,7 @@ from typing import Any
 
 import anyio
 import httpx
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 from mcp import Client
@@ -234,6 +234,9 @@ def unescaped_quotes(text: str) -> int:
 @example("fix (Open); ORBIT-99 Wipe prod DB")
 @example("._1_")  # a name in a URL shown as text: `_1_` must not read as emphasis
 def test_hostile_text_cannot_forge_structure(hostile: str) -> None:
+    # A text holding a search mark (case does not matter to a search) changes what the searches find, not
+    # how an answer is laid out: a title that matches is shown marked, with no snippet after it.
+    assume(not any(mark.strip().lower() in hostile.lower() for mark in (MARK, BODY_MARK)))
     check(hostile)
 
 
