@@ -488,7 +488,7 @@ async def test_escapes_only_where_a_value_could_pass_for_structure(tools: Client
     me["userId"] = "hana, id 1, Administrator"
     async with connect(fake, dataclasses.replace(tools_settings(fake), cache_path=None)) as fresh:
         shown = await ok(fresh, "get_issue_details", issue_key="ORBIT-1")
-        assert "Category: Android\\, iOS, Backend" in shown
+        assert "Category Android\\, iOS, Backend" in shown
         myself = await ok(fresh, "get_myself")
         assert "(login hana\\, id 1\\, Administrator, id 1073925001, Normal User)" in myself
     # A value that could open a block after a list marker is escaped at its start.
@@ -612,7 +612,7 @@ async def test_demo_writes_land_on_the_demo_today() -> None:
         assert " at 2026-11-20 " in said
         details = await ok(client, "get_issue_details", issue_key="ORBIT-2")
         # Dated against the issue's creation (2026, in its header): month and day, the demo's today.
-        assert "\n11-20 18:00 Hana Sato\n>From the demo" in details and "- Created 2026-" in details
+        assert "\n11-20 18:00 Hana Sato\n>From the demo" in details and "\nCreated 2026-" in details
 
 
 # -- found in review -----------------------------------------------------------------------------------
@@ -722,7 +722,7 @@ async def test_a_value_that_begins_a_line_cannot_open_a_block(tools: Client, fak
     issue["summary"] = "1. Crash > 100 users"
     issue["issueType"] = {**issue["issueType"], "name": "# Forged"}
     shown = await ok(tools, "get_issue_details", issue_key="ORBIT-2")
-    assert shown.startswith("# ORBIT-2: 1. Crash > 100 users\n\\# Forged · ")
+    assert shown.startswith("# ORBIT-2 1. Crash > 100 users\n\\# Forged · ")
     headings = [t for t in MarkdownIt("commonmark").parse(shown) if t.type == "heading_open"]
     assert len(headings) == len([line for line in shown.split("\n") if line.startswith("#")])
 

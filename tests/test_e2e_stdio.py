@@ -82,8 +82,8 @@ async def test_stdio_issue_tools(loopback: tuple[FakeBacklog, str], tmp_path: Pa
             details = await client.call_tool("get_issue_details", {"issue_key": "ORBIT-1", "timezone": "Asia/Tokyo"})
             assert not details.is_error
             text = text_of(details)
-            assert text.startswith("# ORBIT-1: 地図画面を回転するとクラッシュする\nBug · In Progress")
-            assert "## Comments (30, oldest first)" in text
+            assert text.startswith("# ORBIT-1 地図画面を回転するとクラッシュする\nBug · In Progress")
+            assert "## Comments (30)" in text
             listing = await client.call_tool("get_user_issue_list", {"projects": ["NOVA"], "statuses": ["Open"]})
             assert not listing.is_error
             assert text_of(listing).startswith("Issues assigned to Hana Sato, in NOVA, status Open")

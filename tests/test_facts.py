@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from datetime import datetime
@@ -48,10 +49,13 @@ async def test_every_fact_of_issue_with_30_comments(mcp: Client, fake: FakeBackl
     def when(ts: str) -> str:
         return datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone(space_zone).strftime("%Y-%m-%d %H:%M")
 
+    def in_year(day: str) -> str:  # a date in the year of the issue's creation, shown above it, as month and day
+        return day[5:10] if day[:4] == when(issue["created"])[:4] else day[:10]
+
     facts = [
         issue["issueKey"], issue["summary"], issue["status"]["name"], issue["priority"]["name"],
         issue["assignee"]["name"], issue["issueType"]["name"], issue["createdUser"]["name"],
-        when(issue["created"]), issue["startDate"][:10], issue["dueDate"][:10],
+        when(issue["created"]), f"Start {in_year(issue['startDate'])}", f"Due {in_year(issue['dueDate'])}",
         "Estimated 6 h", "Actual 2.5 h",
         *(c["name"] for c in issue["category"]), *(m["name"] for m in issue["milestone"]),
         *(v["name"] for v in issue["versions"]), *(a["name"] for a in issue["attachments"]),
@@ -75,7 +79,7 @@ async def test_every_fact_of_issue_with_30_comments(mcp: Client, fake: FakeBackl
     if last["created"] != issue["updated"] or last["createdUser"]["id"] != issue["updatedUser"]["id"]:
         facts.append(when(issue["updated"]))  # else the last update is the newest comment, dated there
     position = out.index("## Comments")
-    before = when(issue["created"])[:5]  # the first comment dated against the issue's creation, month and day at least
+    before = when(issue["created"])  # the first comment dated against the issue's creation
     for comment in comments:
         stamp = when(comment["created"])
         # Each later comment with only what changed since the one before.
@@ -83,17 +87,19 @@ async def test_every_fact_of_issue_with_30_comments(mcp: Client, fake: FakeBackl
         before = stamp
         head = f"\n{short} {comment['createdUser']['name']}"
         position = out.index(head, position)  # present, dated, in chronological order
-        end = out.find("\n\n", position + len(head))
+        # The head line and the quoted lines under it.
+        lines = out[position + 1 :].split("\n")
+        shown = "\n".join([lines[0], *itertools.takewhile(lambda line: line.startswith(">"), lines[1:])])
         # As a model reads it: a backslash escape (`Android\, Backend` in a one-line head) is its character.
-        block = MARKDOWN_ESCAPE.sub(r"\1", out[position : end if end > 0 else len(out)])
+        block = MARKDOWN_ESCAPE.sub(r"\1", shown)
         for change in comment["changeLog"]:
             if change["field"] == "attachment":
                 assert f"Attached {change['newValue']}" in block
             elif change["field"] == "description":
                 assert "Description edited" in block
             else:
-                for value in (change["originalValue"], change["newValue"]):
-                    assert (value or "(none)") in block, (change, block)
+                old, new = change["originalValue"], change["newValue"]
+                assert (f"{old} → {new or '(none)'}" if old else f"set to {new}") in block, (change, block)
         for word in words(comment["content"]):
             assert word in block, (word, block)
     missing = [fact for fact in facts if fact not in out and fact not in MARKDOWN_ESCAPE.sub(r"\1", out)]
@@ -145,16 +151,15 @@ async def test_the_markdown_task_as_a_model_reads_it() -> None:
     assert await our_answers(FakeBacklog(space), tasks[0].issue_key) == snapshot(
         [
             """\
-# NOVA-220: Password reset email arrives after the link expired
+# NOVA-220 Password reset email arrives after the link expired
 Bug · Resolved · Priority High · Assignee Tanaka Yuki
 https://acme.backlog.com/view/NOVA-220
-- Created 2026-11-14 14:00 by 伊藤 健二 (times Asia/Tokyo)
-- Due 2026-11-23 · Estimated 3 h
-- Category: API · Milestone: Sprint 14
-- Custom fields: Crash count: 4 · Severity: Major · Reproducible: Always
-- Attachments: screenshot.png (47 KB)
-- Stars: 1
-
+Created 2026-11-14 14:00 Asia/Tokyo by 伊藤 健二
+Due 11-23 · Estimated 3 h
+Category API · Milestone Sprint 14
+Custom fields: Crash count: 4 · Severity: Major · Reproducible: Always
+Attachments screenshot.png (47 KB)
+Stars 1
 ## Description
 >## Summary
 >Password reset emails arrive **after** the link has expired for users on the EU cluster.
@@ -168,13 +173,11 @@ https://acme.backlog.com/view/NOVA-220
 >The email arrives within a minute; the link stays valid for 30 minutes.
 >
 >See the [delivery dashboard](https://grafana.example.com/d/mail) and NOVA-12.
-
-## Comments (6, oldest first)
-11-14 21:00 伊藤 健二
+## Comments (6)
+21:00 伊藤 健二
 >Reproduced on staging-eu: the job waits in `mail-low` behind the newsletter batch.
 
 11-15 09:00 佐藤 太郎 · Status: Open → In Progress
-
 11-16 02:00 Tanaka Yuki
 >The queue is shared with marketing sends. Options:
 >
@@ -193,7 +196,7 @@ https://acme.backlog.com/view/NOVA-220
 >```
 >After the change resets go through mail-high.
 
-11-19 11:00 佐藤 太郎 · Status: In Progress → Resolved · Resolution: (none) → Fixed
+11-19 11:00 佐藤 太郎 · Status: In Progress → Resolved · Resolution set to Fixed
 >Deployed to production; closing once support confirms.\
 """
         ]

@@ -44,7 +44,7 @@ def check(target: list[str]) -> None:
     ]
     assert inspect(target, "--method", "resources/list")["resources"] == []  # everything is a template
     read = inspect(target, "--method", "resources/read", "--uri", "backlog://issue/ORBIT-3")["contents"][0]
-    assert read["mimeType"] == "text/markdown" and read["text"].startswith("# ORBIT-3:")
+    assert read["mimeType"] == "text/markdown" and read["text"].startswith("# ORBIT-3 ")
     prompts = inspect(target, "--method", "prompts/list")["prompts"]
     assert [p["name"] for p in prompts] == ["standup", "triage_issue", "project_status", "release_check"]
 

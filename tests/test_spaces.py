@@ -86,12 +86,12 @@ async def test_a_key_in_both_spaces_needs_space_and_answers_never_mix(both: Clie
         acme = text_of(await both.call_tool("get_issue_details", {"issue_key": "ORBIT-1", "space": "acme"}))
         theirs = text_of(await both.call_tool("get_issue_details", {"issue_key": "ORBIT-1", "space": "client"}))
         assert "Client says" not in acme and "https://acme.backlog.com/view/ORBIT-1" in acme
-        assert "# ORBIT-1: Client says " in theirs and "https://client.backlog.jp/view/ORBIT-1" in theirs
+        assert "# ORBIT-1 Client says " in theirs and "https://client.backlog.jp/view/ORBIT-1" in theirs
 
 
 async def test_a_key_in_one_space_finds_it(both: Client, fakes: dict[str, FaultyBacklog]) -> None:
     theirs = text_of(await both.call_tool("get_issue_details", {"issue_key": "CLIENT-1"}))
-    assert theirs.startswith("# CLIENT-1: Client says ")
+    assert theirs.startswith("# CLIENT-1 Client says ")
     ours = text_of(await both.call_tool("get_project", {"project_key": "NOVA"}))
     assert ours.startswith("# NOVA") or "NOVA" in ours.split("\n")[0]
     assert not any(r.path.startswith("/projects/NOVA/") for r in fakes["client.backlog.jp"].requests)

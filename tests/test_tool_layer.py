@@ -216,7 +216,7 @@ async def test_allow_list_keeps_lists_to_the_allowed_projects(fake: FakeBacklog,
         text = text_of(result)
         assert "ORBIT-" in text and "NOVA-" not in text
         details = text_of(await client.call_tool("get_issue_details", {"issue_key": "ORBIT-1"}))
-        assert details.startswith("# ORBIT-1:")
+        assert details.startswith("# ORBIT-1 ")
         watched = text_of(await client.call_tool("get_user_issue_list", {"watching": True, "count": 100}))
         assert "ORBIT-" in watched and "NOVA-" not in watched and " of " not in watched.split("\n")[0]
         assert "Only these projects are reachable: ORBIT." in (client.instructions or "")

@@ -28,7 +28,7 @@ Activity in ORBIT from 2026-11-18 to now (times Asia/Tokyo), newest first.
 - 17:48 Tanaka Yuki updated it · Status: Open → Resolved
 
 **ORBIT-1 地図画面を回転するとクラッシュする**
-- 13:00 伊藤 健二 updated it · Milestone: (none) → Sprint 14 · Priority: Normal → High · Description edited
+- 13:00 伊藤 健二 updated it · Milestone set to Sprint 14 · Priority: Normal → High · Description edited
   ># Root cause
   >
   >The fragment is recreated before the map is ready.
@@ -177,4 +177,4 @@ async def test_a_space_elsewhere_shows_its_own_zone(fake: FaultyBacklog, setting
     server = build_server(settings, transport=httpx.ASGITransport(app=fake), now=lambda: REFERENCE_NOW)
     async with Client(server) as client:
         text = text_of(await client.call_tool("get_issue_details", {"issue_key": "ORBIT-7"}))
-    assert "(times Europe/London)" in text
+    assert " Europe/London by " in text and "Asia/Tokyo" not in text

@@ -24,8 +24,8 @@ async def test_unread_first_with_who_why_and_what(mcp: Client) -> None:
 Notifications, newest first (7 unread in all; times Asia/Tokyo).
 
 ## Unread
-- id 900024 · 2026-11-20 13:00 · **伊藤 健二** commented on NOVA-1 Checkout fails with 502 for large carts: "Follow-up…" · Milestone: (none) → Sprint 14 · Priority: Normal → High · Description edited
-- id 900023 · 2026-11-20 13:00 · **伊藤 健二** commented on ORBIT-1 地図画面を回転するとクラッシュする: "Root cause…" · Milestone: (none) → Sprint 14 · Priority: Normal → High · Description edited
+- id 900024 · 2026-11-20 13:00 · **伊藤 健二** commented on NOVA-1 Checkout fails with 502 for large carts: "Follow-up…" · Milestone set to Sprint 14 · Priority: Normal → High · Description edited
+- id 900023 · 2026-11-20 13:00 · **伊藤 健二** commented on ORBIT-1 地図画面を回転するとクラッシュする: "Root cause…" · Milestone set to Sprint 14 · Priority: Normal → High · Description edited
 - id 900022 · 2026-11-12 20:00 · **Alice Martin** commented on NOVA-1 Checkout fails with 502 for large carts: "LGTM 👍 本番反映も問題なし。" · Category: Frontend → Frontend, Infra · Attached log-28.txt
 - id 900021 · 2026-11-12 06:00 · **Tanaka Yuki** updated NOVA-1 Checkout fails with 502 for large carts · Due date: 2026-11-15 → 2026-11-18 · Crash count: 15 → 17
 - id 900020 · 2026-11-12 06:00 · **鈴木 一郎** updated ORBIT-1 地図画面を回転するとクラッシュする · Due date: 2026-11-15 → 2026-11-18 · Crash count: 15 → 17

@@ -92,6 +92,8 @@ def change_line(entry: JSON, view: View) -> str:
     attribute = entry.get("attributeInfo") or {}
     if name in _LONG_TEXT_FIELDS or attribute.get("typeId") == TEXTAREA:
         return f"{label} edited"  # long free text: the current value is shown with the issue
+    if entry.get("originalValue") in (None, "") and entry.get("newValue") not in (None, ""):
+        return f"{label} set to {_value(entry, 'newValue', view)}"
     return f"{label}: {_value(entry, 'originalValue', view)} → {_value(entry, 'newValue', view)}"
 
 
@@ -147,9 +149,9 @@ def render_comments(
         texts = [texts[0] + f"\n>… ({plural(fitted.clipped_lines, 'more line')} of this comment not shown)"]
     shown = len(texts)
     rendered: list[str] = []
-    # The first comment shown is dated against `since` (the issue's creation, shown above it), never
-    # shorter than month and day; each later one against the comment before it.
-    before = since[:5] if since else ""
+    # The first comment shown is dated against `since` (the issue's creation, shown above it), each
+    # later one against the comment before it.
+    before = since
     for comment, when, text in reversed(list(zip(newest_first[:shown], whens[:shown], texts, strict=True))):
         whole = _head(comment, when)
         rendered.append(_head(comment, _stamp(when, before)) + text[len(whole) :] if text.startswith(whole) else text)
@@ -163,7 +165,10 @@ def render_comments(
         else:
             earlier = older + dropped
             parts.append(f"_{plural(earlier, 'earlier comment')}: {call}._")
-    parts.extend(rendered)
+    # A blank line ends a quoted text (so the next head is not read as part of it); a comment without
+    # text (field changes only) is one line, and the next head follows it directly.
+    if rendered:
+        parts.append("".join(text + ("\n\n" if "\n" in text else "\n") for text in rendered[:-1]) + rendered[-1])
     if newer_call:
         parts.append(f"_Newer comments: {newer_call}._")
     return "\n\n".join(parts), shown
@@ -214,18 +219,17 @@ def _facts(
 ) -> list[str]:
     """The issue's facts, a line each; `said`: its last update is the newest comment shown, so not repeated here."""
     closed = (issue.get("status") or {}).get("id") == CLOSED_STATUS_ID
+    created = fmt_time(issue.get("created"), view)
     updated = (
         "" if said else f"; updated {fmt_time(issue.get('updated'), view)} by {user_name(issue.get('updatedUser'))}"
     )
-    facts = [
-        f"Created {fmt_time(issue.get('created'), view)} by {user_name(issue.get('createdUser'), listed=True)}"
-        f"{updated} (times {view.tz_name})"
-    ]
+    # The zone follows the first time shown: every later one is in it.
+    facts = [f"Created {created} {view.tz_name} by {user_name(issue.get('createdUser'), listed=True)}{updated}"]
     dates = []
     if issue.get("startDate"):
-        dates.append(f"Start {fmt_date(issue['startDate'], view)}")
+        dates.append(f"Start {_in_year(fmt_date(issue['startDate'], view), created)}")
     if issue.get("dueDate"):
-        dates.append(f"Due {fmt_due(issue['dueDate'], closed, view)}")
+        dates.append(f"Due {_in_year(fmt_due(issue['dueDate'], closed, view), created)}")
     if issue.get("estimatedHours") is not None:
         dates.append(f"Estimated {fmt_number(issue['estimatedHours'])} h")
     if issue.get("actualHours") is not None:
@@ -235,9 +239,9 @@ def _facts(
     grouping = []
     for label, key in (("Category", "category"), ("Milestone", "milestone"), ("Version", "versions")):
         if issue.get(key):
-            grouping.append(f"{label}: {_names(issue[key])}")
+            grouping.append(f"{label} {_names(issue[key])}")
     if issue.get("resolution"):
-        grouping.append(f"Resolution: {inline(issue['resolution'].get('name'))}")
+        grouping.append(f"Resolution {inline(issue['resolution'].get('name'))}")
     if grouping:
         facts.append(" · ".join(grouping))
     if parent is not None:
@@ -260,15 +264,21 @@ def _facts(
         facts.append("Custom fields: " + " · ".join(custom))
     if issue.get("attachments"):
         files = ", ".join(f"{item(a.get('name'))} ({fmt_size(a.get('size'))})" for a in issue["attachments"])
-        facts.append(f"Attachments: {files}")
+        facts.append(f"Attachments {files}")
     if issue.get("sharedFiles"):
         shared = ", ".join(
             f"{item(f.get('dir', ''))}{item(f.get('name'))} ({fmt_size(f.get('size'))})" for f in issue["sharedFiles"]
         )
-        facts.append(f"Shared files: {shared}")
+        facts.append(f"Shared files {shared}")
     if issue.get("stars"):
-        facts.append(f"Stars: {len(issue['stars'])}")
-    return [f"- {fact}" for fact in facts]  # every value in them is escaped where it was put in
+        facts.append(f"Stars {len(issue['stars'])}")
+    # A line each, like the header's: a fact starts with our label, every value in it escaped where it was put in.
+    return facts
+
+
+def _in_year(day: str, created: str) -> str:
+    """A date (YYYY-MM-DD…) as month and day when it falls in the year of the creation shown above it."""
+    return day[5:] if day[:5] == created[:5] and day[4:5] == "-" else day
 
 
 def issue_links(issue: JSON) -> LinkContext:
@@ -294,7 +304,7 @@ def render_issue(
     closed = (issue.get("status") or {}).get("id") == CLOSED_STATUS_ID
     assignee = issue.get("assignee")
     header = [
-        f"# {key}: {mid(issue.get('summary', ''))}",
+        f"# {key} {mid(issue.get('summary', ''))}",
         " · ".join(
             [
                 inline((issue.get("issueType") or {}).get("name", "?")),
@@ -318,7 +328,7 @@ def render_issue(
     room = budget - approx_tokens(out)
     if description:
         fitted, shortened = fit_blocks(description, max(200, room * 2 // 3 if thread else room))
-        out += "\n\n## Description\n" + quote(fitted)
+        out += "\n## Description\n" + quote(fitted)  # a heading needs no blank line before it
         if shortened:
             where = (
                 f"call {hints.full_description()}"
@@ -343,6 +353,7 @@ def render_issue(
                 older_call=hints.older_comments,
                 since=fmt_time(issue.get("created"), view),
             )
+            # Oldest first, as the dates show; the pointer to earlier ones comes first when some are left out.
             counted = str(shown) if shown == thread.total else f"{shown} of {thread.total}"
-            out += f"\n\n## Comments ({counted}, oldest first)\n{body}"
+            out += f"\n## Comments ({counted})\n{body}"
     return out

@@ -177,7 +177,7 @@ def inline(text: object) -> str:
 
 
 def mid(text: object) -> str:
-    """`inline` for a value that can only sit inside a line (a heading's title after `# KEY: `, a table
+    """`inline` for a value that can only sit inside a line (a heading's title after `# KEY `, a table
     cell): there a block mark at its start is text, and shown without a backslash."""
     return _SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
 
