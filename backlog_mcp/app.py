@@ -60,6 +60,20 @@ class AppState:
         """The state to serve one request with its own Backlog key or OAuth token (`user`: whose)."""
         return self if self.users is None else self.users.state(key, user)
 
+    def prefetch(self) -> None:
+        """Ask now, at start, for what nearly every first call needs: the project list, the space, who "me" is.
+
+        Sent early and kept per metadata TTL, so the user's first question does not wait a round trip for
+        them (a space-wide search would wait two); a failure is reported by the call that needs the answer,
+        not here. None with per-user keys or sign-in: no key is the server's own.
+        """
+        if self.users is not None:  # per-user keys (sign-in too)
+            return
+        for client in (self.client, *(other.client for other in self.others.values())):
+            if client.caches_reads:  # without a cache the answer would be gone before a call asks
+                for ask in (client.projects, client.space, client.myself):
+                    client.early(ask())
+
     async def view(self, tz: ZoneInfo | None) -> View:
         """How to show times: the caller's zone (None: the space's), the space's zone (date-only fields), today."""
         space = await self.client.space()

@@ -159,7 +159,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         from backlog_mcp.server import build_server  # the MCP SDK is slow to import: only when serving
 
-        server = build_server(settings, transport=transport, now=now) if now else build_server(settings)
+        server = (
+            build_server(settings, transport=transport, now=now, prefetch=True)
+            if now
+            else build_server(settings, prefetch=True)
+        )
     except ConfigError as exc:
         sys.stderr.write(f"backlog-mcp: {exc}\n")
         return 2

@@ -68,8 +68,11 @@ def build_server(
     retry: RetryPolicy | None = None,
     now: Callable[[], datetime] = utc_now,
     clock: Callable[[], float] = time.time,
+    prefetch: bool = False,
 ) -> MCPServer[AppState]:
     """Build the server; `transport`, `retry`, `now` and `clock` (sign-in lifetimes) let tests point it at the fake.
+
+    `prefetch` (the command line's servers): ask Backlog at start for the metadata every first call needs.
 
     Raises:
         ConfigError: `BACKLOG_TOOLS` names a tool that does not exist.
@@ -80,6 +83,8 @@ def build_server(
         async with open_state(settings, transport=transport, retry=retry, now=now) as state:
             if isinstance(running, BacklogServer):
                 running.running = state
+            if prefetch:
+                state.prefetch()
             vault = await open_vault(state, clock) if signin is not None else None
             if signin is not None:
                 signin.attach(state, vault)

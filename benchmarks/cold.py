@@ -28,6 +28,7 @@ DEPTH_GOAL = 2  # round trips on the critical path, cold (issue 16)
 SPACE = ("/space", "the space's time zone, the default for times and date-only fields (cached per TTL)")
 PROJECTS = ("/projects", "the key or name resolved, the allow-list, the text rule (cached per TTL)")
 ME = ("/users/myself", "who 'me' is (cached per TTL)")
+PREFETCHED = ("/projects", "/space", "/users/myself")  # what a server started from the command line asks at once
 
 
 @dataclass(frozen=True)
@@ -216,7 +217,7 @@ CALLS: tuple[Cold, ...] = (
         depth_goal=3,
         deeper="Backlog lists pull requests by repository and repositories by project, and a wiki list omits the "
         "page's text: the project list, then repositories and wiki hits, then pull requests and the text a "
-        "snippet is cut from (2 deep once the project list is cached, below)",
+        "snippet is cut from (2 deep once the project list is known: after start, or cached by an earlier call)",
     ),
 )
 
@@ -246,12 +247,23 @@ def depth(log: list[tuple[float, float, str, bytes]]) -> int:
     return max(chain, default=0)
 
 
-async def cold_call(name: str, args: dict[str, Any], count_tokens: Any, warm: tuple[str, ...] = ()) -> dict[str, Any]:
-    """One call from a fresh process and cache; `warm`: tools called first (their requests not counted)."""
+async def cold_call(
+    name: str, args: dict[str, Any], count_tokens: Any, warm: tuple[str, ...] = (), *, started: bool = False
+) -> dict[str, Any]:
+    """One call from a fresh process and cache; `warm`: tools called first (their requests not counted).
+
+    `started`: the server asks at start what every first call needs (as the command line's do), and the
+    call comes once that has landed: a client starts its servers when it opens, the first question later.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         timed = Timed(FakeBacklog(build_space()))
         settings = Settings(api_key=DEFAULT_API_KEY, base_url="https://acme.backlog.com", cache_path=Path(tmp) / "c")
-        async with Client(build_server(settings, transport=timed, now=lambda: REFERENCE_NOW)) as client:
+        server = build_server(settings, transport=timed, now=lambda: REFERENCE_NOW, prefetch=started)
+        async with Client(server) as client:
+            for _ in range(100 if started else 0):
+                if len(timed.log) >= len(PREFETCHED):
+                    break
+                await asyncio.sleep(0.02)
             for tool in warm:
                 await client.call_tool(tool, {})
             timed.log.clear()
@@ -279,8 +291,10 @@ async def cold_calls(count_tokens: Any) -> dict[str, dict[str, Any]]:
     for cold in CALLS:
         why = [f"{path}: {reason}" for path, reason in cold.requests]
         figures = await cold_call(cold.name, cold.args, count_tokens)
+        started = await cold_call(cold.name, cold.args, count_tokens, started=True)
         out[cold.label] = {
             **figures,
+            "started": {k: started[k] for k in ("requests", "depth", "cold_ms", "paths")},
             "goal": cold.goal,
             "why": why,
             "share_goal": cold.share,
@@ -315,9 +329,10 @@ def search_lines(figures: dict[str, Any]) -> list[str]:
 
 
 def met(v: dict[str, Any]) -> bool:
-    """Requests, depth and tokens each within the call's goal."""
+    """Requests, depth (at once, and after start) and tokens each within the call's goal."""
     share = v["ratio"] is None or v["ratio"] <= v["share_goal"]
-    return v["depth"] <= v["depth_goal"] and v["requests"] <= v["goal"] and share
+    deep = v["depth"] <= v["depth_goal"] and v["started"]["depth"] <= DEPTH_GOAL
+    return deep and v["requests"] <= v["goal"] and share
 
 
 def table(figures: dict[str, dict[str, Any]]) -> list[str]:
@@ -327,15 +342,22 @@ def table(figures: dict[str, dict[str, Any]]) -> list[str]:
         "",
         f"A fresh cache and process state; {LATENCY * 1000:.0f} ms before each answer. Depth: requests on the",
         f"critical path (goal: at most {DEPTH_GOAL} unless said below). Tokens (o200k): the answer against the raw",
-        "JSON it read, with the goal for each tool.",
+        "JSON it read, with the goal for each tool. At once: the call comes as the server starts, nothing asked",
+        f"yet. After start: a server started from the command line asks at once for {', '.join(PREFETCHED)}",
+        "(once per metadata TTL, in one round trip), and the call comes once that has landed, as a user's first",
+        "question comes after their client started its servers; its requests and depth are the call's own",
+        f"(goal: at most {DEPTH_GOAL} for every read tool).",
         "",
-        "| Call | Requests (goal) | Depth (goal) | Cold ms | Answer tokens | Raw JSON tokens | Ratio (goal) | Met |",
-        "|---|---|---|---|---|---|---|---|",
+        "| Call | Requests (goal) | Depth at once (goal) | Cold ms | After start: requests, depth, ms "
+        "| Answer tokens | Raw JSON tokens | Ratio (goal) | Met |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for label, v in figures.items():
         ratio = f"{v['ratio']:.1%}" if v["ratio"] is not None else "-"
+        after = v["started"]
         lines.append(
             f"| `{label}` | {v['requests']} ({v['goal']}) | {v['depth']} ({v['depth_goal']}) | {v['cold_ms']} | "
+            f"{after['requests']}, {after['depth']}, {after['cold_ms']} | "
             f"{v['answer_tokens']} | {v['raw_json_tokens']} | {ratio} ({v['share_goal']:.0%}) | "
             f"{'yes' if met(v) else 'no'} |"
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 from mcp import Client
@@ -15,7 +16,7 @@ from mcp import Client
 from backlog_mcp.config import Settings
 from backlog_mcp.fake import DEFAULT_API_KEY, REFERENCE_NOW, build_space
 from backlog_mcp.server import build_server
-from benchmarks.cold import CALLS, Cold
+from benchmarks.cold import CALLS, PREFETCHED, Cold
 from tests.conftest import BASE_URL, FAST_RETRY
 from tests.faulty_backlog import FaultyBacklog
 
@@ -69,3 +70,57 @@ async def test_create_then_comment_reads_the_new_issue_from_what_the_create_answ
         "POST /issues/ORBIT-220/comments",
         "GET /space",
     ]
+
+
+async def _landed(fake: FaultyBacklog, count: int) -> list[str]:
+    """The paths asked so far, once `count` requests have landed (the start's prefetch runs on its own)."""
+    for _ in range(250):
+        if len(fake.requests) >= count:
+            break
+        await anyio.sleep(0.02)
+    return sorted(r.path for r in fake.requests)
+
+
+def _started(settings: Settings, fake: FaultyBacklog) -> Client:
+    transport = httpx.ASGITransport(app=fake)
+    return Client(
+        build_server(settings, transport=transport, retry=FAST_RETRY, now=lambda: REFERENCE_NOW, prefetch=True)
+    )
+
+
+async def test_a_started_server_has_asked_what_first_calls_need_and_a_search_is_two_round_trips(
+    tmp_path: Path,
+) -> None:
+    fake = FaultyBacklog(build_space(), base_url=BASE_URL)
+    settings = Settings(api_key=DEFAULT_API_KEY, base_url=BASE_URL, cache_path=tmp_path / "cache.sqlite3")
+    async with _started(settings, fake) as client:
+        assert await _landed(fake, 3) == sorted(PREFETCHED)
+        fake.requests.clear()
+        assert not (await client.call_tool("get_myself", {})).is_error
+        assert fake.requests == []  # both of its requests were asked at start
+        search = next(cold for cold in CALLS if cold.name == "search_backlog")
+        result = await client.call_tool(search.name, search.args)
+        assert not result.is_error
+        # Without the project list to wait for, the per-project lists go out first, what they name second.
+        expected = sorted(path for path, _why in search.requests if path not in PREFETCHED)
+        assert sorted(r.path for r in fake.requests) == expected
+
+
+async def test_nothing_is_asked_at_start_without_a_cache_or_a_key_of_the_servers_own(tmp_path: Path) -> None:
+    fake = FaultyBacklog(build_space(), base_url=BASE_URL)
+    uncached = Settings(api_key=DEFAULT_API_KEY, base_url=BASE_URL, cache_path=None)
+    per_user = Settings(api_key="-", base_url=BASE_URL, cache_path=tmp_path / "c.sqlite3", per_user_keys=True)
+    for settings in (uncached, per_user):
+        async with _started(settings, fake) as client:
+            await client.list_tools()
+            await anyio.sleep(0.2)
+    assert fake.requests == []
+
+
+async def test_a_refused_key_at_start_is_reported_by_the_first_call(tmp_path: Path) -> None:
+    fake = FaultyBacklog(build_space(), base_url=BASE_URL)
+    settings = Settings(api_key="not-the-key", base_url=BASE_URL, cache_path=tmp_path / "cache.sqlite3")
+    async with _started(settings, fake) as client:
+        await anyio.sleep(0.3)  # the start's asks have been refused (the fake logs only requests it accepts)
+        result = await client.call_tool("get_projects", {})
+    assert result.is_error and "BACKLOG_API_KEY" in result.content[0].text  # type: ignore[union-attr]

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
@@ -51,11 +52,19 @@ async def test_stdio_lists_tools_calls_caches_and_clears(loopback: tuple[FakeBac
             await client.initialize()
             tools = await client.list_tools()
             assert [t.name for t in tools.tools] == [spec.name for spec in TOOLS]
+            # At start the server asks what nearly every first call needs, once, before any call.
+            for _ in range(200):
+                if len(fake.requests) >= 3:
+                    break
+                await anyio.sleep(0.02)
+            assert sorted(r.path.removeprefix("/api/v2") for r in fake.requests) == [
+                "/projects", "/space", "/users/myself",
+            ]  # fmt: skip
+            sent = len(fake.requests)
             first = await client.call_tool("get_myself", {})
             assert not first.is_error
             assert "as **Hana Sato** (login hana.sato," in text_of(first)
-            sent = len(fake.requests)
-            assert sent == 2
+            assert len(fake.requests) == sent  # both of its requests were asked at start
             second = await client.call_tool("get_myself", {})
             assert text_of(second) == text_of(first)
             assert len(fake.requests) == sent  # served from the cache: zero requests
@@ -64,7 +73,7 @@ async def test_stdio_lists_tools_calls_caches_and_clears(loopback: tuple[FakeBac
                 [sys.executable, "-m", "backlog_mcp", "--clear-cache", "--cache-path", str(cache)],
                 capture_output=True, text=True, timeout=60, check=True,
             )  # fmt: skip
-            assert cleared.stdout.startswith("Removed 2 cached entries")
+            assert cleared.stdout.startswith("Removed 3 cached entries")
             third = await client.call_tool("get_myself", {})
             assert text_of(third) == text_of(first)
             assert len(fake.requests) == sent + 2  # the cache was emptied under the running server
