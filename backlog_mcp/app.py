@@ -69,10 +69,18 @@ class AppState:
         """
         if self.users is not None:  # per-user keys (sign-in too)
             return
-        for client in (self.client, *(other.client for other in self.others.values())):
-            if client.caches_reads:  # without a cache the answer would be gone before a call asks
-                for ask in (client.projects, client.space, client.myself):
-                    client.early(ask())
+        clients = [c for c in (self.client, *(o.client for o in self.others.values())) if c.caches_reads]
+
+        async def ask() -> None:
+            # httpx is imported and its pool (TLS context) built on a worker thread: the client's opening
+            # exchange (initialize, tools/list) is not held up by them.
+            await asyncio.to_thread(lambda: [client.pool for client in clients])
+            for client in clients:
+                for each in (client.projects, client.space, client.myself):
+                    client.early(each())
+
+        if clients:  # without a cache the answers would be gone before a call asks
+            self.client.early(ask())
 
     async def view(self, tz: ZoneInfo | None) -> View:
         """How to show times: the caller's zone (None: the space's), the space's zone (date-only fields), today."""

@@ -301,7 +301,7 @@ async def test_rotating_per_user_keys_stay_bounded(settings: Settings) -> None:
                 # A good key works, through the same pool.
                 good = users.state(DEFAULT_API_KEY).client
                 assert (await good.myself())["userId"] == "hana.sato"
-                assert good._http is base._http
+                assert good.pool is base.pool
                 secrets = [s for f in handler.filters if isinstance(f, logs.RedactFilter) for s in f.secrets]
                 assert DEFAULT_API_KEY in secrets
                 logs.forget(DEFAULT_API_KEY)

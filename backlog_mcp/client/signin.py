@@ -50,7 +50,7 @@ async def exchange(transport: Transport, oauth: OAuthSettings, **grant: str) -> 
 
     form = {**grant, "client_id": oauth.client_id, "client_secret": oauth.client_secret}
     try:
-        response = await transport._http.post(TOKEN_PATH, data=form)
+        response = await transport.pool.post(TOKEN_PATH, data=form)
     except httpx.HTTPError as exc:
         raise TransportError(f"POST /oauth2/token: cannot reach Backlog ({type(exc).__name__})") from None
     body = _json(response)
@@ -81,7 +81,7 @@ async def myself(transport: Transport, access: str) -> dict[str, Any]:
     import httpx
 
     try:
-        response = await transport._http.get("users/myself", headers={"Authorization": f"Bearer {access}"})
+        response = await transport.pool.get("users/myself", headers={"Authorization": f"Bearer {access}"})
     except httpx.HTTPError as exc:
         raise TransportError(f"GET /users/myself: cannot reach Backlog ({type(exc).__name__})") from None
     body = _json(response)

@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import random
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from http.cookiejar import CookieJar, DefaultCookiePolicy
@@ -90,6 +91,7 @@ class Transport:
         self.issue_ids = Recent(MAX_KNOWN_IDS)
         self._transport = transport
         self._http_client: httpx.AsyncClient | None = None
+        self._building = threading.Lock()
         self._pool = pool
         self._early: set[asyncio.Future[Any]] = set()  # requests sent ahead of their ask (`early`)
         self.on_rejected: Callable[[], None] | None = None  # told when Backlog answers 401 to this key
@@ -97,26 +99,31 @@ class Transport:
         self._my_id: int | None = None  # the key owner, once asked: their watch list goes stale with issues
 
     @property
-    def _http(self) -> httpx.AsyncClient:
+    def pool(self) -> httpx.AsyncClient:
+        """The connection pool, built on first use."""
         if self._pool is not None:
-            return self._pool._http  # the key travels in each request's query, never in the pool
-        if self._http_client is None:
-            import httpx
-
-            # Per-user keys: every user's requests share this one pool, so it is sized for many of them.
-            connections = self.settings.max_concurrency * (16 if self.settings.per_user_keys else 2)
-            self._http_client = httpx.AsyncClient(
-                base_url=self.settings.api_root,
-                transport=self._transport,
-                timeout=httpx.Timeout(self.settings.timeout, connect=min(self.settings.timeout, 10.0)),
-                limits=httpx.Limits(max_connections=connections, max_keepalive_connections=min(connections, 32)),
-                headers={"User-Agent": f"backlog-mcp/{__version__}", "Accept": "application/json"},
-                # The key authenticates every request; a cookie would only carry one user's session
-                # to the next user of the shared pool. None is ever kept.
-                cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
-                follow_redirects=False,
-            )
+            return self._pool.pool  # the key travels in each request's query, never in the pool
+        with self._building:  # built once, whether first asked here or by the start's worker thread
+            if self._http_client is None:
+                self._http_client = self._new_pool()
         return self._http_client
+
+    def _new_pool(self) -> httpx.AsyncClient:
+        import httpx
+
+        # Per-user keys: every user's requests share this one pool, so it is sized for many of them.
+        connections = self.settings.max_concurrency * (16 if self.settings.per_user_keys else 2)
+        return httpx.AsyncClient(
+            base_url=self.settings.api_root,
+            transport=self._transport,
+            timeout=httpx.Timeout(self.settings.timeout, connect=min(self.settings.timeout, 10.0)),
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=min(connections, 32)),
+            headers={"User-Agent": f"backlog-mcp/{__version__}", "Accept": "application/json"},
+            # The key authenticates every request; a cookie would only carry one user's session
+            # to the next user of the shared pool. None is ever kept.
+            cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+            follow_redirects=False,
+        )
 
     def early(self, call: Awaitable[T]) -> asyncio.Future[T]:
         """Send now a request whose answer the call needs later: one round trip less on the critical path.
@@ -319,11 +326,11 @@ class Transport:
             self.requests_sent += 1
             try:
                 files = {"file": (upload.name, upload.content, upload.kind)} if upload else None
-                request = self._http.build_request(
+                request = self.pool.build_request(
                     method, path.lstrip("/"), params=query, data=dict(group_form(form)) if form else None, files=files,
                     headers={"Authorization": f"Bearer {self.settings.api_key}"} if bearer else None,
                 )  # fmt: skip
-                response = await self._http.send(request, stream=True)
+                response = await self.pool.send(request, stream=True)
                 try:
                     # A download reads past the cap by a key's length (as sent or percent-encoded), so a key
                     # straddling the cut is still found and blanked before the bytes are cut.
