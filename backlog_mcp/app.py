@@ -21,6 +21,7 @@ from backlog_mcp import logs
 from backlog_mcp.audit import AuditLog
 from backlog_mcp.cache import key_identity, user_scope
 from backlog_mcp.client import BacklogClient, RetryPolicy
+from backlog_mcp.client.tracking import asked_ahead
 from backlog_mcp.config import Settings
 from backlog_mcp.errors import KeyRefusedError
 from backlog_mcp.lookup import Lookup
@@ -69,18 +70,21 @@ class AppState:
         """
         if self.users is not None:  # per-user keys (sign-in too)
             return
-        clients = [c for c in (self.client, *(o.client for o in self.others.values())) if c.caches_reads]
+        # Without a cache (or with metadata kept for no time) the answers would be gone before a call asks.
+        every = (self.client, *(other.client for other in self.others.values()))
+        clients = [c for c in every if c.caches_reads and c.settings.metadata_ttl > 0]
 
         async def ask() -> None:
             # httpx is imported and its pool (TLS context) built on a worker thread: the client's opening
             # exchange (initialize, tools/list) is not held up by them.
             await asyncio.to_thread(lambda: [client.pool for client in clients])
+            asked_ahead.set(True)  # in this task's context, so in the asks' below
             for client in clients:
                 for each in (client.projects, client.space, client.myself):
                     client.early(each())
 
-        if clients:  # without a cache the answers would be gone before a call asks
-            self.client.early(ask())
+        if clients:
+            self.client.early(ask())  # the main client's: settled first when the state closes
 
     async def view(self, tz: ZoneInfo | None) -> View:
         """How to show times: the caller's zone (None: the space's), the space's zone (date-only fields), today."""
@@ -233,6 +237,7 @@ async def open_state(
             state = replace(state, users=users)
         yield state
     finally:
+        await client.settle()  # first: what it asked ahead (the start's prefetch) may ask the other clients
         if users is not None:
             await users.aclose()
         for other_state in others.values():

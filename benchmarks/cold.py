@@ -264,6 +264,9 @@ async def cold_call(
                 if len(timed.log) >= len(PREFETCHED):
                     break
                 await asyncio.sleep(0.02)
+            else:
+                if started:
+                    raise RuntimeError(f"the start's prefetch did not land: {timed.log}")
             for tool in warm:
                 await client.call_tool(tool, {})
             timed.log.clear()

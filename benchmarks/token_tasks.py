@@ -191,7 +191,14 @@ KINDS = (
     ("comment header", re.compile(r"^(?:\d{4}-)?(?:\d\d-\d\d )?\d\d:\d\d \S")),
     ("quoted text", re.compile(r"^>")),
     ("heading", re.compile(r"^#")),
-    ("fields", re.compile(r"^(- |\S.* · )")),
+    # A fact line starts with our label (or a bullet, in other answers); the status line joins with " · ".
+    (
+        "fields",
+        re.compile(
+            r"^(- |\S.* · |(Created|Start|Due|Estimated|Actual|Category|Milestone|Version|Resolution"
+            r"|Parent|Children|Custom fields|Attachments|Shared files|Stars)\b)"
+        ),
+    ),
     ("blank", re.compile(r"^$")),
 )
 

@@ -6,6 +6,7 @@ the table fails the test, so a new tool gets a goal (and its reasons) as it land
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import anyio
@@ -13,11 +14,11 @@ import httpx
 import pytest
 from mcp import Client
 
-from backlog_mcp.config import Settings
+from backlog_mcp.config import Settings, settings_from_env
 from backlog_mcp.fake import DEFAULT_API_KEY, REFERENCE_NOW, build_space
 from backlog_mcp.server import build_server
 from benchmarks.cold import CALLS, PREFETCHED, Cold
-from tests.conftest import BASE_URL, FAST_RETRY
+from tests.conftest import BASE_URL, FAST_RETRY, text_of
 from tests.faulty_backlog import FaultyBacklog
 
 pytestmark = pytest.mark.anyio
@@ -106,21 +107,87 @@ async def test_a_started_server_has_asked_what_first_calls_need_and_a_search_is_
         assert sorted(r.path for r in fake.requests) == expected
 
 
+class Counting(httpx.AsyncBaseTransport):
+    """The fake, or no Backlog at all (`down`), recording every path asked, refused ones too."""
+
+    def __init__(self, fake: FaultyBacklog, *, down: bool = False) -> None:
+        self.inner, self.down, self.asked = httpx.ASGITransport(app=fake), down, list[str]()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.asked.append(request.url.path.removeprefix("/api/v2"))
+        if self.down:
+            raise httpx.ConnectError("unreachable", request=request)
+        return await self.inner.handle_async_request(request)
+
+
+def _started_on(settings: Settings, transport: httpx.AsyncBaseTransport) -> Client:
+    return Client(
+        build_server(settings, transport=transport, retry=FAST_RETRY, now=lambda: REFERENCE_NOW, prefetch=True)
+    )
+
+
+async def _asked(transport: Counting, count: int) -> list[str]:
+    for _ in range(250):
+        if len(transport.asked) >= count:
+            break
+        await anyio.sleep(0.02)
+    return sorted(transport.asked)
+
+
 async def test_nothing_is_asked_at_start_without_a_cache_or_a_key_of_the_servers_own(tmp_path: Path) -> None:
-    fake = FaultyBacklog(build_space(), base_url=BASE_URL)
+    counting = Counting(FaultyBacklog(build_space(), base_url=BASE_URL))
     uncached = Settings(api_key=DEFAULT_API_KEY, base_url=BASE_URL, cache_path=None)
+    unkept = Settings(api_key=DEFAULT_API_KEY, base_url=BASE_URL, cache_path=tmp_path / "t.sqlite3", metadata_ttl=0)
     per_user = Settings(api_key="-", base_url=BASE_URL, cache_path=tmp_path / "c.sqlite3", per_user_keys=True)
-    for settings in (uncached, per_user):
-        async with _started(settings, fake) as client:
+    for settings in (uncached, unkept, per_user):
+        async with _started_on(settings, counting) as client:
             await client.list_tools()
             await anyio.sleep(0.2)
-    assert fake.requests == []
+    assert counting.asked == []
 
 
-async def test_a_refused_key_at_start_is_reported_by_the_first_call(tmp_path: Path) -> None:
-    fake = FaultyBacklog(build_space(), base_url=BASE_URL)
+async def test_a_refused_key_at_start_is_quiet_and_reported_by_the_first_call(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    counting = Counting(FaultyBacklog(build_space(), base_url=BASE_URL))
     settings = Settings(api_key="not-the-key", base_url=BASE_URL, cache_path=tmp_path / "cache.sqlite3")
-    async with _started(settings, fake) as client:
-        await anyio.sleep(0.3)  # the start's asks have been refused (the fake logs only requests it accepts)
+    async with _started_on(settings, counting) as client:
+        assert await _asked(counting, 3) == sorted(PREFETCHED)  # asked, and refused
+        await anyio.sleep(0.1)
+        assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
         result = await client.call_tool("get_projects", {})
     assert result.is_error and "BACKLOG_API_KEY" in result.content[0].text  # type: ignore[union-attr]
+
+
+async def test_backlog_down_at_start_serves_the_stale_copy_to_the_call_and_says_so_then(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = FaultyBacklog(build_space(), base_url=BASE_URL)
+    settings = Settings(
+        api_key=DEFAULT_API_KEY, base_url=BASE_URL, cache_path=tmp_path / "cache.sqlite3", metadata_ttl=0.05
+    )
+    first = Counting(fake)
+    async with _started_on(settings, first):
+        assert await _asked(first, 3) == sorted(PREFETCHED)
+        await anyio.sleep(0.1)  # kept, then out of date
+    down = Counting(fake, down=True)
+    async with _started_on(settings, down) as client:
+        assert set(await _asked(down, 3)) == set(PREFETCHED)  # each tried (and retried)
+        await anyio.sleep(0.3)
+        assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []  # quiet at start
+        shown = text_of(await client.call_tool("get_projects", {}))
+    assert "ORBIT" in shown and "cached copy" in caplog.text  # the call that used the copy says it
+
+
+async def test_each_space_is_asked_at_start(tmp_path: Path) -> None:
+    from tests.test_spaces import ENV, ByHost, client_space
+
+    fakes = {"acme.backlog.com": FaultyBacklog(build_space(), base_url="https://acme.backlog.com"),
+             "client.backlog.jp": client_space()}  # fmt: skip
+    settings = settings_from_env({**ENV, "BACKLOG_CACHE_PATH": str(tmp_path / "cache.sqlite3")})
+    async with _started_on(settings, ByHost(fakes)):
+        for _ in range(250):
+            if all(len(fake.requests) >= 3 for fake in fakes.values()):
+                break
+            await anyio.sleep(0.02)
+    assert [sorted(r.path for r in fake.requests) for fake in fakes.values()] == [sorted(PREFETCHED)] * 2

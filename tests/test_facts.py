@@ -13,7 +13,7 @@ import pytest
 from inline_snapshot import snapshot
 from mcp import Client
 
-from backlog_mcp.fake import FakeBacklog
+from backlog_mcp.fake import REFERENCE_NOW, FakeBacklog
 from benchmarks.token_tasks import our_answers, task_space
 from tests.conftest import text_of
 
@@ -49,8 +49,9 @@ async def test_every_fact_of_issue_with_30_comments(mcp: Client, fake: FakeBackl
     def when(ts: str) -> str:
         return datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone(space_zone).strftime("%Y-%m-%d %H:%M")
 
-    def in_year(day: str) -> str:  # a date in the year of the issue's creation, shown above it, as month and day
-        return day[5:10] if day[:4] == when(issue["created"])[:4] else day[:10]
+    def in_year(day: str) -> str:  # this year's date as month and day (the creation above is this year too)
+        this_year = str(REFERENCE_NOW.year)
+        return day[5:10] if day[:4] == this_year and when(issue["created"])[:4] == this_year else day[:10]
 
     facts = [
         issue["issueKey"], issue["summary"], issue["status"]["name"], issue["priority"]["name"],

@@ -462,6 +462,21 @@ async def test_misspelled_arguments_are_errors_not_silently_ignored(tools: Clien
     assert 'Unknown argument "comments"; did you mean "comment_count"?' in text
 
 
+async def test_dates_lose_their_year_only_when_it_is_this_one(tools: Client, fake: FakeBacklog) -> None:
+    issue = fake.space.issue_by_key("NOVA-3")
+    assert issue is not None
+    issue.update(startDate="2026-11-02T00:00:00Z", dueDate="2026-1")  # a value Backlog should not send: as it is
+    this_year = await call(tools, "get_issue_details", issue_key="NOVA-3", include_comments=False)
+    assert "\nStart 11-02 · Due 2026-1\n" in this_year
+    other = fake.space.issue_by_key("NOVA-2")  # not read yet: nothing cached
+    assert other is not None
+    other.update(created="2025-03-01T01:00:00Z", startDate="2025-11-01T00:00:00Z", dueDate="2025-12-01T00:00:00Z")
+    last_year = await call(tools, "get_issue_details", issue_key="NOVA-2", include_comments=False)
+    # Created last year, read this year: a bare month and day would pass for this year's.
+    assert "\nCreated 2025-03-01 10:00 Asia/Tokyo by " in last_year
+    assert "\nStart 2025-11-01 · Due 2025-12-01" in last_year
+
+
 async def test_odd_backlog_data_is_shown_not_crashed_on(tools: Client, fake: FakeBacklog) -> None:
     issue = fake.space.issue_by_key("NOVA-4")
     assert issue is not None
@@ -547,3 +562,30 @@ async def test_issues_i_watch_with_the_changed_ones_marked(tools: Client, fake: 
     assert refused == "watching=true lists every issue I watch; leave out keyword."
     page = await call(tools, "get_user_issue_list", watching=True, count=5, offset=5)
     assert "issues 6-10 of 12" in page and "Next page: get_user_issue_list(watching=true, offset=10, count=5)" in page
+
+
+def test_the_first_comment_shown_is_dated_to_the_day_only_when_nothing_comes_between() -> None:
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    from backlog_mcp.render.issue import render_comments
+    from backlog_mcp.render.notation import LinkContext
+    from backlog_mcp.render.text import View
+
+    view = View(tz=ZoneInfo("UTC"), today=date(2026, 11, 30), base_url="https://a.backlog.com")
+    comments = [
+        {"id": n, "content": f"note {n}", "created": f"2026-11-14T{n:02}:30:00Z", "createdUser": {"name": "Ann"}}
+        for n in (20, 21)
+    ]
+
+    def shown(older: int) -> str:
+        links, since = LinkContext(), "2026-11-14 09:00"
+        more = "more()"
+        return render_comments(
+            comments, rule="markdown", view=view, links=links, budget=1000, older=older,
+            older_call=lambda _id: more, since=since,
+        )[0]  # fmt: skip
+
+    assert shown(0).startswith("20:30 Ann\n>note 20\n\n21:30 Ann")  # the creation, just above, is that day
+    # With earlier comments between the creation and it, its day is said.
+    assert shown(3).startswith("_3 earlier comments: more()._\n\n11-14 20:30 Ann\n>note 20\n\n21:30 Ann")

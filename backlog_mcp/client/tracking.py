@@ -17,6 +17,10 @@ MAX_KNOWN_IDS = 20_000  # issue key -> id pairs remembered (about 2 MB at most)
 stale_ages: ContextVar[list[float] | None] = ContextVar("backlog_stale_ages", default=None)
 
 
+# Set while asking ahead of any call (the start's prefetch): a stale copy served then is said by the
+# call that uses it, not logged at start.
+asked_ahead: ContextVar[bool] = ContextVar("backlog_asked_ahead", default=False)
+
 # Writes sent during the current tool call; see `collect_writes`.
 writes_sent: ContextVar[list[str] | None] = ContextVar("backlog_writes_sent", default=None)
 

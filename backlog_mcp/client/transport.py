@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from backlog_mcp import __version__, metrics
 from backlog_mcp.cache import cache_key, cache_scope
 from backlog_mcp.client.rates import RateBudget, rate_bucket
-from backlog_mcp.client.tracking import MAX_KNOWN_IDS, Recent, stale_ages, writes_sent
+from backlog_mcp.client.tracking import MAX_KNOWN_IDS, Recent, asked_ahead, stale_ages, writes_sent
 from backlog_mcp.client.wire import (
     MAX_BODY_BYTES,
     Download,
@@ -266,7 +266,8 @@ class Transport:
             if stale is None or copy is _UNREADABLE:
                 raise
             age = stale.age(time.time())
-            log.warning("GET %s failed (%s); serving a cached copy %.0f s old", path, type(exc).__name__, age)
+            level = logging.DEBUG if asked_ahead.get() else logging.WARNING
+            log.log(level, "GET %s failed (%s); serving a cached copy %.0f s old", path, type(exc).__name__, age)
             return copy, age
         if self.cache is not None and ttl > 0 and result is not None and generation == self._generation:
             await self.cache.put(key, scope=self.scope, path=path, body=raw, ttl=ttl, grace=self.settings.stale_grace)

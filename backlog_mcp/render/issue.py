@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +53,7 @@ FIELD_LABELS = {
     "hierarchyLevel": "Hierarchy level",
 }
 _DATE_FIELDS = {"limitDate", "startDate"}
+_ISO_DAY = re.compile(r"\d{4}-\d\d-\d\d\b")
 _LONG_TEXT_FIELDS = {"description"}
 
 
@@ -149,9 +151,10 @@ def render_comments(
         texts = [texts[0] + f"\n>… ({plural(fitted.clipped_lines, 'more line')} of this comment not shown)"]
     shown = len(texts)
     rendered: list[str] = []
-    # The first comment shown is dated against `since` (the issue's creation, shown above it), each
-    # later one against the comment before it.
-    before = since
+    # The first comment shown is dated against `since` (the issue's creation, shown above it): to the
+    # day when the whole thread follows it, else (earlier comments between) month and day at least.
+    # Each later one against the comment before it.
+    before = since if not (older or len(comments) - shown) else since[:5]
     for comment, when, text in reversed(list(zip(newest_first[:shown], whens[:shown], texts, strict=True))):
         whole = _head(comment, when)
         rendered.append(_head(comment, _stamp(when, before)) + text[len(whole) :] if text.startswith(whole) else text)
@@ -225,11 +228,13 @@ def _facts(
     )
     # The zone follows the first time shown: every later one is in it.
     facts = [f"Created {created} {view.tz_name} by {user_name(issue.get('createdUser'), listed=True)}{updated}"]
+    # This year's dates as month and day: the creation above says which year, and it is this one.
+    year = created[:4] if created[:4] == str(view.today.year) else None
     dates = []
     if issue.get("startDate"):
-        dates.append(f"Start {_in_year(fmt_date(issue['startDate'], view), created)}")
+        dates.append(f"Start {_in_year(fmt_date(issue['startDate'], view), year)}")
     if issue.get("dueDate"):
-        dates.append(f"Due {_in_year(fmt_due(issue['dueDate'], closed, view), created)}")
+        dates.append(f"Due {_in_year(fmt_due(issue['dueDate'], closed, view), year)}")
     if issue.get("estimatedHours") is not None:
         dates.append(f"Estimated {fmt_number(issue['estimatedHours'])} h")
     if issue.get("actualHours") is not None:
@@ -276,9 +281,9 @@ def _facts(
     return facts
 
 
-def _in_year(day: str, created: str) -> str:
-    """A date (YYYY-MM-DD…) as month and day when it falls in the year of the creation shown above it."""
-    return day[5:] if day[:5] == created[:5] and day[4:5] == "-" else day
+def _in_year(day: str, year: str | None) -> str:
+    """A date (YYYY-MM-DD…) as month and day when it falls in `year`; anything else as it is."""
+    return day[5:] if year is not None and _ISO_DAY.match(day) and day[:4] == year else day
 
 
 def issue_links(issue: JSON) -> LinkContext:
@@ -303,6 +308,8 @@ def render_issue(
     links = issue_links(issue)
     closed = (issue.get("status") or {}).get("id") == CLOSED_STATUS_ID
     assignee = issue.get("assignee")
+    said = _last_comment_is_the_update(issue, thread)
+    created = fmt_time(issue.get("created"), view)
     header = [
         f"# {key} {mid(issue.get('summary', ''))}",
         " · ".join(
@@ -315,7 +322,7 @@ def render_issue(
         )
         + (" · closed" if closed else ""),
         f"{view.base_url}/view/{key}",
-        *_facts(issue, view, parent, children, child_total, said=_last_comment_is_the_update(issue, thread)),
+        *_facts(issue, view, parent, children, child_total, said=said),
     ]
     out = "\n".join(header)
     for field in issue.get("customFields") or []:
@@ -351,7 +358,8 @@ def render_issue(
                 budget=remaining,
                 older=thread.total - len(thread.comments),
                 older_call=hints.older_comments,
-                since=fmt_time(issue.get("created"), view),
+                # With "updated …" shown after it, the creation is not the last date above: month and day at least.
+                since=created if said else created[:5],
             )
             # Oldest first, as the dates show; the pointer to earlier ones comes first when some are left out.
             counted = str(shown) if shown == thread.total else f"{shown} of {thread.total}"
