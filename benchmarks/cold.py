@@ -247,6 +247,15 @@ def depth(log: list[tuple[float, float, str, bytes]]) -> int:
     return max(chain, default=0)
 
 
+async def _prefetched(timed: Timed) -> None:
+    """Wait (2 s at most) until the start's prefetch has landed."""
+    for _ in range(100):
+        if len(timed.log) >= len(PREFETCHED):
+            return
+        await asyncio.sleep(0.02)
+    raise RuntimeError(f"the start's prefetch did not land: {timed.log}")
+
+
 async def cold_call(
     name: str, args: dict[str, Any], count_tokens: Any, warm: tuple[str, ...] = (), *, started: bool = False
 ) -> dict[str, Any]:
@@ -260,13 +269,8 @@ async def cold_call(
         settings = Settings(api_key=DEFAULT_API_KEY, base_url="https://acme.backlog.com", cache_path=Path(tmp) / "c")
         server = build_server(settings, transport=timed, now=lambda: REFERENCE_NOW, prefetch=started)
         async with Client(server) as client:
-            for _ in range(100 if started else 0):
-                if len(timed.log) >= len(PREFETCHED):
-                    break
-                await asyncio.sleep(0.02)
-            else:
-                if started:
-                    raise RuntimeError(f"the start's prefetch did not land: {timed.log}")
+            if started:
+                await _prefetched(timed)
             for tool in warm:
                 await client.call_tool(tool, {})
             timed.log.clear()

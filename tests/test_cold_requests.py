@@ -7,6 +7,7 @@ the table fails the test, so a new tool gets a goal (and its reasons) as it land
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio
@@ -73,38 +74,18 @@ async def test_create_then_comment_reads_the_new_issue_from_what_the_create_answ
     ]
 
 
-async def _landed(fake: FaultyBacklog, count: int) -> list[str]:
-    """The paths asked so far, once `count` requests have landed (the start's prefetch runs on its own)."""
+async def _until(done: Callable[[], bool]) -> None:
+    """Wait (5 s at most) until `done()`: the start's prefetch runs on its own."""
     for _ in range(250):
-        if len(fake.requests) >= count:
-            break
+        if done():
+            return
         await anyio.sleep(0.02)
-    return sorted(r.path for r in fake.requests)
 
 
-def _started(settings: Settings, fake: FaultyBacklog) -> Client:
-    transport = httpx.ASGITransport(app=fake)
+def _started(settings: Settings, transport: httpx.AsyncBaseTransport) -> Client:
     return Client(
         build_server(settings, transport=transport, retry=FAST_RETRY, now=lambda: REFERENCE_NOW, prefetch=True)
     )
-
-
-async def test_a_started_server_has_asked_what_first_calls_need_and_a_search_is_two_round_trips(
-    tmp_path: Path,
-) -> None:
-    fake = FaultyBacklog(build_space(), base_url=BASE_URL)
-    settings = Settings(api_key=DEFAULT_API_KEY, base_url=BASE_URL, cache_path=tmp_path / "cache.sqlite3")
-    async with _started(settings, fake) as client:
-        assert await _landed(fake, 3) == sorted(PREFETCHED)
-        fake.requests.clear()
-        assert not (await client.call_tool("get_myself", {})).is_error
-        assert fake.requests == []  # both of its requests were asked at start
-        search = next(cold for cold in CALLS if cold.name == "search_backlog")
-        result = await client.call_tool(search.name, search.args)
-        assert not result.is_error
-        # Without the project list to wait for, the per-project lists go out first, what they name second.
-        expected = sorted(path for path, _why in search.requests if path not in PREFETCHED)
-        assert sorted(r.path for r in fake.requests) == expected
 
 
 class Counting(httpx.AsyncBaseTransport):
@@ -119,19 +100,29 @@ class Counting(httpx.AsyncBaseTransport):
             raise httpx.ConnectError("unreachable", request=request)
         return await self.inner.handle_async_request(request)
 
+    async def at_least(self, count: int) -> list[str]:
+        """The paths asked, sorted, once there are `count` of them."""
+        await _until(lambda: len(self.asked) >= count)
+        return sorted(self.asked)
 
-def _started_on(settings: Settings, transport: httpx.AsyncBaseTransport) -> Client:
-    return Client(
-        build_server(settings, transport=transport, retry=FAST_RETRY, now=lambda: REFERENCE_NOW, prefetch=True)
-    )
 
-
-async def _asked(transport: Counting, count: int) -> list[str]:
-    for _ in range(250):
-        if len(transport.asked) >= count:
-            break
-        await anyio.sleep(0.02)
-    return sorted(transport.asked)
+async def test_a_started_server_has_asked_what_first_calls_need_and_a_search_is_two_round_trips(
+    tmp_path: Path,
+) -> None:
+    fake = FaultyBacklog(build_space(), base_url=BASE_URL)
+    settings = Settings(api_key=DEFAULT_API_KEY, base_url=BASE_URL, cache_path=tmp_path / "cache.sqlite3")
+    async with _started(settings, httpx.ASGITransport(app=fake)) as client:
+        await _until(lambda: len(fake.requests) >= 3)
+        assert sorted(r.path for r in fake.requests) == sorted(PREFETCHED)
+        fake.requests.clear()
+        assert not (await client.call_tool("get_myself", {})).is_error
+        assert fake.requests == []  # both of its requests were asked at start
+        search = next(cold for cold in CALLS if cold.name == "search_backlog")
+        result = await client.call_tool(search.name, search.args)
+        assert not result.is_error
+        # Without the project list to wait for, the per-project lists go out first, what they name second.
+        expected = sorted(path for path, _why in search.requests if path not in PREFETCHED)
+        assert sorted(r.path for r in fake.requests) == expected
 
 
 async def test_nothing_is_asked_at_start_without_a_cache_or_a_key_of_the_servers_own(tmp_path: Path) -> None:
@@ -140,7 +131,7 @@ async def test_nothing_is_asked_at_start_without_a_cache_or_a_key_of_the_servers
     unkept = Settings(api_key=DEFAULT_API_KEY, base_url=BASE_URL, cache_path=tmp_path / "t.sqlite3", metadata_ttl=0)
     per_user = Settings(api_key="-", base_url=BASE_URL, cache_path=tmp_path / "c.sqlite3", per_user_keys=True)
     for settings in (uncached, unkept, per_user):
-        async with _started_on(settings, counting) as client:
+        async with _started(settings, counting) as client:
             await client.list_tools()
             await anyio.sleep(0.2)
     assert counting.asked == []
@@ -151,8 +142,8 @@ async def test_a_refused_key_at_start_is_quiet_and_reported_by_the_first_call(
 ) -> None:
     counting = Counting(FaultyBacklog(build_space(), base_url=BASE_URL))
     settings = Settings(api_key="not-the-key", base_url=BASE_URL, cache_path=tmp_path / "cache.sqlite3")
-    async with _started_on(settings, counting) as client:
-        assert await _asked(counting, 3) == sorted(PREFETCHED)  # asked, and refused
+    async with _started(settings, counting) as client:
+        assert await counting.at_least(3) == sorted(PREFETCHED)  # asked, and refused
         await anyio.sleep(0.1)
         assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
         result = await client.call_tool("get_projects", {})
@@ -167,12 +158,12 @@ async def test_backlog_down_at_start_serves_the_stale_copy_to_the_call_and_says_
         api_key=DEFAULT_API_KEY, base_url=BASE_URL, cache_path=tmp_path / "cache.sqlite3", metadata_ttl=0.05
     )
     first = Counting(fake)
-    async with _started_on(settings, first):
-        assert await _asked(first, 3) == sorted(PREFETCHED)
+    async with _started(settings, first):
+        assert await first.at_least(3) == sorted(PREFETCHED)
         await anyio.sleep(0.1)  # kept, then out of date
     down = Counting(fake, down=True)
-    async with _started_on(settings, down) as client:
-        assert set(await _asked(down, 3)) == set(PREFETCHED)  # each tried (and retried)
+    async with _started(settings, down) as client:
+        assert set(await down.at_least(3)) == set(PREFETCHED)  # each tried (and retried)
         await anyio.sleep(0.3)
         assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []  # quiet at start
         shown = text_of(await client.call_tool("get_projects", {}))
@@ -185,9 +176,6 @@ async def test_each_space_is_asked_at_start(tmp_path: Path) -> None:
     fakes = {"acme.backlog.com": FaultyBacklog(build_space(), base_url="https://acme.backlog.com"),
              "client.backlog.jp": client_space()}  # fmt: skip
     settings = settings_from_env({**ENV, "BACKLOG_CACHE_PATH": str(tmp_path / "cache.sqlite3")})
-    async with _started_on(settings, ByHost(fakes)):
-        for _ in range(250):
-            if all(len(fake.requests) >= 3 for fake in fakes.values()):
-                break
-            await anyio.sleep(0.02)
+    async with _started(settings, ByHost(fakes)):
+        await _until(lambda: all(len(fake.requests) >= 3 for fake in fakes.values()))
     assert [sorted(r.path for r in fake.requests) for fake in fakes.values()] == [sorted(PREFETCHED)] * 2

@@ -218,11 +218,18 @@ def _last_comment_is_the_update(issue: JSON, thread: Thread | None) -> bool:
 
 
 def _facts(
-    issue: JSON, view: View, parent: JSON | None, children: Sequence[JSON], child_total: int, *, said: bool = False
+    issue: JSON,
+    view: View,
+    parent: JSON | None,
+    children: Sequence[JSON],
+    child_total: int,
+    *,
+    created: str,
+    said: bool,
 ) -> list[str]:
-    """The issue's facts, a line each; `said`: its last update is the newest comment shown, so not repeated here."""
+    """The issue's facts, a line each; `created`: its creation time as shown; `said`: its last update is the newest
+    comment shown, so not repeated here."""
     closed = (issue.get("status") or {}).get("id") == CLOSED_STATUS_ID
-    created = fmt_time(issue.get("created"), view)
     updated = (
         "" if said else f"; updated {fmt_time(issue.get('updated'), view)} by {user_name(issue.get('updatedUser'))}"
     )
@@ -322,7 +329,7 @@ def render_issue(
         )
         + (" · closed" if closed else ""),
         f"{view.base_url}/view/{key}",
-        *_facts(issue, view, parent, children, child_total, said=said),
+        *_facts(issue, view, parent, children, child_total, created=created, said=said),
     ]
     out = "\n".join(header)
     for field in issue.get("customFields") or []:
